@@ -1,0 +1,116 @@
+# evshare - batch event-file redistributor.  See README.md.
+#
+#   make            build ./evshare (development flags: warnings are errors)
+#   make demo       install missing Debian packages, build, run the bundled example
+#   make check      install missing packages, build with ASan+UBSan, run every test
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make install    PREFIX=/usr/local DESTDIR= : binary, man pages, examples
+#   make uninstall / clean / lint-man
+
+VERSION    = 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/evshare
+DESTDIR   ?=
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS       = libcurl openssl zlib libcjson expat
+BUILD     ?= build
+OPT       ?= -O2 -g
+WERROR    ?= -Werror
+SANITIZE  ?=
+
+WARN = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wvla -Wwrite-strings \
+       -Wmissing-prototypes -Wformat=2 $(WERROR)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+ALL_CFLAGS  = $(WARN) $(OPT) $(SANITIZE) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
+              -DEVSHARE_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(SANITIZE) $(LDFLAGS)
+LIBS_ALL    = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRCS  = $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
+TEST_SRCS = $(wildcard tests/check_*.c)
+TEST_OBJS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
+
+.PHONY: all demo check check-build unit integration fuzz install uninstall \
+        clean lint-man deps bench
+all: evshare
+
+evshare: $(BUILD)/evshare
+	cp $< $@
+
+$(BUILD)/evshare: $(BUILD)/src/main.o $(BUILD)/libevshare.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ALL)
+
+$(BUILD)/libevshare.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+# Every tests/check_MODULE.c defines MODULE_suite(); collect the names.
+$(BUILD)/tests/suites.h: $(TEST_SRCS)
+	@mkdir -p $(dir $@)
+	sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' $(TEST_SRCS) > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/tests/unit_main.o: tests/unit_main.c $(BUILD)/tests/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests -c -o $@ $<
+
+$(BUILD)/check_unit: $(BUILD)/tests/unit_main.o $(TEST_OBJS) $(BUILD)/libevshare.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS_ALL)
+
+deps:
+	@scripts/install-deps
+
+demo: deps
+	@$(MAKE) --no-print-directory evshare
+	@scripts/demo
+
+# The test command of the README: every test, under ASan and UBSan.
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+	    SANITIZE="$(ASAN_FLAGS)" check-build
+	@$(MAKE) --no-print-directory lint-man
+	@scripts/run-tests build/asan
+
+check-build: $(BUILD)/evshare $(BUILD)/check_unit
+
+lint-man:
+	@scripts/lint-man man/evshare.1 man/evshare.json.5
+
+bench: evshare
+	scripts/bench
+
+install: evshare
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 evshare $(DESTDIR)$(BINDIR)/evshare
+	install -m 0644 man/evshare.1 $(DESTDIR)$(MANDIR)/man1/evshare.1
+	install -m 0644 man/evshare.json.5 $(DESTDIR)$(MANDIR)/man5/evshare.json.5
+	cp -R examples/. $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/evshare $(DESTDIR)$(MANDIR)/man1/evshare.1 \
+	    $(DESTDIR)$(MANDIR)/man5/evshare.json.5
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf build evshare
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d

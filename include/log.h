@@ -1,0 +1,49 @@
+/*
+ * log.h - messages to stderr, as text or as one JSON object per line.
+ *
+ * Levels: error, warning, info (default threshold), debug (-v), trace (-vv).
+ * -q raises the threshold to warnings.  Text lines look like
+ *   evshare: warning: cannot read 's3://b/k': connection reset
+ * JSON lines carry time, level, msg and, when given, url:
+ *   {"time":"2026-11-27T00:46:12.000Z","level":"warning","msg":"...","url":"s3://b/k"}
+ *
+ * Messages are lowercase with no full stop and quote the subject.  The
+ * logger never sees secrets: callers must not pass them.
+ *
+ * error() and its kin return -1 so that `return error(...)` reads well in
+ * functions returning int; the es_* forms return the given es_result.
+ * Thread-safe: one line is written with one write(2).
+ */
+#ifndef EVSHARE_LOG_H
+#define EVSHARE_LOG_H
+
+#include "util.h"
+
+enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_TRACE };
+enum log_format { LOG_TEXT, LOG_JSON };
+
+void log_setup(enum log_format fmt, enum log_level threshold);
+enum log_level log_threshold(void);
+bool log_enabled(enum log_level level);
+
+/* Log at `level`; url (may be NULL) names the object the message is about
+ * and is added as a field in JSON format (in text it should already be in
+ * the message). */
+void log_msg(enum log_level level, const char *url, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Log an error and return r. */
+es_result es_error(es_result r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same, naming the object. */
+es_result es_error_url(es_result r, const char *url, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

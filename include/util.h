@@ -1,0 +1,129 @@
+/*
+ * util.h - the small things every module of evshare uses.
+ *
+ * Out of memory is fatal: the x* allocators print one message and exit 70.
+ * A batch job has nothing better to do, so error plumbing elsewhere is about
+ * I/O, HTTP and data, never about malloc.
+ *
+ * Errors: every fallible function returns an es_result.  ES_OK is 0; the
+ * others say what kind of failure it was, and only main() turns a result
+ * into an exit status (es_exit_status).  A function that fails logs the
+ * failure once, where the context is known, and returns the result.
+ *
+ * buf: a growable byte buffer with a cap.  The bytes are always followed by
+ * a NUL (not counted in len) so that a buf can be used as a C string when
+ * it holds text.  buf_release() frees the bytes and leaves an empty buf.
+ */
+#ifndef EVSHARE_UTIL_H
+#define EVSHARE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum es_result {
+	ES_OK = 0,
+	ES_ERR_USAGE,     /* bad command line                        -> 64 */
+	ES_ERR_DATA,      /* bad input data where it is fatal         -> 65 */
+	ES_ERR_STATE,     /* state directory content is corrupt       -> 65 */
+	ES_ERR_INTERNAL,  /* a bug                                    -> 70 */
+	ES_ERR_IO,        /* local I/O (disk full, permissions)       -> 74 */
+	ES_ERR_TEMP,      /* try again later: lock held, network      -> 75 */
+	ES_ERR_AUTH,      /* credentials refused                      -> 77 */
+	ES_ERR_REMOTE,    /* the remote store refused for good        -> 69 */
+	ES_ERR_CONFIG,    /* configuration error                      -> 78 */
+	ES_ERR_PARTIAL    /* the run finished but some files failed   -> 1  */
+} es_result;
+
+/* The exit status for a result (sysexits.h values; 0 and 1 as documented). */
+int es_exit_status(es_result r);
+/* A short lowercase name for a result ("temporary failure"). */
+const char *es_result_name(es_result r);
+
+/* Allocation: never returns NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* A newly allocated string made like printf; never NULL. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Grow an array of *alloc elements of size `size` to hold at least `need`. */
+void *xgrow(void *p, size_t need, size_t *alloc, size_t size);
+
+/* Print "evshare: fatal: ..." and exit 70.  For impossible situations. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+typedef struct buf {
+	char *data;     /* NULL until the first append; NUL-terminated after */
+	size_t len;
+	size_t alloc;
+	size_t cap;     /* appends that would exceed cap fail; 0 means SIZE_MAX */
+} buf;
+
+#define BUF_INIT { NULL, 0, 0, 0 }
+
+void buf_init(buf *b, size_t cap);
+/* Free the bytes; the buf is empty and usable again (cap kept). */
+void buf_release(buf *b);
+/* Forget the content, keep the memory. */
+void buf_reset(buf *b);
+/* Make room for `extra` more bytes; false if that would pass the cap. */
+bool buf_reserve(buf *b, size_t extra);
+/* Append; false (and nothing appended) if the cap would be passed. */
+bool buf_add(buf *b, const void *p, size_t n);
+bool buf_addstr(buf *b, const char *s);
+bool buf_addch(buf *b, char c);
+bool buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool buf_vprintf(buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Take the bytes (NUL-terminated, never NULL); the buf is left empty. */
+char *buf_detach(buf *b, size_t *len);
+
+/* Append s as a JSON string literal (quotes included, UTF-8 kept as is,
+ * control characters and invalid UTF-8 bytes escaped as \u00XX). */
+void buf_add_json_string(buf *b, const char *s, size_t n);
+
+/* Base64 (RFC 4648, with padding). */
+void buf_add_base64(buf *b, const void *p, size_t n);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes incl. NUL). */
+void hex_encode(const unsigned char *p, size_t n, char *out);
+
+/* Is p[0..n) valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF)? */
+bool utf8_valid(const char *p, size_t n);
+
+/* Parse a decimal unsigned integer that fills the whole string. */
+bool parse_u64(const char *s, uint64_t *out);
+
+/* Time: milliseconds since the epoch, UTC. */
+int64_t time_now_ms(void);
+/* Format t (ms) as RFC 3339 UTC with milliseconds: 2026-11-27T00:46:12.000Z. */
+void time_format_rfc3339(int64_t t_ms, char out[32]);
+/* Format t (ms) as 20261127T004612Z. */
+void time_format_compact(int64_t t_ms, char out[20]);
+/* Parse RFC 3339 ("2026-11-27T00:46:12Z", fraction and offset allowed, a
+ * bare date "2026-11-27" means midnight UTC); false if malformed. */
+bool time_parse_rfc3339(const char *s, int64_t *out_ms);
+/* Parse a duration "90s", "15m", "36h", "7d" (also plain seconds). */
+bool duration_parse(const char *s, int64_t *out_ms);
+/* Broken-down UTC time of t (ms); reentrant. */
+void time_utc_fields(int64_t t_ms, int *year, int *mon, int *day, int *hour, int *min, int *sec);
+
+/* Write all of p to fd, retrying on EINTR and short writes; -1 with errno. */
+int write_all(int fd, const void *p, size_t n);
+/* Create dir and its parents (mode 0755 or `mode`); -1 with errno. */
+int mkdir_p(const char *path, unsigned mode);
+/* fsync the directory containing path (after a rename into it). */
+int fsync_parent_dir(const char *path);
+/* Atomically replace path with content: temp file, fsync, rename, fsync dir.
+ * Logs and returns ES_ERR_IO on failure. */
+es_result write_file_atomic(const char *path, const void *data, size_t n, unsigned mode);
+/* Read a whole file of at most `cap` bytes into b. Returns 0, or -1 with
+ * errno (EFBIG when larger than cap). */
+int read_file(const char *path, buf *b, size_t cap);
+
+/* Wipe memory that held a secret (not optimised away). */
+void secure_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,124 @@
+/* log.c - text or JSON lines on stderr. */
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static enum log_format log_fmt = LOG_TEXT;
+static enum log_level log_level_max = LOG_INFO;
+
+static const char *const level_names[] = {
+	"error", "warning", "info", "debug", "trace"
+};
+
+void log_setup(enum log_format fmt, enum log_level threshold)
+{
+	log_fmt = fmt;
+	log_level_max = threshold;
+}
+
+enum log_level log_threshold(void)
+{
+	return log_level_max;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level <= log_level_max;
+}
+
+void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap)
+{
+	buf msg = BUF_INIT, line = BUF_INIT;
+
+	if (!log_enabled(level))
+		return;
+	buf_vprintf(&msg, fmt, ap);
+	if (log_fmt == LOG_JSON) {
+		char now[32];
+
+		time_format_rfc3339(time_now_ms(), now);
+		buf_printf(&line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":",
+			   now, level_names[level]);
+		buf_add_json_string(&line, msg.data, msg.len);
+		if (url) {
+			buf_addstr(&line, ",\"url\":");
+			buf_add_json_string(&line, url, strlen(url));
+		}
+		buf_addstr(&line, "}\n");
+	} else if (level == LOG_INFO) {
+		buf_printf(&line, "evshare: %s\n", msg.data);
+	} else {
+		buf_printf(&line, "evshare: %s: %s\n", level_names[level], msg.data);
+	}
+	(void)write_all(STDERR_FILENO, line.data, line.len);
+	buf_release(&msg);
+	buf_release(&line);
+}
+
+void log_msg(enum log_level level, const char *url, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, url, fmt, ap);
+	va_end(ap);
+}
+
+int error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_WARNING, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_DEBUG, NULL, fmt, ap);
+	va_end(ap);
+}
+
+es_result es_error(es_result r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+es_result es_error_url(es_result r, const char *url, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, url, fmt, ap);
+	va_end(ap);
+	return r;
+}

@@ -1,0 +1,110 @@
+/* check_util.c - buffers, UTF-8, time parsing and formatting. */
+#include <check.h>
+#include <string.h>
+
+#include "util.h"
+
+START_TEST(buf_cap_is_enforced)
+{
+	buf b;
+
+	buf_init(&b, 5);
+	ck_assert(buf_add(&b, "abc", 3));
+	ck_assert(!buf_add(&b, "def", 3));
+	ck_assert_uint_eq(b.len, 3);
+	ck_assert(buf_add(&b, "de", 2));
+	ck_assert_str_eq(b.data, "abcde");
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(json_string_escapes)
+{
+	buf b = BUF_INIT;
+
+	buf_add_json_string(&b, "a\"b\\c\n\x01\xff\xc3\xa9", 10);
+	ck_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001\\u00ff\xc3\xa9\"");
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(base64_matches_rfc4648)
+{
+	static const char *in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *out[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
+				     "Zm9vYmE=", "Zm9vYmFy" };
+
+	for (int i = 0; i < 7; i++) {
+		buf b = BUF_INIT;
+
+		buf_add_base64(&b, in[i], strlen(in[i]));
+		ck_assert_str_eq(b.data ? b.data : "", out[i]);
+		buf_release(&b);
+	}
+}
+END_TEST
+
+START_TEST(utf8_validation)
+{
+	ck_assert(utf8_valid("plain", 5));
+	ck_assert(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+	ck_assert(!utf8_valid("\xc0\xaf", 2));          /* overlong */
+	ck_assert(!utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+	ck_assert(!utf8_valid("\xf4\x90\x80\x80", 4));  /* > U+10FFFF */
+	ck_assert(!utf8_valid("\xe2\x82", 2));          /* truncated */
+	ck_assert(!utf8_valid("\xff", 1));
+}
+END_TEST
+
+START_TEST(time_round_trip)
+{
+	int64_t t;
+	char s[32], c[20];
+
+	ck_assert(time_parse_rfc3339("2026-11-27T00:46:12Z", &t));
+	ck_assert_int_eq(t, 1795740372000LL);
+	time_format_rfc3339(t, s);
+	ck_assert_str_eq(s, "2026-11-27T00:46:12.000Z");
+	time_format_compact(t, c);
+	ck_assert_str_eq(c, "20261127T004612Z");
+	ck_assert(time_parse_rfc3339("2026-11-27T02:46:12.5+02:00", &t));
+	ck_assert_int_eq(t, 1795740372500LL);
+	ck_assert(time_parse_rfc3339("2026-11-27", &t));
+	ck_assert_int_eq(t, 1795737600000LL);
+	ck_assert(!time_parse_rfc3339("2026-11-27T00:46", &t));
+	ck_assert(!time_parse_rfc3339("2026-13-01", &t));
+	ck_assert(!time_parse_rfc3339("2026-11-27T00:46:12", &t));
+}
+END_TEST
+
+START_TEST(durations)
+{
+	int64_t d;
+
+	ck_assert(duration_parse("7d", &d));
+	ck_assert_int_eq(d, 7LL * 86400 * 1000);
+	ck_assert(duration_parse("90", &d));
+	ck_assert_int_eq(d, 90000);
+	ck_assert(duration_parse("36h", &d));
+	ck_assert_int_eq(d, 36LL * 3600 * 1000);
+	ck_assert(!duration_parse("", &d));
+	ck_assert(!duration_parse("d", &d));
+	ck_assert(!duration_parse("-1d", &d));
+	ck_assert(!duration_parse("99999999999999999999d", &d));
+}
+END_TEST
+
+Suite *util_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, buf_cap_is_enforced);
+	tcase_add_test(tc, json_string_escapes);
+	tcase_add_test(tc, base64_matches_rfc4648);
+	tcase_add_test(tc, utf8_validation);
+	tcase_add_test(tc, time_round_trip);
+	tcase_add_test(tc, durations);
+	suite_add_tcase(s, tc);
+	return s;
+}
