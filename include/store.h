@@ -1,0 +1,126 @@
+/*
+ * store.h - the object-store interface every backend implements.
+ *
+ * A store is opened on a location (a bucket and a key prefix).  The
+ * pipeline only ever calls the functions below; it never knows which
+ * backend it talks to.  Backends: store_file.c (file://), store_s3.c
+ * (s3://, gs://).
+ *
+ * Keys are full keys within the bucket (the prefix included), as UTF-8
+ * byte strings without NUL.  store_url() turns a key into the URL used in
+ * every message about it.
+ *
+ * Semantics every backend guarantees:
+ *  - list: every object under the prefix, at any depth, with its size,
+ *    last-modified time (ms) and an etag that changes when the content
+ *    changes.  Order is unspecified (the planner sorts).
+ *  - get: streams the object's bytes to the callback, in order, each byte
+ *    once, even across retried or resumed transfers.  If the object's
+ *    etag is no longer obj->etag the read fails (the plan was made on
+ *    another version).  If the callback returns non-zero, get stops and
+ *    returns ES_ERR_DATA without logging: the callback reports why.
+ *  - put: makes the local file's content visible under key atomically
+ *    (readers see the old object or the whole new one, never a part),
+ *    replacing any object already there.
+ *
+ * Errors are logged by the backend, naming the URL, and returned as
+ * ES_ERR_TEMP (worth retrying later), ES_ERR_AUTH, ES_ERR_REMOTE or
+ * ES_ERR_IO.
+ */
+#ifndef EVSHARE_STORE_H
+#define EVSHARE_STORE_H
+
+#include "util.h"
+
+enum location_scheme { LOC_FILE, LOC_S3, LOC_GS, LOC_AZ };
+
+/* A parsed location: the URL and the settings that apply to it. */
+typedef struct location {
+	char *url;            /* as configured, normalised to end with '/' */
+	enum location_scheme scheme;
+	char *root;           /* file://: the directory (absolute, no trailing '/') */
+	char *bucket;         /* s3/gs: bucket; az: container */
+	char *account;        /* az: storage account */
+	char *prefix;         /* key prefix, "" or ending with '/' */
+	char *endpoint;       /* NULL: the scheme's default */
+	char *region;         /* NULL: from the environment or the default */
+	char *profile;        /* NULL: AWS_PROFILE or "default" */
+	int path_style;       /* -1 unset, 0 virtual-host, 1 path */
+} location;
+
+/* Parse a URL (file:///abs/dir/, file:rel/dir/ relative to base_dir,
+ * s3://bucket/prefix/, gs://bucket/prefix/, az://account/container/prefix/).
+ * On failure appends a reason to err and returns ES_ERR_CONFIG. */
+es_result location_parse(const char *url, const char *base_dir, location *out,
+			 buf *err);
+void location_release(location *loc);
+void location_copy(location *dst, const location *src);
+
+typedef struct store_object {
+	char *key;
+	uint64_t size;
+	int64_t mtime_ms;
+	char *etag;
+} store_object;
+
+typedef struct store_list {
+	store_object *items;
+	size_t count, alloc;
+} store_list;
+
+void store_list_add(store_list *l, const char *key, uint64_t size,
+		    int64_t mtime_ms, const char *etag);
+void store_list_release(store_list *l);
+void store_object_release(store_object *o);
+void store_object_copy(store_object *dst, const store_object *src);
+
+typedef int (*store_write_fn)(void *ud, const char *p, size_t n);
+
+typedef struct store store;
+
+struct store_ops {
+	es_result (*list)(store *s, store_list *out);
+	es_result (*get)(store *s, const store_object *obj, store_write_fn fn,
+			 void *ud);
+	es_result (*put)(store *s, const char *key, const char *local_path);
+	void (*free)(store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+	location loc;
+};
+
+/* Open a store on loc (copied).  Fails with a logged message for a scheme
+ * that is not built in or settings that cannot work. */
+es_result store_open(const location *loc, store **out);
+void store_free(store *s);
+
+static inline es_result store_list_objects(store *s, store_list *out)
+{
+	return s->ops->list(s, out);
+}
+
+static inline es_result store_get(store *s, const store_object *obj,
+				  store_write_fn fn, void *ud)
+{
+	return s->ops->get(s, obj, fn, ud);
+}
+
+static inline es_result store_put(store *s, const char *key, const char *local_path)
+{
+	return s->ops->put(s, key, local_path);
+}
+
+/* The URL of key in this store (allocated; caller frees). */
+char *store_url(const store *s, const char *key);
+
+/* Is key safe to create: relative, no "." or ".." segment, no empty
+ * segment, no control character or backslash? */
+bool store_key_is_safe(const char *key);
+
+/* Backends. */
+es_result store_file_open(const location *loc, store **out);
+es_result store_s3_open(const location *loc, store **out);
+
+#endif

@@ -1,0 +1,665 @@
+/* config.c - load and validate the JSON configuration (cJSON). */
+#include "config.h"
+#include "log.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_OBJECT_BYTES (128ull << 20)
+#define DEFAULT_MAX_LINE_BYTES (1u << 20)
+#define DEFAULT_LOOKBACK_MS (7LL * 86400 * 1000)
+
+/* Validation context: collects every error with its path. */
+struct ctx {
+	buf *err;
+	unsigned nerrors;
+	const char *base_dir;
+};
+
+static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->nerrors++ >= 50)
+		return;
+	buf_printf(c->err, "%s: ", path);
+	va_start(ap, fmt);
+	buf_vprintf(c->err, fmt, ap);
+	va_end(ap);
+	buf_addch(c->err, '\n');
+}
+
+bool org_id_is_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128 || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+static const char *type_name(const cJSON *j)
+{
+	if (cJSON_IsString(j)) return "a string";
+	if (cJSON_IsNumber(j)) return "a number";
+	if (cJSON_IsBool(j)) return "a boolean";
+	if (cJSON_IsNull(j)) return "null";
+	if (cJSON_IsArray(j)) return "an array";
+	if (cJSON_IsObject(j)) return "an object";
+	return "an invalid value";
+}
+
+static char *child_path(const char *path, const char *key)
+{
+	return xasprintf("%s.%s", path, key);
+}
+
+static char *index_path(const char *path, size_t i)
+{
+	return xasprintf("%s[%zu]", path, i);
+}
+
+/* Check that obj has only the allowed keys, each once. */
+static bool check_keys(struct ctx *c, const cJSON *obj, const char *path,
+		       const char *const *allowed)
+{
+	bool ok = true;
+
+	for (const cJSON *it = obj->child; it; it = it->next) {
+		bool known = false;
+
+		for (const char *const *a = allowed; *a; a++)
+			if (!strcmp(it->string, *a))
+				known = true;
+		if (!known) {
+			char *p = child_path(path, it->string);
+
+			cerr(c, p, "unknown key");
+			free(p);
+			ok = false;
+			continue;
+		}
+		for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+			if (!strcmp(prev->string, it->string)) {
+				char *p = child_path(path, it->string);
+
+				cerr(c, p, "duplicate key");
+				free(p);
+				ok = false;
+				break;
+			}
+	}
+	return ok;
+}
+
+static bool get_string(struct ctx *c, const cJSON *obj, const char *key,
+		       const char *path, bool required, const char **out)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char *p;
+
+	*out = NULL;
+	if (!j) {
+		if (required) {
+			p = child_path(path, key);
+			cerr(c, p, "missing (a string is required)");
+			free(p);
+			return false;
+		}
+		return true;
+	}
+	if (!cJSON_IsString(j)) {
+		p = child_path(path, key);
+		cerr(c, p, "expected a string, found %s", type_name(j));
+		free(p);
+		return false;
+	}
+	*out = j->valuestring;
+	return true;
+}
+
+static bool get_bool(struct ctx *c, const cJSON *obj, const char *key,
+		     const char *path, bool dflt, bool *out)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = dflt;
+	if (!j)
+		return true;
+	if (!cJSON_IsBool(j)) {
+		char *p = child_path(path, key);
+
+		cerr(c, p, "expected true or false, found %s", type_name(j));
+		free(p);
+		return false;
+	}
+	*out = cJSON_IsTrue(j);
+	return true;
+}
+
+/* An integer in [min, max]. */
+static bool get_uint(struct ctx *c, const cJSON *obj, const char *key,
+		     const char *path, uint64_t min, uint64_t max, uint64_t dflt,
+		     uint64_t *out)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char *p;
+	double d;
+
+	*out = dflt;
+	if (!j)
+		return true;
+	p = child_path(path, key);
+	if (!cJSON_IsNumber(j)) {
+		cerr(c, p, "expected an integer, found %s", type_name(j));
+		free(p);
+		return false;
+	}
+	d = j->valuedouble;
+	if (d != (double)(uint64_t)d || d < (double)min || d > (double)max) {
+		cerr(c, p, "expected an integer from %llu to %llu",
+		     (unsigned long long)min, (unsigned long long)max);
+		free(p);
+		return false;
+	}
+	*out = (uint64_t)d;
+	free(p);
+	return true;
+}
+
+static const char *const location_keys[] = {
+	"url", "endpoint", "region", "profile", "path_style", NULL
+};
+
+struct s3_defaults {
+	const char *endpoint, *region, *profile;
+	int path_style;
+};
+
+static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
+			   const struct s3_defaults *dflt, location *out)
+{
+	const char *url = NULL, *endpoint = dflt->endpoint, *region = dflt->region;
+	const char *profile = dflt->profile;
+	int path_style = dflt->path_style;
+	buf err = BUF_INIT;
+	bool ok = true;
+
+	if (cJSON_IsString(j)) {
+		url = j->valuestring;
+	} else if (cJSON_IsObject(j)) {
+		const char *s;
+		bool b;
+
+		ok &= check_keys(c, j, path, location_keys);
+		ok &= get_string(c, j, "url", path, true, &url);
+		if (get_string(c, j, "endpoint", path, false, &s) && s)
+			endpoint = s;
+		if (get_string(c, j, "region", path, false, &s) && s)
+			region = s;
+		if (get_string(c, j, "profile", path, false, &s) && s)
+			profile = s;
+		if (cJSON_GetObjectItemCaseSensitive(j, "path_style")) {
+			ok &= get_bool(c, j, "path_style", path, false, &b);
+			path_style = b;
+		}
+	} else {
+		cerr(c, path, "expected a URL string or an object with \"url\", found %s",
+		     type_name(j));
+		return false;
+	}
+	if (!url)
+		return false;
+	if (location_parse(url, c->base_dir, out, &err) != ES_OK) {
+		char *p = cJSON_IsObject(j) ? child_path(path, "url") : xstrdup(path);
+
+		cerr(c, p, "%s", err.data);
+		free(p);
+		buf_release(&err);
+		return false;
+	}
+	if (endpoint) {
+		if (strncmp(endpoint, "http://", 7) && strncmp(endpoint, "https://", 8)) {
+			cerr(c, path, "endpoint '%s' must start with http:// or https://",
+			     endpoint);
+			ok = false;
+		}
+		out->endpoint = xstrdup(endpoint);
+	}
+	out->region = region ? xstrdup(region) : NULL;
+	out->profile = profile ? xstrdup(profile) : NULL;
+	out->path_style = path_style;
+	return ok;
+}
+
+static const char *const top_keys[] = {
+	"state_dir", "s3", "direct_subscribers", "additional_subscribers",
+	"max_line_bytes", "max_json_depth", "lookback", "max_attempts", NULL
+};
+static const char *const s3_keys[] = {
+	"region", "endpoint", "path_style", "profile", NULL
+};
+static const char *const direct_keys[] = { "org_id", "source", NULL };
+static const char *const additional_keys[] = {
+	"org_id", "links", "filter", "destination", "key_format", "dedup",
+	"max_object_bytes", "compression_level", NULL
+};
+
+static bool parse_org_id(struct ctx *c, const cJSON *obj, const char *path,
+			 const char **out)
+{
+	if (!get_string(c, obj, "org_id", path, true, out))
+		return false;
+	if (!org_id_is_valid(*out)) {
+		char *p = child_path(path, "org_id");
+
+		cerr(c, p, "'%s' is not a valid org_id (1 to 128 of A-Z a-z 0-9 . _ -)",
+		     *out);
+		free(p);
+		return false;
+	}
+	return true;
+}
+
+static void parse_direct(struct ctx *c, config *cfg, const cJSON *arr,
+			 const struct s3_defaults *dflt)
+{
+	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+	const cJSON *it;
+
+	cfg->direct = xcalloc(n, sizeof(*cfg->direct));
+	cJSON_ArrayForEach(it, arr) {
+		char *path = index_path("$.direct_subscribers", i++);
+		direct_subscriber *d = &cfg->direct[cfg->ndirect];
+		const char *org = NULL;
+		const cJSON *src;
+
+		if (!cJSON_IsObject(it)) {
+			cerr(c, path, "expected an object, found %s", type_name(it));
+			free(path);
+			continue;
+		}
+		check_keys(c, it, path, direct_keys);
+		if (parse_org_id(c, it, path, &org)) {
+			if (config_direct_index(cfg, org) >= 0) {
+				char *p = child_path(path, "org_id");
+
+				cerr(c, p, "duplicate org_id '%s'", org);
+				free(p);
+			}
+		}
+		src = cJSON_GetObjectItemCaseSensitive(it, "source");
+		if (!src) {
+			char *p = child_path(path, "source");
+
+			cerr(c, p, "missing (the location of this subscriber's event files)");
+			free(p);
+		} else {
+			char *p = child_path(path, "source");
+
+			if (!parse_location(c, src, p, dflt, &d->source))
+				location_release(&d->source);
+			free(p);
+		}
+		d->org_id = xstrdup(org ? org : "");
+		cfg->ndirect++;
+		free(path);
+	}
+}
+
+static void parse_filter(struct ctx *c, additional_subscriber *a, const cJSON *f,
+			 const char *path)
+{
+	char *text;
+	buf err = BUF_INIT;
+
+	if (!f || cJSON_IsNull(f))
+		return;
+	text = cJSON_PrintUnformatted(f);
+	if (!text)
+		die("cannot print filter");
+	if (filter_compile(text, strlen(text), path, &a->filter, &err) != ES_OK) {
+		/* filter errors carry their own path */
+		c->nerrors++;
+		buf_add(c->err, err.data, err.len);
+		if (!err.len || err.data[err.len - 1] != '\n')
+			buf_addch(c->err, '\n');
+	}
+	buf_release(&err);
+	cJSON_free(text);
+}
+
+static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
+			     const struct s3_defaults *dflt)
+{
+	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+	const cJSON *it;
+
+	cfg->additional = xcalloc(n, sizeof(*cfg->additional));
+	cJSON_ArrayForEach(it, arr) {
+		char *path = index_path("$.additional_subscribers", i++);
+		additional_subscriber *a = &cfg->additional[cfg->nadditional];
+		const char *org = NULL, *kf = NULL;
+		const cJSON *links, *dest;
+		uint64_t v;
+
+		a->compression_level = 6;
+		a->dedup = true;
+		a->max_object_bytes = DEFAULT_MAX_OBJECT_BYTES;
+		if (!cJSON_IsObject(it)) {
+			cerr(c, path, "expected an object, found %s", type_name(it));
+			a->org_id = xstrdup("");
+			cfg->nadditional++;
+			free(path);
+			continue;
+		}
+		check_keys(c, it, path, additional_keys);
+		if (parse_org_id(c, it, path, &org)) {
+			if (config_additional_index(cfg, org) >= 0) {
+				char *p = child_path(path, "org_id");
+
+				cerr(c, p, "duplicate org_id '%s'", org);
+				free(p);
+			}
+		}
+		a->org_id = xstrdup(org ? org : "");
+		cfg->nadditional++;
+
+		links = cJSON_GetObjectItemCaseSensitive(it, "links");
+		if (!links || !cJSON_IsArray(links) || cJSON_GetArraySize(links) == 0) {
+			char *p = child_path(path, "links");
+
+			cerr(c, p, "expected a non-empty array of direct subscribers' org_ids");
+			free(p);
+		} else {
+			const cJSON *l;
+			size_t j = 0;
+
+			a->links = xcalloc((size_t)cJSON_GetArraySize(links), sizeof(size_t));
+			cJSON_ArrayForEach(l, links) {
+				char *lp = xasprintf("%s.links[%zu]", path, j++);
+				ssize_t idx;
+
+				if (!cJSON_IsString(l)) {
+					cerr(c, lp, "expected an org_id string, found %s", type_name(l));
+				} else if ((idx = config_direct_index(cfg, l->valuestring)) < 0) {
+					cerr(c, lp, "unknown org_id '%s': not among direct_subscribers",
+					     l->valuestring);
+				} else {
+					bool dup = false;
+
+					for (size_t k = 0; k < a->nlinks; k++)
+						dup |= a->links[k] == (size_t)idx;
+					if (dup)
+						cerr(c, lp, "'%s' is linked twice", l->valuestring);
+					else
+						a->links[a->nlinks++] = (size_t)idx;
+				}
+				free(lp);
+			}
+		}
+		{
+			char *p = child_path(path, "filter");
+
+			parse_filter(c, a, cJSON_GetObjectItemCaseSensitive(it, "filter"), p);
+			free(p);
+		}
+		dest = cJSON_GetObjectItemCaseSensitive(it, "destination");
+		if (!dest) {
+			char *p = child_path(path, "destination");
+
+			cerr(c, p, "missing (where this subscriber's output files go)");
+			free(p);
+		} else {
+			char *p = child_path(path, "destination");
+
+			if (!parse_location(c, dest, p, dflt, &a->destination))
+				location_release(&a->destination);
+			free(p);
+		}
+		if (get_string(c, it, "key_format", path, false, &kf)) {
+			buf err = BUF_INIT;
+
+			a->key_format_text = xstrdup(kf ? kf : KEYFMT_DEFAULT);
+			if (keyfmt_compile(a->key_format_text, &a->key_format, &err) != ES_OK) {
+				char *p = child_path(path, "key_format");
+
+				cerr(c, p, "%s", err.data);
+				free(p);
+			}
+			buf_release(&err);
+		}
+		get_bool(c, it, "dedup", path, true, &a->dedup);
+		if (get_uint(c, it, "max_object_bytes", path, 1024, 5ull << 40,
+			     DEFAULT_MAX_OBJECT_BYTES, &v))
+			a->max_object_bytes = v;
+		if (get_uint(c, it, "compression_level", path, 1, 9, 6, &v))
+			a->compression_level = (int)v;
+		free(path);
+	}
+}
+
+static char *resolve_dir(const char *base, const char *p)
+{
+	if (p[0] == '/')
+		return xstrdup(p);
+	return xasprintf("%s/%s", base, p);
+}
+
+es_result config_parse(const char *text, size_t n, const char *origin,
+		       const char *base_dir, config **out, buf *err)
+{
+	struct ctx c = { err, 0, base_dir };
+	const char *endp = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &endp, true);
+	config *cfg = xcalloc(1, sizeof(*cfg));
+	struct s3_defaults dflt = { NULL, NULL, NULL, -1 };
+	const cJSON *j;
+	uint64_t v;
+
+	*out = NULL;
+	cfg->path = xstrdup(origin);
+	cfg->dir = xstrdup(base_dir);
+	cfg->text = xstrndup(text, n);
+	cfg->text_len = n;
+	if (!root) {
+		size_t off = endp && endp >= text ? (size_t)(endp - text) : 0;
+		size_t line = 1, col = 1;
+
+		if (!endp)
+			endp = cJSON_GetErrorPtr();
+		off = endp && endp >= text && endp <= text + n ? (size_t)(endp - text) : 0;
+		for (size_t i = 0; i < off; i++) {
+			if (text[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		cerr(&c, "$", "invalid JSON near line %zu, column %zu", line, col);
+		goto fail;
+	}
+	if (!cJSON_IsObject(root)) {
+		cerr(&c, "$", "expected an object, found %s", type_name(root));
+		goto fail;
+	}
+	check_keys(&c, root, "$", top_keys);
+
+	j = cJSON_GetObjectItemCaseSensitive(root, "s3");
+	if (j) {
+		if (!cJSON_IsObject(j)) {
+			cerr(&c, "$.s3", "expected an object, found %s", type_name(j));
+		} else {
+			bool b;
+
+			check_keys(&c, j, "$.s3", s3_keys);
+			get_string(&c, j, "region", "$.s3", false, &dflt.region);
+			get_string(&c, j, "endpoint", "$.s3", false, &dflt.endpoint);
+			get_string(&c, j, "profile", "$.s3", false, &dflt.profile);
+			if (cJSON_GetObjectItemCaseSensitive(j, "path_style") &&
+			    get_bool(&c, j, "path_style", "$.s3", false, &b))
+				dflt.path_style = b;
+		}
+	}
+	{
+		const char *sd = NULL;
+
+		get_string(&c, root, "state_dir", "$", false, &sd);
+		if (sd && !*sd)
+			cerr(&c, "$.state_dir", "must not be empty");
+		cfg->state_dir = resolve_dir(base_dir, sd && *sd ? sd : "/var/lib/evshare");
+	}
+	j = cJSON_GetObjectItemCaseSensitive(root, "direct_subscribers");
+	if (!j || !cJSON_IsArray(j))
+		cerr(&c, "$.direct_subscribers", j ? "expected an array" : "missing");
+	else
+		parse_direct(&c, cfg, j, &dflt);
+	j = cJSON_GetObjectItemCaseSensitive(root, "additional_subscribers");
+	if (!j || !cJSON_IsArray(j))
+		cerr(&c, "$.additional_subscribers", j ? "expected an array" : "missing");
+	else
+		parse_additional(&c, cfg, j, &dflt);
+
+	for (size_t i = 0; i < cfg->ndirect; i++)
+		if (config_additional_index(cfg, cfg->direct[i].org_id) >= 0) {
+			char *p = xasprintf("$.direct_subscribers[%zu].org_id", i);
+
+			cerr(&c, p, "'%s' is also an additional subscriber; an org_id names "
+			     "one or the other", cfg->direct[i].org_id);
+			free(p);
+		}
+
+	get_uint(&c, root, "max_line_bytes", "$", 64, 1ull << 30, DEFAULT_MAX_LINE_BYTES, &v);
+	cfg->max_line_bytes = v;
+	get_uint(&c, root, "max_json_depth", "$", 2, 1024, 64, &v);
+	cfg->max_json_depth = (unsigned)v;
+	get_uint(&c, root, "max_attempts", "$", 1, 1000, 3, &v);
+	cfg->max_attempts = (unsigned)v;
+	cfg->lookback_ms = DEFAULT_LOOKBACK_MS;
+	{
+		const char *lb = NULL;
+
+		if (get_string(&c, root, "lookback", "$", false, &lb) && lb &&
+		    (!duration_parse(lb, &cfg->lookback_ms) || cfg->lookback_ms < 60000))
+			cerr(&c, "$.lookback", "'%s' is not a duration of at least a minute "
+			     "(like \"90m\", \"36h\", \"7d\")", lb);
+	}
+	if (c.nerrors)
+		goto fail;
+	cJSON_Delete(root);
+	*out = cfg;
+	return ES_OK;
+fail:
+	if (c.nerrors > 50)
+		buf_printf(err, "(%u more errors)\n", c.nerrors - 50);
+	cJSON_Delete(root);
+	config_free(cfg);
+	return ES_ERR_CONFIG;
+}
+
+es_result config_load(const char *path, config **out)
+{
+	buf text = BUF_INIT, err = BUF_INIT;
+	char *dir, *slash;
+	es_result r;
+
+	*out = NULL;
+	if (read_file(path, &text, CONFIG_MAX_BYTES) < 0) {
+		r = es_error(ES_ERR_CONFIG, "cannot read config '%s': %s", path,
+			     errno == EFBIG ? "larger than 16 MiB" : strerror(errno));
+		buf_release(&text);
+		return r;
+	}
+	if (path[0] == '/') {
+		dir = xstrdup(path);
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			die("cannot get the working directory");
+		dir = xasprintf("%s/%s", cwd, path);
+	}
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	r = config_parse(text.data, text.len, path, dir, out, &err);
+	if (r != ES_OK) {
+		/* one log line per error */
+		char *line = err.data;
+
+		while (line && *line) {
+			char *nl = strchr(line, '\n');
+
+			if (nl)
+				*nl = '\0';
+			error("config '%s': %s", path, line);
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	free(dir);
+	buf_release(&text);
+	buf_release(&err);
+	return r;
+}
+
+void config_free(config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ndirect; i++) {
+		free(c->direct[i].org_id);
+		location_release(&c->direct[i].source);
+	}
+	free(c->direct);
+	for (size_t i = 0; i < c->nadditional; i++) {
+		additional_subscriber *a = &c->additional[i];
+
+		free(a->org_id);
+		free(a->links);
+		filter_free(a->filter);
+		location_release(&a->destination);
+		free(a->key_format_text);
+		keyfmt_free(a->key_format);
+	}
+	free(c->additional);
+	free(c->path);
+	free(c->dir);
+	free(c->text);
+	free(c->state_dir);
+	free(c);
+}
+
+ssize_t config_direct_index(const config *c, const char *org_id)
+{
+	for (size_t i = 0; i < c->ndirect; i++)
+		if (c->direct[i].org_id && !strcmp(c->direct[i].org_id, org_id))
+			return (ssize_t)i;
+	return -1;
+}
+
+ssize_t config_additional_index(const config *c, const char *org_id)
+{
+	for (size_t i = 0; i < c->nadditional; i++)
+		if (c->additional[i].org_id && !strcmp(c->additional[i].org_id, org_id))
+			return (ssize_t)i;
+	return -1;
+}

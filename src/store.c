@@ -1,0 +1,302 @@
+/* store.c - locations, listings, and dispatch to the backends. */
+#include "store.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void location_zero(location *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->path_style = -1;
+}
+
+void location_release(location *l)
+{
+	free(l->url);
+	free(l->root);
+	free(l->bucket);
+	free(l->account);
+	free(l->prefix);
+	free(l->endpoint);
+	free(l->region);
+	free(l->profile);
+	location_zero(l);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void location_copy(location *d, const location *s)
+{
+	d->url = dup_or_null(s->url);
+	d->scheme = s->scheme;
+	d->root = dup_or_null(s->root);
+	d->bucket = dup_or_null(s->bucket);
+	d->account = dup_or_null(s->account);
+	d->prefix = dup_or_null(s->prefix);
+	d->endpoint = dup_or_null(s->endpoint);
+	d->region = dup_or_null(s->region);
+	d->profile = dup_or_null(s->profile);
+	d->path_style = s->path_style;
+}
+
+/* Normalise a directory path: collapse "//" and "/./", refuse "..". */
+static bool clean_dir(const char *in, buf *out)
+{
+	const char *p = in;
+
+	while (*p) {
+		const char *seg = p;
+		size_t n;
+
+		while (*p && *p != '/')
+			p++;
+		n = (size_t)(p - seg);
+		if (*p == '/')
+			p++;
+		if (n == 0 || (n == 1 && seg[0] == '.'))
+			continue;
+		if (n == 2 && seg[0] == '.' && seg[1] == '.')
+			return false;
+		buf_addch(out, '/');
+		buf_add(out, seg, n);
+	}
+	if (!out->len)
+		buf_addch(out, '/');
+	return true;
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static es_result parse_file_url(const char *url, const char *rest,
+				const char *base_dir, location *out, buf *err)
+{
+	buf path = BUF_INIT, clean = BUF_INIT;
+
+	if (!strncmp(rest, "//", 2)) {
+		rest += 2;
+		if (*rest != '/') {
+			buf_printf(err, "'%s': a file URL is file:///absolute/dir/ "
+				   "or file:relative/dir/ (no host)", url);
+			return ES_ERR_CONFIG;
+		}
+		buf_addstr(&path, rest);
+	} else if (*rest == '/') {
+		buf_addstr(&path, rest);
+	} else {
+		if (!*rest) {
+			buf_printf(err, "'%s': empty path", url);
+			return ES_ERR_CONFIG;
+		}
+		buf_printf(&path, "%s/%s", base_dir ? base_dir : ".", rest);
+	}
+	if (!clean_dir(path.data, &clean)) {
+		buf_printf(err, "'%s': '..' is not allowed in a location", url);
+		buf_release(&path);
+		buf_release(&clean);
+		return ES_ERR_CONFIG;
+	}
+	out->scheme = LOC_FILE;
+	out->root = buf_detach(&clean, NULL);
+	out->prefix = xstrdup("");
+	out->url = xasprintf("file://%s%s", out->root,
+			     strcmp(out->root, "/") ? "/" : "");
+	buf_release(&path);
+	return ES_OK;
+}
+
+/* bucket/prefix... of s3://, gs://; account/container/prefix of az:// */
+static es_result parse_bucket_url(const char *url, const char *scheme_name,
+				  const char *rest, location *out, buf *err)
+{
+	const char *slash = strchr(rest, '/');
+	const char *prefix;
+	size_t blen = slash ? (size_t)(slash - rest) : strlen(rest);
+
+	if (blen == 0) {
+		buf_printf(err, "'%s': missing %s", url,
+			   out->scheme == LOC_AZ ? "account" : "bucket");
+		return ES_ERR_CONFIG;
+	}
+	if (out->scheme == LOC_AZ) {
+		const char *c = slash ? slash + 1 : "";
+		const char *cs = strchr(c, '/');
+		size_t clen = cs ? (size_t)(cs - c) : strlen(c);
+
+		if (clen == 0) {
+			buf_printf(err, "'%s': missing container (az://ACCOUNT/CONTAINER/prefix/)",
+				   url);
+			return ES_ERR_CONFIG;
+		}
+		out->account = xstrndup(rest, blen);
+		out->bucket = xstrndup(c, clen);
+		prefix = cs ? cs + 1 : "";
+	} else {
+		for (size_t i = 0; i < blen; i++) {
+			char c = rest[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			      c == '-' || c == '.' || c == '_')) {
+				buf_printf(err, "'%s': invalid bucket name", url);
+				return ES_ERR_CONFIG;
+			}
+		}
+		out->bucket = xstrndup(rest, blen);
+		prefix = slash ? slash + 1 : "";
+	}
+	if (*prefix && prefix[strlen(prefix) - 1] != '/')
+		out->prefix = xasprintf("%s/", prefix);
+	else
+		out->prefix = xstrdup(prefix);
+	if (*out->prefix && !store_key_is_safe(out->prefix)) {
+		buf_printf(err, "'%s': the prefix must not contain empty, '.' or '..' "
+			   "segments or control characters", url);
+		return ES_ERR_CONFIG;
+	}
+	if (out->scheme == LOC_AZ)
+		out->url = xasprintf("%s://%s/%s/%s", scheme_name, out->account,
+				     out->bucket, out->prefix);
+	else
+		out->url = xasprintf("%s://%s/%s", scheme_name, out->bucket, out->prefix);
+	return ES_OK;
+}
+
+es_result location_parse(const char *url, const char *base_dir, location *out,
+			 buf *err)
+{
+	es_result r;
+
+	location_zero(out);
+	if (has_ctl(url)) {
+		buf_printf(err, "control character in location");
+		return ES_ERR_CONFIG;
+	}
+	if (!strncmp(url, "file:", 5)) {
+		r = parse_file_url(url, url + 5, base_dir, out, err);
+	} else if (!strncmp(url, "s3://", 5)) {
+		out->scheme = LOC_S3;
+		r = parse_bucket_url(url, "s3", url + 5, out, err);
+	} else if (!strncmp(url, "gs://", 5)) {
+		out->scheme = LOC_GS;
+		r = parse_bucket_url(url, "gs", url + 5, out, err);
+	} else if (!strncmp(url, "az://", 5)) {
+		out->scheme = LOC_AZ;
+		r = parse_bucket_url(url, "az", url + 5, out, err);
+	} else {
+		buf_printf(err, "'%s': unknown scheme (use file:, s3://, gs:// or az://)",
+			   url);
+		r = ES_ERR_CONFIG;
+	}
+	if (r != ES_OK)
+		location_release(out);
+	return r;
+}
+
+bool store_key_is_safe(const char *key)
+{
+	const char *p = key;
+
+	if (!*key || *key == '/')
+		return false;
+	while (*p) {
+		const char *seg = p;
+		size_t n;
+
+		while (*p && *p != '/') {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\')
+				return false;
+			p++;
+		}
+		n = (size_t)(p - seg);
+		if (n == 0 || (n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+		if (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+void store_list_add(store_list *l, const char *key, uint64_t size,
+		    int64_t mtime_ms, const char *etag)
+{
+	store_object *o;
+
+	l->items = xgrow(l->items, l->count + 1, &l->alloc, sizeof(*l->items));
+	o = &l->items[l->count++];
+	o->key = xstrdup(key);
+	o->size = size;
+	o->mtime_ms = mtime_ms;
+	o->etag = xstrdup(etag ? etag : "");
+}
+
+void store_object_release(store_object *o)
+{
+	free(o->key);
+	free(o->etag);
+	o->key = o->etag = NULL;
+}
+
+void store_object_copy(store_object *d, const store_object *s)
+{
+	d->key = xstrdup(s->key);
+	d->size = s->size;
+	d->mtime_ms = s->mtime_ms;
+	d->etag = xstrdup(s->etag ? s->etag : "");
+}
+
+void store_list_release(store_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		store_object_release(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->count = l->alloc = 0;
+}
+
+es_result store_open(const location *loc, store **out)
+{
+	*out = NULL;
+	switch (loc->scheme) {
+	case LOC_FILE:
+		return store_file_open(loc, out);
+	case LOC_S3:
+	case LOC_GS:
+	case LOC_AZ:
+		break;
+	}
+	return es_error_url(ES_ERR_CONFIG, loc->url,
+			    "'%s': this build of evshare has no backend for it", loc->url);
+}
+
+void store_free(store *s)
+{
+	if (s)
+		s->ops->free(s);
+}
+
+char *store_url(const store *s, const char *key)
+{
+	const location *l = &s->loc;
+
+	switch (l->scheme) {
+	case LOC_FILE:
+		return xasprintf("file://%s/%s", strcmp(l->root, "/") ? l->root : "", key);
+	case LOC_S3:
+		return xasprintf("s3://%s/%s", l->bucket, key);
+	case LOC_GS:
+		return xasprintf("gs://%s/%s", l->bucket, key);
+	case LOC_AZ:
+		return xasprintf("az://%s/%s/%s", l->account, l->bucket, key);
+	}
+	return xstrdup(key);
+}

@@ -1,0 +1,334 @@
+/*
+ * store_file.c - file:// locations: a local directory used as a bucket.
+ *
+ * Keys are paths relative to the root directory.  Nothing here follows a
+ * symbolic link: listings skip them (with a warning) and every path is
+ * opened one component at a time with O_NOFOLLOW, so no key can leave
+ * the root.  Puts write a temporary file next to the target
+ * (".evshare-tmp.NAME.PID", skipped by listings), fsync it, rename it into
+ * place and fsync the directory.
+ */
+#include "store.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_MARK ".evshare-tmp."
+#define READ_CHUNK (256 * 1024)
+
+typedef struct file_store {
+	store base;
+} file_store;
+
+static void make_etag(const struct stat *st, char out[64])
+{
+	snprintf(out, 64, "%llx-%llx.%lx-%llx", (unsigned long long)st->st_size,
+		 (unsigned long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+		 (unsigned long long)st->st_ino);
+}
+
+static int64_t mtime_ms(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+static int open_root(const file_store *fs)
+{
+	return open(fs->base.loc.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Open the directory holding key (creating it when `create`), following no
+ * symlink.  Returns a directory fd and sets *leaf to the last segment. */
+static int open_parent(int rootfd, const char *key, bool create, const char **leaf)
+{
+	int dirfd = dup(rootfd);
+	const char *p = key;
+
+	if (dirfd < 0)
+		return -1;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		char *seg;
+		int next;
+
+		if (!slash) {
+			*leaf = p;
+			return dirfd;
+		}
+		seg = xstrndup(p, (size_t)(slash - p));
+		if (create && mkdirat(dirfd, seg, 0755) < 0 && errno != EEXIST) {
+			int saved = errno;
+
+			free(seg);
+			close(dirfd);
+			errno = saved;
+			return -1;
+		}
+		next = openat(dirfd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		free(seg);
+		close(dirfd);
+		if (next < 0)
+			return -1;
+		dirfd = next;
+		p = slash + 1;
+	}
+}
+
+struct walk_dir {
+	char *rel;     /* "" for the root, else "a/b/" */
+};
+
+static es_result file_list(store *s, store_list *out)
+{
+	file_store *fs = (file_store *)s;
+	struct walk_dir *stack = NULL;
+	size_t nstack = 0, alloc = 0;
+	int rootfd = open_root(fs);
+	es_result r = ES_OK;
+	unsigned symlinks = 0;
+
+	if (rootfd < 0)
+		return es_error_url(errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO,
+				    s->loc.url, "cannot list '%s': %s", s->loc.url,
+				    strerror(errno));
+	stack = xgrow(stack, 1, &alloc, sizeof(*stack));
+	stack[nstack++].rel = xstrdup("");
+	while (nstack) {
+		char *rel = stack[--nstack].rel;
+		const char *dummy;
+		int dirfd;
+		DIR *d;
+		struct dirent *de;
+
+		if (*rel) {
+			/* open "a/b/" as the parent of "a/b/x" */
+			char *probe = xasprintf("%sx", rel);
+
+			dirfd = open_parent(rootfd, probe, false, &dummy);
+			free(probe);
+		} else {
+			dirfd = dup(rootfd);
+		}
+		if (dirfd < 0 || !(d = fdopendir(dirfd))) {
+			r = es_error_url(ES_ERR_IO, s->loc.url, "cannot list '%s%s': %s",
+					 s->loc.url, rel, strerror(errno));
+			if (dirfd >= 0)
+				close(dirfd);
+			free(rel);
+			break;
+		}
+		while ((de = readdir(d))) {
+			struct stat st;
+			char *key;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (!strncmp(de->d_name, TMP_MARK, strlen(TMP_MARK)))
+				continue;
+			if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;   /* vanished */
+			key = xasprintf("%s%s", rel, de->d_name);
+			if (S_ISDIR(st.st_mode)) {
+				stack = xgrow(stack, nstack + 1, &alloc, sizeof(*stack));
+				stack[nstack++].rel = xasprintf("%s/", key);
+			} else if (S_ISREG(st.st_mode)) {
+				char etag[64];
+
+				make_etag(&st, etag);
+				store_list_add(out, key, (uint64_t)st.st_size, mtime_ms(&st), etag);
+			} else if (S_ISLNK(st.st_mode)) {
+				if (!symlinks++)
+					log_msg(LOG_WARNING, s->loc.url,
+						"skipping symbolic link '%s%s' (and any others): "
+						"file locations never follow links", s->loc.url, key);
+			}
+			free(key);
+		}
+		closedir(d);
+		free(rel);
+	}
+	while (nstack)
+		free(stack[--nstack].rel);
+	free(stack);
+	close(rootfd);
+	return r;
+}
+
+static es_result file_get(store *s, const store_object *obj, store_write_fn fn,
+			  void *ud)
+{
+	file_store *fs = (file_store *)s;
+	char *url = store_url(s, obj->key);
+	const char *leaf;
+	int rootfd = -1, dirfd = -1, fd = -1;
+	char *chunk = NULL;
+	struct stat st;
+	char etag[64];
+	es_result r = ES_ERR_IO;
+
+	if (!store_key_is_safe(obj->key)) {
+		r = es_error_url(ES_ERR_DATA, url, "refusing unsafe key '%s'", url);
+		goto done;
+	}
+	if ((rootfd = open_root(fs)) < 0 ||
+	    (dirfd = open_parent(rootfd, obj->key, false, &leaf)) < 0 ||
+	    (fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		r = es_error_url(errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO, url,
+				 "cannot read '%s': %s", url, strerror(errno));
+		goto done;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = es_error_url(ES_ERR_IO, url, "cannot read '%s': not a regular file", url);
+		goto done;
+	}
+	make_etag(&st, etag);
+	if (obj->etag && *obj->etag && strcmp(etag, obj->etag)) {
+		r = es_error_url(ES_ERR_REMOTE, url,
+				 "'%s' changed since it was listed", url);
+		goto done;
+	}
+	chunk = xmalloc(READ_CHUNK);
+	for (;;) {
+		ssize_t n = read(fd, chunk, READ_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = es_error_url(ES_ERR_IO, url, "cannot read '%s': %s", url,
+					 strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		if (fn(ud, chunk, (size_t)n)) {
+			r = ES_ERR_DATA;
+			goto done;
+		}
+	}
+	r = ES_OK;
+done:
+	free(chunk);
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	free(url);
+	return r;
+}
+
+static int copy_fd(int in, int out)
+{
+	char *chunk = xmalloc(READ_CHUNK);
+	int rc = 0;
+
+	for (;;) {
+		ssize_t n = read(in, chunk, READ_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -1 : 0;
+			break;
+		}
+		if (write_all(out, chunk, (size_t)n) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	free(chunk);
+	return rc;
+}
+
+static es_result file_put(store *s, const char *key, const char *local_path)
+{
+	file_store *fs = (file_store *)s;
+	char *url = store_url(s, key);
+	char *tmp = NULL;
+	const char *leaf;
+	int rootfd = -1, dirfd = -1, in = -1, out = -1;
+	es_result r = ES_ERR_IO;
+
+	if (!store_key_is_safe(key)) {
+		r = es_error_url(ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
+		goto done;
+	}
+	if ((rootfd = open_root(fs)) < 0 && errno == ENOENT &&
+	    mkdir_p(s->loc.root, 0755) == 0)
+		rootfd = open_root(fs);
+	if (rootfd < 0 || (dirfd = open_parent(rootfd, key, true, &leaf)) < 0) {
+		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		goto done;
+	}
+	tmp = xasprintf(TMP_MARK "%.64s.%ld", leaf, (long)getpid());
+	if ((in = open(local_path, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = es_error(ES_ERR_IO, "cannot read '%s': %s", local_path, strerror(errno));
+		goto done;
+	}
+	out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (out < 0 || copy_fd(in, out) < 0 || fsync(out) < 0) {
+		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		goto fail_tmp;
+	}
+	if (close(out) < 0) {
+		out = -1;
+		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		goto fail_tmp;
+	}
+	out = -1;
+	if (renameat(dirfd, tmp, dirfd, leaf) < 0) {
+		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		goto fail_tmp;
+	}
+	if (fsync(dirfd) < 0) {
+		r = es_error_url(ES_ERR_IO, url, "cannot sync '%s': %s", url, strerror(errno));
+		goto done;
+	}
+	r = ES_OK;
+	goto done;
+fail_tmp:
+	unlinkat(dirfd, tmp, 0);
+done:
+	if (out >= 0)
+		close(out);
+	if (in >= 0)
+		close(in);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	free(tmp);
+	free(url);
+	return r;
+}
+
+static void file_free(store *s)
+{
+	location_release(&s->loc);
+	free(s);
+}
+
+static const struct store_ops file_ops = {
+	.list = file_list,
+	.get = file_get,
+	.put = file_put,
+	.free = file_free,
+};
+
+es_result store_file_open(const location *loc, store **out)
+{
+	file_store *fs = xcalloc(1, sizeof(*fs));
+
+	fs->base.ops = &file_ops;
+	location_copy(&fs->base.loc, loc);
+	*out = &fs->base;
+	return ES_OK;
+}
