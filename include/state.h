@@ -1,0 +1,107 @@
+/*
+ * state.h - what has been processed, the plan journal, and the lock.
+ *
+ * The state lives in a directory (state_dir):
+ *   lock                 flock(2) target: one run at a time
+ *   state.json           processed files, failures, poisoned files
+ *   plan.json            the plan of the run in progress (journal)
+ *   plan.outcomes        one line per finished input file of that plan
+ *   quarantine/RUN.ndjson  bad lines of each run
+ *   spool/RUN/           output objects being written (removed after)
+ *
+ * Every write of state.json and plan.json is atomic (temporary file,
+ * fsync, rename, fsync of the directory).  plan.outcomes is append-only
+ * and fsync'ed per line; a torn last line is ignored.
+ *
+ * The model: per source (a direct subscriber), a horizon time and the
+ * records of files seen.  A file is new for an additional subscriber when
+ * its last-modified time is at or after the horizon and its record does
+ * not list that subscriber as done (or its etag changed).  Records older
+ * than the horizon are pruned; the horizon moves forward to
+ * (run start - lookback) but never past a file that is still pending, so
+ * state size is bounded by the lookback window.  Poisoned files are kept
+ * until forgotten.
+ *
+ * This module is the only one that knows the directory layout, so a
+ * bucket-backed state can replace it behind the same functions.
+ */
+#ifndef EVSHARE_STATE_H
+#define EVSHARE_STATE_H
+
+#include "strmap.h"
+#include "util.h"
+
+#define STATE_VERSION 1
+
+typedef struct file_record {
+	char *key;
+	char *etag;
+	uint64_t size;
+	int64_t mtime_ms;
+	char **done;            /* org_ids of subscribers that have it */
+	size_t ndone;
+	char *run_id;           /* the last run that read it */
+	unsigned failures;      /* consecutive failed attempts */
+	bool poisoned;
+	char *last_error;
+	bool removed;           /* pruned or forgotten: not saved */
+} file_record;
+
+typedef struct source_state {
+	char *org_id;
+	int64_t horizon_ms;     /* INT64_MIN: never listed */
+	file_record *files;
+	size_t nfiles, alloc;
+	strmap by_key;
+} source_state;
+
+typedef struct state_data {
+	char *committed_run;    /* the last run whose results were committed */
+	int64_t committed_ms;
+	source_state *sources;
+	size_t nsources, alloc;
+} state_data;
+
+typedef struct state_store state_store;
+
+/* Open (creating the directories) the state directory. */
+es_result state_open(const char *dir, bool create, state_store **out);
+void state_close(state_store *s);
+const char *state_dir(const state_store *s);
+
+/* Take the lock, or fail at once with ES_ERR_TEMP if another run has it. */
+es_result state_lock(state_store *s);
+
+/* Load state.json (an absent file is an empty state).  A file that cannot
+ * be parsed is ES_ERR_STATE: it is never silently reset. */
+es_result state_load(state_store *s, state_data **out);
+es_result state_save(state_store *s, const state_data *d);
+void state_data_free(state_data *d);
+
+source_state *state_source(state_data *d, const char *org_id, bool create);
+file_record *state_file(source_state *src, const char *key);
+file_record *state_file_add(source_state *src, const char *key);
+bool file_record_done_for(const file_record *f, const char *org_id);
+void file_record_mark_done(file_record *f, const char *org_id);
+/* Forget the record's delivery history (the content changed). */
+void file_record_reset(file_record *f, const char *etag, uint64_t size,
+		       int64_t mtime_ms);
+/* Drop records older than the horizon (poisoned ones are kept). */
+void state_prune(source_state *src);
+
+/* Plan journal. */
+es_result state_plan_save(state_store *s, const char *json, size_t n);
+/* Read plan.json into out; *exists false if there is none. */
+es_result state_plan_load(state_store *s, buf *out, bool *exists);
+es_result state_plan_outcome(state_store *s, size_t index, bool ok);
+/* Outcomes recorded so far: out[i] is 'o' (ok), 'f' (failed) or 0. */
+es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles);
+es_result state_plan_clear(state_store *s);
+
+/* Paths (allocated). */
+char *state_quarantine_path(const state_store *s, const char *run_id);
+char *state_spool_dir(const state_store *s, const char *run_id);
+/* Remove a spool directory and everything in it. */
+void state_spool_remove(const state_store *s, const char *run_id);
+
+#endif

@@ -1,0 +1,560 @@
+/* state.c - the local state directory. */
+#include "state.h"
+#include "log.h"
+
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATE_MAX_BYTES (512u << 20)
+
+struct state_store {
+	char *dir;
+	int lock_fd;
+	int outcomes_fd;
+};
+
+const char *state_dir(const state_store *s)
+{
+	return s->dir;
+}
+
+static char *path_in(const state_store *s, const char *name)
+{
+	return xasprintf("%s/%s", s->dir, name);
+}
+
+es_result state_open(const char *dir, bool create, state_store **out)
+{
+	state_store *s;
+	struct stat st;
+
+	*out = NULL;
+	if (create) {
+		char *q = xasprintf("%s/quarantine", dir), *sp = xasprintf("%s/spool", dir);
+		int rc = mkdir_p(dir, 0750);
+
+		if (rc == 0)
+			rc = mkdir_p(q, 0750);
+		if (rc == 0)
+			rc = mkdir_p(sp, 0750);
+		free(q);
+		free(sp);
+		if (rc < 0)
+			return es_error(ES_ERR_IO, "cannot create state directory '%s': %s",
+					dir, strerror(errno));
+	} else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		return es_error(ES_ERR_IO, "state directory '%s' does not exist", dir);
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->dir = xstrdup(dir);
+	s->lock_fd = -1;
+	s->outcomes_fd = -1;
+	*out = s;
+	return ES_OK;
+}
+
+void state_close(state_store *s)
+{
+	if (!s)
+		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	if (s->outcomes_fd >= 0)
+		close(s->outcomes_fd);
+	free(s->dir);
+	free(s);
+}
+
+es_result state_lock(state_store *s)
+{
+	char *path = path_in(s, "lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0) {
+		es_result r = es_error(ES_ERR_IO, "cannot open lock file '%s': %s", path,
+				       strerror(errno));
+
+		free(path);
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+
+		close(fd);
+		if (saved == EWOULDBLOCK) {
+			es_result r = es_error(ES_ERR_TEMP, "another evshare run holds the "
+					       "lock '%s'; try again later", path);
+
+			free(path);
+			return r;
+		}
+		error("cannot lock '%s': %s", path, strerror(saved));
+		free(path);
+		return ES_ERR_IO;
+	}
+	free(path);
+	s->lock_fd = fd;
+	return ES_OK;
+}
+
+/* --- records --------------------------------------------------------- */
+
+static void record_free(file_record *f)
+{
+	free(f->key);
+	free(f->etag);
+	for (size_t i = 0; i < f->ndone; i++)
+		free(f->done[i]);
+	free(f->done);
+	free(f->run_id);
+	free(f->last_error);
+}
+
+void state_data_free(state_data *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nsources; i++) {
+		source_state *src = &d->sources[i];
+
+		for (size_t j = 0; j < src->nfiles; j++)
+			record_free(&src->files[j]);
+		free(src->files);
+		strmap_release(&src->by_key);
+		free(src->org_id);
+	}
+	free(d->sources);
+	free(d->committed_run);
+	free(d);
+}
+
+source_state *state_source(state_data *d, const char *org_id, bool create)
+{
+	source_state *src;
+
+	for (size_t i = 0; i < d->nsources; i++)
+		if (!strcmp(d->sources[i].org_id, org_id))
+			return &d->sources[i];
+	if (!create)
+		return NULL;
+	d->sources = xgrow(d->sources, d->nsources + 1, &d->alloc, sizeof(*d->sources));
+	src = &d->sources[d->nsources++];
+	memset(src, 0, sizeof(*src));
+	src->org_id = xstrdup(org_id);
+	src->horizon_ms = INT64_MIN;
+	strmap_init(&src->by_key);
+	return src;
+}
+
+file_record *state_file(source_state *src, const char *key)
+{
+	size_t i;
+
+	if (!strmap_get(&src->by_key, key, &i) || src->files[i].removed)
+		return NULL;
+	return &src->files[i];
+}
+
+file_record *state_file_add(source_state *src, const char *key)
+{
+	file_record *f = state_file(src, key);
+	size_t i;
+
+	if (f)
+		return f;
+	if (strmap_get(&src->by_key, key, &i)) {
+		/* a removed record comes back */
+		f = &src->files[i];
+		record_free(f);
+		memset(f, 0, sizeof(*f));
+		f->key = xstrdup(key);
+		strmap_put(&src->by_key, f->key, i);
+		return f;
+	}
+	/* the map borrows f->key, a heap string, so moving records is fine */
+	src->files = xgrow(src->files, src->nfiles + 1, &src->alloc, sizeof(*src->files));
+	f = &src->files[src->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->key = xstrdup(key);
+	strmap_put(&src->by_key, f->key, src->nfiles);
+	src->nfiles++;
+	return f;
+}
+
+bool file_record_done_for(const file_record *f, const char *org_id)
+{
+	for (size_t i = 0; i < f->ndone; i++)
+		if (!strcmp(f->done[i], org_id))
+			return true;
+	return false;
+}
+
+void file_record_mark_done(file_record *f, const char *org_id)
+{
+	if (file_record_done_for(f, org_id))
+		return;
+	f->done = xrealloc(f->done, (f->ndone + 1) * sizeof(*f->done));
+	f->done[f->ndone++] = xstrdup(org_id);
+}
+
+void file_record_reset(file_record *f, const char *etag, uint64_t size,
+		       int64_t mtime_ms)
+{
+	for (size_t i = 0; i < f->ndone; i++)
+		free(f->done[i]);
+	free(f->done);
+	f->done = NULL;
+	f->ndone = 0;
+	free(f->etag);
+	f->etag = xstrdup(etag);
+	f->size = size;
+	f->mtime_ms = mtime_ms;
+	f->failures = 0;
+	f->poisoned = false;
+	free(f->last_error);
+	f->last_error = NULL;
+}
+
+void state_prune(source_state *src)
+{
+	for (size_t i = 0; i < src->nfiles; i++) {
+		file_record *f = &src->files[i];
+
+		if (!f->removed && !f->poisoned && f->mtime_ms < src->horizon_ms)
+			f->removed = true;
+	}
+}
+
+/* --- state.json ------------------------------------------------------ */
+
+static bool json_int64(const cJSON *o, const char *key, int64_t *out)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(j))
+		return false;
+	*out = (int64_t)j->valuedouble;
+	return true;
+}
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+static es_result corrupt(const char *path, const char *what)
+{
+	return es_error(ES_ERR_STATE, "state file '%s' is corrupt (%s); refusing to "
+			"run rather than reprocess or lose files: restore it from a "
+			"backup, or move it away to start over", path, what);
+}
+
+static es_result parse_state(const char *path, const cJSON *root, state_data *d)
+{
+	const cJSON *sources, *src;
+	const char *s;
+	int64_t v;
+
+	if (!cJSON_IsObject(root))
+		return corrupt(path, "not a JSON object");
+	if (!json_int64(root, "version", &v) || v != STATE_VERSION)
+		return corrupt(path, "unknown version");
+	if ((s = json_str(root, "committed_run")))
+		d->committed_run = xstrdup(s);
+	json_int64(root, "committed_ms", &d->committed_ms);
+	sources = cJSON_GetObjectItemCaseSensitive(root, "sources");
+	if (!cJSON_IsObject(sources))
+		return corrupt(path, "no sources object");
+	cJSON_ArrayForEach(src, sources) {
+		source_state *ss;
+		const cJSON *files, *f;
+
+		if (!cJSON_IsObject(src))
+			return corrupt(path, "a source is not an object");
+		ss = state_source(d, src->string, true);
+		if (!json_int64(src, "horizon_ms", &ss->horizon_ms))
+			ss->horizon_ms = INT64_MIN;
+		files = cJSON_GetObjectItemCaseSensitive(src, "files");
+		if (!cJSON_IsArray(files))
+			return corrupt(path, "a source has no files array");
+		cJSON_ArrayForEach(f, files) {
+			const char *key = json_str(f, "key"), *etag = json_str(f, "etag");
+			const cJSON *done = cJSON_GetObjectItemCaseSensitive(f, "done"), *dn;
+			file_record *fr;
+			int64_t size = 0, mtime = 0, failures = 0;
+
+			if (!key || !etag || !json_int64(f, "size", &size) ||
+			    !json_int64(f, "mtime_ms", &mtime) || !cJSON_IsArray(done))
+				return corrupt(path, "a file record lacks key, etag, size, "
+					       "mtime_ms or done");
+			if (state_file(ss, key))
+				return corrupt(path, "a file is recorded twice");
+			fr = state_file_add(ss, key);
+			fr->etag = xstrdup(etag);
+			fr->size = (uint64_t)size;
+			fr->mtime_ms = mtime;
+			cJSON_ArrayForEach(dn, done) {
+				if (!cJSON_IsString(dn))
+					return corrupt(path, "a done entry is not a string");
+				file_record_mark_done(fr, dn->valuestring);
+			}
+			if ((s = json_str(f, "run_id")))
+				fr->run_id = xstrdup(s);
+			if (json_int64(f, "failures", &failures))
+				fr->failures = (unsigned)failures;
+			fr->poisoned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "poisoned"));
+			if ((s = json_str(f, "last_error")))
+				fr->last_error = xstrdup(s);
+		}
+	}
+	return ES_OK;
+}
+
+es_result state_load(state_store *s, state_data **out)
+{
+	char *path = path_in(s, "state.json");
+	buf text = BUF_INIT;
+	state_data *d = xcalloc(1, sizeof(*d));
+	cJSON *root;
+	es_result r = ES_OK;
+
+	*out = NULL;
+	if (read_file(path, &text, STATE_MAX_BYTES) < 0) {
+		if (errno == ENOENT) {
+			*out = d;
+			goto done;
+		}
+		r = es_error(errno == EACCES ? ES_ERR_IO : ES_ERR_STATE,
+			     "cannot read state file '%s': %s", path, strerror(errno));
+		state_data_free(d);
+		goto done;
+	}
+	root = cJSON_ParseWithLength(text.data, text.len);
+	if (!root) {
+		r = corrupt(path, "not valid JSON");
+		state_data_free(d);
+		goto done;
+	}
+	r = parse_state(path, root, d);
+	cJSON_Delete(root);
+	if (r != ES_OK)
+		state_data_free(d);
+	else
+		*out = d;
+done:
+	buf_release(&text);
+	free(path);
+	return r;
+}
+
+es_result state_save(state_store *s, const state_data *d)
+{
+	cJSON *root = cJSON_CreateObject(), *sources = cJSON_CreateObject();
+	char *path = path_in(s, "state.json"), *text;
+	es_result r;
+
+	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+	if (d->committed_run)
+		cJSON_AddStringToObject(root, "committed_run", d->committed_run);
+	cJSON_AddNumberToObject(root, "committed_ms", (double)d->committed_ms);
+	cJSON_AddItemToObject(root, "sources", sources);
+	for (size_t i = 0; i < d->nsources; i++) {
+		const source_state *src = &d->sources[i];
+		cJSON *so = cJSON_CreateObject(), *files = cJSON_CreateArray();
+
+		if (src->horizon_ms != INT64_MIN)
+			cJSON_AddNumberToObject(so, "horizon_ms", (double)src->horizon_ms);
+		cJSON_AddItemToObject(so, "files", files);
+		for (size_t j = 0; j < src->nfiles; j++) {
+			const file_record *f = &src->files[j];
+			cJSON *fo, *done;
+
+			if (f->removed)
+				continue;
+			fo = cJSON_CreateObject();
+			cJSON_AddStringToObject(fo, "key", f->key);
+			cJSON_AddStringToObject(fo, "etag", f->etag ? f->etag : "");
+			cJSON_AddNumberToObject(fo, "size", (double)f->size);
+			cJSON_AddNumberToObject(fo, "mtime_ms", (double)f->mtime_ms);
+			done = cJSON_CreateArray();
+			for (size_t k = 0; k < f->ndone; k++)
+				cJSON_AddItemToArray(done, cJSON_CreateString(f->done[k]));
+			cJSON_AddItemToObject(fo, "done", done);
+			if (f->run_id)
+				cJSON_AddStringToObject(fo, "run_id", f->run_id);
+			if (f->failures)
+				cJSON_AddNumberToObject(fo, "failures", f->failures);
+			if (f->poisoned)
+				cJSON_AddTrueToObject(fo, "poisoned");
+			if (f->last_error)
+				cJSON_AddStringToObject(fo, "last_error", f->last_error);
+			cJSON_AddItemToArray(files, fo);
+		}
+		cJSON_AddItemToObject(sources, src->org_id, so);
+	}
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!text)
+		die("cannot serialise state");
+	r = write_file_atomic(path, text, strlen(text), 0640);
+	cJSON_free(text);
+	free(path);
+	return r;
+}
+
+/* --- plan journal ----------------------------------------------------- */
+
+es_result state_plan_save(state_store *s, const char *json, size_t n)
+{
+	char *path = path_in(s, "plan.json"), *opath = path_in(s, "plan.outcomes");
+	es_result r;
+
+	/* a stale outcomes file must never be read against a new plan */
+	if (unlink(opath) < 0 && errno != ENOENT) {
+		r = es_error(ES_ERR_IO, "cannot remove '%s': %s", opath, strerror(errno));
+		goto done;
+	}
+	r = write_file_atomic(path, json, n, 0640);
+done:
+	free(path);
+	free(opath);
+	return r;
+}
+
+es_result state_plan_load(state_store *s, buf *out, bool *exists)
+{
+	char *path = path_in(s, "plan.json");
+	es_result r = ES_OK;
+
+	*exists = false;
+	if (read_file(path, out, STATE_MAX_BYTES) < 0) {
+		if (errno != ENOENT)
+			r = es_error(ES_ERR_STATE, "cannot read plan journal '%s': %s", path,
+				     strerror(errno));
+	} else {
+		*exists = true;
+	}
+	free(path);
+	return r;
+}
+
+es_result state_plan_outcome(state_store *s, size_t index, bool ok)
+{
+	char line[32];
+	int n;
+
+	if (s->outcomes_fd < 0) {
+		char *path = path_in(s, "plan.outcomes");
+
+		s->outcomes_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (s->outcomes_fd < 0) {
+			es_result r = es_error(ES_ERR_IO, "cannot open '%s': %s", path,
+					       strerror(errno));
+
+			free(path);
+			return r;
+		}
+		free(path);
+	}
+	n = snprintf(line, sizeof(line), "%zu %s\n", index, ok ? "ok" : "failed");
+	if (write_all(s->outcomes_fd, line, (size_t)n) < 0 || fdatasync(s->outcomes_fd) < 0)
+		return es_error(ES_ERR_IO, "cannot write the plan journal in '%s': %s",
+				s->dir, strerror(errno));
+	return ES_OK;
+}
+
+es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles)
+{
+	char *path = path_in(s, "plan.outcomes");
+	buf text = BUF_INIT;
+	char *p;
+
+	memset(out, 0, nfiles);
+	if (read_file(path, &text, STATE_MAX_BYTES) < 0) {
+		es_result r = ES_OK;
+
+		if (errno != ENOENT)
+			r = es_error(ES_ERR_STATE, "cannot read '%s': %s", path, strerror(errno));
+		free(path);
+		buf_release(&text);
+		return r;
+	}
+	p = text.data;
+	for (;;) {
+		char *nl = strchr(p, '\n'), *sp;
+		uint64_t idx;
+
+		if (!nl)
+			break;   /* a torn last line: that outcome was not recorded */
+		*nl = '\0';
+		sp = strchr(p, ' ');
+		if (sp) {
+			*sp = '\0';
+			if (parse_u64(p, &idx) && idx < nfiles)
+				out[idx] = !strcmp(sp + 1, "ok") ? 'o' : 'f';
+		}
+		p = nl + 1;
+	}
+	buf_release(&text);
+	free(path);
+	return ES_OK;
+}
+
+es_result state_plan_clear(state_store *s)
+{
+	char *path = path_in(s, "plan.json"), *opath = path_in(s, "plan.outcomes");
+	es_result r = ES_OK;
+
+	if (s->outcomes_fd >= 0) {
+		close(s->outcomes_fd);
+		s->outcomes_fd = -1;
+	}
+	if ((unlink(path) < 0 && errno != ENOENT) ||
+	    (unlink(opath) < 0 && errno != ENOENT))
+		r = es_error(ES_ERR_IO, "cannot remove the plan journal in '%s': %s",
+			     s->dir, strerror(errno));
+	else
+		fsync_parent_dir(path);
+	free(path);
+	free(opath);
+	return r;
+}
+
+char *state_quarantine_path(const state_store *s, const char *run_id)
+{
+	return xasprintf("%s/quarantine/%s.ndjson", s->dir, run_id);
+}
+
+char *state_spool_dir(const state_store *s, const char *run_id)
+{
+	return xasprintf("%s/spool/%s", s->dir, run_id);
+}
+
+void state_spool_remove(const state_store *s, const char *run_id)
+{
+	char *dir = state_spool_dir(s, run_id);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.' && (!de->d_name[1] ||
+			    (de->d_name[1] == '.' && !de->d_name[2])))
+				continue;
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+	free(dir);
+}
