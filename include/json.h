@@ -89,4 +89,12 @@ bool json_number_to_int64(json_value v, int64_t *out);
 /* The value as a double (strtod semantics, correctly rounded). */
 double json_number_to_double(json_value v);
 
+/* Compare two number values exactly, as decimals of any size and
+ * precision (no rounding through double): <0, 0 or >0 as a is less than,
+ * equal to or greater than b.  300, 300.0, 3.0e2 and 3e+2 are equal, and
+ * -0 equals 0.  Exponents beyond +-1e15 saturate (such numbers compare
+ * as +-infinity or 0 against ordinary ones).  Both must be valid
+ * JSON_NUMBER values (as json_parse accepts them). */
+int json_number_compare(json_value a, json_value b);
+
 #endif

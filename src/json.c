@@ -612,3 +612,107 @@ double json_number_to_double(json_value v)
 		free(tmp);
 	return d;
 }
+
+/* --- exact decimal comparison ------------------------------------------ */
+
+/* A number as sign, significant digits and a decimal exponent:
+ * value = 0.d1d2...dk x 10^adj, with d1 and dk non-zero (zero: k = 0). */
+struct decimal {
+	bool neg;
+	const char *first, *last;   /* first and last significant digit */
+	int64_t adj;
+};
+
+#define DECIMAL_EXP_LIMIT 1000000000000000LL   /* 1e15: saturation */
+
+static void decimal_split(json_value v, struct decimal *d)
+{
+	const char *p = v.p, *end = v.p + v.n, *mend, *q;
+	int64_t exp = 0, intdigits = 0, fraczeros = 0;
+	bool in_frac = false, seen = false;
+
+	d->neg = p < end && *p == '-';
+	if (d->neg)
+		p++;
+	mend = p;
+	while (mend < end && *mend != 'e' && *mend != 'E')
+		mend++;
+	if (mend < end) {
+		const char *e = mend + 1;
+		bool eneg = false;
+
+		if (e < end && (*e == '+' || *e == '-'))
+			eneg = *e++ == '-';
+		for (; e < end; e++) {
+			if (exp < DECIMAL_EXP_LIMIT)
+				exp = exp * 10 + (*e - '0');
+		}
+		if (exp > DECIMAL_EXP_LIMIT)
+			exp = DECIMAL_EXP_LIMIT;
+		if (eneg)
+			exp = -exp;
+	}
+	d->first = d->last = NULL;
+	for (q = p; q < mend; q++) {
+		if (*q == '.') {
+			in_frac = true;
+			continue;
+		}
+		if (*q != '0') {
+			if (!seen)
+				d->first = q;
+			d->last = q;
+			seen = true;
+		}
+		if (!in_frac && seen)
+			intdigits++;
+		else if (in_frac && !seen)
+			fraczeros++;
+	}
+	/* digits before the point after the first significant one, or minus
+	 * the zeros between the point and the first significant digit */
+	d->adj = exp + (intdigits > 0 ? intdigits : -fraczeros);
+}
+
+int json_number_compare(json_value a, json_value b)
+{
+	struct decimal x, y;
+	const char *p, *q;
+	int mag = 0;
+
+	decimal_split(a, &x);
+	decimal_split(b, &y);
+	if (!x.first || !y.first) {
+		if (!x.first && !y.first)
+			return 0;
+		if (!x.first)
+			return y.neg ? 1 : -1;
+		return x.neg ? -1 : 1;
+	}
+	if (x.neg != y.neg)
+		return x.neg ? -1 : 1;
+	if (x.adj != y.adj) {
+		mag = x.adj < y.adj ? -1 : 1;
+	} else {
+		p = x.first;
+		q = y.first;
+		for (;;) {
+			if (p <= x.last && *p == '.')
+				p++;
+			if (q <= y.last && *q == '.')
+				q++;
+			if (p > x.last || q > y.last) {
+				/* the one with digits left is larger */
+				mag = p <= x.last ? 1 : q <= y.last ? -1 : 0;
+				break;
+			}
+			if (*p != *q) {
+				mag = *p < *q ? -1 : 1;
+				break;
+			}
+			p++;
+			q++;
+		}
+	}
+	return x.neg ? -mag : mag;
+}
