@@ -114,6 +114,8 @@ static inline es_result store_put(store *s, const char *key, const char *local_p
 
 /* The URL of key in this store (allocated; caller frees). */
 char *store_url(const store *s, const char *key);
+/* The same from a location (key is a full key, prefix included). */
+char *location_key_url(const location *loc, const char *key);
 
 /* Is key safe to create: relative, no "." or ".." segment, no empty
  * segment, no control character or backslash? */

@@ -467,7 +467,7 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 {
 	struct ctx c = { err, 0, base_dir };
 	const char *endp = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &endp, true);
+	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &endp, false);
 	config *cfg = xcalloc(1, sizeof(*cfg));
 	struct s3_defaults dflt = { NULL, NULL, NULL, -1 };
 	const cJSON *j;
@@ -478,6 +478,18 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 	cfg->dir = xstrdup(base_dir);
 	cfg->text = xstrndup(text, n);
 	cfg->text_len = n;
+	if (root && endp) {
+		/* only whitespace may follow the value */
+		const char *e = endp;
+
+		while (e < text + n && (*e == ' ' || *e == '\n' || *e == '\r' || *e == '\t'))
+			e++;
+		if (e < text + n) {
+			cJSON_Delete(root);
+			root = NULL;
+			endp = e;
+		}
+	}
 	if (!root) {
 		size_t off = endp && endp >= text ? (size_t)(endp - text) : 0;
 		size_t line = 1, col = 1;

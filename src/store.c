@@ -286,8 +286,11 @@ void store_free(store *s)
 
 char *store_url(const store *s, const char *key)
 {
-	const location *l = &s->loc;
+	return location_key_url(&s->loc, key);
+}
 
+char *location_key_url(const location *l, const char *key)
+{
 	switch (l->scheme) {
 	case LOC_FILE:
 		return xasprintf("file://%s/%s", strcmp(l->root, "/") ? l->root : "", key);

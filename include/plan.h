@@ -1,0 +1,76 @@
+/*
+ * plan.h - what a run reads, in which order, for whom.
+ *
+ * plan_build() lists every selected source and keeps the files that are
+ * new for at least one selected additional subscriber linked to it (see
+ * state.h for "new"), ordered as DESIGN.md says: sources in config order,
+ * then files by (last-modified time, key).  Each plan file carries the
+ * subscribers it must be delivered to.
+ *
+ * A plan is written to the state directory (plan_to_json) before any
+ * output is uploaded, together with the configuration text, so that an
+ * interrupted run can be re-executed identically (plan_from_json).
+ *
+ * Ownership: a plan owns its files and arrays; plan_release() frees them.
+ */
+#ifndef EVSHARE_PLAN_H
+#define EVSHARE_PLAN_H
+
+#include "config.h"
+#include "state.h"
+#include "store.h"
+
+#define RUN_ID_MAX 40
+
+typedef struct plan_file {
+	size_t source;            /* index into config.direct */
+	store_object obj;
+	size_t *subs;             /* indexes into config.additional */
+	size_t nsubs;
+	bool changed;             /* known before with another etag */
+} plan_file;
+
+typedef struct plan_skipped {
+	size_t source;
+	char *key;
+	char *reason;
+} plan_skipped;
+
+typedef struct plan {
+	char run_id[RUN_ID_MAX];
+	int64_t started_ms;
+	bool replay;
+	plan_file *files;
+	size_t nfiles, alloc;
+	/* per source (config.direct order) */
+	bool *listed;             /* listed in this run */
+	int64_t *min_pending_ms;  /* oldest file left pending (not in plan), INT64_MAX if none */
+	uint64_t objects_listed;
+	/* poisoned files passed over, for the summary */
+	plan_skipped *poisoned;
+	size_t npoisoned, poisoned_alloc;
+} plan;
+
+typedef struct plan_options {
+	bool replay;
+	bool has_since, has_until;
+	int64_t since_ms, until_ms;   /* [since, until) on last-modified */
+	const bool *source_selected;  /* per config.direct; NULL: all */
+	const bool *sub_selected;     /* per config.additional; NULL: all */
+} plan_options;
+
+/* A fresh run id for a run started at now_ms: 20261127T004612Z-1a2b3c4d. */
+void plan_new_run_id(int64_t now_ms, char out[RUN_ID_MAX]);
+
+/* List the sources and build the plan.  st may be NULL (no state yet).
+ * Listing errors are logged and returned (ES_ERR_TEMP etc.). */
+es_result plan_build(const config *cfg, const state_data *st,
+		     const plan_options *opt, int64_t now_ms, plan *out);
+void plan_release(plan *p);
+
+/* Serialise the plan with the configuration it was made with. */
+char *plan_to_json(const plan *p, const config *cfg, size_t *len);
+/* Parse a journal written by plan_to_json: the plan and its config. */
+es_result plan_from_json(const char *text, size_t n, plan *out, config **cfg);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * run.h - execute a plan and commit its results.
+ *
+ * run_execute() reads the plan's files in order.  Each file is streamed
+ * from its store through the gzip decoder and the line splitter; each line
+ * is validated (event.h), checked against the tenant guard (its org_id
+ * must be the source's), and offered to the filters of the file's
+ * subscribers.  A file's matching lines are held back (spill.h) until the
+ * whole file has been read without error; then its outcome is appended to
+ * the plan journal and only then are its lines given to the subscribers'
+ * sinks and its bad lines to the quarantine.  A file that fails (corrupt
+ * gzip, read error) therefore forwards nothing and quarantines nothing.
+ *
+ * When re-executing an interrupted plan, `outcomes` holds the outcomes
+ * journaled before the interruption: files that failed then are failed
+ * again without being read, and a file that succeeded then must succeed
+ * again (else the run fails: it cannot reproduce what may already have
+ * been delivered).
+ *
+ * run_commit() records the results in the state (not for replays) and
+ * clears the journal.
+ */
+#ifndef EVSHARE_RUN_H
+#define EVSHARE_RUN_H
+
+#include "config.h"
+#include "plan.h"
+#include "state.h"
+
+typedef struct sub_summary {
+	const char *org_id;
+	uint64_t matched, duplicates, events;
+	char **objects;          /* URLs, owned */
+	size_t nobjects;
+} sub_summary;
+
+typedef struct file_problem {
+	size_t index;            /* plan file index (failed files) */
+	char *url;
+	char *reason;
+} file_problem;
+
+typedef struct run_summary {
+	char run_id[RUN_ID_MAX];
+	const char *status;      /* "ok", "partial", "failed" */
+	bool replay, dry_run;
+	uint64_t files_listed, files_planned, files_processed, files_failed;
+	uint64_t ev_read, ev_malformed, ev_rejected, ev_matched, ev_duplicates, ev_written;
+	uint64_t bytes_read, bytes_written;
+	sub_summary *subs;
+	size_t nsubs;
+	file_problem *failed;    /* files that failed in this run */
+	size_t nfailed;
+	file_problem *poisoned;  /* files skipped as poisoned, or poisoned now */
+	size_t npoisoned;
+	char *quarantine;        /* path of the quarantine file, if any line went there */
+	double elapsed_s;
+	struct run_summary *resumed;   /* an interrupted run finished first */
+} run_summary;
+
+void run_summary_init(run_summary *s, const config *cfg, const plan *p);
+void run_summary_release(run_summary *s);
+
+/* outcomes: one byte per plan file; on entry the journaled outcomes of an
+ * interrupted run ('o', 'f') or 0, on return 'o' or 'f' for every file
+ * reached.  Returns ES_OK when every output was put (some files may have
+ * failed: see sum), else the failure (nothing may be committed). */
+es_result run_execute(const config *cfg, state_store *ss, const plan *p,
+		      char *outcomes, run_summary *sum);
+/* Record the run in st and save it (a replay records nothing), then
+ * clear the plan journal and the spool. */
+es_result run_commit(const config *cfg, state_store *ss, state_data *st,
+		     const plan *p, const run_summary *sum, const char *outcomes);
+
+#endif

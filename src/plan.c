@@ -1,0 +1,336 @@
+/* plan.c - list sources, choose new files, journal the plan. */
+#include "plan.h"
+#include "log.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+void plan_new_run_id(int64_t now_ms, char out[RUN_ID_MAX])
+{
+	unsigned char rnd[4] = { 0 };
+	char t[20], hex[9];
+	size_t got = 0;
+
+	while (got < sizeof(rnd)) {
+		ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("getrandom: %s", strerror(errno));
+		got += (size_t)r;
+	}
+	time_format_compact(now_ms, t);
+	hex_encode(rnd, sizeof(rnd), hex);
+	snprintf(out, RUN_ID_MAX, "%s-%s", t, hex);
+}
+
+void plan_release(plan *p)
+{
+	for (size_t i = 0; i < p->nfiles; i++) {
+		store_object_release(&p->files[i].obj);
+		free(p->files[i].subs);
+	}
+	free(p->files);
+	free(p->listed);
+	free(p->min_pending_ms);
+	for (size_t i = 0; i < p->npoisoned; i++) {
+		free(p->poisoned[i].key);
+		free(p->poisoned[i].reason);
+	}
+	free(p->poisoned);
+	memset(p, 0, sizeof(*p));
+}
+
+static int cmp_objects(const void *x, const void *y)
+{
+	const store_object *a = x, *b = y;
+
+	if (a->mtime_ms != b->mtime_ms)
+		return a->mtime_ms < b->mtime_ms ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+static void plan_alloc_sources(plan *p, size_t ndirect)
+{
+	p->listed = xcalloc(ndirect, sizeof(bool));
+	p->min_pending_ms = xcalloc(ndirect, sizeof(int64_t));
+	for (size_t i = 0; i < ndirect; i++)
+		p->min_pending_ms[i] = INT64_MAX;
+}
+
+es_result plan_build(const config *cfg, const state_data *st,
+		     const plan_options *opt, int64_t now_ms, plan *out)
+{
+	size_t *subs = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(size_t));
+	es_result r = ES_OK;
+
+	memset(out, 0, sizeof(*out));
+	out->started_ms = now_ms;
+	out->replay = opt->replay;
+	plan_new_run_id(now_ms, out->run_id);
+	plan_alloc_sources(out, cfg->ndirect);
+
+	for (size_t s = 0; s < cfg->ndirect && r == ES_OK; s++) {
+		const direct_subscriber *d = &cfg->direct[s];
+		const source_state *ss = NULL;
+		size_t nlinked = 0;
+		store *st_store = NULL;
+		store_list list = { 0 };
+		int64_t horizon;
+
+		if (opt->source_selected && !opt->source_selected[s])
+			continue;
+		/* the selected subscribers linked to this source */
+		for (size_t a = 0; a < cfg->nadditional; a++) {
+			if (opt->sub_selected && !opt->sub_selected[a])
+				continue;
+			for (size_t l = 0; l < cfg->additional[a].nlinks; l++)
+				if (cfg->additional[a].links[l] == s)
+					subs[nlinked++] = a;
+		}
+		if (!nlinked)
+			continue;
+		if (st) {
+			for (size_t i = 0; i < st->nsources; i++)
+				if (!strcmp(st->sources[i].org_id, d->org_id))
+					ss = &st->sources[i];
+		}
+		horizon = ss && ss->horizon_ms != INT64_MIN ? ss->horizon_ms
+							     : now_ms - cfg->lookback_ms;
+		if ((r = store_open(&d->source, &st_store)) != ES_OK)
+			break;
+		r = store_list_objects(st_store, &list);
+		store_free(st_store);
+		if (r != ES_OK) {
+			store_list_release(&list);
+			break;
+		}
+		out->listed[s] = true;
+		out->objects_listed += list.count;
+		qsort(list.items, list.count, sizeof(*list.items), cmp_objects);
+		for (size_t i = 0; i < list.count; i++) {
+			store_object *o = &list.items[i];
+			const file_record *rec = NULL;
+			bool changed = false, in_window = true;
+			size_t n = 0;
+			size_t *fsubs;
+
+			if ((opt->has_since && o->mtime_ms < opt->since_ms) ||
+			    (opt->has_until && o->mtime_ms >= opt->until_ms))
+				in_window = false;
+			if (!opt->replay && o->mtime_ms < horizon)
+				continue;
+			if (ss)
+				rec = state_file((source_state *)ss, o->key);
+			if (rec && strcmp(rec->etag, o->etag))
+				changed = true;
+			if (!opt->replay && rec && !changed && rec->poisoned) {
+				plan_skipped *sk;
+
+				out->poisoned = xgrow(out->poisoned, out->npoisoned + 1,
+						      &out->poisoned_alloc, sizeof(*out->poisoned));
+				sk = &out->poisoned[out->npoisoned++];
+				sk->source = s;
+				sk->key = xstrdup(o->key);
+				sk->reason = xstrdup(rec->last_error ? rec->last_error : "");
+				continue;
+			}
+			fsubs = xcalloc(nlinked, sizeof(size_t));
+			for (size_t k = 0; k < nlinked; k++) {
+				const char *org = cfg->additional[subs[k]].org_id;
+
+				if (opt->replay || !rec || changed || !file_record_done_for(rec, org))
+					fsubs[n++] = subs[k];
+			}
+			if (!n) {
+				free(fsubs);
+				continue;
+			}
+			if (!in_window) {
+				/* pending, but not this time */
+				if (o->mtime_ms < out->min_pending_ms[s])
+					out->min_pending_ms[s] = o->mtime_ms;
+				free(fsubs);
+				continue;
+			}
+			if (changed && !opt->replay) {
+				char *url = location_key_url(&d->source, o->key);
+
+				log_msg(LOG_WARNING, url, "'%s' changed since it was last read "
+					"(etag %s, now %s); reading it again", url, rec->etag, o->etag);
+				free(url);
+			}
+			out->files = xgrow(out->files, out->nfiles + 1, &out->alloc,
+					   sizeof(*out->files));
+			out->files[out->nfiles].source = s;
+			store_object_copy(&out->files[out->nfiles].obj, o);
+			out->files[out->nfiles].subs = fsubs;
+			out->files[out->nfiles].nsubs = n;
+			out->files[out->nfiles].changed = changed;
+			out->nfiles++;
+		}
+		store_list_release(&list);
+	}
+	free(subs);
+	if (r != ES_OK)
+		plan_release(out);
+	return r;
+}
+
+char *plan_to_json(const plan *p, const config *cfg, size_t *len)
+{
+	cJSON *root = cJSON_CreateObject(), *files = cJSON_CreateArray();
+	cJSON *sources = cJSON_CreateArray();
+	char *text;
+
+	cJSON_AddNumberToObject(root, "version", 1);
+	cJSON_AddStringToObject(root, "run_id", p->run_id);
+	cJSON_AddNumberToObject(root, "started_ms", (double)p->started_ms);
+	cJSON_AddBoolToObject(root, "replay", p->replay);
+	cJSON_AddNumberToObject(root, "objects_listed", (double)p->objects_listed);
+	cJSON_AddStringToObject(root, "config_path", cfg->path);
+	cJSON_AddStringToObject(root, "config_dir", cfg->dir);
+	cJSON_AddStringToObject(root, "config", cfg->text);
+	for (size_t s = 0; s < cfg->ndirect; s++) {
+		cJSON *so = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(so, "org_id", cfg->direct[s].org_id);
+		cJSON_AddBoolToObject(so, "listed", p->listed[s]);
+		if (p->min_pending_ms[s] != INT64_MAX)
+			cJSON_AddNumberToObject(so, "min_pending_ms", (double)p->min_pending_ms[s]);
+		cJSON_AddItemToArray(sources, so);
+	}
+	cJSON_AddItemToObject(root, "sources", sources);
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const plan_file *f = &p->files[i];
+		cJSON *fo = cJSON_CreateObject(), *subs = cJSON_CreateArray();
+
+		cJSON_AddStringToObject(fo, "source", cfg->direct[f->source].org_id);
+		cJSON_AddStringToObject(fo, "key", f->obj.key);
+		cJSON_AddNumberToObject(fo, "size", (double)f->obj.size);
+		cJSON_AddNumberToObject(fo, "mtime_ms", (double)f->obj.mtime_ms);
+		cJSON_AddStringToObject(fo, "etag", f->obj.etag);
+		cJSON_AddBoolToObject(fo, "changed", f->changed);
+		for (size_t k = 0; k < f->nsubs; k++)
+			cJSON_AddItemToArray(subs, cJSON_CreateString(cfg->additional[f->subs[k]].org_id));
+		cJSON_AddItemToObject(fo, "subscribers", subs);
+		cJSON_AddItemToArray(files, fo);
+	}
+	cJSON_AddItemToObject(root, "files", files);
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!text)
+		die("cannot serialise the plan");
+	*len = strlen(text);
+	{
+		/* hand back memory from our allocator */
+		char *copy = xstrndup(text, *len);
+
+		cJSON_free(text);
+		return copy;
+	}
+}
+
+static es_result bad_plan(const char *why)
+{
+	return es_error(ES_ERR_STATE, "the plan journal of the interrupted run is "
+			"corrupt (%s); see 'evshare state forget --plan' in evshare(1)", why);
+}
+
+es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
+{
+	cJSON *root = cJSON_ParseWithLength(text, n);
+	const cJSON *j, *it;
+	config *cfg = NULL;
+	buf err = BUF_INIT;
+	es_result r = ES_OK;
+	const char *ctext, *cdir, *cpath, *run_id;
+
+	memset(out, 0, sizeof(*out));
+	*cfgp = NULL;
+	if (!root || !cJSON_IsObject(root)) {
+		r = bad_plan("not a JSON object");
+		goto done;
+	}
+	run_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "run_id"));
+	ctext = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "config"));
+	cdir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "config_dir"));
+	cpath = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "config_path"));
+	if (!run_id || strlen(run_id) >= RUN_ID_MAX || !ctext || !cdir || !cpath) {
+		r = bad_plan("run_id or config missing");
+		goto done;
+	}
+	if (config_parse(ctext, strlen(ctext), cpath, cdir, &cfg, &err) != ES_OK) {
+		r = es_error(ES_ERR_STATE, "the configuration saved with the interrupted "
+			     "run no longer loads: %s", err.data ? err.data : "");
+		goto done;
+	}
+	snprintf(out->run_id, RUN_ID_MAX, "%s", run_id);
+	j = cJSON_GetObjectItemCaseSensitive(root, "started_ms");
+	out->started_ms = cJSON_IsNumber(j) ? (int64_t)j->valuedouble : 0;
+	out->replay = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "replay"));
+	j = cJSON_GetObjectItemCaseSensitive(root, "objects_listed");
+	out->objects_listed = cJSON_IsNumber(j) ? (uint64_t)j->valuedouble : 0;
+	plan_alloc_sources(out, cfg->ndirect);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "sources")) {
+		const char *org = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "org_id"));
+		ssize_t s = org ? config_direct_index(cfg, org) : -1;
+
+		if (s < 0)
+			continue;
+		out->listed[s] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "listed"));
+		j = cJSON_GetObjectItemCaseSensitive(it, "min_pending_ms");
+		if (cJSON_IsNumber(j))
+			out->min_pending_ms[s] = (int64_t)j->valuedouble;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "files")) {
+		const char *org = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "source"));
+		const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "key"));
+		const char *etag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "etag"));
+		const cJSON *size = cJSON_GetObjectItemCaseSensitive(it, "size");
+		const cJSON *mtime = cJSON_GetObjectItemCaseSensitive(it, "mtime_ms");
+		const cJSON *subs = cJSON_GetObjectItemCaseSensitive(it, "subscribers"), *sj;
+		ssize_t s = org ? config_direct_index(cfg, org) : -1;
+		plan_file *f;
+
+		if (s < 0 || !key || !etag || !cJSON_IsNumber(size) || !cJSON_IsNumber(mtime) ||
+		    !cJSON_IsArray(subs)) {
+			r = bad_plan("a file entry is incomplete");
+			goto done;
+		}
+		out->files = xgrow(out->files, out->nfiles + 1, &out->alloc, sizeof(*out->files));
+		f = &out->files[out->nfiles++];
+		memset(f, 0, sizeof(*f));
+		f->source = (size_t)s;
+		f->obj.key = xstrdup(key);
+		f->obj.etag = xstrdup(etag);
+		f->obj.size = (uint64_t)size->valuedouble;
+		f->obj.mtime_ms = (int64_t)mtime->valuedouble;
+		f->changed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "changed"));
+		f->subs = xcalloc((size_t)cJSON_GetArraySize(subs) + 1, sizeof(size_t));
+		cJSON_ArrayForEach(sj, subs) {
+			ssize_t a = cJSON_IsString(sj) ? config_additional_index(cfg, sj->valuestring) : -1;
+
+			if (a < 0) {
+				r = bad_plan("a file names an unknown subscriber");
+				goto done;
+			}
+			f->subs[f->nsubs++] = (size_t)a;
+		}
+	}
+done:
+	cJSON_Delete(root);
+	buf_release(&err);
+	if (r != ES_OK) {
+		plan_release(out);
+		config_free(cfg);
+	} else {
+		*cfgp = cfg;
+	}
+	return r;
+}

@@ -1,0 +1,126 @@
+/* report.c - run summaries. */
+#include "report.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+
+static cJSON *summary_json(const run_summary *s)
+{
+	cJSON *o = cJSON_CreateObject(), *files, *ev, *bytes, *subs, *arr;
+
+	cJSON_AddStringToObject(o, "run_id", s->run_id);
+	cJSON_AddStringToObject(o, "status", s->status);
+	cJSON_AddBoolToObject(o, "replay", s->replay);
+	cJSON_AddBoolToObject(o, "dry_run", s->dry_run);
+	files = cJSON_AddObjectToObject(o, "files");
+	cJSON_AddNumberToObject(files, "listed", (double)s->files_listed);
+	cJSON_AddNumberToObject(files, "planned", (double)s->files_planned);
+	cJSON_AddNumberToObject(files, "processed", (double)s->files_processed);
+	cJSON_AddNumberToObject(files, "failed", (double)s->files_failed);
+	cJSON_AddNumberToObject(files, "poisoned", (double)s->npoisoned);
+	ev = cJSON_AddObjectToObject(o, "events");
+	cJSON_AddNumberToObject(ev, "read", (double)s->ev_read);
+	cJSON_AddNumberToObject(ev, "malformed", (double)s->ev_malformed);
+	cJSON_AddNumberToObject(ev, "rejected", (double)s->ev_rejected);
+	cJSON_AddNumberToObject(ev, "matched", (double)s->ev_matched);
+	cJSON_AddNumberToObject(ev, "duplicates", (double)s->ev_duplicates);
+	cJSON_AddNumberToObject(ev, "written", (double)s->ev_written);
+	bytes = cJSON_AddObjectToObject(o, "bytes");
+	cJSON_AddNumberToObject(bytes, "read", (double)s->bytes_read);
+	cJSON_AddNumberToObject(bytes, "written", (double)s->bytes_written);
+	subs = cJSON_AddArrayToObject(o, "subscribers");
+	for (size_t i = 0; i < s->nsubs; i++) {
+		const sub_summary *ss = &s->subs[i];
+		cJSON *so = cJSON_CreateObject(), *objs;
+
+		cJSON_AddStringToObject(so, "org_id", ss->org_id);
+		cJSON_AddNumberToObject(so, "events", (double)ss->events);
+		cJSON_AddNumberToObject(so, "matched", (double)ss->matched);
+		cJSON_AddNumberToObject(so, "duplicates", (double)ss->duplicates);
+		objs = cJSON_AddArrayToObject(so, "objects");
+		for (size_t j = 0; j < ss->nobjects; j++)
+			cJSON_AddItemToArray(objs, cJSON_CreateString(ss->objects[j]));
+		cJSON_AddItemToArray(subs, so);
+	}
+	arr = cJSON_AddArrayToObject(o, "failed_files");
+	for (size_t i = 0; i < s->nfailed; i++) {
+		cJSON *fo = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(fo, "url", s->failed[i].url);
+		cJSON_AddStringToObject(fo, "reason", s->failed[i].reason);
+		cJSON_AddItemToArray(arr, fo);
+	}
+	arr = cJSON_AddArrayToObject(o, "poisoned_files");
+	for (size_t i = 0; i < s->npoisoned; i++) {
+		cJSON *fo = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(fo, "url", s->poisoned[i].url);
+		cJSON_AddStringToObject(fo, "reason", s->poisoned[i].reason);
+		cJSON_AddItemToArray(arr, fo);
+	}
+	if (s->quarantine)
+		cJSON_AddStringToObject(o, "quarantine", s->quarantine);
+	else
+		cJSON_AddNullToObject(o, "quarantine");
+	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(s->elapsed_s * 1000) / 1000.0);
+	if (s->resumed)
+		cJSON_AddItemToObject(o, "resumed_run", summary_json(s->resumed));
+	return o;
+}
+
+void report_json(FILE *out, const run_summary *s)
+{
+	cJSON *o = summary_json(s);
+	char *text = cJSON_PrintUnformatted(o);
+
+	if (!text)
+		abort();
+	fprintf(out, "%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(o);
+}
+
+static void text_one(FILE *out, const run_summary *s, const char *indent)
+{
+	fprintf(out, "%srun %s%s%s: %s\n", indent, s->run_id,
+		s->replay ? " (replay)" : "", s->dry_run ? " (dry run)" : "", s->status);
+	fprintf(out, "%s  files:  %llu listed, %llu planned, %llu processed, %llu failed, "
+		"%zu poisoned\n", indent, (unsigned long long)s->files_listed,
+		(unsigned long long)s->files_planned, (unsigned long long)s->files_processed,
+		(unsigned long long)s->files_failed, s->npoisoned);
+	fprintf(out, "%s  events: %llu read, %llu malformed, %llu rejected, %llu matched, "
+		"%llu duplicates, %llu written\n", indent, (unsigned long long)s->ev_read,
+		(unsigned long long)s->ev_malformed, (unsigned long long)s->ev_rejected,
+		(unsigned long long)s->ev_matched, (unsigned long long)s->ev_duplicates,
+		(unsigned long long)s->ev_written);
+	fprintf(out, "%s  bytes:  %llu read, %llu written\n", indent,
+		(unsigned long long)s->bytes_read, (unsigned long long)s->bytes_written);
+	for (size_t i = 0; i < s->nsubs; i++) {
+		const sub_summary *ss = &s->subs[i];
+
+		if (!ss->matched && !ss->nobjects)
+			continue;
+		fprintf(out, "%s  %s: %llu events, %llu duplicates dropped, %zu object(s)\n",
+			indent, ss->org_id, (unsigned long long)ss->events,
+			(unsigned long long)ss->duplicates, ss->nobjects);
+		for (size_t j = 0; j < ss->nobjects; j++)
+			fprintf(out, "%s    %s\n", indent, ss->objects[j]);
+	}
+	for (size_t i = 0; i < s->nfailed; i++)
+		fprintf(out, "%s  failed: %s: %s\n", indent, s->failed[i].url, s->failed[i].reason);
+	for (size_t i = 0; i < s->npoisoned; i++)
+		fprintf(out, "%s  poisoned: %s: %s\n", indent, s->poisoned[i].url,
+			s->poisoned[i].reason);
+	if (s->quarantine)
+		fprintf(out, "%s  quarantine: %s\n", indent, s->quarantine);
+	fprintf(out, "%s  elapsed: %.3f s\n", indent, s->elapsed_s);
+}
+
+void report_text(FILE *out, const run_summary *s)
+{
+	if (s->resumed) {
+		fprintf(out, "finished the interrupted run first:\n");
+		text_one(out, s->resumed, "  ");
+	}
+	text_one(out, s, "");
+}

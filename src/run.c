@@ -1,0 +1,629 @@
+/* run.c - execute a plan: read, check, filter, hold, deliver; commit. */
+#include "run.h"
+#include "event.h"
+#include "gz.h"
+#include "log.h"
+#include "ndjson.h"
+#include "sink.h"
+#include "spill.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PENDING_MEM (2u << 20)          /* per subscriber, then disk */
+#define QUARANTINE_MEM (1u << 20)
+#define DEDUP_MEMORY_TOTAL (24u << 20)  /* shared by the subscribers with dedup */
+#define DEDUP_MEMORY_MIN (2u << 20)
+
+/* Everything one run needs while it reads files. */
+struct run_ctx {
+	const config *cfg;
+	const plan *p;
+	state_store *ss;
+	run_summary *sum;
+	char *spool_dir;
+	sink *sinks;                 /* per config.additional (only used ones set up) */
+	bool *sink_used;
+	store **dests;
+	spill *pending;              /* per config.additional */
+	uint64_t *pending_matched;
+	spill qpending;              /* quarantine lines of the current file */
+	int qfd;                     /* the run's quarantine file, -1 until needed */
+	char *qpath;
+	gz_decoder *gz;
+	line_splitter lines;
+	event_parser ep;
+	/* the file being read */
+	const plan_file *pf;
+	const char *url;
+	const char *source_org;
+	size_t source_org_len;
+	uint64_t f_read, f_malformed, f_rejected, f_bytes;
+	es_result f_error;           /* ES_OK, or why the file failed */
+	char f_reason[256];
+	buf qline;                   /* a quarantine record being built */
+	unsigned char b64_carry[3];  /* over-long line: bytes not yet encoded */
+	size_t b64_n;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void run_summary_init(run_summary *s, const config *cfg, const plan *p)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->run_id, sizeof(s->run_id), "%s", p->run_id);
+	s->status = "ok";
+	s->replay = p->replay;
+	s->files_listed = p->objects_listed;
+	s->files_planned = p->nfiles;
+	s->subs = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(*s->subs));
+	s->nsubs = cfg->nadditional;
+	for (size_t i = 0; i < cfg->nadditional; i++)
+		s->subs[i].org_id = cfg->additional[i].org_id;
+	for (size_t i = 0; i < p->npoisoned; i++) {
+		s->poisoned = xrealloc(s->poisoned, (s->npoisoned + 1) * sizeof(*s->poisoned));
+		s->poisoned[s->npoisoned].index = (size_t)-1;
+		s->poisoned[s->npoisoned].url = location_key_url(
+			&cfg->direct[p->poisoned[i].source].source, p->poisoned[i].key);
+		s->poisoned[s->npoisoned].reason = xstrdup(p->poisoned[i].reason);
+		s->npoisoned++;
+	}
+}
+
+static void problems_free(file_problem *fp, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(fp[i].url);
+		free(fp[i].reason);
+	}
+	free(fp);
+}
+
+void run_summary_release(run_summary *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nsubs; i++) {
+		for (size_t j = 0; j < s->subs[i].nobjects; j++)
+			free(s->subs[i].objects[j]);
+		free(s->subs[i].objects);
+	}
+	free(s->subs);
+	problems_free(s->failed, s->nfailed);
+	problems_free(s->poisoned, s->npoisoned);
+	free(s->quarantine);
+	if (s->resumed) {
+		run_summary_release(s->resumed);
+		free(s->resumed);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+/* --- quarantine records ----------------------------------------------- */
+
+static void q_begin(struct run_ctx *c, uint64_t lineno, const char *kind,
+		    const char *path, const char *reason)
+{
+	buf *q = &c->qline;
+
+	buf_reset(q);
+	buf_addstr(q, "{\"run_id\":");
+	buf_add_json_string(q, c->p->run_id, strlen(c->p->run_id));
+	buf_addstr(q, ",\"source\":");
+	buf_add_json_string(q, c->source_org, c->source_org_len);
+	buf_addstr(q, ",\"url\":");
+	buf_add_json_string(q, c->url, strlen(c->url));
+	buf_printf(q, ",\"line\":%llu,\"kind\":\"%s\",\"path\":", (unsigned long long)lineno, kind);
+	buf_add_json_string(q, path, strlen(path));
+	buf_addstr(q, ",\"reason\":");
+	buf_add_json_string(q, reason, strlen(reason));
+}
+
+static es_result q_flush(struct run_ctx *c)
+{
+	es_result r = spill_add(&c->qpending, c->qline.data, c->qline.len);
+
+	buf_reset(&c->qline);
+	return r;
+}
+
+/* A whole bad line: as text when it is valid UTF-8, else base64. */
+static es_result quarantine_line(struct run_ctx *c, uint64_t lineno, const char *kind,
+				 const char *path, const char *reason,
+				 const char *line, size_t n)
+{
+	q_begin(c, lineno, kind, path, reason);
+	if (utf8_valid(line, n)) {
+		buf_addstr(&c->qline, ",\"text\":");
+		buf_add_json_string(&c->qline, line, n);
+	} else {
+		buf_addstr(&c->qline, ",\"base64\":\"");
+		buf_add_base64(&c->qline, line, n);
+		buf_addch(&c->qline, '"');
+	}
+	buf_printf(&c->qline, ",\"bytes\":%zu}\n", n);
+	return q_flush(c);
+}
+
+/* --- per line ----------------------------------------------------------- */
+
+static int fail_file(struct run_ctx *c, es_result r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail_file(struct run_ctx *c, es_result r, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->f_error = r;
+	va_start(ap, fmt);
+	vsnprintf(c->f_reason, sizeof(c->f_reason), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
+{
+	struct run_ctx *c = ud;
+	const config *cfg = c->cfg;
+	event ev;
+	event_error err;
+	dedup_fp fp = { 0, 0 };
+	bool have_fp = false;
+	es_result r;
+
+	c->f_read++;
+	if (!event_parse(&c->ep, line, n, &ev, &err)) {
+		c->f_malformed++;
+		r = quarantine_line(c, lineno, "malformed", err.path, err.reason, line, n);
+		return r == ES_OK ? 0 : fail_file(c, r, "cannot hold quarantine lines");
+	}
+	if (ev.org_id_len != c->source_org_len ||
+	    memcmp(ev.org_id, c->source_org, c->source_org_len)) {
+		char reason[200];
+
+		snprintf(reason, sizeof(reason), "org_id is not the source's ('%s'): "
+			 "tenant guard", c->source_org);
+		c->f_rejected++;
+		r = quarantine_line(c, lineno, "rejected", "$.org_id", reason, line, n);
+		return r == ES_OK ? 0 : fail_file(c, r, "cannot hold quarantine lines");
+	}
+	for (size_t k = 0; k < c->pf->nsubs; k++) {
+		size_t a = c->pf->subs[k];
+		const additional_subscriber *sub = &cfg->additional[a];
+
+		if (sub->filter && !filter_match(sub->filter, ev.object))
+			continue;
+		if (!have_fp) {
+			fp = dedup_fingerprint(ev.event_id, ev.event_id_len);
+			have_fp = true;
+		}
+		if ((r = spill_add_record(&c->pending[a], fp, line, n)) != ES_OK)
+			return fail_file(c, r, "cannot hold matched lines");
+		c->pending_matched[a]++;
+	}
+	return 0;
+}
+
+static void b64_stream(struct run_ctx *c, const char *p, size_t n)
+{
+	/* complete a carried group first */
+	while (n && c->b64_n && c->b64_n < 3) {
+		c->b64_carry[c->b64_n++] = (unsigned char)*p++;
+		n--;
+	}
+	if (c->b64_n == 3) {
+		buf_add_base64(&c->qline, c->b64_carry, 3);
+		c->b64_n = 0;
+	}
+	if (n >= 3) {
+		size_t whole = n - n % 3;
+
+		buf_add_base64(&c->qline, p, whole);
+		p += whole;
+		n -= whole;
+	}
+	while (n) {
+		c->b64_carry[c->b64_n++] = (unsigned char)*p++;
+		n--;
+	}
+}
+
+static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
+		       bool first, bool last)
+{
+	struct run_ctx *c = ud;
+	es_result r;
+
+	if (first) {
+		char reason[96];
+
+		snprintf(reason, sizeof(reason), "line longer than max_line_bytes (%llu)",
+			 (unsigned long long)c->cfg->max_line_bytes);
+		c->f_read++;
+		c->f_malformed++;
+		q_begin(c, lineno, "malformed", "$", reason);
+		buf_addstr(&c->qline, ",\"base64\":\"");
+		c->b64_n = 0;
+		c->f_bytes = 0;
+	}
+	b64_stream(c, p, n);
+	c->f_bytes += n;
+	if (last) {
+		if (c->b64_n)
+			buf_add_base64(&c->qline, c->b64_carry, c->b64_n);
+		c->b64_n = 0;
+		buf_printf(&c->qline, "\",\"bytes\":%llu}\n", (unsigned long long)c->f_bytes);
+	}
+	/* stream the record out in pieces: it may be larger than memory */
+	if ((last || c->qline.len >= (1u << 20)) &&
+	    (r = q_flush(c)) != ES_OK)
+		return fail_file(c, r, "cannot hold quarantine lines");
+	return 0;
+}
+
+static int on_plain(void *ud, const char *p, size_t n)
+{
+	struct run_ctx *c = ud;
+
+	return lines_feed(&c->lines, p, n);
+}
+
+static int on_compressed(void *ud, const char *p, size_t n)
+{
+	struct run_ctx *c = ud;
+	int rc;
+
+	c->sum->bytes_read += n;
+	rc = gz_decoder_feed(c->gz, p, n, on_plain, c);
+	if (rc == -1 && c->f_error == ES_OK)
+		return fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
+	return rc;
+}
+
+/* --- delivering a good file ------------------------------------------- */
+
+struct deliver_ctx {
+	struct run_ctx *c;
+	size_t sub;
+	es_result r;
+};
+
+static int deliver_record(void *ud, dedup_fp fp, const char *line, size_t n)
+{
+	struct deliver_ctx *d = ud;
+
+	d->r = sink_write(&d->c->sinks[d->sub], d->c->source_org, fp, line, n);
+	return d->r == ES_OK ? 0 : -1;
+}
+
+static int write_quarantine(void *ud, const char *p, size_t n)
+{
+	struct run_ctx *c = ud;
+
+	return write_all(c->qfd, p, n);
+}
+
+static es_result deliver_file(struct run_ctx *c)
+{
+	if (!spill_empty(&c->qpending)) {
+		if (c->qfd < 0) {
+			c->qfd = open(c->qpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+			if (c->qfd < 0)
+				return es_error(ES_ERR_IO, "cannot open quarantine file '%s': %s",
+						c->qpath, strerror(errno));
+			free(c->sum->quarantine);
+			c->sum->quarantine = xstrdup(c->qpath);
+		}
+		if (spill_replay_bytes(&c->qpending, write_quarantine, c) != 0 ||
+		    fdatasync(c->qfd) < 0)
+			return es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s",
+					c->qpath, strerror(errno));
+	}
+	for (size_t k = 0; k < c->pf->nsubs; k++) {
+		struct deliver_ctx d = { c, c->pf->subs[k], ES_OK };
+
+		if (spill_replay_records(&c->pending[d.sub], deliver_record, &d) != 0)
+			return d.r != ES_OK ? d.r : ES_ERR_IO;
+	}
+	return ES_OK;
+}
+
+static void reset_pending(struct run_ctx *c)
+{
+	for (size_t k = 0; k < c->pf->nsubs; k++) {
+		spill_reset(&c->pending[c->pf->subs[k]]);
+		c->pending_matched[c->pf->subs[k]] = 0;
+	}
+	spill_reset(&c->qpending);
+}
+
+static void add_failure(run_summary *sum, size_t index, const char *url, const char *reason)
+{
+	sum->failed = xrealloc(sum->failed, (sum->nfailed + 1) * sizeof(*sum->failed));
+	sum->failed[sum->nfailed].index = index;
+	sum->failed[sum->nfailed].url = xstrdup(url);
+	sum->failed[sum->nfailed].reason = xstrdup(reason);
+	sum->nfailed++;
+	sum->files_failed++;
+}
+
+/* Read one plan file into the pending buffers.  ES_OK: the file is good. */
+static es_result read_file_from(struct run_ctx *c, store *src)
+{
+	es_result r;
+	int rc;
+
+	c->f_read = c->f_malformed = c->f_rejected = 0;
+	c->f_error = ES_OK;
+	c->f_reason[0] = '\0';
+	gz_decoder_reset(c->gz);
+	lines_reset(&c->lines);
+	r = store_get(src, &c->pf->obj, on_compressed, c);
+	if (r == ES_OK) {
+		rc = gz_decoder_finish(c->gz, on_plain, c);
+		if (rc == -1 && c->f_error == ES_OK)
+			fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
+		if (c->f_error == ES_OK)
+			lines_finish(&c->lines);
+	} else if (c->f_error == ES_OK) {
+		/* the store logged why */
+		fail_file(c, r, "cannot read the object (%s)", es_result_name(r));
+	}
+	return c->f_error;
+}
+
+es_result run_execute(const config *cfg, state_store *ss, const plan *p,
+		      char *outcomes, run_summary *sum)
+{
+	struct run_ctx c;
+	size_t ndedup = 0, dedup_mem;
+	store **sources = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(store *));
+	double t0 = now_s();
+	es_result r = ES_OK;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.p = p;
+	c.ss = ss;
+	c.sum = sum;
+	c.qfd = -1;
+	c.spool_dir = state_spool_dir(ss, p->run_id);
+	c.qpath = state_quarantine_path(ss, p->run_id);
+	/* a re-executed plan writes its quarantine again from the start */
+	unlink(c.qpath);
+	if (mkdir_p(c.spool_dir, 0750) < 0) {
+		r = es_error(ES_ERR_IO, "cannot create spool directory '%s': %s",
+			     c.spool_dir, strerror(errno));
+		goto done;
+	}
+	c.sinks = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(sink));
+	c.sink_used = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(bool));
+	c.dests = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(store *));
+	c.pending = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(spill));
+	c.pending_matched = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(uint64_t));
+	for (size_t i = 0; i < p->nfiles; i++)
+		for (size_t k = 0; k < p->files[i].nsubs; k++)
+			c.sink_used[p->files[i].subs[k]] = true;
+	for (size_t a = 0; a < cfg->nadditional; a++)
+		if (c.sink_used[a] && cfg->additional[a].dedup)
+			ndedup++;
+	dedup_mem = ndedup ? DEDUP_MEMORY_TOTAL / ndedup : 0;
+	if (dedup_mem < DEDUP_MEMORY_MIN)
+		dedup_mem = DEDUP_MEMORY_MIN;
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		if (!c.sink_used[a])
+			continue;
+		if ((r = store_open(&cfg->additional[a].destination, &c.dests[a])) != ES_OK)
+			goto done;
+		sink_init(&c.sinks[a], &cfg->additional[a], c.dests[a], p->run_id,
+			  p->started_ms, c.spool_dir, dedup_mem);
+		spill_init(&c.pending[a], c.spool_dir, PENDING_MEM);
+	}
+	spill_init(&c.qpending, c.spool_dir, QUARANTINE_MEM);
+	c.gz = gz_decoder_new();
+	lines_init(&c.lines, cfg->max_line_bytes, on_line, on_overlong, &c);
+	event_parser_init(&c.ep, cfg->max_json_depth);
+
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const plan_file *pf = &p->files[i];
+		const direct_subscriber *d = &cfg->direct[pf->source];
+		char *url;
+		es_result fr;
+
+		c.pf = pf;
+		c.source_org = d->org_id;
+		c.source_org_len = strlen(d->org_id);
+		if (!sources[pf->source] &&
+		    (r = store_open(&d->source, &sources[pf->source])) != ES_OK)
+			goto done;
+		url = store_url(sources[pf->source], pf->obj.key);
+		c.url = url;
+		if (outcomes[i] == 'f') {
+			add_failure(sum, i, url, "failed before the run was interrupted");
+			free(url);
+			continue;
+		}
+		log_msg(LOG_DEBUG, url, "reading '%s' (%llu bytes) for %zu subscriber(s)", url,
+			(unsigned long long)pf->obj.size, pf->nsubs);
+		fr = read_file_from(&c, sources[pf->source]);
+		if (fr != ES_OK) {
+			reset_pending(&c);
+			if (outcomes[i] == 'o') {
+				r = es_error_url(ES_ERR_TEMP, url, "cannot finish the interrupted "
+						 "run %s: '%s' was read before the interruption but "
+						 "not now (%s); will try again next run", p->run_id, url,
+						 c.f_reason);
+				free(url);
+				goto done;
+			}
+			log_msg(LOG_WARNING, url, "'%s' failed: %s; it stays pending and is "
+				"retried next run", url, c.f_reason);
+			if ((r = state_plan_outcome(ss, i, false)) != ES_OK) {
+				free(url);
+				goto done;
+			}
+			outcomes[i] = 'f';
+			add_failure(sum, i, url, c.f_reason);
+			free(url);
+			continue;
+		}
+		/* the file is good: journal it, then deliver what it holds */
+		if (outcomes[i] != 'o' && (r = state_plan_outcome(ss, i, true)) != ES_OK) {
+			free(url);
+			goto done;
+		}
+		outcomes[i] = 'o';
+		sum->files_processed++;
+		sum->ev_read += c.f_read;
+		sum->ev_malformed += c.f_malformed;
+		sum->ev_rejected += c.f_rejected;
+		if (c.f_malformed || c.f_rejected)
+			log_msg(LOG_WARNING, url, "'%s': %llu malformed and %llu rejected line(s) "
+				"quarantined in '%s'", url, (unsigned long long)c.f_malformed,
+				(unsigned long long)c.f_rejected, c.qpath);
+		r = deliver_file(&c);
+		reset_pending(&c);
+		free(url);
+		if (r != ES_OK)
+			goto done;
+	}
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		if (!c.sink_used[a])
+			continue;
+		if ((r = sink_finish(&c.sinks[a])) != ES_OK)
+			goto done;
+	}
+done:
+	for (size_t a = 0; a < cfg->nadditional && c.sinks; a++) {
+		sink *s = &c.sinks[a];
+		sub_summary *ssum = &sum->subs[a];
+
+		if (!c.sink_used[a] || !s->sub)
+			continue;
+		ssum->matched = s->matched;
+		ssum->duplicates = s->duplicates;
+		ssum->events = s->written;
+		ssum->objects = s->objects;
+		ssum->nobjects = s->nobjects;
+		s->objects = NULL;
+		s->nobjects = 0;
+		sum->ev_matched += s->matched;
+		sum->ev_duplicates += s->duplicates;
+		sum->ev_written += s->written;
+		sum->bytes_written += s->bytes_out;
+		sink_release(s);
+		spill_release(&c.pending[a]);
+		store_free(c.dests[a]);
+	}
+	if (c.gz) {
+		spill_release(&c.qpending);
+		gz_decoder_free(c.gz);
+		lines_release(&c.lines);
+		event_parser_release(&c.ep);
+	}
+	for (size_t s = 0; s < cfg->ndirect; s++)
+		store_free(sources[s]);
+	free(sources);
+	if (c.qfd >= 0)
+		close(c.qfd);
+	buf_release(&c.qline);
+	free(c.sinks);
+	free(c.sink_used);
+	free(c.dests);
+	free(c.pending);
+	free(c.pending_matched);
+	free(c.spool_dir);
+	free(c.qpath);
+	sum->elapsed_s += now_s() - t0;
+	if (r != ES_OK)
+		sum->status = "failed";
+	else if (sum->files_failed)
+		sum->status = "partial";
+	return r;
+}
+
+/* --- commit --------------------------------------------------------------- */
+
+es_result run_commit(const config *cfg, state_store *ss, state_data *st,
+		     const plan *p, const run_summary *sum, const char *outcomes)
+{
+	int64_t *min_pending = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(int64_t));
+	es_result r = ES_OK;
+
+	if (p->replay)
+		goto clear;
+	for (size_t s = 0; s < cfg->ndirect; s++)
+		min_pending[s] = p->min_pending_ms[s];
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const plan_file *pf = &p->files[i];
+		source_state *src = state_source(st, cfg->direct[pf->source].org_id, true);
+		file_record *rec = state_file_add(src, pf->obj.key);
+
+		if (!outcomes[i])
+			continue;
+		if (!rec->etag || strcmp(rec->etag, pf->obj.etag))
+			file_record_reset(rec, pf->obj.etag, pf->obj.size, pf->obj.mtime_ms);
+		free(rec->run_id);
+		rec->run_id = xstrdup(p->run_id);
+		if (outcomes[i] == 'o') {
+			for (size_t k = 0; k < pf->nsubs; k++)
+				file_record_mark_done(rec, cfg->additional[pf->subs[k]].org_id);
+			rec->failures = 0;
+			free(rec->last_error);
+			rec->last_error = NULL;
+			continue;
+		}
+		rec->failures++;
+		free(rec->last_error);
+		rec->last_error = NULL;
+		for (size_t k = 0; k < sum->nfailed; k++)
+			if (sum->failed[k].index == i)
+				rec->last_error = xstrdup(sum->failed[k].reason);
+		if (rec->failures >= cfg->max_attempts) {
+			char *url = location_key_url(&cfg->direct[pf->source].source, pf->obj.key);
+
+			rec->poisoned = true;
+			log_msg(LOG_WARNING, url, "'%s' failed %u runs in a row and is now "
+				"poisoned: it is skipped until 'evshare state forget %s'", url,
+				rec->failures, url);
+			free(url);
+		} else if (pf->obj.mtime_ms < min_pending[pf->source]) {
+			min_pending[pf->source] = pf->obj.mtime_ms;
+		}
+	}
+	for (size_t s = 0; s < cfg->ndirect; s++) {
+		source_state *src;
+		int64_t h = p->started_ms - cfg->lookback_ms;
+
+		if (!p->listed[s])
+			continue;
+		src = state_source(st, cfg->direct[s].org_id, true);
+		if (min_pending[s] < h)
+			h = min_pending[s];
+		if (src->horizon_ms == INT64_MIN || h > src->horizon_ms)
+			src->horizon_ms = h;
+		state_prune(src);
+	}
+	free(st->committed_run);
+	st->committed_run = xstrdup(p->run_id);
+	st->committed_ms = time_now_ms();
+	if ((r = state_save(ss, st)) != ES_OK)
+		goto done;
+clear:
+	r = state_plan_clear(ss);
+	state_spool_remove(ss, p->run_id);
+done:
+	free(min_pending);
+	return r;
+}
