@@ -28,7 +28,7 @@
 #include "state.h"
 
 typedef struct sub_summary {
-	const char *org_id;
+	char *org_id;            /* owned */
 	uint64_t matched, duplicates, events;
 	char **objects;          /* URLs, owned */
 	size_t nobjects;

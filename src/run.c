@@ -70,7 +70,7 @@ void run_summary_init(run_summary *s, const config *cfg, const plan *p)
 	s->subs = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(*s->subs));
 	s->nsubs = cfg->nadditional;
 	for (size_t i = 0; i < cfg->nadditional; i++)
-		s->subs[i].org_id = cfg->additional[i].org_id;
+		s->subs[i].org_id = xstrdup(cfg->additional[i].org_id);
 	for (size_t i = 0; i < p->npoisoned; i++) {
 		s->poisoned = xrealloc(s->poisoned, (s->npoisoned + 1) * sizeof(*s->poisoned));
 		s->poisoned[s->npoisoned].index = (size_t)-1;
@@ -98,6 +98,7 @@ void run_summary_release(run_summary *s)
 		for (size_t j = 0; j < s->subs[i].nobjects; j++)
 			free(s->subs[i].objects[j]);
 		free(s->subs[i].objects);
+		free(s->subs[i].org_id);
 	}
 	free(s->subs);
 	problems_free(s->failed, s->nfailed);
