@@ -52,6 +52,12 @@ void gz_encoder_restart(gz_encoder *e);
 int gz_encoder_write(gz_encoder *e, const void *p, size_t n);
 /* Flush and write the trailer. */
 int gz_encoder_finish(gz_encoder *e);
+/* Sync-flush: everything written so far is in the output (bytes_out is
+ * then exact).  Costs a few bytes; the dictionary is kept. */
+int gz_encoder_flush(gz_encoder *e);
+/* Uncompressed bytes written since the last flush (not yet certainly
+ * reflected in bytes_out). */
+uint64_t gz_encoder_unflushed(const gz_encoder *e);
 /* Compressed bytes handed to the callback since the member started. */
 uint64_t gz_encoder_bytes_out(const gz_encoder *e);
 /* Uncompressed bytes since the member started. */

@@ -189,6 +189,7 @@ struct gz_encoder {
 	bool started;
 	uLong crc;
 	uint64_t bytes_in, bytes_out;
+	uint64_t flushed_in;     /* bytes_in at the last flush */
 	unsigned char buf[GZ_CHUNK];
 };
 
@@ -223,6 +224,7 @@ void gz_encoder_restart(gz_encoder *e)
 	e->crc = crc32(0L, Z_NULL, 0);
 	e->bytes_in = 0;
 	e->bytes_out = 0;
+	e->flushed_in = 0;
 }
 
 static int emit_out(gz_encoder *e, const unsigned char *p, size_t n)
@@ -297,6 +299,23 @@ int gz_encoder_finish(gz_encoder *e)
 		trailer[4 + i] = (unsigned char)(isize >> (8 * i));
 	}
 	return emit_out(e, trailer, sizeof(trailer));
+}
+
+int gz_encoder_flush(gz_encoder *e)
+{
+	int rc;
+
+	if (!e->started && (rc = start_member(e)) != 0)
+		return rc;
+	e->zs.next_in = NULL;
+	e->zs.avail_in = 0;
+	e->flushed_in = e->bytes_in;
+	return deflate_loop(e, Z_SYNC_FLUSH);
+}
+
+uint64_t gz_encoder_unflushed(const gz_encoder *e)
+{
+	return e->bytes_in - e->flushed_in;
 }
 
 uint64_t gz_encoder_bytes_out(const gz_encoder *e)

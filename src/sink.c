@@ -119,6 +119,30 @@ static es_result close_object(sink *s)
 	return r;
 }
 
+/*
+ * Close the object at the first line boundary where its compressed size
+ * reaches max_object_bytes.  bytes_out lags the input by what deflate
+ * still buffers, so bytes_out + unflushed input (+ a margin for input that
+ * does not compress) is an upper bound; only when that bound reaches the
+ * limit is the encoder sync-flushed to learn the exact size.  Near the end
+ * of an object the gap to the limit shrinks geometrically, so an object
+ * gets a few dozen flushes at most.  All of it depends only on the bytes
+ * written, so it is deterministic.
+ */
+static es_result maybe_rotate(sink *s)
+{
+	uint64_t pending = gz_encoder_unflushed(s->enc);
+	uint64_t bound = gz_encoder_bytes_out(s->enc) + pending + pending / 512 + 64;
+
+	if (bound < s->sub->max_object_bytes)
+		return ES_OK;
+	if (gz_encoder_flush(s->enc) != 0)
+		return spool_error(s);
+	if (gz_encoder_bytes_out(s->enc) >= s->sub->max_object_bytes)
+		return close_object(s);
+	return ES_OK;
+}
+
 es_result sink_write(sink *s, const char *source_org, dedup_fp fp,
 		     const char *line, size_t n)
 {
@@ -143,9 +167,7 @@ es_result sink_write(sink *s, const char *source_org, dedup_fp fp,
 	if (gz_encoder_write(s->enc, line, n) != 0 || gz_encoder_write(s->enc, "\n", 1) != 0)
 		return spool_error(s);
 	s->written++;
-	if (gz_encoder_bytes_out(s->enc) >= s->sub->max_object_bytes)
-		return close_object(s);
-	return ES_OK;
+	return maybe_rotate(s);
 }
 
 es_result sink_finish(sink *s)

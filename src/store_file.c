@@ -248,6 +248,29 @@ static int copy_fd(int in, int out)
 	return rc;
 }
 
+/* A put interrupted by a crash leaves its temporary file behind; the put
+ * that later completes the same key removes it. */
+static void remove_stale_temps(int dirfd, const char *leaf)
+{
+	char *prefix = xasprintf(TMP_MARK "%.64s.", leaf);
+	size_t plen = strlen(prefix);
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		free(prefix);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, plen))
+			unlinkat(dirfd, de->d_name, 0);
+	closedir(d);
+	free(prefix);
+}
+
 static es_result file_put(store *s, const char *key, const char *local_path)
 {
 	file_store *fs = (file_store *)s;
@@ -292,6 +315,7 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 		r = es_error_url(ES_ERR_IO, url, "cannot sync '%s': %s", url, strerror(errno));
 		goto done;
 	}
+	remove_stale_temps(dirfd, leaf);
 	r = ES_OK;
 	goto done;
 fail_tmp:
