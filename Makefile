@@ -89,7 +89,12 @@ check: deps
 	@$(MAKE) --no-print-directory lint-man
 	@scripts/run-tests build/asan
 
-check-build: $(BUILD)/evshare $(BUILD)/check_unit
+check-build: $(BUILD)/evshare $(BUILD)/check_unit $(BUILD)/crashpoint.so
+
+# test-only LD_PRELOAD shim that kills a run at a chosen file operation
+$(BUILD)/crashpoint.so: tests/tools/crashpoint.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O1 -o $@ $< -ldl
 
 lint-man:
 	@scripts/lint-man man/evshare.1 man/evshare.json.5
