@@ -46,6 +46,9 @@ typedef struct location {
 	char *region;         /* NULL: from the environment or the default */
 	char *profile;        /* NULL: AWS_PROFILE or "default" */
 	int path_style;       /* -1 unset, 0 virtual-host, 1 path */
+	uint64_t part_size;   /* multipart part size in bytes, 0: the default */
+	uint64_t multipart_threshold; /* objects at or above: multipart; 0: default */
+	unsigned retries;     /* attempts per request, 0: the default */
 } location;
 
 /* Parse a URL (file:///abs/dir/, file:rel/dir/ relative to base_dir,

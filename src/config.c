@@ -184,13 +184,32 @@ static bool get_uint(struct ctx *c, const cJSON *obj, const char *key,
 }
 
 static const char *const location_keys[] = {
-	"url", "endpoint", "region", "profile", "path_style", NULL
+	"url", "endpoint", "region", "profile", "path_style", "part_size",
+	"multipart_threshold", "retries", NULL
 };
+
+#define MIN_PART_SIZE (5ull << 20)
+#define MAX_PART_SIZE (5ull << 30)
 
 struct s3_defaults {
 	const char *endpoint, *region, *profile;
 	int path_style;
+	uint64_t part_size, multipart_threshold, retries;
 };
+
+/* part_size, multipart_threshold, retries of an object (s3 or a location) */
+static void parse_transfer_keys(struct ctx *c, const cJSON *j, const char *path,
+				struct s3_defaults *d)
+{
+	uint64_t v;
+
+	if (get_uint(c, j, "part_size", path, MIN_PART_SIZE, MAX_PART_SIZE, 0, &v) && v)
+		d->part_size = v;
+	if (get_uint(c, j, "multipart_threshold", path, MIN_PART_SIZE, 5ull << 40, 0, &v) && v)
+		d->multipart_threshold = v;
+	if (get_uint(c, j, "retries", path, 1, 20, 0, &v) && v)
+		d->retries = v;
+}
 
 static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 			   const struct s3_defaults *dflt, location *out)
@@ -198,6 +217,7 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 	const char *url = NULL, *endpoint = dflt->endpoint, *region = dflt->region;
 	const char *profile = dflt->profile;
 	int path_style = dflt->path_style;
+	struct s3_defaults xfer = *dflt;
 	buf err = BUF_INIT;
 	bool ok = true;
 
@@ -219,6 +239,7 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 			ok &= get_bool(c, j, "path_style", path, false, &b);
 			path_style = b;
 		}
+		parse_transfer_keys(c, j, path, &xfer);
 	} else {
 		cerr(c, path, "expected a URL string or an object with \"url\", found %s",
 		     type_name(j));
@@ -245,6 +266,9 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 	out->region = region ? xstrdup(region) : NULL;
 	out->profile = profile ? xstrdup(profile) : NULL;
 	out->path_style = path_style;
+	out->part_size = xfer.part_size;
+	out->multipart_threshold = xfer.multipart_threshold;
+	out->retries = (unsigned)xfer.retries;
 	return ok;
 }
 
@@ -253,7 +277,8 @@ static const char *const top_keys[] = {
 	"max_line_bytes", "max_json_depth", "lookback", "max_attempts", NULL
 };
 static const char *const s3_keys[] = {
-	"region", "endpoint", "path_style", "profile", NULL
+	"region", "endpoint", "path_style", "profile", "part_size",
+	"multipart_threshold", "retries", NULL
 };
 static const char *const direct_keys[] = { "org_id", "source", NULL };
 static const char *const additional_keys[] = {
@@ -469,7 +494,7 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 	const char *endp = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &endp, false);
 	config *cfg = xcalloc(1, sizeof(*cfg));
-	struct s3_defaults dflt = { NULL, NULL, NULL, -1 };
+	struct s3_defaults dflt = { NULL, NULL, NULL, -1, 0, 0, 0 };
 	const cJSON *j;
 	uint64_t v;
 
@@ -528,6 +553,7 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 			if (cJSON_GetObjectItemCaseSensitive(j, "path_style") &&
 			    get_bool(&c, j, "path_style", "$.s3", false, &b))
 				dflt.path_style = b;
+			parse_transfer_keys(&c, j, "$.s3", &dflt);
 		}
 	}
 	{

@@ -41,6 +41,9 @@ void location_copy(location *d, const location *s)
 	d->region = dup_or_null(s->region);
 	d->profile = dup_or_null(s->profile);
 	d->path_style = s->path_style;
+	d->part_size = s->part_size;
+	d->multipart_threshold = s->multipart_threshold;
+	d->retries = s->retries;
 }
 
 /* Normalise a directory path: collapse "//" and "/./", refuse "..". */
