@@ -144,6 +144,8 @@ static es_result quarantine_line(struct run_ctx *c, uint64_t lineno, const char 
 				 const char *path, const char *reason,
 				 const char *line, size_t n)
 {
+	log_msg(LOG_DEBUG, c->url, "'%s' line %llu: %s: %s (%s, quarantined)", c->url,
+		(unsigned long long)lineno, path, reason, kind);
 	q_begin(c, lineno, kind, path, reason);
 	if (utf8_valid(line, n)) {
 		buf_addstr(&c->qline, ",\"text\":");
@@ -251,6 +253,8 @@ static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
 
 		snprintf(reason, sizeof(reason), "line longer than max_line_bytes (%llu)",
 			 (unsigned long long)c->cfg->max_line_bytes);
+		log_msg(LOG_DEBUG, c->url, "'%s' line %llu: %s (malformed, quarantined)",
+			c->url, (unsigned long long)lineno, reason);
 		c->f_read++;
 		c->f_malformed++;
 		q_begin(c, lineno, "malformed", "$", reason);

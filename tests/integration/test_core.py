@@ -480,6 +480,48 @@ def test_crash_at_random_points_exactly_once():
 
 
 @test
+def test_state_is_pruned_to_the_lookback_window():
+    """Records older than the horizon leave state.json, and the files they
+    describe are not read again: state size is bounded by the window."""
+    import time as _t
+    sc = Scenario("prune")
+    try:
+        sc.direct(A)
+        sc.extra["lookback"] = "60s"
+        sc.add_file(A, "old.ndjson", lines(event("old", A)), age_s=57)
+        sc.additional(X, [A])
+        sc.run_json(check=0)
+        st = json.load(open(sc.path("state", "state.json")))
+        eq([f["key"] for f in st["sources"][A]["files"]], ["old.ndjson"], "recorded")
+        _t.sleep(4)
+        sc.add_file(A, "new.ndjson", lines(event("new", A)), age_s=1)
+        s = sc.run_json(check=0)
+        eq(s["files"]["processed"], 1, "only the new file is read")
+        st = json.load(open(sc.path("state", "state.json")))
+        eq([f["key"] for f in st["sources"][A]["files"]], ["new.ndjson"], "old record pruned")
+        eq(sc.output_lines(X), [event("old", A), event("new", A)], "each delivered once")
+        p = sc.run("-v", "run", check=0)
+        assert b"old.ndjson" not in p.stdout, "pruned file listed as new"
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_verbose_names_each_bad_line():
+    sc = Scenario("verbose")
+    try:
+        sc.direct(A)
+        sc.add_file(A, "f.ndjson", lines(event("1", A), b"{oops", event("2", B)))
+        sc.additional(X, [A])
+        p = sc.run("-v", "run", check=0)
+        err = p.stderr.decode()
+        assert "f.ndjson' line 2: $: invalid JSON" in err, err
+        assert "f.ndjson' line 3: $.org_id" in err, err
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_dry_run_and_list_write_nothing():
     sc = Scenario("dry")
     try:
