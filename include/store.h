@@ -23,9 +23,10 @@
  *    (readers see the old object or the whole new one, never a part),
  *    replacing any object already there.
  *
- * Errors are logged by the backend, naming the URL, and returned as
- * ES_ERR_TEMP (worth retrying later), ES_ERR_AUTH, ES_ERR_REMOTE or
- * ES_ERR_IO.
+ * Errors are logged by the backend with store_fail(), naming the URL, and
+ * returned as ES_ERR_TEMP (worth retrying later), ES_ERR_AUTH,
+ * ES_ERR_REMOTE or ES_ERR_IO.  store_fail() also keeps the message, so the
+ * caller can put it in the run summary (store_last_error()).
  */
 #ifndef EVSHARE_STORE_H
 #define EVSHARE_STORE_H
@@ -92,7 +93,14 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 	location loc;
+	char last_error[320];
 };
+
+/* Log an error about url (may be NULL) and keep the message; returns r. */
+es_result store_fail(store *s, es_result r, const char *url, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The last message store_fail() kept ("" if none). */
+const char *store_last_error(const store *s);
 
 /* Open a store on loc (copied).  Fails with a logged message for a scheme
  * that is not built in or settings that cannot work. */

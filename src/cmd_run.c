@@ -300,6 +300,9 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		goto out;
 	}
 	have_plan = true;
+	if (p.npoisoned)
+		warning("%zu poisoned file(s) skipped; 'evshare state show' lists them and "
+			"'evshare state forget URL' re-enables one", p.npoisoned);
 	if (!is_run) {
 		print_plan(cfg, &p, o.json);
 		goto out;

@@ -382,8 +382,9 @@ static es_result read_file_from(struct run_ctx *c, store *src)
 		if (c->f_error == ES_OK)
 			lines_finish(&c->lines);
 	} else if (c->f_error == ES_OK) {
-		/* the store logged why */
-		fail_file(c, r, "cannot read the object (%s)", es_result_name(r));
+		/* the store logged why, and kept the message */
+		fail_file(c, r, "%s", *store_last_error(src) ? store_last_error(src)
+								: es_result_name(r));
 	}
 	return c->f_error;
 }

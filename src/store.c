@@ -2,6 +2,8 @@
 #include "store.h"
 #include "log.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +281,22 @@ es_result store_open(const location *loc, store **out)
 	}
 	return es_error_url(ES_ERR_CONFIG, loc->url,
 			    "'%s': this build of evshare has no backend for it", loc->url);
+}
+
+es_result store_fail(store *s, es_result r, const char *url, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERROR, url, "%s", s->last_error);
+	return r;
+}
+
+const char *store_last_error(const store *s)
+{
+	return s->last_error;
 }
 
 void store_free(store *s)

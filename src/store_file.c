@@ -95,7 +95,7 @@ static es_result file_list(store *s, store_list *out)
 	unsigned symlinks = 0;
 
 	if (rootfd < 0)
-		return es_error_url(errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO,
+		return store_fail(s, errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO,
 				    s->loc.url, "cannot list '%s': %s", s->loc.url,
 				    strerror(errno));
 	stack = xgrow(stack, 1, &alloc, sizeof(*stack));
@@ -117,7 +117,7 @@ static es_result file_list(store *s, store_list *out)
 			dirfd = dup(rootfd);
 		}
 		if (dirfd < 0 || !(d = fdopendir(dirfd))) {
-			r = es_error_url(ES_ERR_IO, s->loc.url, "cannot list '%s%s': %s",
+			r = store_fail(s, ES_ERR_IO, s->loc.url, "cannot list '%s%s': %s",
 					 s->loc.url, rel, strerror(errno));
 			if (dirfd >= 0)
 				close(dirfd);
@@ -174,23 +174,23 @@ static es_result file_get(store *s, const store_object *obj, store_write_fn fn,
 	es_result r = ES_ERR_IO;
 
 	if (!store_key_is_safe(obj->key)) {
-		r = es_error_url(ES_ERR_DATA, url, "refusing unsafe key '%s'", url);
+		r = store_fail(s, ES_ERR_DATA, url, "refusing unsafe key '%s'", url);
 		goto done;
 	}
 	if ((rootfd = open_root(fs)) < 0 ||
 	    (dirfd = open_parent(rootfd, obj->key, false, &leaf)) < 0 ||
 	    (fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		r = es_error_url(errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO, url,
+		r = store_fail(s, errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO, url,
 				 "cannot read '%s': %s", url, strerror(errno));
 		goto done;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = es_error_url(ES_ERR_IO, url, "cannot read '%s': not a regular file", url);
+		r = store_fail(s, ES_ERR_IO, url, "cannot read '%s': not a regular file", url);
 		goto done;
 	}
 	make_etag(&st, etag);
 	if (obj->etag && *obj->etag && strcmp(etag, obj->etag)) {
-		r = es_error_url(ES_ERR_REMOTE, url,
+		r = store_fail(s, ES_ERR_REMOTE, url,
 				 "'%s' changed since it was listed", url);
 		goto done;
 	}
@@ -201,7 +201,7 @@ static es_result file_get(store *s, const store_object *obj, store_write_fn fn,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = es_error_url(ES_ERR_IO, url, "cannot read '%s': %s", url,
+			r = store_fail(s, ES_ERR_IO, url, "cannot read '%s': %s", url,
 					 strerror(errno));
 			goto done;
 		}
@@ -281,14 +281,14 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 	es_result r = ES_ERR_IO;
 
 	if (!store_key_is_safe(key)) {
-		r = es_error_url(ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
+		r = store_fail(s, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
 		goto done;
 	}
 	if ((rootfd = open_root(fs)) < 0 && errno == ENOENT &&
 	    mkdir_p(s->loc.root, 0755) == 0)
 		rootfd = open_root(fs);
 	if (rootfd < 0 || (dirfd = open_parent(rootfd, key, true, &leaf)) < 0) {
-		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto done;
 	}
 	tmp = xasprintf(TMP_MARK "%.64s.%ld", leaf, (long)getpid());
@@ -298,21 +298,21 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 	}
 	out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (out < 0 || copy_fd(in, out) < 0 || fsync(out) < 0) {
-		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto fail_tmp;
 	}
 	if (close(out) < 0) {
 		out = -1;
-		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto fail_tmp;
 	}
 	out = -1;
 	if (renameat(dirfd, tmp, dirfd, leaf) < 0) {
-		r = es_error_url(ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto fail_tmp;
 	}
 	if (fsync(dirfd) < 0) {
-		r = es_error_url(ES_ERR_IO, url, "cannot sync '%s': %s", url, strerror(errno));
+		r = store_fail(s, ES_ERR_IO, url, "cannot sync '%s': %s", url, strerror(errno));
 		goto done;
 	}
 	remove_stale_temps(dirfd, leaf);
