@@ -1,0 +1,838 @@
+/*
+ * check_json.c - the strict JSON scanner: grammar, UTF-8, depth, error
+ * offsets, iteration, member lookup, string decoding and numbers.
+ *
+ * Every document is copied into a heap block of exactly its length, so a
+ * read past the end of the span is caught by AddressSanitizer.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "util.h"
+
+/* An exact-size heap copy of p[0..n) (at least one byte allocated). */
+static char *dup_exact(const char *p, size_t n)
+{
+	char *c = xmalloc(n ? n : 1);
+
+	memcpy(c, p, n);
+	return c;
+}
+
+static bool parse_n(const char *p, size_t n, unsigned depth, json_value *v,
+		    json_error *e)
+{
+	char *c = dup_exact(p, n);
+	bool ok = json_parse(c, n, depth, v, e);
+
+	/* v points into c: callers that need the value use parse_keep */
+	free(c);
+	return ok;
+}
+
+static void ok_n(const char *p, size_t n)
+{
+	json_value v;
+	json_error e = { 0, NULL };
+
+	ck_assert_msg(parse_n(p, n, JSON_DEFAULT_MAX_DEPTH, &v, &e),
+		      "'%.*s' rejected at %zu: %s", (int)n, p, e.offset,
+		      e.reason ? e.reason : "?");
+}
+
+#define OK(s) ok_n((s), sizeof(s) - 1)
+
+/* Expect rejection at `offset` with a reason containing `part`. */
+static void bad_n(const char *p, size_t n, size_t offset, const char *part)
+{
+	json_value v;
+	json_error e = { 999999, NULL };
+
+	ck_assert_msg(!parse_n(p, n, JSON_DEFAULT_MAX_DEPTH, &v, &e),
+		      "'%.*s' accepted", (int)n, p);
+	ck_assert_msg(e.reason != NULL, "'%.*s': no reason", (int)n, p);
+	ck_assert_msg(e.offset == offset, "'%.*s': offset %zu, want %zu (%s)",
+		      (int)n, p, e.offset, offset, e.reason);
+	if (part)
+		ck_assert_msg(strstr(e.reason, part) != NULL,
+			      "'%.*s': reason '%s', want '%s' in it", (int)n, p,
+			      e.reason, part);
+}
+
+#define BAD(s, off, part) bad_n((s), sizeof(s) - 1, (off), (part))
+
+/* A parsed document whose text stays alive (free with doc_free). */
+typedef struct doc {
+	char *text;
+	json_value v;
+} doc;
+
+static doc parse_keep_n(const char *p, size_t n)
+{
+	doc d;
+	json_error e = { 0, NULL };
+
+	d.text = dup_exact(p, n);
+	ck_assert_msg(json_parse(d.text, n, JSON_DEFAULT_MAX_DEPTH, &d.v, &e),
+		      "'%.*s' rejected at %zu: %s", (int)n, p, e.offset,
+		      e.reason ? e.reason : "?");
+	return d;
+}
+
+#define KEEP(s) parse_keep_n((s), sizeof(s) - 1)
+
+static void doc_free(doc *d)
+{
+	free(d->text);
+	d->text = NULL;
+}
+
+/* Does value v have exactly the text s? */
+static void assert_text(json_value v, const char *s)
+{
+	ck_assert_msg(v.n == strlen(s) && memcmp(v.p, s, v.n) == 0,
+		      "value text '%.*s', want '%s'", (int)v.n, v.p, s);
+}
+
+/* ---------------------------------------------------------------- */
+
+START_TEST(scalars_valid)
+{
+	OK("0");
+	OK("-0");
+	OK("1e5");
+	OK("1E5");
+	OK("1e+5");
+	OK("1e-5");
+	OK("-0.0");
+	OK("0.5");
+	OK("-1.25e-10");
+	OK("123456789012345678901234567890");
+	OK("9");
+	OK("true");
+	OK("false");
+	OK("null");
+	OK("\"\"");
+	OK("\"abc\"");
+	OK("[]");
+	OK("{}");
+	OK("[1,2,3]");
+	OK("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}");
+	OK(" \t\r\n[ 1 , { \"a\" : 2 } ]\n\r\t ");
+	OK("[[],{},[{}],{\"\":[]}]");
+	/* DEL (0x7f) is not a control character for JSON */
+	OK("\"\x7f\"");
+}
+END_TEST
+
+START_TEST(parse_result_value)
+{
+	json_value v;
+	json_error e;
+	const char *t = "  {\"a\" : 1}\n ";
+	char *c = dup_exact(t, strlen(t));
+
+	ck_assert(json_parse(c, strlen(t), 8, &v, &e));
+	ck_assert_int_eq(v.type, JSON_OBJECT);
+	ck_assert_ptr_eq(v.p, c + 2);
+	ck_assert_uint_eq(v.n, 9);
+	free(c);
+
+	{
+		static const struct { const char *t; json_type type; size_t off, n; } cases[] = {
+			{ " 12.5e3 ", JSON_NUMBER, 1, 6 },
+			{ "\"x\"", JSON_STRING, 0, 3 },
+			{ "\ttrue", JSON_TRUE, 1, 4 },
+			{ "false\r\n", JSON_FALSE, 0, 5 },
+			{ "null", JSON_NULL, 0, 4 },
+			{ " [ ] ", JSON_ARRAY, 1, 3 },
+			{ "-0", JSON_NUMBER, 0, 2 },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			size_t n = strlen(cases[i].t);
+
+			c = dup_exact(cases[i].t, n);
+			ck_assert_msg(json_parse(c, n, 8, &v, &e), "%s", cases[i].t);
+			ck_assert_int_eq(v.type, cases[i].type);
+			ck_assert_ptr_eq(v.p, c + cases[i].off);
+			ck_assert_uint_eq(v.n, cases[i].n);
+			free(c);
+		}
+	}
+}
+END_TEST
+
+START_TEST(numbers_invalid)
+{
+	BAD("01", 1, "after the value");
+	BAD("-01", 2, "after the value");
+	BAD("00", 1, NULL);
+	BAD("1.", 2, "digit expected after '.'");
+	BAD("1.e5", 2, "digit expected after '.'");
+	BAD("-", 1, "invalid number");
+	BAD("-a", 1, "invalid number");
+	BAD("- 1", 1, "invalid number");
+	BAD("+1", 0, "expected a value");
+	BAD(".5", 0, "expected a value");
+	BAD("1e", 2, "exponent");
+	BAD("1e+", 3, "exponent");
+	BAD("1E-x", 3, "exponent");
+	BAD("0x10", 1, "after the value");
+	BAD("1.5.2", 3, "after the value");
+	BAD("NaN", 0, NULL);
+	BAD("Infinity", 0, NULL);
+	BAD("-Infinity", 1, NULL);
+	BAD("[01]", 2, "expected ',' or ']'");
+	BAD("[1.]", 3, "digit expected after '.'");
+	BAD("{\"a\":-}", 6, "invalid number");
+}
+END_TEST
+
+START_TEST(literals_and_structure_invalid)
+{
+	BAD("tru", 0, "invalid literal");
+	BAD("nul", 0, "invalid literal");
+	BAD("True", 0, "expected a value");
+	BAD("trueX", 4, "after the value");
+	BAD("[1,]", 3, "expected a value");
+	BAD("[,1]", 1, "expected a value");
+	BAD("[1 2]", 3, "expected ',' or ']'");
+	BAD("[1}", 2, "expected ',' or ']'");
+	BAD("{\"a\":1,}", 7, "expected a string key");
+	BAD("{\"a\" 1}", 5, "expected ':'");
+	BAD("{\"a\"}", 4, "expected ':'");
+	BAD("{1:2}", 1, "string key");
+	BAD("{'a':2}", 1, "string key");
+	BAD("{\"a\":1 \"b\":2}", 7, "expected ',' or '}'");
+	BAD("{\"a\":1]", 6, "expected ',' or '}'");
+	BAD("{\"a\":}", 5, "expected a value");
+	BAD("[", 1, "unexpected end of input");
+	BAD("{", 1, NULL);
+	BAD("{\"a\":1", 6, "unexpected end of input");
+	BAD("{\"a\":", 5, "unexpected end of input");
+	BAD("[1,", 3, "unexpected end of input");
+	BAD("]", 0, "expected a value");
+	BAD("'a'", 0, "expected a value");
+	BAD("\"abc", 4, "unterminated string");
+	BAD("\"abc\\", 4, "unterminated string");
+}
+END_TEST
+
+START_TEST(empty_and_whitespace_input)
+{
+	BAD("", 0, "unexpected end of input");
+	BAD("   ", 3, "unexpected end of input");
+	BAD("\n\t\r ", 4, "unexpected end of input");
+	/* only the four JSON whitespace characters are whitespace */
+	BAD("\f{}", 0, "expected a value");
+	BAD("\v1", 0, "expected a value");
+	BAD("\xc2\xa0{}", 0, "expected a value");   /* NBSP */
+	BAD("{}\f", 2, "after the value");
+}
+END_TEST
+
+START_TEST(trailing_garbage)
+{
+	BAD("{} x", 3, "unexpected data after the value");
+	BAD("1 2", 2, "unexpected data after the value");
+	BAD("{}{}", 2, "unexpected data after the value");
+	BAD("[]]", 2, "unexpected data after the value");
+	BAD("\"a\"\"b\"", 3, "unexpected data after the value");
+	BAD("null,", 4, "unexpected data after the value");
+	/* a NUL byte after the value is data, not an end */
+	bad_n("{}\0", 3, 2, "unexpected data after the value");
+}
+END_TEST
+
+START_TEST(string_escapes_valid)
+{
+	OK("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"");
+	OK("\"\\u0000\"");
+	OK("\"\\u0041\\u00e9\\u00E9\\u20ac\\uFFFF\"");
+	OK("\"\\ud83d\\ude00\"");             /* U+1F600 */
+	OK("\"\\uD800\\uDC00\"");             /* U+10000 */
+	OK("\"\\udbff\\udfff\"");             /* U+10FFFF */
+	OK("\"x\\ud83d\\ude00y\\u0000z\"");
+	OK("{\"\\u0061\":\"\\u0062\"}");
+}
+END_TEST
+
+START_TEST(string_escapes_invalid)
+{
+	BAD("\"\\a\"", 1, "invalid escape");
+	BAD("\"ab\\x41\"", 3, "invalid escape");
+	BAD("\"\\U0041\"", 1, "invalid escape");
+	BAD("\"\\'\"", 1, "invalid escape");
+	BAD("\"\\0\"", 1, "invalid escape");
+	BAD("\"\\u12\"", 1, "\\u escape");
+	BAD("\"\\u12G4\"", 1, "\\u escape");
+	BAD("\"\\u-123\"", 1, "\\u escape");
+	BAD("\"\\u123", 1, NULL);
+	/* lone surrogates */
+	BAD("\"\\ud800\"", 1, "lone high surrogate");
+	BAD("\"a\\ud800b\"", 2, "lone high surrogate");
+	BAD("\"\\ud800\\u0041\"", 1, "lone high surrogate");
+	BAD("\"\\ud800\\ud800\"", 1, "lone high surrogate");
+	BAD("\"\\udbff\\n\"", 1, "lone high surrogate");
+	BAD("\"\\udc00\"", 1, "lone low surrogate");
+	BAD("\"\\udfff\"", 1, "lone low surrogate");
+	BAD("\"\\ud83d\\ude00\\ude00\"", 13, "lone low surrogate");
+	BAD("[\"ok\",\"\\uDC80\"]", 7, "lone low surrogate");
+}
+END_TEST
+
+START_TEST(raw_control_characters)
+{
+	char s[8];
+
+	for (int c = 0; c < 0x20; c++) {
+		s[0] = '"';
+		s[1] = 'a';
+		s[2] = (char)c;
+		s[3] = 'b';
+		s[4] = '"';
+		bad_n(s, 5, 2, "control character");
+	}
+	/* raw tab and newline inside a key too */
+	BAD("{\"a\tb\":1}", 3, "control character");
+	BAD("[\"\n\"]", 2, "control character");
+}
+END_TEST
+
+START_TEST(utf8_valid_sequences)
+{
+	OK("\"\xc2\x80\"");                     /* U+0080 */
+	OK("\"\xc3\xa9\"");
+	OK("\"\xdf\xbf\"");                     /* U+07FF */
+	OK("\"\xe0\xa0\x80\"");                 /* U+0800 */
+	OK("\"\xe2\x82\xac\"");
+	OK("\"\xed\x9f\xbf\"");                 /* U+D7FF */
+	OK("\"\xee\x80\x80\"");                 /* U+E000 */
+	OK("\"\xef\xbf\xbf\"");                 /* U+FFFF */
+	OK("\"\xf0\x90\x80\x80\"");             /* U+10000 */
+	OK("\"\xf0\x9f\x98\x80\"");
+	OK("\"\xf4\x8f\xbf\xbf\"");             /* U+10FFFF */
+	OK("{\"\xc3\xa9t\xc3\xa9\":\"\xe6\x97\xa5\xe6\x9c\xac\"}");
+}
+END_TEST
+
+START_TEST(utf8_invalid_sequences)
+{
+	/* overlongs */
+	BAD("\"\xc0\x80\"", 1, "invalid UTF-8");
+	BAD("\"\xc0\xaf\"", 1, "invalid UTF-8");
+	BAD("\"\xc1\xbf\"", 1, "invalid UTF-8");
+	BAD("\"\xe0\x80\x80\"", 1, "invalid UTF-8");
+	BAD("\"\xe0\x9f\xbf\"", 1, "invalid UTF-8");
+	BAD("\"\xf0\x80\x80\x80\"", 1, "invalid UTF-8");
+	BAD("\"\xf0\x8f\xbf\xbf\"", 1, "invalid UTF-8");
+	/* surrogates encoded in UTF-8 */
+	BAD("\"\xed\xa0\x80\"", 1, "invalid UTF-8");
+	BAD("\"\xed\xbf\xbf\"", 1, "invalid UTF-8");
+	BAD("\"ab\xed\xb0\x80\"", 3, "invalid UTF-8");
+	/* above U+10FFFF */
+	BAD("\"\xf4\x90\x80\x80\"", 1, "invalid UTF-8");
+	BAD("\"\xf5\x80\x80\x80\"", 1, "invalid UTF-8");
+	BAD("\"\xf8\x88\x80\x80\x80\"", 1, "invalid UTF-8");
+	/* stray continuation, invalid lead bytes */
+	BAD("\"\x80\"", 1, "invalid UTF-8");
+	BAD("\"a\xbf\"", 2, "invalid UTF-8");
+	BAD("\"\xfe\"", 1, "invalid UTF-8");
+	BAD("\"\xff\"", 1, "invalid UTF-8");
+	/* truncated sequences */
+	BAD("\"\xc3\"", 1, "invalid UTF-8");
+	BAD("\"\xe2\x82\"", 1, "invalid UTF-8");
+	BAD("\"\xf0\x9f\x98\"", 1, "invalid UTF-8");
+	BAD("\"\xe2\x82x\"", 1, "invalid UTF-8");
+	/* truncated at the very end of the input */
+	BAD("\"\xe2\x82", 1, NULL);
+	/* in a key */
+	BAD("{\"k\xff\":1}", 3, "invalid UTF-8");
+	/* raw bytes >= 0x80 outside strings are not JSON */
+	BAD("[\xc3\xa9]", 1, "expected a value");
+}
+END_TEST
+
+/* n nested arrays "[[[...]]]" */
+static char *nested(unsigned n, char open, char close, size_t *len)
+{
+	char *s = xmalloc(2 * (size_t)n + 1);
+
+	for (unsigned i = 0; i < n; i++) {
+		s[i] = open;
+		s[2 * (size_t)n - 1 - i] = close;
+	}
+	s[2 * (size_t)n] = '\0';
+	*len = 2 * (size_t)n;
+	return s;
+}
+
+START_TEST(depth_limit)
+{
+	json_value v;
+	json_error e;
+	size_t len;
+	char *s;
+
+	s = nested(3, '[', ']', &len);
+	ck_assert(parse_n(s, len, 3, &v, &e));
+	ck_assert(!parse_n(s, len, 2, &v, &e));
+	ck_assert_uint_eq(e.offset, 2);
+	ck_assert_ptr_nonnull(strstr(e.reason, "nesting too deep"));
+	free(s);
+
+	/* objects count too: depth 3 */
+	{
+		const char *o = "{\"a\":{\"b\":[1]}}";
+
+		ck_assert(parse_n(o, strlen(o), 3, &v, &e));
+		ck_assert(!parse_n(o, strlen(o), 2, &v, &e));
+		ck_assert_uint_eq(e.offset, 10);
+	}
+	/* scalars have depth 0 */
+	ck_assert(parse_n("1", 1, 0, &v, &e));
+	ck_assert(parse_n("\"a\"", 3, 0, &v, &e));
+	ck_assert(!parse_n("[]", 2, 0, &v, &e));
+	ck_assert(parse_n("[]", 2, 1, &v, &e));
+	ck_assert(!parse_n("[[]]", 4, 1, &v, &e));
+
+	/* the default limit: exactly 64 passes, 65 fails */
+	s = nested(JSON_DEFAULT_MAX_DEPTH, '[', ']', &len);
+	ck_assert(parse_n(s, len, JSON_DEFAULT_MAX_DEPTH, &v, &e));
+	free(s);
+	s = nested(JSON_DEFAULT_MAX_DEPTH + 1, '[', ']', &len);
+	ck_assert(!parse_n(s, len, JSON_DEFAULT_MAX_DEPTH, &v, &e));
+	ck_assert_uint_eq(e.offset, JSON_DEFAULT_MAX_DEPTH);
+	free(s);
+
+	/* max_depth is capped at 1024 */
+	s = nested(1024, '[', ']', &len);
+	ck_assert(parse_n(s, len, 1024, &v, &e));
+	ck_assert(parse_n(s, len, 100000, &v, &e));
+	free(s);
+	s = nested(1025, '[', ']', &len);
+	ck_assert(!parse_n(s, len, 100000, &v, &e));
+	ck_assert_uint_eq(e.offset, 1024);
+	free(s);
+	/* very deep input does not crash and is rejected */
+	s = nested(200000, '[', ']', &len);
+	ck_assert(!parse_n(s, len, 1024, &v, &e));
+	free(s);
+}
+END_TEST
+
+START_TEST(iterate_object)
+{
+	static const char text[] =
+		"{ \"a\" : \"x]}\\\"\\\\\" , \"b\":[1,{\"c\":\"]\"},\"[\"],"
+		"\"c\\\"d\":{\"e\":[]},\"n\":-1.5e3,\"t\":true,\"f\":false,"
+		"\"z\":null,\"s\":\"\\\\\",\"{\":{}, \"e\":\"a,b:c\" }";
+	static const struct { const char *k; const char *v; json_type t; } want[] = {
+		{ "\"a\"", "\"x]}\\\"\\\\\"", JSON_STRING },
+		{ "\"b\"", "[1,{\"c\":\"]\"},\"[\"]", JSON_ARRAY },
+		{ "\"c\\\"d\"", "{\"e\":[]}", JSON_OBJECT },
+		{ "\"n\"", "-1.5e3", JSON_NUMBER },
+		{ "\"t\"", "true", JSON_TRUE },
+		{ "\"f\"", "false", JSON_FALSE },
+		{ "\"z\"", "null", JSON_NULL },
+		{ "\"s\"", "\"\\\\\"", JSON_STRING },
+		{ "\"{\"", "{}", JSON_OBJECT },
+		{ "\"e\"", "\"a,b:c\"", JSON_STRING },
+	};
+	doc d = KEEP(text);
+	json_iter it;
+	json_value k, v;
+	size_t i = 0;
+
+	ck_assert_int_eq(d.v.type, JSON_OBJECT);
+	json_iter_init(&it, d.v);
+	while (json_iter_member(&it, &k, &v)) {
+		ck_assert_uint_lt(i, sizeof(want) / sizeof(want[0]));
+		ck_assert_int_eq(k.type, JSON_STRING);
+		assert_text(k, want[i].k);
+		assert_text(v, want[i].v);
+		ck_assert_int_eq(v.type, want[i].t);
+		i++;
+	}
+	ck_assert_uint_eq(i, sizeof(want) / sizeof(want[0]));
+	/* the iterator stays exhausted */
+	ck_assert(!json_iter_member(&it, &k, &v));
+
+	/* nested iteration on the array member "b" */
+	ck_assert(json_object_get(d.v, "b", 1, &v));
+	{
+		static const char *elems[] = { "1", "{\"c\":\"]\"}", "\"[\"" };
+		json_value el;
+		size_t j = 0;
+
+		json_iter_init(&it, v);
+		while (json_iter_element(&it, &el)) {
+			ck_assert_uint_lt(j, 3);
+			assert_text(el, elems[j]);
+			j++;
+		}
+		ck_assert_uint_eq(j, 3);
+	}
+	doc_free(&d);
+}
+END_TEST
+
+START_TEST(iterate_array)
+{
+	static const char text[] =
+		"[ \"\\\\\" , \"\\\"\",[],{},0,\"a,b\",[[\"]]\"]],{\"k\":[\"}\"]} ,-0.0e-0,"
+		"\"\\\\\\\"\" ]";
+	static const struct { const char *v; json_type t; } want[] = {
+		{ "\"\\\\\"", JSON_STRING },
+		{ "\"\\\"\"", JSON_STRING },
+		{ "[]", JSON_ARRAY },
+		{ "{}", JSON_OBJECT },
+		{ "0", JSON_NUMBER },
+		{ "\"a,b\"", JSON_STRING },
+		{ "[[\"]]\"]]", JSON_ARRAY },
+		{ "{\"k\":[\"}\"]}", JSON_OBJECT },
+		{ "-0.0e-0", JSON_NUMBER },
+		{ "\"\\\\\\\"\"", JSON_STRING },
+	};
+	doc d = KEEP(text);
+	json_iter it;
+	json_value v;
+	size_t i = 0;
+
+	json_iter_init(&it, d.v);
+	while (json_iter_element(&it, &v)) {
+		ck_assert_uint_lt(i, sizeof(want) / sizeof(want[0]));
+		assert_text(v, want[i].v);
+		ck_assert_int_eq(v.type, want[i].t);
+		i++;
+	}
+	ck_assert_uint_eq(i, sizeof(want) / sizeof(want[0]));
+	doc_free(&d);
+}
+END_TEST
+
+START_TEST(iterate_empty_containers)
+{
+	doc d;
+	json_iter it;
+	json_value k, v;
+
+	d = KEEP("{}");
+	json_iter_init(&it, d.v);
+	ck_assert(!json_iter_member(&it, &k, &v));
+	doc_free(&d);
+
+	d = KEEP("{ \n }");
+	json_iter_init(&it, d.v);
+	ck_assert(!json_iter_member(&it, &k, &v));
+	doc_free(&d);
+
+	d = KEEP("[ \t ]");
+	json_iter_init(&it, d.v);
+	ck_assert(!json_iter_element(&it, &v));
+	doc_free(&d);
+
+	d = KEEP("[[]]");
+	json_iter_init(&it, d.v);
+	ck_assert(json_iter_element(&it, &v));
+	assert_text(v, "[]");
+	ck_assert(!json_iter_element(&it, &v));
+	doc_free(&d);
+}
+END_TEST
+
+START_TEST(object_get)
+{
+	doc d = KEEP("{\"a\":1,\"ab\":2,\"a\":3,\"\\u0063d\":4,\"e\\\"f\":5,"
+		     "\"g\\u0000h\":6,\"\":7,\"\xc3\xa9\":8,\"\\u00e8\":9,"
+		     "\"nested\":{\"x\":10},\"x\":11}");
+	json_value v;
+
+	/* first occurrence wins */
+	ck_assert(json_object_get(d.v, "a", 1, &v));
+	assert_text(v, "1");
+	ck_assert(json_object_get(d.v, "ab", 2, &v));
+	assert_text(v, "2");
+	/* escaped keys compare by value */
+	ck_assert(json_object_get(d.v, "cd", 2, &v));
+	assert_text(v, "4");
+	ck_assert(json_object_get(d.v, "e\"f", 3, &v));
+	assert_text(v, "5");
+	ck_assert(json_object_get(d.v, "g\0h", 3, &v));
+	assert_text(v, "6");
+	ck_assert(!json_object_get(d.v, "g", 1, &v));
+	ck_assert(json_object_get(d.v, "", 0, &v));
+	assert_text(v, "7");
+	ck_assert(json_object_get(d.v, "\xc3\xa9", 2, &v));
+	assert_text(v, "8");
+	ck_assert(json_object_get(d.v, "\xc3\xa8", 2, &v));
+	assert_text(v, "9");
+	/* the top level only: "x" of the nested object is not seen first */
+	ck_assert(json_object_get(d.v, "x", 1, &v));
+	assert_text(v, "11");
+	ck_assert(json_object_get(d.v, "nested", 6, &v));
+	ck_assert(json_object_get(v, "x", 1, &v));
+	assert_text(v, "10");
+	/* absent keys and prefixes */
+	ck_assert(!json_object_get(d.v, "abc", 3, &v));
+	ck_assert(!json_object_get(d.v, "c", 1, &v));
+	ck_assert(!json_object_get(d.v, "A", 1, &v));
+	doc_free(&d);
+
+	/* not an object */
+	d = KEEP("[\"a\",1]");
+	ck_assert(!json_object_get(d.v, "a", 1, &v));
+	doc_free(&d);
+	d = KEEP("\"a\"");
+	ck_assert(!json_object_get(d.v, "a", 1, &v));
+	doc_free(&d);
+}
+END_TEST
+
+START_TEST(string_decode_escapes)
+{
+	static const struct { const char *text; const char *want; size_t n; } cases[] = {
+		{ "\"\"", "", 0 },
+		{ "\"plain\"", "plain", 5 },
+		{ "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t", 8 },
+		{ "\"a\\u0000b\"", "a\0b", 3 },
+		{ "\"\\u0000\"", "\0", 1 },
+		{ "\"\\u0041\\u007f\"", "A\x7f", 2 },
+		{ "\"\\u0080\"", "\xc2\x80", 2 },
+		{ "\"\\u00e9\\u00E9\"", "\xc3\xa9\xc3\xa9", 4 },
+		{ "\"\\u07ff\"", "\xdf\xbf", 2 },
+		{ "\"\\u0800\"", "\xe0\xa0\x80", 3 },
+		{ "\"\\u20AC\"", "\xe2\x82\xac", 3 },
+		{ "\"\\uffff\"", "\xef\xbf\xbf", 3 },
+		{ "\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80", 4 },
+		{ "\"\\uD800\\uDC00\"", "\xf0\x90\x80\x80", 4 },
+		{ "\"\\uDBFF\\uDFFF\"", "\xf4\x8f\xbf\xbf", 4 },
+		{ "\"x\xc3\xa9\\n\xe2\x82\xacy\"", "x\xc3\xa9\n\xe2\x82\xacy", 8 },
+		{ "\"\\\\u0041\"", "\\u0041", 6 },
+		{ "\"\\\\\\\\\"", "\\\\", 2 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		doc d = parse_keep_n(cases[i].text, strlen(cases[i].text));
+		char *out = xmalloc(d.v.n);
+		size_t n;
+
+		ck_assert_int_eq(d.v.type, JSON_STRING);
+		n = json_string_decode(d.v, out);
+		ck_assert_msg(n == cases[i].n && memcmp(out, cases[i].want, n) == 0,
+			      "decode %s: got %zu bytes", cases[i].text, n);
+		ck_assert(json_string_equals(d.v, cases[i].want, cases[i].n));
+		ck_assert_int_eq(json_string_has_escape(d.v),
+				 strchr(cases[i].text, '\\') != NULL);
+		free(out);
+		doc_free(&d);
+	}
+}
+END_TEST
+
+START_TEST(string_equals)
+{
+	doc d = KEEP("[\"abc\",\"a\\u0062c\",\"a\\u0000\",\"\",\"\\u00e9\"]");
+	json_iter it;
+	json_value s[5];
+
+	json_iter_init(&it, d.v);
+	for (int i = 0; i < 5; i++)
+		ck_assert(json_iter_element(&it, &s[i]));
+
+	ck_assert(json_string_equals(s[0], "abc", 3));
+	ck_assert(!json_string_equals(s[0], "ab", 2));
+	ck_assert(!json_string_equals(s[0], "abcd", 4));
+	ck_assert(!json_string_equals(s[0], "abd", 3));
+	ck_assert(json_string_equals(s[1], "abc", 3));
+	ck_assert(!json_string_equals(s[1], "a\\u0062c", 8));
+	ck_assert(!json_string_equals(s[1], "abcc", 4));
+	ck_assert(json_string_equals(s[2], "a\0", 2));
+	ck_assert(!json_string_equals(s[2], "a", 1));
+	ck_assert(json_string_equals(s[3], "", 0));
+	ck_assert(!json_string_equals(s[3], "a", 1));
+	ck_assert(json_string_equals(s[4], "\xc3\xa9", 2));
+	ck_assert(!json_string_equals(s[4], "\xc3", 1));
+	doc_free(&d);
+}
+END_TEST
+
+START_TEST(string_equals_long)
+{
+	/* escaped strings longer than any small stack buffer */
+	buf t = BUF_INIT, want = BUF_INIT;
+	doc d;
+
+	buf_addch(&t, '"');
+	for (int i = 0; i < 1000; i++) {
+		buf_addstr(&t, "\\u0041b\\n");
+		buf_addstr(&want, "Ab\n");
+	}
+	buf_addch(&t, '"');
+	d = parse_keep_n(t.data, t.len);
+	ck_assert(json_string_equals(d.v, want.data, want.len));
+	want.data[want.len - 1] = 'x';
+	ck_assert(!json_string_equals(d.v, want.data, want.len));
+	ck_assert(!json_string_equals(d.v, want.data, want.len - 1));
+	doc_free(&d);
+	buf_release(&t);
+	buf_release(&want);
+}
+END_TEST
+
+static json_value number_of(doc *d, const char *text)
+{
+	*d = parse_keep_n(text, strlen(text));
+	ck_assert_int_eq(d->v.type, JSON_NUMBER);
+	return d->v;
+}
+
+START_TEST(number_integer_literal)
+{
+	static const struct { const char *t; bool is_int; } cases[] = {
+		{ "0", true }, { "-0", true }, { "123", true },
+		{ "-9223372036854775809", true }, { "1.0", false },
+		{ "1e2", false }, { "1E2", false }, { "-0.0", false },
+		{ "1e-0", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		doc d;
+		json_value v = number_of(&d, cases[i].t);
+
+		ck_assert_msg(json_number_is_integer_literal(v) == cases[i].is_int,
+			      "%s", cases[i].t);
+		doc_free(&d);
+	}
+}
+END_TEST
+
+START_TEST(number_int64)
+{
+	static const struct { const char *t; bool ok; int64_t v; } cases[] = {
+		{ "0", true, 0 },
+		{ "-0", true, 0 },
+		{ "7", true, 7 },
+		{ "-42", true, -42 },
+		{ "9223372036854775807", true, INT64_MAX },
+		{ "-9223372036854775807", true, -INT64_MAX },
+		{ "-9223372036854775808", true, INT64_MIN },
+		{ "9223372036854775806", true, INT64_MAX - 1 },
+		{ "922337203685477580", true, 922337203685477580LL },
+		{ "9223372036854775808", false, 0 },
+		{ "9223372036854775810", false, 0 },
+		{ "-9223372036854775809", false, 0 },
+		{ "9999999999999999999", false, 0 },
+		{ "10000000000000000000", false, 0 },
+		{ "18446744073709551615", false, 0 },
+		{ "18446744073709551616", false, 0 },
+		{ "-18446744073709551616", false, 0 },
+		{ "123456789012345678901234567890", false, 0 },
+		{ "1.0", false, 0 },
+		{ "1e2", false, 0 },
+		{ "-5E0", false, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		doc d;
+		json_value v = number_of(&d, cases[i].t);
+		int64_t got = 12345;
+		bool ok = json_number_to_int64(v, &got);
+
+		ck_assert_msg(ok == cases[i].ok, "%s: ok=%d", cases[i].t, ok);
+		if (ok)
+			ck_assert_msg(got == cases[i].v, "%s: got %lld", cases[i].t,
+				      (long long)got);
+		doc_free(&d);
+	}
+}
+END_TEST
+
+START_TEST(number_double_and_compare)
+{
+	doc d1, d2;
+	json_value a, b;
+
+	a = number_of(&d1, "1e5");
+	ck_assert(json_number_to_double(a) == 100000.0);
+	doc_free(&d1);
+	a = number_of(&d1, "-0");
+	ck_assert(json_number_to_double(a) == 0.0 && signbit(json_number_to_double(a)));
+	doc_free(&d1);
+	a = number_of(&d1, "0.1");
+	ck_assert(json_number_to_double(a) == 0.1);
+	doc_free(&d1);
+	/* longer than any small buffer */
+	a = number_of(&d1, "1.0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001e2");
+	ck_assert(json_number_to_double(a) == 100.0);
+	doc_free(&d1);
+
+	static const struct { const char *a, *b; int sign; } cmp[] = {
+		{ "300", "3e2", 0 }, { "300", "300.0", 0 }, { "3.0e2", "3e+2", 0 },
+		{ "-0", "0", 0 }, { "0.0", "-0e5", 0 }, { "1", "2", -1 },
+		{ "-1", "-2", 1 }, { "0.1", "0.10000000000000000001", -1 },
+		{ "1e400", "1e399", 1 }, { "-5", "0", -1 }, { "0", "-5", 1 },
+		{ "12.5", "1.25e1", 0 }, { "0.001", "1e-3", 0 }, { "10", "9.99", 1 },
+	};
+	for (size_t i = 0; i < sizeof(cmp) / sizeof(cmp[0]); i++) {
+		int r;
+
+		a = number_of(&d1, cmp[i].a);
+		b = number_of(&d2, cmp[i].b);
+		r = json_number_compare(a, b);
+		ck_assert_msg((r > 0) - (r < 0) == cmp[i].sign, "%s vs %s: %d",
+			      cmp[i].a, cmp[i].b, r);
+		r = json_number_compare(b, a);
+		ck_assert_msg((r > 0) - (r < 0) == -cmp[i].sign, "%s vs %s: %d",
+			      cmp[i].b, cmp[i].a, r);
+		doc_free(&d1);
+		doc_free(&d2);
+	}
+}
+END_TEST
+
+START_TEST(type_names)
+{
+	ck_assert_str_eq(json_type_name(JSON_NULL), "null");
+	ck_assert_str_eq(json_type_name(JSON_TRUE), "boolean");
+	ck_assert_str_eq(json_type_name(JSON_FALSE), "boolean");
+	ck_assert_str_eq(json_type_name(JSON_NUMBER), "number");
+	ck_assert_str_eq(json_type_name(JSON_STRING), "string");
+	ck_assert_str_eq(json_type_name(JSON_ARRAY), "array");
+	ck_assert_str_eq(json_type_name(JSON_OBJECT), "object");
+}
+END_TEST
+
+Suite *json_suite(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("json");
+
+	tcase_add_test(tc, scalars_valid);
+	tcase_add_test(tc, parse_result_value);
+	tcase_add_test(tc, numbers_invalid);
+	tcase_add_test(tc, literals_and_structure_invalid);
+	tcase_add_test(tc, empty_and_whitespace_input);
+	tcase_add_test(tc, trailing_garbage);
+	tcase_add_test(tc, string_escapes_valid);
+	tcase_add_test(tc, string_escapes_invalid);
+	tcase_add_test(tc, raw_control_characters);
+	tcase_add_test(tc, utf8_valid_sequences);
+	tcase_add_test(tc, utf8_invalid_sequences);
+	tcase_add_test(tc, depth_limit);
+	tcase_add_test(tc, iterate_object);
+	tcase_add_test(tc, iterate_array);
+	tcase_add_test(tc, iterate_empty_containers);
+	tcase_add_test(tc, object_get);
+	tcase_add_test(tc, string_decode_escapes);
+	tcase_add_test(tc, string_equals);
+	tcase_add_test(tc, string_equals_long);
+	tcase_add_test(tc, number_integer_literal);
+	tcase_add_test(tc, number_int64);
+	tcase_add_test(tc, number_double_and_compare);
+	tcase_add_test(tc, type_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
