@@ -60,10 +60,12 @@ typedef struct config {
 	uint64_t max_line_bytes;
 	unsigned max_json_depth;
 	int64_t lookback_ms;
+	int64_t quarantine_retention_ms;
 	unsigned max_attempts;     /* failed runs before a file is poisoned */
 } config;
 
-/* Parse and validate text.  origin names it in messages, base_dir anchors
+/* Parse and validate text.  origin names it in messages (the path of the
+ * file), base_dir anchors
  * relative paths.  On failure appends one line per error to err and
  * returns ES_ERR_CONFIG. */
 es_result config_parse(const char *text, size_t n, const char *origin,

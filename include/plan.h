@@ -49,6 +49,9 @@ typedef struct plan {
 	/* poisoned files passed over, for the summary */
 	plan_skipped *poisoned;
 	size_t npoisoned, poisoned_alloc;
+	/* sources that could not be listed (key ""), for the summary */
+	plan_skipped *list_failures;
+	size_t nlist_failures, list_failures_alloc;
 } plan;
 
 typedef struct plan_options {
@@ -63,7 +66,16 @@ typedef struct plan_options {
 void plan_new_run_id(int64_t now_ms, char out[RUN_ID_MAX]);
 
 /* List the sources and build the plan.  st may be NULL (no state yet).
- * Listing errors are logged and returned (ES_ERR_TEMP etc.). */
+ * A source that cannot be listed is logged and recorded in list_failures
+ * while the others go on; if no source could be listed, the first error is
+ * returned (ES_ERR_TEMP etc.) and there is no plan.
+ *
+ * What is planned: a file is owed to a subscriber when its record does not
+ * list that subscriber as done (or its etag changed).  Files below the
+ * source's horizon are considered only when their record still owes a
+ * delivery (a retried failure, a forgotten file).  min_pending_ms keeps
+ * the horizon below any file still owed to a subscriber this run does not
+ * serve (--subscriber) or outside --since/--until. */
 es_result plan_build(const config *cfg, const state_data *st,
 		     const plan_options *opt, int64_t now_ms, plan *out);
 void plan_release(plan *p);

@@ -53,6 +53,10 @@ typedef struct run_summary {
 	size_t nfailed;
 	file_problem *poisoned;  /* files skipped as poisoned, or poisoned now */
 	size_t npoisoned;
+	file_problem *failed_sources;  /* sources that could not be listed */
+	size_t nfailed_sources;
+	bool committed;          /* the run's results are recorded (or, for a
+				  * replay, it completed); false: nothing was */
 	char *quarantine;        /* path of the quarantine file, if any line went there */
 	double elapsed_s;
 	struct run_summary *resumed;   /* an interrupted run finished first */
@@ -70,6 +74,6 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 /* Record the run in st and save it (a replay records nothing), then
  * clear the plan journal and the spool. */
 es_result run_commit(const config *cfg, state_store *ss, state_data *st,
-		     const plan *p, const run_summary *sum, const char *outcomes);
+		     const plan *p, run_summary *sum, const char *outcomes);
 
 #endif

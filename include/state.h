@@ -101,6 +101,8 @@ es_result state_plan_clear(state_store *s);
 /* Paths (allocated). */
 char *state_quarantine_path(const state_store *s, const char *run_id);
 char *state_spool_dir(const state_store *s, const char *run_id);
+/* Remove quarantine files last modified before t_ms. */
+void state_quarantine_prune(const state_store *s, int64_t t_ms);
 /* Remove a spool directory and everything in it. */
 void state_spool_remove(const state_store *s, const char *run_id);
 

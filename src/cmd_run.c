@@ -232,7 +232,8 @@ static es_result finish(const run_summary *sum, bool json, es_result r)
 	fflush(stdout);
 	if (r != ES_OK)
 		return r;
-	if (sum->files_failed || (sum->resumed && sum->resumed->files_failed))
+	if (sum->files_failed || sum->nfailed_sources ||
+	    (sum->resumed && sum->resumed->files_failed))
 		return ES_ERR_PARTIAL;
 	return ES_OK;
 }
@@ -318,6 +319,7 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		goto out;
 	}
 	if (p.nfiles == 0) {
+		sum.committed = true;   /* nothing was owed */
 		r = finish(&sum, o.json, ES_OK);
 		goto out;
 	}

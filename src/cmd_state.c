@@ -2,9 +2,9 @@
  * cmd_state.c - `evshare state show` and `evshare state forget`.
  *
  *   state show [--json] [--files]
- *   state forget URL...        forget these files (re-enables poisoned ones;
- *                              a forgotten file inside the lookback window is
- *                              read again by the next run)
+ *   state forget URL...        forget what was delivered of these files and
+ *                              their failures: the next run reads them again
+ *                              for every linked subscriber (poisoned ones too)
  *   state forget --poisoned    re-enable every poisoned file
  *   state forget --plan        drop an interrupted run's plan (its outputs
  *                              may have been partly delivered)
@@ -176,6 +176,16 @@ static bool url_to_record(const config *cfg, state_data *st, const char *url,
 	return false;
 }
 
+/* Keep the record (so a file older than the horizon is still found) but
+ * owe it to everyone again, with no failures. */
+static void forget_record(file_record *f)
+{
+	char *etag = xstrdup(f->etag ? f->etag : "");
+
+	file_record_reset(f, etag, f->size, f->mtime_ms);
+	free(etag);
+}
+
 static es_result state_forget(const config *cfg, state_store *ss, state_data *st,
 			      int argc, char **argv)
 {
@@ -223,7 +233,7 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 				file_record *f = &st->sources[i].files[j];
 
 				if (!f->removed && f->poisoned) {
-					f->removed = true;
+					forget_record(f);
 					changed++;
 				}
 			}
@@ -237,7 +247,7 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 				     "configured source", argv[i]);
 			continue;
 		}
-		rec->removed = true;
+		forget_record(rec);
 		changed++;
 	}
 	if (changed) {

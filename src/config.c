@@ -14,6 +14,7 @@
 #define DEFAULT_MAX_OBJECT_BYTES (128ull << 20)
 #define DEFAULT_MAX_LINE_BYTES (1u << 20)
 #define DEFAULT_LOOKBACK_MS (7LL * 86400 * 1000)
+#define DEFAULT_QUARANTINE_RETENTION_MS (30LL * 86400 * 1000)
 
 /* Validation context: collects every error with its path. */
 struct ctx {
@@ -172,7 +173,7 @@ static bool get_uint(struct ctx *c, const cJSON *obj, const char *key,
 		return false;
 	}
 	d = j->valuedouble;
-	if (d != (double)(uint64_t)d || d < (double)min || d > (double)max) {
+	if (!(d >= (double)min && d <= (double)max) || d != (double)(uint64_t)d) {
 		cerr(c, p, "expected an integer from %llu to %llu",
 		     (unsigned long long)min, (unsigned long long)max);
 		free(p);
@@ -209,6 +210,11 @@ static void parse_transfer_keys(struct ctx *c, const cJSON *j, const char *path,
 		d->multipart_threshold = v;
 	if (get_uint(c, j, "retries", path, 1, 20, 0, &v) && v)
 		d->retries = v;
+}
+
+static bool endpoint_is_valid(const char *e)
+{
+	return !strncmp(e, "http://", 7) || !strncmp(e, "https://", 8);
 }
 
 static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
@@ -255,14 +261,15 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 		buf_release(&err);
 		return false;
 	}
-	if (endpoint) {
-		if (strncmp(endpoint, "http://", 7) && strncmp(endpoint, "https://", 8)) {
-			cerr(c, path, "endpoint '%s' must start with http:// or https://",
-			     endpoint);
-			ok = false;
-		}
-		out->endpoint = xstrdup(endpoint);
+	if (endpoint != dflt->endpoint && !endpoint_is_valid(endpoint)) {
+		char *p = child_path(path, "endpoint");
+
+		cerr(c, p, "'%s' must start with http:// or https://", endpoint);
+		free(p);
+		ok = false;
 	}
+	if (endpoint)
+		out->endpoint = xstrdup(endpoint);
 	out->region = region ? xstrdup(region) : NULL;
 	out->profile = profile ? xstrdup(profile) : NULL;
 	out->path_style = path_style;
@@ -274,7 +281,8 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 
 static const char *const top_keys[] = {
 	"state_dir", "s3", "direct_subscribers", "additional_subscribers",
-	"max_line_bytes", "max_json_depth", "lookback", "max_attempts", NULL
+	"max_line_bytes", "max_json_depth", "lookback", "max_attempts",
+	"quarantine_retention", NULL
 };
 static const char *const s3_keys[] = {
 	"region", "endpoint", "path_style", "profile", "part_size",
@@ -548,7 +556,12 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 
 			check_keys(&c, j, "$.s3", s3_keys);
 			get_string(&c, j, "region", "$.s3", false, &dflt.region);
-			get_string(&c, j, "endpoint", "$.s3", false, &dflt.endpoint);
+			if (get_string(&c, j, "endpoint", "$.s3", false, &dflt.endpoint) &&
+			    dflt.endpoint && !endpoint_is_valid(dflt.endpoint)) {
+				cerr(&c, "$.s3.endpoint", "'%s' must start with http:// or https://",
+				     dflt.endpoint);
+				dflt.endpoint = NULL;
+			}
 			get_string(&c, j, "profile", "$.s3", false, &dflt.profile);
 			if (cJSON_GetObjectItemCaseSensitive(j, "path_style") &&
 			    get_bool(&c, j, "path_style", "$.s3", false, &b))
@@ -592,12 +605,18 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 	cfg->max_attempts = (unsigned)v;
 	cfg->lookback_ms = DEFAULT_LOOKBACK_MS;
 	{
-		const char *lb = NULL;
+		const char *lb = NULL, *qr = NULL;
 
 		if (get_string(&c, root, "lookback", "$", false, &lb) && lb &&
 		    (!duration_parse(lb, &cfg->lookback_ms) || cfg->lookback_ms < 60000))
 			cerr(&c, "$.lookback", "'%s' is not a duration of at least a minute "
 			     "(like \"90m\", \"36h\", \"7d\")", lb);
+		cfg->quarantine_retention_ms = DEFAULT_QUARANTINE_RETENTION_MS;
+		if (get_string(&c, root, "quarantine_retention", "$", false, &qr) && qr &&
+		    (!duration_parse(qr, &cfg->quarantine_retention_ms) ||
+		     cfg->quarantine_retention_ms < 3600000))
+			cerr(&c, "$.quarantine_retention", "'%s' is not a duration of at "
+			     "least an hour (like \"30d\")", qr);
 	}
 	if (c.nerrors)
 		goto fail;

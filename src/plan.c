@@ -43,6 +43,11 @@ void plan_release(plan *p)
 		free(p->poisoned[i].reason);
 	}
 	free(p->poisoned);
+	for (size_t i = 0; i < p->nlist_failures; i++) {
+		free(p->list_failures[i].key);
+		free(p->list_failures[i].reason);
+	}
+	free(p->list_failures);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -63,11 +68,120 @@ static void plan_alloc_sources(plan *p, size_t ndirect)
 		p->min_pending_ms[i] = INT64_MAX;
 }
 
+static void add_skipped(plan_skipped **arr, size_t *n, size_t *alloc, size_t source,
+			const char *key, const char *reason)
+{
+	plan_skipped *sk;
+
+	*arr = xgrow(*arr, *n + 1, alloc, sizeof(**arr));
+	sk = &(*arr)[(*n)++];
+	sk->source = source;
+	sk->key = xstrdup(key);
+	sk->reason = xstrdup(reason ? reason : "");
+}
+
+/* Does subscriber org still need this file version? */
+static bool needs(const file_record *rec, bool changed, const char *org)
+{
+	return !rec || changed || !file_record_done_for(rec, org);
+}
+
+/* The subscribers linked to source s: all of them, and the selected ones. */
+static void linked_subscribers(const config *cfg, const plan_options *opt, size_t s,
+			       size_t *all, size_t *nall, size_t *sel, size_t *nsel)
+{
+	*nall = *nsel = 0;
+	for (size_t a = 0; a < cfg->nadditional; a++)
+		for (size_t l = 0; l < cfg->additional[a].nlinks; l++)
+			if (cfg->additional[a].links[l] == s) {
+				all[(*nall)++] = a;
+				if (!opt->sub_selected || opt->sub_selected[a])
+					sel[(*nsel)++] = a;
+			}
+}
+
+struct source_scan {
+	const config *cfg;
+	const plan_options *opt;
+	size_t s;
+	const source_state *ss;
+	int64_t horizon;
+	const size_t *all, *sel;
+	size_t nall, nsel;
+};
+
+/* Decide what to do with one listed object of a source. */
+static void plan_object(plan *out, const struct source_scan *sc, const store_object *o)
+{
+	const config *cfg = sc->cfg;
+	const plan_options *opt = sc->opt;
+	const file_record *rec = sc->ss ? state_file((source_state *)sc->ss, o->key) : NULL;
+	bool changed = rec && strcmp(rec->etag, o->etag) != 0;
+	bool in_window = !((opt->has_since && o->mtime_ms < opt->since_ms) ||
+			   (opt->has_until && o->mtime_ms >= opt->until_ms));
+	bool pending_elsewhere = false;
+	size_t *fsubs, n = 0;
+
+	if (opt->replay) {
+		if (!in_window)
+			return;
+		fsubs = xcalloc(sc->nsel, sizeof(size_t));
+		memcpy(fsubs, sc->sel, sc->nsel * sizeof(size_t));
+		n = sc->nsel;
+		goto add;
+	}
+	/* Below the horizon only files with a record that still owes a
+	 * delivery come back (retried failures, forgotten files); anything
+	 * else there was done and pruned. */
+	if (o->mtime_ms < sc->horizon && (!rec || changed))
+		return;
+	if (rec && !changed && rec->poisoned) {
+		add_skipped(&out->poisoned, &out->npoisoned, &out->poisoned_alloc, sc->s,
+			    o->key, rec->last_error);
+		return;
+	}
+	fsubs = xcalloc(sc->nsel ? sc->nsel : 1, sizeof(size_t));
+	for (size_t k = 0; k < sc->nsel; k++)
+		if (needs(rec, changed, cfg->additional[sc->sel[k]].org_id))
+			fsubs[n++] = sc->sel[k];
+	/* owed to a subscriber this run does not serve: keep the horizon below it */
+	for (size_t k = 0; k < sc->nall; k++) {
+		const char *org = cfg->additional[sc->all[k]].org_id;
+		bool selected = !opt->sub_selected || opt->sub_selected[sc->all[k]];
+
+		if ((!selected || !in_window) && needs(rec, changed, org))
+			pending_elsewhere = true;
+	}
+	if (pending_elsewhere && o->mtime_ms < out->min_pending_ms[sc->s])
+		out->min_pending_ms[sc->s] = o->mtime_ms;
+	if (!n || !in_window) {
+		free(fsubs);
+		return;
+	}
+	if (changed) {
+		char *url = location_key_url(&cfg->direct[sc->s].source, o->key);
+
+		log_msg(LOG_WARNING, url, "'%s' changed since it was last read "
+			"(etag %s, now %s); reading it again", url, rec->etag, o->etag);
+		free(url);
+	}
+add:
+	out->files = xgrow(out->files, out->nfiles + 1, &out->alloc, sizeof(*out->files));
+	out->files[out->nfiles].source = sc->s;
+	store_object_copy(&out->files[out->nfiles].obj, o);
+	out->files[out->nfiles].subs = fsubs;
+	out->files[out->nfiles].nsubs = n;
+	out->files[out->nfiles].changed = changed;
+	out->nfiles++;
+}
+
 es_result plan_build(const config *cfg, const state_data *st,
 		     const plan_options *opt, int64_t now_ms, plan *out)
 {
-	size_t *subs = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(size_t));
-	es_result r = ES_OK;
+	size_t cap = cfg->nadditional ? cfg->nadditional : 1;
+	size_t *all = xcalloc(cap, sizeof(size_t)), *sel = xcalloc(cap, sizeof(size_t));
+	es_result first_error = ES_OK;
+	size_t attempted = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->started_ms = now_ms;
@@ -75,111 +189,56 @@ es_result plan_build(const config *cfg, const state_data *st,
 	plan_new_run_id(now_ms, out->run_id);
 	plan_alloc_sources(out, cfg->ndirect);
 
-	for (size_t s = 0; s < cfg->ndirect && r == ES_OK; s++) {
+	for (size_t s = 0; s < cfg->ndirect; s++) {
 		const direct_subscriber *d = &cfg->direct[s];
-		const source_state *ss = NULL;
-		size_t nlinked = 0;
+		struct source_scan sc = { cfg, opt, s, NULL, 0, all, sel, 0, 0 };
 		store *st_store = NULL;
 		store_list list = { 0 };
-		int64_t horizon;
+		es_result r;
 
 		if (opt->source_selected && !opt->source_selected[s])
 			continue;
-		/* the selected subscribers linked to this source */
-		for (size_t a = 0; a < cfg->nadditional; a++) {
-			if (opt->sub_selected && !opt->sub_selected[a])
-				continue;
-			for (size_t l = 0; l < cfg->additional[a].nlinks; l++)
-				if (cfg->additional[a].links[l] == s)
-					subs[nlinked++] = a;
-		}
-		if (!nlinked)
+		linked_subscribers(cfg, opt, s, all, &sc.nall, sel, &sc.nsel);
+		if (!sc.nsel)
 			continue;
-		if (st) {
+		if (st)
 			for (size_t i = 0; i < st->nsources; i++)
 				if (!strcmp(st->sources[i].org_id, d->org_id))
-					ss = &st->sources[i];
-		}
-		horizon = ss && ss->horizon_ms != INT64_MIN ? ss->horizon_ms
-							     : now_ms - cfg->lookback_ms;
-		if ((r = store_open(&d->source, &st_store)) != ES_OK)
-			break;
-		r = store_list_objects(st_store, &list);
-		store_free(st_store);
+					sc.ss = &st->sources[i];
+		sc.horizon = sc.ss && sc.ss->horizon_ms != INT64_MIN ? sc.ss->horizon_ms
+								     : now_ms - cfg->lookback_ms;
+		attempted++;
+		r = store_open(&d->source, &st_store);
+		if (r == ES_OK)
+			r = store_list_objects(st_store, &list);
 		if (r != ES_OK) {
+			/* the store logged why; the other sources go on */
+			add_skipped(&out->list_failures, &out->nlist_failures,
+				    &out->list_failures_alloc, s, "",
+				    st_store && *store_last_error(st_store)
+				    ? store_last_error(st_store) : es_result_name(r));
+			if (first_error == ES_OK)
+				first_error = r;
+			store_free(st_store);
 			store_list_release(&list);
-			break;
+			continue;
 		}
+		store_free(st_store);
 		out->listed[s] = true;
 		out->objects_listed += list.count;
 		qsort(list.items, list.count, sizeof(*list.items), cmp_objects);
-		for (size_t i = 0; i < list.count; i++) {
-			store_object *o = &list.items[i];
-			const file_record *rec = NULL;
-			bool changed = false, in_window = true;
-			size_t n = 0;
-			size_t *fsubs;
-
-			if ((opt->has_since && o->mtime_ms < opt->since_ms) ||
-			    (opt->has_until && o->mtime_ms >= opt->until_ms))
-				in_window = false;
-			if (!opt->replay && o->mtime_ms < horizon)
-				continue;
-			if (ss)
-				rec = state_file((source_state *)ss, o->key);
-			if (rec && strcmp(rec->etag, o->etag))
-				changed = true;
-			if (!opt->replay && rec && !changed && rec->poisoned) {
-				plan_skipped *sk;
-
-				out->poisoned = xgrow(out->poisoned, out->npoisoned + 1,
-						      &out->poisoned_alloc, sizeof(*out->poisoned));
-				sk = &out->poisoned[out->npoisoned++];
-				sk->source = s;
-				sk->key = xstrdup(o->key);
-				sk->reason = xstrdup(rec->last_error ? rec->last_error : "");
-				continue;
-			}
-			fsubs = xcalloc(nlinked, sizeof(size_t));
-			for (size_t k = 0; k < nlinked; k++) {
-				const char *org = cfg->additional[subs[k]].org_id;
-
-				if (opt->replay || !rec || changed || !file_record_done_for(rec, org))
-					fsubs[n++] = subs[k];
-			}
-			if (!n) {
-				free(fsubs);
-				continue;
-			}
-			if (!in_window) {
-				/* pending, but not this time */
-				if (o->mtime_ms < out->min_pending_ms[s])
-					out->min_pending_ms[s] = o->mtime_ms;
-				free(fsubs);
-				continue;
-			}
-			if (changed && !opt->replay) {
-				char *url = location_key_url(&d->source, o->key);
-
-				log_msg(LOG_WARNING, url, "'%s' changed since it was last read "
-					"(etag %s, now %s); reading it again", url, rec->etag, o->etag);
-				free(url);
-			}
-			out->files = xgrow(out->files, out->nfiles + 1, &out->alloc,
-					   sizeof(*out->files));
-			out->files[out->nfiles].source = s;
-			store_object_copy(&out->files[out->nfiles].obj, o);
-			out->files[out->nfiles].subs = fsubs;
-			out->files[out->nfiles].nsubs = n;
-			out->files[out->nfiles].changed = changed;
-			out->nfiles++;
-		}
+		for (size_t i = 0; i < list.count; i++)
+			plan_object(out, &sc, &list.items[i]);
 		store_list_release(&list);
 	}
-	free(subs);
-	if (r != ES_OK)
+	free(all);
+	free(sel);
+	if (attempted && out->nlist_failures == attempted) {
+		/* nothing could be listed: the run fails as a whole */
 		plan_release(out);
-	return r;
+		return first_error;
+	}
+	return ES_OK;
 }
 
 char *plan_to_json(const plan *p, const config *cfg, size_t *len)

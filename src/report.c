@@ -12,6 +12,7 @@ static cJSON *summary_json(const run_summary *s)
 	cJSON_AddStringToObject(o, "status", s->status);
 	cJSON_AddBoolToObject(o, "replay", s->replay);
 	cJSON_AddBoolToObject(o, "dry_run", s->dry_run);
+	cJSON_AddBoolToObject(o, "committed", s->committed);
 	files = cJSON_AddObjectToObject(o, "files");
 	cJSON_AddNumberToObject(files, "listed", (double)s->files_listed);
 	cJSON_AddNumberToObject(files, "planned", (double)s->files_planned);
@@ -50,6 +51,14 @@ static cJSON *summary_json(const run_summary *s)
 		cJSON_AddStringToObject(fo, "reason", s->failed[i].reason);
 		cJSON_AddItemToArray(arr, fo);
 	}
+	arr = cJSON_AddArrayToObject(o, "failed_sources");
+	for (size_t i = 0; i < s->nfailed_sources; i++) {
+		cJSON *fo = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(fo, "url", s->failed_sources[i].url);
+		cJSON_AddStringToObject(fo, "reason", s->failed_sources[i].reason);
+		cJSON_AddItemToArray(arr, fo);
+	}
 	arr = cJSON_AddArrayToObject(o, "poisoned_files");
 	for (size_t i = 0; i < s->npoisoned; i++) {
 		cJSON *fo = cJSON_CreateObject();
@@ -82,8 +91,9 @@ void report_json(FILE *out, const run_summary *s)
 
 static void text_one(FILE *out, const run_summary *s, const char *indent)
 {
-	fprintf(out, "%srun %s%s%s: %s\n", indent, s->run_id,
-		s->replay ? " (replay)" : "", s->dry_run ? " (dry run)" : "", s->status);
+	fprintf(out, "%srun %s%s%s: %s%s\n", indent, s->run_id,
+		s->replay ? " (replay)" : "", s->dry_run ? " (dry run)" : "", s->status,
+		!s->committed && !s->dry_run ? " (nothing committed)" : "");
 	fprintf(out, "%s  files:  %llu listed, %llu planned, %llu processed, %llu failed, "
 		"%zu poisoned\n", indent, (unsigned long long)s->files_listed,
 		(unsigned long long)s->files_planned, (unsigned long long)s->files_processed,
@@ -108,6 +118,9 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 	}
 	for (size_t i = 0; i < s->nfailed; i++)
 		fprintf(out, "%s  failed: %s: %s\n", indent, s->failed[i].url, s->failed[i].reason);
+	for (size_t i = 0; i < s->nfailed_sources; i++)
+		fprintf(out, "%s  cannot list: %s: %s\n", indent, s->failed_sources[i].url,
+			s->failed_sources[i].reason);
 	for (size_t i = 0; i < s->npoisoned; i++)
 		fprintf(out, "%s  poisoned: %s: %s\n", indent, s->poisoned[i].url,
 			s->poisoned[i].reason);

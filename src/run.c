@@ -59,6 +59,16 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void add_problem(file_problem **arr, size_t *n, size_t index, const char *url,
+			const char *reason)
+{
+	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
+	(*arr)[*n].index = index;
+	(*arr)[*n].url = xstrdup(url);
+	(*arr)[*n].reason = xstrdup(reason);
+	(*n)++;
+}
+
 void run_summary_init(run_summary *s, const config *cfg, const plan *p)
 {
 	memset(s, 0, sizeof(*s));
@@ -72,13 +82,18 @@ void run_summary_init(run_summary *s, const config *cfg, const plan *p)
 	for (size_t i = 0; i < cfg->nadditional; i++)
 		s->subs[i].org_id = xstrdup(cfg->additional[i].org_id);
 	for (size_t i = 0; i < p->npoisoned; i++) {
-		s->poisoned = xrealloc(s->poisoned, (s->npoisoned + 1) * sizeof(*s->poisoned));
-		s->poisoned[s->npoisoned].index = (size_t)-1;
-		s->poisoned[s->npoisoned].url = location_key_url(
-			&cfg->direct[p->poisoned[i].source].source, p->poisoned[i].key);
-		s->poisoned[s->npoisoned].reason = xstrdup(p->poisoned[i].reason);
-		s->npoisoned++;
+		char *url = location_key_url(&cfg->direct[p->poisoned[i].source].source,
+					     p->poisoned[i].key);
+
+		add_problem(&s->poisoned, &s->npoisoned, (size_t)-1, url, p->poisoned[i].reason);
+		free(url);
 	}
+	for (size_t i = 0; i < p->nlist_failures; i++)
+		add_problem(&s->failed_sources, &s->nfailed_sources, (size_t)-1,
+			    cfg->direct[p->list_failures[i].source].source.url,
+			    p->list_failures[i].reason);
+	if (p->nlist_failures)
+		s->status = "partial";
 }
 
 static void problems_free(file_problem *fp, size_t n)
@@ -103,6 +118,7 @@ void run_summary_release(run_summary *s)
 	free(s->subs);
 	problems_free(s->failed, s->nfailed);
 	problems_free(s->poisoned, s->npoisoned);
+	problems_free(s->failed_sources, s->nfailed_sources);
 	free(s->quarantine);
 	if (s->resumed) {
 		run_summary_release(s->resumed);
@@ -355,11 +371,7 @@ static void reset_pending(struct run_ctx *c)
 
 static void add_failure(run_summary *sum, size_t index, const char *url, const char *reason)
 {
-	sum->failed = xrealloc(sum->failed, (sum->nfailed + 1) * sizeof(*sum->failed));
-	sum->failed[sum->nfailed].index = index;
-	sum->failed[sum->nfailed].url = xstrdup(url);
-	sum->failed[sum->nfailed].reason = xstrdup(reason);
-	sum->nfailed++;
+	add_problem(&sum->failed, &sum->nfailed, index, url, reason);
 	sum->files_failed++;
 }
 
@@ -465,11 +477,22 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		fr = read_file_from(&c, sources[pf->source]);
 		if (fr != ES_OK) {
 			reset_pending(&c);
-			if (outcomes[i] == 'o') {
+			if (outcomes[i] == 'o' && fr == ES_ERR_TEMP) {
 				r = es_error_url(ES_ERR_TEMP, url, "cannot finish the interrupted "
 						 "run %s: '%s' was read before the interruption but "
 						 "not now (%s); will try again next run", p->run_id, url,
 						 c.f_reason);
+				free(url);
+				goto done;
+			}
+			if (outcomes[i] == 'o') {
+				/* it cannot come back the same: an operator must decide */
+				r = es_error_url(ES_ERR_STATE, url, "cannot finish the interrupted "
+						 "run %s: '%s' was read before the interruption and "
+						 "is now gone or different (%s); outputs of that run may "
+						 "be partly delivered.  'evshare state forget --plan' "
+						 "abandons the run (its files are then read again)",
+						 p->run_id, url, c.f_reason);
 				free(url);
 				goto done;
 			}
@@ -562,7 +585,7 @@ done:
 /* --- commit --------------------------------------------------------------- */
 
 es_result run_commit(const config *cfg, state_store *ss, state_data *st,
-		     const plan *p, const run_summary *sum, const char *outcomes)
+		     const plan *p, run_summary *sum, const char *outcomes)
 {
 	int64_t *min_pending = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(int64_t));
 	es_result r = ES_OK;
@@ -603,6 +626,8 @@ es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 			log_msg(LOG_WARNING, url, "'%s' failed %u runs in a row and is now "
 				"poisoned: it is skipped until 'evshare state forget %s'", url,
 				rec->failures, url);
+			add_problem(&sum->poisoned, &sum->npoisoned, i, url,
+				    rec->last_error ? rec->last_error : "");
 			free(url);
 		} else if (pf->obj.mtime_ms < min_pending[pf->source]) {
 			min_pending[pf->source] = pf->obj.mtime_ms;
@@ -629,6 +654,9 @@ es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 clear:
 	r = state_plan_clear(ss);
 	state_spool_remove(ss, p->run_id);
+	state_quarantine_prune(ss, time_now_ms() - cfg->quarantine_retention_ms);
+	if (r == ES_OK)
+		sum->committed = true;
 done:
 	free(min_pending);
 	return r;

@@ -540,6 +540,31 @@ char *state_spool_dir(const state_store *s, const char *run_id)
 	return xasprintf("%s/spool/%s", s->dir, run_id);
 }
 
+void state_quarantine_prune(const state_store *s, int64_t t_ms)
+{
+	char *dir = xasprintf("%s/quarantine", s->dir);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d))) {
+			struct stat st;
+			size_t n = strlen(de->d_name);
+
+			if (n < 8 || strcmp(de->d_name + n - 7, ".ndjson") ||
+			    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			if ((int64_t)st.st_mtim.tv_sec * 1000 < t_ms) {
+				debug("removing old quarantine file '%s/%s'", dir, de->d_name);
+				unlinkat(dirfd(d), de->d_name, 0);
+			}
+		}
+		closedir(d);
+	}
+	free(dir);
+}
+
 void state_spool_remove(const state_store *s, const char *run_id)
 {
 	char *dir = state_spool_dir(s, run_id);

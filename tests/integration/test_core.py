@@ -522,6 +522,118 @@ def test_verbose_names_each_bad_line():
 
 
 @test
+def test_below_horizon_forgotten_and_unselected_files_are_not_lost():
+    """Two cases that need the horizon to pass a file:
+    (a) a poisoned file, forgotten after it fell below the horizon, is read
+        again; (b) a file delivered with --subscriber X only still reaches Y
+        after the horizon moved past it."""
+    import time as _t
+    a = Scenario("forget-old")
+    b = Scenario("unselected")
+    try:
+        a.direct(A)
+        a.extra.update({"lookback": "60s", "max_attempts": 1})
+        good = gz(lines(*[event("f%d" % i, A) for i in range(20)]))
+        bad = good[:-8] + bytes([good[-8] ^ 0xff]) + good[-7:]     # CRC mismatch, same size
+        path = a.add_file(A, "f.ndjson.gz", bad, age_s=50)
+        a.additional(X, [A])
+        s = a.run_json(check=1)
+        eq(len(s["poisoned_files"]), 1, "poisoned in the run that poisons it")
+        b.direct(A)
+        b.extra["lookback"] = "60s"
+        b.add_file(A, "g.ndjson", lines(event("g", A)), age_s=50)
+        b.additional(X, [A])
+        b.additional(Y, [A])
+        b.run_json("--subscriber", X, check=0)
+        eq(b.objects(Y), [], "Y not served yet")
+        _t.sleep(11)
+        # (a): below the horizon now; still reported, then fixed in place and forgotten
+        s = a.run_json(check=0)
+        eq(len(s["poisoned_files"]), 1, "still reported below the horizon")
+        st = os.stat(path)
+        with open(path, "r+b") as f:
+            f.write(good)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        a.run("state", "forget", s["poisoned_files"][0]["url"], check=0)
+        s = a.run_json(check=0)
+        eq(s["files"]["processed"], 1, "forgotten file read again below the horizon")
+        eq(len(a.output_lines(X)), 20, "its events delivered")
+        # (b)
+        s = b.run_json(check=0)
+        eq(b.output_lines(Y), [event("g", A)], "Y got the file the horizon passed")
+        eq(b.output_lines(X), [event("g", A)], "X got it once")
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+@test
+def test_unlistable_source_does_not_stop_the_others():
+    sc = Scenario("badsource")
+    try:
+        sc.direct(A)
+        sc.direct(B)
+        sc.add_file(B, "b.ndjson", lines(event("b", B)))
+        shutil.rmtree(sc.path(dict(sc.sources)[A]))
+        sc.additional(X, [A, B])
+        s = sc.run_json(check=1)
+        eq(s["status"], "partial", "status")
+        eq(len(s["failed_sources"]), 1, "failed sources")
+        assert s["failed_sources"][0]["url"].endswith("/%s/events/" % A), s["failed_sources"]
+        eq(sc.output_lines(X), [event("b", B)], "the other source was processed")
+        sc.subs = []
+        sc.additional(X, [A])
+        sc.write_config()
+        p = sc.run("run", check=69)
+        assert b"cannot list" in p.stderr, p.stderr
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_failed_upload_commits_nothing_and_next_run_finishes():
+    sc = Scenario("putfail")
+    try:
+        sc.direct(A)
+        sc.add_file(A, "f.ndjson", lines(event("1", A), event("2", A)))
+        sc.additional(X, [A])
+        with open(sc.path("out"), "w") as f:
+            f.write("a file where the destination directory should be")
+        s = sc.run_json(check=74)
+        eq(s["status"], "failed", "status")
+        eq(s["committed"], False, "nothing committed")
+        assert os.path.exists(sc.path("state", "plan.json")), "the plan stays for the next run"
+        os.remove(sc.path("out"))
+        s = sc.run_json(check=0)
+        eq(s["resumed_run"]["committed"], True, "the interrupted run is finished")
+        eq(s["resumed_run"]["run_id"] != s["run_id"], True, "then a new run")
+        eq(sc.output_lines(X), [event("1", A), event("2", A)], "delivered once")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_old_quarantine_files_are_pruned():
+    import time as _t
+    sc = Scenario("qprune")
+    try:
+        sc.direct(A)
+        sc.add_file(A, "f.ndjson", lines(event("1", A), b"{bad"))
+        sc.additional(X, [A])
+        os.makedirs(sc.path("state", "quarantine"))
+        old = sc.path("state", "quarantine", "20260101T000000Z-00000000.ndjson")
+        with open(old, "w") as f:
+            f.write("{}\n")
+        t = _t.time() - 31 * 86400
+        os.utime(old, (t, t))
+        s = sc.run_json(check=0)
+        assert not os.path.exists(old), "old quarantine file kept"
+        assert os.path.exists(s["quarantine"]), "this run's quarantine removed"
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_dry_run_and_list_write_nothing():
     sc = Scenario("dry")
     try:
