@@ -1,0 +1,697 @@
+/*
+ * check_state.c - the state directory: layout, state.json round trip,
+ * corrupt files refused and left alone, the lock, the plan journal and
+ * its outcomes (torn lines), pruning and the record helpers.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "util.h"
+
+static char basedir[64];
+static char tmpdir[128];
+
+static void remove_tree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	d = opendir(path);
+	if (d) {
+		while ((de = readdir(d))) {
+			char *sub;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			sub = xasprintf("%s/%s", path, de->d_name);
+			remove_tree(sub);
+			free(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static void base_setup(void)
+{
+	snprintf(basedir, sizeof(basedir), "/tmp/evshare-state-XXXXXX");
+	if (!mkdtemp(basedir))
+		basedir[0] = '\0';
+}
+
+static void base_teardown(void)
+{
+	if (basedir[0])
+		remove_tree(basedir);
+}
+
+/* A fresh state directory path (not created) for this test. */
+static const char *new_dir(void)
+{
+	char *d;
+
+	ck_assert(basedir[0] != '\0');
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t-XXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	d = xasprintf("%s/state", tmpdir);
+	snprintf(tmpdir, sizeof(tmpdir), "%s", d);
+	free(d);
+	return tmpdir;
+}
+
+static char *in_dir(const char *dir, const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, text, strlen(text)), 0);
+	close(fd);
+}
+
+static void append_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, text, strlen(text)), 0);
+	close(fd);
+}
+
+static unsigned dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static state_store *open_store(const char *dir)
+{
+	state_store *s = NULL;
+
+	ck_assert_int_eq(state_open(dir, true, &s), ES_OK);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* --- tests ---------------------------------------------------------- */
+
+START_TEST(open_creates_layout)
+{
+	const char *dir = new_dir();
+	state_store *s = NULL;
+	char *q = in_dir(dir, "quarantine"), *sp = in_dir(dir, "spool");
+	state_data *d = NULL;
+
+	/* without create, a missing directory is an error */
+	ck_assert_int_ne(state_open(dir, false, &s), ES_OK);
+	ck_assert_ptr_null(s);
+	s = open_store(dir);
+	ck_assert_str_eq(state_dir(s), dir);
+	ck_assert(is_dir(dir));
+	ck_assert(is_dir(q));
+	ck_assert(is_dir(sp));
+	/* an absent state.json is an empty state */
+	ck_assert_int_eq(state_load(s, &d), ES_OK);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(d->nsources, 0);
+	ck_assert_ptr_null(d->committed_run);
+	state_data_free(d);
+	state_close(s);
+	/* now it exists */
+	ck_assert_int_eq(state_open(dir, false, &s), ES_OK);
+	state_close(s);
+	state_close(NULL);
+	free(q);
+	free(sp);
+}
+END_TEST
+
+START_TEST(paths)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *p = state_quarantine_path(s, "20261127T004612Z-1a2b3c4d");
+	char *want = xasprintf("%s/quarantine/20261127T004612Z-1a2b3c4d.ndjson", dir);
+	char *f;
+
+	ck_assert_str_eq(p, want);
+	free(p);
+	free(want);
+	p = state_spool_dir(s, "R1");
+	want = xasprintf("%s/spool/R1", dir);
+	ck_assert_str_eq(p, want);
+	/* spool removal takes the directory and its files */
+	ck_assert_int_eq(mkdir_p(p, 0755), 0);
+	f = in_dir(p, "a.gz");
+	write_text(f, "x");
+	free(f);
+	f = in_dir(p, ".hidden");
+	write_text(f, "y");
+	free(f);
+	state_spool_remove(s, "R1");
+	ck_assert(!is_dir(p));
+	state_spool_remove(s, "absent");   /* no error for a missing one */
+	free(p);
+	free(want);
+	state_close(s);
+}
+END_TEST
+
+static void fill_state(state_data *d)
+{
+	source_state *a, *b, *c;
+	file_record *f;
+
+	d->committed_run = xstrdup("20261127T004612Z-1a2b3c4d");
+	d->committed_ms = 1795740372000LL;
+	a = state_source(d, "TN-a", true);
+	a->horizon_ms = 1700000000000LL;
+	f = state_file_add(a, "events/2026/11/27/a.ndjson.gz");
+	f->etag = xstrdup("\"9b2cf535f27731c974343645a3985328\"");
+	f->size = 123456789012ULL;
+	f->mtime_ms = 1700000000500LL;
+	file_record_mark_done(f, "TN-partner-0001");
+	file_record_mark_done(f, "P2");
+	f->run_id = xstrdup("20261127T004612Z-1a2b3c4d");
+	f = state_file_add(a, "odd key/with space+plus=eq%25/\xc3\xa9.gz");
+	f->etag = xstrdup("e2");
+	f->size = 0;
+	f->mtime_ms = 1700000001000LL;
+	f->failures = 2;
+	f->last_error = xstrdup("crc mismatch in gzip member 2 (compressed byte 1234)");
+	f = state_file_add(a, "poisoned.gz");
+	f->etag = xstrdup("e3");
+	f->size = 10;
+	f->mtime_ms = 1600000000000LL;
+	f->failures = 3;
+	f->poisoned = true;
+	f->last_error = xstrdup("bad \"gzip\"\n\\ \xc3\xa9");
+	b = state_source(d, "TN-b", true);   /* never listed: no horizon, no files */
+	(void)b;
+	c = state_source(d, "TN-c", true);
+	c->horizon_ms = 5;
+	f = state_file_add(c, "gone.gz");
+	f->etag = xstrdup("e4");
+	f->removed = true;   /* not saved */
+	f = state_file_add(c, "kept.gz");
+	f->etag = xstrdup("e5");
+	f->mtime_ms = 6;
+}
+
+START_TEST(save_load_round_trip)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	state_data *d = xcalloc(1, sizeof(*d)), *e = NULL;
+	source_state *a, *b, *c;
+	file_record *f;
+
+	fill_state(d);
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	state_data_free(d);
+	ck_assert_int_eq(state_load(s, &e), ES_OK);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e->committed_run, "20261127T004612Z-1a2b3c4d");
+	ck_assert_int_eq(e->committed_ms, 1795740372000LL);
+	ck_assert_uint_eq(e->nsources, 3);
+
+	a = state_source(e, "TN-a", false);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->horizon_ms, 1700000000000LL);
+	ck_assert_uint_eq(a->nfiles, 3);
+	f = state_file(a, "events/2026/11/27/a.ndjson.gz");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_eq(f->etag, "\"9b2cf535f27731c974343645a3985328\"");
+	ck_assert_uint_eq(f->size, 123456789012ULL);
+	ck_assert_int_eq(f->mtime_ms, 1700000000500LL);
+	ck_assert_uint_eq(f->ndone, 2);
+	ck_assert(file_record_done_for(f, "TN-partner-0001"));
+	ck_assert(file_record_done_for(f, "P2"));
+	ck_assert(!file_record_done_for(f, "P3"));
+	ck_assert_str_eq(f->run_id, "20261127T004612Z-1a2b3c4d");
+	ck_assert_uint_eq(f->failures, 0);
+	ck_assert(!f->poisoned);
+	ck_assert_ptr_null(f->last_error);
+	f = state_file(a, "odd key/with space+plus=eq%25/\xc3\xa9.gz");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->size, 0);
+	ck_assert_uint_eq(f->ndone, 0);
+	ck_assert_uint_eq(f->failures, 2);
+	ck_assert_str_eq(f->last_error, "crc mismatch in gzip member 2 (compressed byte 1234)");
+	ck_assert_ptr_null(f->run_id);
+	f = state_file(a, "poisoned.gz");
+	ck_assert_ptr_nonnull(f);
+	ck_assert(f->poisoned);
+	ck_assert_uint_eq(f->failures, 3);
+	ck_assert_str_eq(f->last_error, "bad \"gzip\"\n\\ \xc3\xa9");
+
+	b = state_source(e, "TN-b", false);
+	ck_assert_ptr_nonnull(b);
+	ck_assert(b->horizon_ms == INT64_MIN);
+	ck_assert_uint_eq(b->nfiles, 0);
+
+	c = state_source(e, "TN-c", false);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->horizon_ms, 5);
+	ck_assert_ptr_null(state_file(c, "gone.gz"));
+	ck_assert_ptr_nonnull(state_file(c, "kept.gz"));
+	ck_assert_uint_eq(c->nfiles, 1);
+	ck_assert_ptr_null(state_source(e, "TN-z", false));
+
+	/* saving what was loaded gives the same file */
+	{
+		char *p = in_dir(dir, "state.json");
+		buf one = BUF_INIT, two = BUF_INIT;
+
+		ck_assert_int_eq(read_file(p, &one, 1 << 20), 0);
+		ck_assert_int_eq(state_save(s, e), ES_OK);
+		ck_assert_int_eq(read_file(p, &two, 1 << 20), 0);
+		ck_assert_uint_eq(one.len, two.len);
+		ck_assert(!memcmp(one.data, two.data, one.len));
+		buf_release(&one);
+		buf_release(&two);
+		free(p);
+	}
+	/* only state.json, quarantine/ and spool/ (no temporary left) */
+	ck_assert_uint_eq(dir_entries(dir), 3);
+	state_data_free(e);
+	state_close(s);
+}
+END_TEST
+
+START_TEST(many_records_round_trip)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	state_data *d = xcalloc(1, sizeof(*d)), *e = NULL;
+	source_state *src = state_source(d, "S", true);
+
+	for (int i = 0; i < 10000; i++) {
+		char key[32];
+		file_record *f;
+
+		snprintf(key, sizeof(key), "k/%05d.gz", i);
+		f = state_file_add(src, key);
+		f->etag = xasprintf("etag-%d", i);
+		f->size = (uint64_t)i;
+		f->mtime_ms = 1000 + i;
+		if (i % 3 == 0)
+			file_record_mark_done(f, "B");
+	}
+	/* adding an existing key returns the same record */
+	ck_assert_ptr_eq(state_file_add(src, "k/00042.gz"), state_file(src, "k/00042.gz"));
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	ck_assert_int_eq(state_load(s, &e), ES_OK);
+	src = state_source(e, "S", false);
+	ck_assert_uint_eq(src->nfiles, 10000);
+	for (int i = 0; i < 10000; i += 37) {
+		char key[32];
+		file_record *f;
+
+		snprintf(key, sizeof(key), "k/%05d.gz", i);
+		f = state_file(src, key);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(f->size, (uint64_t)i);
+		ck_assert_int_eq(f->mtime_ms, 1000 + i);
+		ck_assert_int_eq(file_record_done_for(f, "B"), i % 3 == 0);
+	}
+	state_data_free(d);
+	state_data_free(e);
+	state_close(s);
+}
+END_TEST
+
+START_TEST(corrupt_state_refused_and_untouched)
+{
+	static const char *bad[] = {
+		"garbage",
+		"",
+		"{",
+		"[]",
+		"{}",
+		"{\"sources\":{}}",
+		"{\"version\":2,\"sources\":{}}",
+		"{\"version\":\"1\",\"sources\":{}}",
+		"{\"version\":1}",
+		"{\"version\":1,\"sources\":[]}",
+		"{\"version\":1,\"sources\":{\"A\":1}}",
+		"{\"version\":1,\"sources\":{\"A\":{}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":{}}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"etag\":\"e\",\"size\":1,"
+		"\"mtime_ms\":1,\"done\":[]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"size\":1,"
+		"\"mtime_ms\":1,\"done\":[]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"mtime_ms\":1,\"done\":[]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1,\"done\":[]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1,\"mtime_ms\":1}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1,\"mtime_ms\":1,\"done\":[1]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1,\"mtime_ms\":1,\"done\":[]},{\"key\":\"k\",\"etag\":\"f\","
+		"\"size\":2,\"mtime_ms\":2,\"done\":[]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":\"1\",\"mtime_ms\":1,\"done\":[]}]}}}",
+	};
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *path = in_dir(dir, "state.json");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		state_data *d = (state_data *)1;
+		buf after = BUF_INIT;
+		struct stat st1, st2;
+
+		write_text(path, bad[i]);
+		ck_assert_int_eq(stat(path, &st1), 0);
+		ck_assert_msg(state_load(s, &d) == ES_ERR_STATE, "accepted: %s", bad[i]);
+		ck_assert_ptr_null(d);
+		ck_assert_int_eq(stat(path, &st2), 0);
+		ck_assert_int_eq(read_file(path, &after, 1 << 20), 0);
+		ck_assert_msg(after.len == strlen(bad[i]) &&
+			      !memcmp(after.data ? after.data : "", bad[i], after.len),
+			      "state.json changed for %s", bad[i]);
+		ck_assert(st1.st_ino == st2.st_ino);
+		ck_assert_uint_eq(dir_entries(dir), 3);
+		buf_release(&after);
+	}
+	/* a valid file cut short */
+	{
+		state_data *d = xcalloc(1, sizeof(*d)), *e = (state_data *)1;
+		buf text = BUF_INIT;
+
+		fill_state(d);
+		ck_assert_int_eq(state_save(s, d), ES_OK);
+		state_data_free(d);
+		ck_assert_int_eq(read_file(path, &text, 1 << 20), 0);
+		text.data[text.len / 2] = '\0';
+		write_text(path, text.data);
+		ck_assert_int_eq(state_load(s, &e), ES_ERR_STATE);
+		ck_assert_ptr_null(e);
+		buf_release(&text);
+	}
+	free(path);
+	state_close(s);
+}
+END_TEST
+
+START_TEST(lock_is_exclusive)
+{
+	const char *dir = new_dir();
+	state_store *s1 = open_store(dir), *s2 = open_store(dir);
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(state_lock(s1), ES_OK);
+	/* another open file description in this process */
+	ck_assert_int_eq(state_lock(s2), ES_ERR_TEMP);
+	/* another process */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		state_store *s3 = NULL;
+		es_result r = state_open(dir, true, &s3);
+
+		if (r == ES_OK)
+			r = state_lock(s3);
+		_exit(r == ES_ERR_TEMP ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0, "a second process got the lock");
+	/* released on close */
+	state_close(s1);
+	ck_assert_int_eq(state_lock(s2), ES_OK);
+	state_close(s2);
+}
+END_TEST
+
+START_TEST(plan_journal)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	const char *plan = "{\"run_id\":\"R1\",\"files\":[1,2,3,4,5]}";
+	buf text = BUF_INIT;
+	bool exists = true;
+	char out[6];
+	char *opath = in_dir(dir, "plan.outcomes");
+
+	ck_assert_int_eq(state_plan_load(s, &text, &exists), ES_OK);
+	ck_assert(!exists);
+	/* no outcomes yet */
+	memset(out, 'x', sizeof(out));
+	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(out[i], 0);
+
+	ck_assert_int_eq(state_plan_save(s, plan, strlen(plan)), ES_OK);
+	ck_assert_int_eq(state_plan_load(s, &text, &exists), ES_OK);
+	ck_assert(exists);
+	ck_assert_str_eq(text.data, plan);
+	buf_release(&text);
+
+	ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 2, false), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 4, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 9, true), ES_OK);   /* beyond nfiles */
+	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
+	ck_assert_int_eq(out[0], 'o');
+	ck_assert_int_eq(out[1], 0);
+	ck_assert_int_eq(out[2], 'f');
+	ck_assert_int_eq(out[3], 0);
+	ck_assert_int_eq(out[4], 'o');
+	/* a torn last line (a crash in the middle of a write) is ignored */
+	append_text(opath, "3 o");
+	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
+	ck_assert_int_eq(out[3], 0);
+	ck_assert_int_eq(out[4], 'o');
+	/* another process reads the same */
+	{
+		state_store *s2 = open_store(dir);
+
+		ck_assert_int_eq(state_plan_outcomes(s2, out, 5), ES_OK);
+		ck_assert_int_eq(out[0], 'o');
+		ck_assert_int_eq(out[2], 'f');
+		ck_assert_int_eq(out[3], 0);
+		state_close(s2);
+	}
+
+	ck_assert_int_eq(state_plan_clear(s), ES_OK);
+	ck_assert_int_eq(state_plan_load(s, &text, &exists), ES_OK);
+	ck_assert(!exists);
+	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(out[i], 0);
+	ck_assert(access(opath, F_OK) != 0);
+	/* clearing twice is fine */
+	ck_assert_int_eq(state_plan_clear(s), ES_OK);
+	/* outcomes can be written again after a clear */
+	ck_assert_int_eq(state_plan_save(s, plan, strlen(plan)), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 1, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
+	ck_assert_int_eq(out[0], 0);
+	ck_assert_int_eq(out[1], 'o');
+	buf_release(&text);
+	free(opath);
+	state_close(s);
+}
+END_TEST
+
+START_TEST(plan_outcomes_after_torn_line_and_resume)
+{
+	/* a run crashes while writing "3 ok\n" (only "3 o" reaches the disk);
+	 * the resumed run (another process) re-executes file 3 and appends its
+	 * outcomes: they must all be read back */
+	const char *dir = new_dir();
+	state_store *s = open_store(dir), *s2;
+	const char *plan = "{\"run_id\":\"R1\"}";
+	char *opath = in_dir(dir, "plan.outcomes");
+	char out[5];
+
+	ck_assert_int_eq(state_plan_save(s, plan, strlen(plan)), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 1, false), ES_OK);
+	state_close(s);
+	append_text(opath, "3 o");
+
+	s2 = open_store(dir);
+	ck_assert_int_eq(state_plan_outcomes(s2, out, 5), ES_OK);
+	ck_assert_int_eq(out[3], 0);
+	ck_assert_int_eq(state_plan_outcome(s2, 3, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s2, 4, false), ES_OK);
+	ck_assert_int_eq(state_plan_outcomes(s2, out, 5), ES_OK);
+	ck_assert_int_eq(out[0], 'o');
+	ck_assert_int_eq(out[1], 'f');
+	ck_assert_int_eq(out[2], 0);
+	ck_assert_msg(out[3] == 'o', "file 3 finished ok after the resume, read back as '%c'",
+		      out[3] ? out[3] : '0');
+	ck_assert_int_eq(out[4], 'f');
+	free(opath);
+	state_close(s2);
+}
+END_TEST
+
+START_TEST(plan_save_starts_fresh_outcomes)
+{
+	/* a new plan saved by the same process: its outcomes are its own */
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	const char *a = "{\"run_id\":\"A\"}", *b = "{\"run_id\":\"B\"}";
+	char out[3];
+
+	ck_assert_int_eq(state_plan_save(s, a, strlen(a)), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_OK);
+	ck_assert_int_eq(state_plan_save(s, b, strlen(b)), ES_OK);
+	ck_assert_int_eq(state_plan_outcomes(s, out, 3), ES_OK);
+	ck_assert_int_eq(out[0], 0);   /* plan A's outcome is not B's */
+	ck_assert_int_eq(state_plan_outcome(s, 1, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcomes(s, out, 3), ES_OK);
+	ck_assert_int_eq(out[0], 0);
+	ck_assert_msg(out[1] == 'o', "the outcome of plan B was lost");
+	state_close(s);
+}
+END_TEST
+
+START_TEST(prune_keeps_poisoned)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	state_data *d = xcalloc(1, sizeof(*d)), *e = NULL;
+	source_state *src = state_source(d, "A", true);
+	file_record *f;
+
+	f = state_file_add(src, "old");
+	f->etag = xstrdup("1");
+	f->mtime_ms = 500;
+	f = state_file_add(src, "old-poisoned");
+	f->etag = xstrdup("2");
+	f->mtime_ms = 400;
+	f->poisoned = true;
+	f->failures = 3;
+	f = state_file_add(src, "at-horizon");
+	f->etag = xstrdup("3");
+	f->mtime_ms = 1000;
+	f = state_file_add(src, "new");
+	f->etag = xstrdup("4");
+	f->mtime_ms = 2000;
+	src->horizon_ms = 1000;
+	state_prune(src);
+	ck_assert_ptr_null(state_file(src, "old"));
+	ck_assert_ptr_nonnull(state_file(src, "old-poisoned"));
+	ck_assert_ptr_nonnull(state_file(src, "at-horizon"));
+	ck_assert_ptr_nonnull(state_file(src, "new"));
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	ck_assert_int_eq(state_load(s, &e), ES_OK);
+	src = state_source(e, "A", false);
+	ck_assert_uint_eq(src->nfiles, 3);
+	ck_assert_ptr_null(state_file(src, "old"));
+	f = state_file(src, "old-poisoned");
+	ck_assert_ptr_nonnull(f);
+	ck_assert(f->poisoned);
+	ck_assert_int_eq(src->horizon_ms, 1000);
+
+	/* a pruned record added again starts clean */
+	src = state_source(d, "A", false);
+	f = state_file_add(src, "old");
+	ck_assert_ptr_nonnull(f);
+	ck_assert(!f->removed);
+	ck_assert_ptr_null(f->etag);
+	ck_assert_uint_eq(f->ndone, 0);
+	ck_assert_ptr_eq(state_file(src, "old"), f);
+	state_data_free(d);
+	state_data_free(e);
+	state_close(s);
+}
+END_TEST
+
+START_TEST(record_helpers)
+{
+	state_data *d = xcalloc(1, sizeof(*d));
+	source_state *src = state_source(d, "A", true);
+	file_record *f = state_file_add(src, "k");
+
+	ck_assert(src->horizon_ms == INT64_MIN);
+	ck_assert_ptr_null(state_source(d, "B", false));
+	ck_assert_ptr_eq(state_source(d, "A", true), src);
+	file_record_mark_done(f, "X");
+	file_record_mark_done(f, "X");
+	file_record_mark_done(f, "Y");
+	ck_assert_uint_eq(f->ndone, 2);
+	ck_assert(file_record_done_for(f, "X"));
+	ck_assert(!file_record_done_for(f, "x"));
+	f->failures = 2;
+	f->poisoned = true;
+	f->last_error = xstrdup("boom");
+	f->run_id = xstrdup("R");
+	file_record_reset(f, "new-etag", 77, 1234);
+	ck_assert_uint_eq(f->ndone, 0);
+	ck_assert(!file_record_done_for(f, "X"));
+	ck_assert_str_eq(f->etag, "new-etag");
+	ck_assert_uint_eq(f->size, 77);
+	ck_assert_int_eq(f->mtime_ms, 1234);
+	ck_assert_uint_eq(f->failures, 0);
+	ck_assert(!f->poisoned);
+	ck_assert_ptr_null(f->last_error);
+	ck_assert_ptr_null(state_file(src, "absent"));
+	state_data_free(d);
+	state_data_free(NULL);
+}
+END_TEST
+
+Suite *state_suite(void)
+{
+	Suite *s = suite_create("state");
+	TCase *tc = tcase_create("state");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_test(tc, open_creates_layout);
+	tcase_add_test(tc, paths);
+	tcase_add_test(tc, save_load_round_trip);
+	tcase_add_test(tc, many_records_round_trip);
+	tcase_add_test(tc, corrupt_state_refused_and_untouched);
+	tcase_add_test(tc, lock_is_exclusive);
+	tcase_add_test(tc, plan_journal);
+	tcase_add_test(tc, plan_outcomes_after_torn_line_and_resume);
+	tcase_add_test(tc, plan_save_starts_fresh_outcomes);
+	tcase_add_test(tc, prune_keeps_poisoned);
+	tcase_add_test(tc, record_helpers);
+	suite_add_tcase(s, tc);
+	return s;
+}
