@@ -7,11 +7,13 @@
  * n^2 / 2^129 (1e-25 for ten million ids).  The set stores fingerprints
  * only (16 bytes each).
  *
- * Memory is bounded: up to `mem_budget` bytes of fingerprints are kept in
- * a hash table; beyond that the table is written out as a sorted run file
- * under `spill_dir` and a Bloom filter in memory answers "certainly new"
- * for almost every lookup, so only rare probable hits read a run file.
- * Runs are merged when there are too many, keeping lookups bounded.
+ * Memory is bounded by `mem_budget`: a third of it is a hash table of
+ * fingerprints, allocated at its full size from the start (pages are
+ * touched as it fills); when it is three-quarters full it is written out
+ * as a sorted run file under `spill_dir`, and a Bloom filter (the rest of
+ * the budget, allocated at the first spill) answers "certainly new" for
+ * almost every lookup, so only rare probable hits read a run file.  Runs
+ * of similar size are merged, keeping their number logarithmic.
  *
  * Ownership: the set owns its table, filter and run files (unlinked at
  * creation, so nothing is left behind by a crash).

@@ -155,7 +155,11 @@ dedup_set *dedup_new(size_t mem_budget, const char *spill_dir)
 	while (max_slots * 2 * sizeof(dedup_fp) <= table_bytes && max_slots < ((size_t)1 << 40))
 		max_slots *= 2;
 	d->max_slots = max_slots;
-	d->slots = MIN_TABLE_SLOTS;
+	/* With a spill directory the table has its final size from the start:
+	 * the allocation is lazy (pages are touched as fingerprints land), and
+	 * a set's footprint then no longer depends on how much input a run
+	 * has once it spills.  Without one it grows by doubling. */
+	d->slots = spill_dir ? max_slots : MIN_TABLE_SLOTS;
 	d->table = xcalloc(d->slots, sizeof(dedup_fp));
 	if (spill_dir) {
 		size_t bloom_bytes = mem_budget - max_slots * sizeof(dedup_fp);

@@ -17,8 +17,9 @@
 
 #define PENDING_MEM (2u << 20)          /* per subscriber, then disk */
 #define QUARANTINE_MEM (1u << 20)
-#define DEDUP_MEMORY_TOTAL (24u << 20)  /* shared by the subscribers with dedup */
+#define DEDUP_MEMORY_TOTAL (36u << 20)  /* shared by the subscribers with dedup */
 #define DEDUP_MEMORY_MIN (2u << 20)
+#define DEDUP_MEMORY_MAX (12u << 20)
 
 /* Everything one run needs while it reads files. */
 struct run_ctx {
@@ -439,6 +440,8 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 	dedup_mem = ndedup ? DEDUP_MEMORY_TOTAL / ndedup : 0;
 	if (dedup_mem < DEDUP_MEMORY_MIN)
 		dedup_mem = DEDUP_MEMORY_MIN;
+	if (dedup_mem > DEDUP_MEMORY_MAX)
+		dedup_mem = DEDUP_MEMORY_MAX;
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		if (!c.sink_used[a])
 			continue;
