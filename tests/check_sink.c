@@ -1,0 +1,667 @@
+/*
+ * check_sink.c - one subscriber's output for a run, to a file://
+ * destination in a temporary directory: order, keys, dedup, rotation at
+ * max_object_bytes, {source} splitting, no empty objects, determinism.
+ *
+ * Objects are read back from the destination directory and decompressed
+ * with zlib directly.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "config.h"
+#include "dedup.h"
+#include "sink.h"
+#include "store.h"
+#include "util.h"
+
+#define RUN_ID "20261127T004612Z-1a2b3c4d"
+#define RUN_START 1795740372000LL   /* 2026-11-27T00:46:12Z */
+
+static char basedir[64];
+static char tmpdir[128];
+
+static void remove_tree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	d = opendir(path);
+	if (d) {
+		while ((de = readdir(d))) {
+			char *sub;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			sub = xasprintf("%s/%s", path, de->d_name);
+			remove_tree(sub);
+			free(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static void base_setup(void)
+{
+	snprintf(basedir, sizeof(basedir), "/tmp/evshare-sink-XXXXXX");
+	if (!mkdtemp(basedir))
+		basedir[0] = '\0';
+}
+
+static void base_teardown(void)
+{
+	if (basedir[0])
+		remove_tree(basedir);
+}
+
+static void new_tmpdir(void)
+{
+	ck_assert(basedir[0] != '\0');
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t-XXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* A test bench: config, destination store, spool directory. */
+typedef struct bench {
+	config *cfg;
+	store *dest;
+	char *dest_dir;
+	char *spool;
+} bench;
+
+/* `extra` is added to the additional subscriber's object. */
+static void bench_init(bench *b, const char *dest_name, const char *extra)
+{
+	char *text;
+	buf err = BUF_INIT;
+
+	b->dest_dir = xasprintf("%s/%s", tmpdir, dest_name);
+	b->spool = xasprintf("%s/spool-%s", tmpdir, dest_name);
+	ck_assert_int_eq(mkdir_p(b->spool, 0755), 0);
+	text = xasprintf("{\"state_dir\":\"%s/state\","
+			 "\"direct_subscribers\":[{\"org_id\":\"SRC-a\",\"source\":\"file:///in/a/\"},"
+			 "{\"org_id\":\"SRC-b\",\"source\":\"file:///in/b/\"}],"
+			 "\"additional_subscribers\":[{\"org_id\":\"SUB-1\",\"links\":[\"SRC-a\",\"SRC-b\"],"
+			 "\"destination\":\"file://%s/\"%s%s}]}",
+			 tmpdir, b->dest_dir, extra ? "," : "", extra ? extra : "");
+	ck_assert_msg(config_parse(text, strlen(text), "test.json", tmpdir, &b->cfg, &err) == ES_OK,
+		      "config: %s", err.data ? err.data : "");
+	ck_assert_int_eq(store_open(&b->cfg->additional[0].destination, &b->dest), ES_OK);
+	buf_release(&err);
+	free(text);
+}
+
+static void bench_release(bench *b)
+{
+	store_free(b->dest);
+	config_free(b->cfg);
+	free(b->dest_dir);
+	free(b->spool);
+}
+
+static void sink_start(sink *s, bench *b)
+{
+	sink_init(s, &b->cfg->additional[0], b->dest, RUN_ID, RUN_START, b->spool, 1 << 20);
+}
+
+static dedup_fp fp_of(const char *id)
+{
+	return dedup_fingerprint(id, strlen(id));
+}
+
+static void write_line(sink *s, const char *source, const char *id, const char *line)
+{
+	ck_assert_int_eq(sink_write(s, source, fp_of(id), line, strlen(line)), ES_OK);
+}
+
+/* Gunzip exactly one member that fills `in`; false if not. */
+static bool gunzip_member(const buf *in, buf *out)
+{
+	z_stream zs;
+	unsigned char tmp[16384];
+	int zr = Z_OK;
+
+	memset(&zs, 0, sizeof(zs));
+	ck_assert_int_eq(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+	zs.next_in = (unsigned char *)in->data;
+	zs.avail_in = (uInt)in->len;
+	while (zr == Z_OK) {
+		zs.next_out = tmp;
+		zs.avail_out = sizeof(tmp);
+		zr = inflate(&zs, Z_NO_FLUSH);
+		buf_add(out, tmp, sizeof(tmp) - zs.avail_out);
+	}
+	inflateEnd(&zs);
+	return zr == Z_STREAM_END && zs.avail_in == 0;
+}
+
+/* All regular files under dir, relative paths, sorted. */
+static void walk(const char *dir, const char *rel, char ***out, size_t *n, size_t *alloc)
+{
+	char *path = *rel ? xasprintf("%s/%s", dir, rel) : xstrdup(dir);
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d) {
+		free(path);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *sub, *full;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sub = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		full = xasprintf("%s/%s", dir, sub);
+		ck_assert_int_eq(lstat(full, &st), 0);
+		if (S_ISDIR(st.st_mode)) {
+			walk(dir, sub, out, n, alloc);
+			free(sub);
+		} else {
+			*out = xgrow(*out, *n + 1, alloc, sizeof(**out));
+			(*out)[(*n)++] = sub;
+		}
+		free(full);
+	}
+	closedir(d);
+	free(path);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef struct objects {
+	char **keys;
+	size_t n, alloc;
+} objects;
+
+static void list_objects(const char *dir, objects *o)
+{
+	memset(o, 0, sizeof(*o));
+	walk(dir, "", &o->keys, &o->n, &o->alloc);
+	if (o->n)
+		qsort(o->keys, o->n, sizeof(*o->keys), cmp_str);
+}
+
+static void objects_free(objects *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->keys[i]);
+	free(o->keys);
+}
+
+static void read_object(const char *dir, const char *key, buf *raw, buf *plain)
+{
+	char *p = xasprintf("%s/%s", dir, key);
+
+	ck_assert_int_eq(read_file(p, raw, 64 << 20), 0);
+	ck_assert_msg(gunzip_member(raw, plain), "'%s' is not one whole gzip member", key);
+	free(p);
+}
+
+static size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* --- tests ------------------------------------------------------------ */
+
+START_TEST(lines_in_order_one_object)
+{
+	static const unsigned char header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255 };
+	bench b;
+	sink s;
+	objects o;
+	buf want = BUF_INIT, raw = BUF_INIT, plain = BUF_INIT;
+	char *url;
+
+	new_tmpdir();
+	bench_init(&b, "dest", NULL);
+	sink_start(&s, &b);
+	for (int i = 0; i < 10; i++) {
+		char id[16], line[128];
+
+		snprintf(id, sizeof(id), "e-%d", i);
+		snprintf(line, sizeof(line),
+			 "{\"event_id\":\"%s\",\"org_id\":\"SRC-a\",\"data\":{\"i\":%d}}", id, i);
+		write_line(&s, "SRC-a", id, line);
+		buf_printf(&want, "%s\n", line);
+	}
+	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_uint_eq(s.matched, 10);
+	ck_assert_uint_eq(s.duplicates, 0);
+	ck_assert_uint_eq(s.written, 10);
+	ck_assert_uint_eq(s.nobjects, 1);
+
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_eq(o.n, 1);
+	ck_assert_str_eq(o.keys[0], "SUB-1/2026/11/27/" RUN_ID "-000001.ndjson.gz");
+	url = xasprintf("file://%s/SUB-1/2026/11/27/" RUN_ID "-000001.ndjson.gz", b.dest_dir);
+	ck_assert_str_eq(s.objects[0], url);
+	free(url);
+	read_object(b.dest_dir, o.keys[0], &raw, &plain);
+	ck_assert(!memcmp(raw.data, header, 10));
+	ck_assert_uint_eq(s.bytes_out, raw.len);
+	ck_assert_uint_eq(plain.len, want.len);
+	ck_assert(!memcmp(plain.data, want.data, want.len));
+	/* the spool file is gone once the object is put */
+	ck_assert_uint_eq(count_entries(b.spool), 0);
+
+	objects_free(&o);
+	buf_release(&want);
+	buf_release(&raw);
+	buf_release(&plain);
+	sink_release(&s);
+	bench_release(&b);
+}
+END_TEST
+
+START_TEST(dedup_first_occurrence_wins)
+{
+	static const struct { const char *id, *line; } in[] = {
+		{ "a", "{\"event_id\":\"a\",\"v\":1}" },
+		{ "b", "{\"event_id\":\"b\",\"v\":1}" },
+		{ "a", "{\"event_id\":\"a\",\"v\":2}" },
+		{ "c", "{\"event_id\":\"c\",\"v\":1}" },
+		{ "b", "{\"event_id\":\"b\",\"v\":2}" },
+		{ "a", "{\"event_id\":\"a\",\"v\":3}" },
+	};
+	for (int pass = 0; pass < 2; pass++) {
+		bench b;
+		sink s;
+		objects o;
+		buf raw = BUF_INIT, plain = BUF_INIT, want = BUF_INIT;
+
+		new_tmpdir();
+		bench_init(&b, "dest", pass ? "\"dedup\":false" : NULL);
+		ck_assert_int_eq(b.cfg->additional[0].dedup, pass == 0);
+		sink_start(&s, &b);
+		for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+			write_line(&s, i % 2 ? "SRC-b" : "SRC-a", in[i].id, in[i].line);
+			if (pass == 1 || i == 0 || i == 1 || i == 3)
+				buf_printf(&want, "%s\n", in[i].line);
+		}
+		ck_assert_int_eq(sink_finish(&s), ES_OK);
+		ck_assert_uint_eq(s.matched, 6);
+		ck_assert_uint_eq(s.duplicates, pass ? 0 : 3);
+		ck_assert_uint_eq(s.written, pass ? 6 : 3);
+		list_objects(b.dest_dir, &o);
+		ck_assert_uint_eq(o.n, 1);
+		read_object(b.dest_dir, o.keys[0], &raw, &plain);
+		ck_assert_uint_eq(plain.len, want.len);
+		ck_assert(!memcmp(plain.data, want.data, want.len));
+		objects_free(&o);
+		buf_release(&raw);
+		buf_release(&plain);
+		buf_release(&want);
+		sink_release(&s);
+		bench_release(&b);
+	}
+}
+END_TEST
+
+/* ~200 lines of pseudo-random hex (compresses to about half). */
+static void make_lines(char ***lines, size_t *n, uint64_t seed)
+{
+	uint64_t x = seed;
+
+	*n = 200;
+	*lines = xcalloc(*n, sizeof(**lines));
+	for (size_t i = 0; i < *n; i++) {
+		buf b = BUF_INIT;
+		size_t len = 40 + (size_t)(i * 37 % 160);
+
+		buf_printf(&b, "{\"event_id\":\"id-%zu\",\"data\":\"", i);
+		for (size_t j = 0; j < len; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf_addch(&b, "0123456789abcdef"[x & 15]);
+		}
+		buf_addstr(&b, "\"}");
+		(*lines)[i] = buf_detach(&b, NULL);
+	}
+}
+
+static void free_lines(char **lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+START_TEST(rotation_at_max_object_bytes)
+{
+	bench b;
+	sink s;
+	objects o;
+	char **lines;
+	size_t n, maxline = 0;
+	buf all = BUF_INIT, want = BUF_INIT;
+
+	new_tmpdir();
+	bench_init(&b, "dest", "\"max_object_bytes\":1024");
+	ck_assert_uint_eq(b.cfg->additional[0].max_object_bytes, 1024);
+	make_lines(&lines, &n, 0x1234567887654321ULL);
+	sink_start(&s, &b);
+	for (size_t i = 0; i < n; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "id-%zu", i);
+		write_line(&s, "SRC-a", id, lines[i]);
+		buf_printf(&want, "%s\n", lines[i]);
+		if (strlen(lines[i]) + 1 > maxline)
+			maxline = strlen(lines[i]) + 1;
+	}
+	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_ge(o.n, 4);
+	ck_assert_uint_eq(o.n, s.nobjects);
+	for (size_t i = 0; i < o.n; i++) {
+		buf raw = BUF_INIT, plain = BUF_INIT;
+		char want_key[128];
+
+		snprintf(want_key, sizeof(want_key), "SUB-1/2026/11/27/" RUN_ID "-%06zu.ndjson.gz",
+			 i + 1);
+		ck_assert_str_eq(o.keys[i], want_key);
+		read_object(b.dest_dir, o.keys[i], &raw, &plain);
+		if (i + 1 < o.n) {
+			/* at or past the limit, by at most a line and the flush */
+			ck_assert_msg(raw.len >= 1024, "object %zu has %zu bytes", i + 1, raw.len);
+			ck_assert_msg(raw.len <= 1024 + maxline + 64, "object %zu has %zu bytes",
+				      i + 1, raw.len);
+		}
+		/* each object holds whole lines */
+		ck_assert(plain.len > 0 && plain.data[plain.len - 1] == '\n');
+		buf_add(&all, plain.data, plain.len);
+		buf_release(&raw);
+		buf_release(&plain);
+	}
+	ck_assert_uint_eq(all.len, want.len);
+	ck_assert(!memcmp(all.data, want.data, want.len));
+	objects_free(&o);
+	free_lines(lines, n);
+	buf_release(&all);
+	buf_release(&want);
+	sink_release(&s);
+	bench_release(&b);
+}
+END_TEST
+
+START_TEST(rotation_is_at_the_first_boundary)
+{
+	/* an object closes at the first line boundary at or past the limit:
+	 * without its last line, it would have stayed below the limit (an
+	 * independent measure: the lines compressed by zlib as one gzip member
+	 * at the same level, about the size of the sink's flushed stream) */
+	bench b;
+	sink s;
+	objects o;
+	char **lines;
+	size_t n;
+
+	new_tmpdir();
+	bench_init(&b, "dest", "\"max_object_bytes\":2048");
+	make_lines(&lines, &n, 99);
+	sink_start(&s, &b);
+	for (size_t i = 0; i < n; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "id-%zu", i);
+		write_line(&s, "SRC-a", id, lines[i]);
+	}
+	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_ge(o.n, 2);
+	for (size_t i = 0; i + 1 < o.n; i++) {
+		buf raw = BUF_INIT, plain = BUF_INIT;
+		size_t cut;
+		uLongf clen;
+		unsigned char *cbuf;
+		z_stream zs;
+
+		read_object(b.dest_dir, o.keys[i], &raw, &plain);
+		/* drop the last line */
+		cut = plain.len - 1;
+		while (cut > 0 && plain.data[cut - 1] != '\n')
+			cut--;
+		memset(&zs, 0, sizeof(zs));
+		ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8,
+					      Z_DEFAULT_STRATEGY), Z_OK);
+		clen = deflateBound(&zs, cut);
+		cbuf = xmalloc(clen);
+		zs.next_in = (unsigned char *)plain.data;
+		zs.avail_in = (uInt)cut;
+		zs.next_out = cbuf;
+		zs.avail_out = (uInt)clen;
+		ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+		/* (16 bytes of slack for the trailer and block ends: a rotation
+		 * one line late is more than 50 bytes over) */
+		ck_assert_msg(zs.total_out < 2048 + 16,
+			      "object %zu: %lu bytes without its last line: it should have "
+			      "closed a line earlier", i + 1, (unsigned long)zs.total_out);
+		deflateEnd(&zs);
+		free(cbuf);
+		buf_release(&raw);
+		buf_release(&plain);
+	}
+	objects_free(&o);
+	free_lines(lines, n);
+	sink_release(&s);
+	bench_release(&b);
+}
+END_TEST
+
+START_TEST(source_in_key_splits)
+{
+	bench b;
+	sink s;
+	objects o;
+	static const struct { const char *src, *id, *line; } in[] = {
+		{ "SRC-a", "1", "{\"event_id\":\"1\"}" },
+		{ "SRC-a", "2", "{\"event_id\":\"2\"}" },
+		{ "SRC-b", "3", "{\"event_id\":\"3\"}" },
+		{ "SRC-b", "1", "{\"event_id\":\"1\",\"dup\":true}" },   /* a duplicate */
+		{ "SRC-a", "4", "{\"event_id\":\"4\"}" },
+	};
+	static const struct { const char *key, *content; } want[] = {
+		{ "SUB-1/SRC-a/" RUN_ID "-000001.gz", "{\"event_id\":\"1\"}\n{\"event_id\":\"2\"}\n" },
+		{ "SUB-1/SRC-a/" RUN_ID "-000003.gz", "{\"event_id\":\"4\"}\n" },
+		{ "SUB-1/SRC-b/" RUN_ID "-000002.gz", "{\"event_id\":\"3\"}\n" },
+	};
+
+	new_tmpdir();
+	bench_init(&b, "dest", "\"key_format\":\"{subscriber}/{source}/{run_id}-{seq}.gz\"");
+	sink_start(&s, &b);
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		write_line(&s, in[i].src, in[i].id, in[i].line);
+	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_uint_eq(s.duplicates, 1);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_eq(o.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		buf raw = BUF_INIT, plain = BUF_INIT;
+
+		ck_assert_str_eq(o.keys[i], want[i].key);
+		read_object(b.dest_dir, o.keys[i], &raw, &plain);
+		ck_assert_uint_eq(plain.len, strlen(want[i].content));
+		ck_assert(!memcmp(plain.data, want[i].content, plain.len));
+		buf_release(&raw);
+		buf_release(&plain);
+	}
+	objects_free(&o);
+	sink_release(&s);
+	bench_release(&b);
+
+	/* without {source}, a change of source does not close the object */
+	new_tmpdir();
+	bench_init(&b, "dest", NULL);
+	sink_start(&s, &b);
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		write_line(&s, in[i].src, in[i].id, in[i].line);
+	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_eq(o.n, 1);
+	objects_free(&o);
+	sink_release(&s);
+	bench_release(&b);
+}
+END_TEST
+
+START_TEST(nothing_written_no_object)
+{
+	bench b;
+	sink s;
+	objects o;
+
+	new_tmpdir();
+	bench_init(&b, "dest", NULL);
+	sink_start(&s, &b);
+	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_uint_eq(s.nobjects, 0);
+	ck_assert_uint_eq(s.written, 0);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_eq(o.n, 0);
+	objects_free(&o);
+	ck_assert_uint_eq(count_entries(b.spool), 0);
+	sink_release(&s);
+	bench_release(&b);
+}
+END_TEST
+
+/* Write the lines of `seed` (with rotation) through a sink into dest_name. */
+static void run_once(bench *b, const char *dest_name, uint64_t seed)
+{
+	sink s;
+	char **lines;
+	size_t n;
+
+	bench_init(b, dest_name, "\"max_object_bytes\":1500,\"compression_level\":9");
+	make_lines(&lines, &n, seed);
+	sink_start(&s, b);
+	for (size_t i = 0; i < n; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "id-%zu", i % 150);   /* some duplicates */
+		write_line(&s, i % 3 ? "SRC-a" : "SRC-b", id, lines[i]);
+	}
+	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_uint_eq(s.duplicates, 50);
+	free_lines(lines, n);
+	sink_release(&s);
+}
+
+START_TEST(same_lines_same_bytes)
+{
+	bench b1, b2;
+	objects o1, o2;
+
+	new_tmpdir();
+	run_once(&b1, "dest1", 7);
+	run_once(&b2, "dest2", 7);
+	list_objects(b1.dest_dir, &o1);
+	list_objects(b2.dest_dir, &o2);
+	ck_assert_uint_ge(o1.n, 2);
+	ck_assert_uint_eq(o1.n, o2.n);
+	for (size_t i = 0; i < o1.n; i++) {
+		buf r1 = BUF_INIT, r2 = BUF_INIT, p1 = BUF_INIT, p2 = BUF_INIT;
+
+		ck_assert_str_eq(o1.keys[i], o2.keys[i]);
+		read_object(b1.dest_dir, o1.keys[i], &r1, &p1);
+		read_object(b2.dest_dir, o2.keys[i], &r2, &p2);
+		ck_assert_uint_eq(r1.len, r2.len);
+		ck_assert_msg(!memcmp(r1.data, r2.data, r1.len), "object %s differs", o1.keys[i]);
+		buf_release(&r1);
+		buf_release(&r2);
+		buf_release(&p1);
+		buf_release(&p2);
+	}
+	objects_free(&o1);
+	objects_free(&o2);
+	bench_release(&b1);
+	bench_release(&b2);
+}
+END_TEST
+
+START_TEST(write_errors)
+{
+	bench b;
+	sink s;
+	char *blocker;
+
+	/* no spool directory */
+	new_tmpdir();
+	bench_init(&b, "dest", NULL);
+	rmdir(b.spool);
+	sink_start(&s, &b);
+	ck_assert_int_eq(sink_write(&s, "SRC-a", fp_of("x"), "{}", 2), ES_ERR_IO);
+	sink_release(&s);
+	bench_release(&b);
+
+	/* a destination that cannot be created: its path is a file */
+	new_tmpdir();
+	blocker = xasprintf("%s/dest", tmpdir);
+	{
+		FILE *f = fopen(blocker, "w");
+
+		ck_assert_ptr_nonnull(f);
+		fclose(f);
+	}
+	bench_init(&b, "dest", NULL);
+	sink_start(&s, &b);
+	ck_assert_int_eq(sink_write(&s, "SRC-a", fp_of("x"), "{}", 2), ES_OK);
+	ck_assert_int_ne(sink_finish(&s), ES_OK);
+	ck_assert_uint_eq(s.nobjects, 0);
+	sink_release(&s);
+	/* the spool file does not outlive the sink */
+	ck_assert_uint_eq(count_entries(b.spool), 0);
+	bench_release(&b);
+	free(blocker);
+}
+END_TEST
+
+Suite *sink_suite(void)
+{
+	Suite *s = suite_create("sink");
+	TCase *tc = tcase_create("sink");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+	tcase_add_test(tc, lines_in_order_one_object);
+	tcase_add_test(tc, dedup_first_occurrence_wins);
+	tcase_add_test(tc, rotation_at_max_object_bytes);
+	tcase_add_test(tc, rotation_is_at_the_first_boundary);
+	tcase_add_test(tc, source_in_key_splits);
+	tcase_add_test(tc, nothing_written_no_object);
+	tcase_add_test(tc, same_lines_same_bytes);
+	tcase_add_test(tc, write_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
