@@ -276,6 +276,7 @@ es_result store_open(const location *loc, store **out)
 		return store_file_open(loc, out);
 	case LOC_S3:
 	case LOC_GS:
+		return store_s3_open(loc, out);
 	case LOC_AZ:
 		break;
 	}

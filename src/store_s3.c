@@ -1,0 +1,1192 @@
+/*
+ * store_s3.c - s3:// and gs:// locations: the object-store interface over
+ * the S3 REST API.  See store_s3.h for the settings, the requests and the
+ * error mapping; store.h for what every backend guarantees.
+ *
+ * Every request goes through s3_call(): build the target, sign the attempt
+ * (a new X-Amz-Date each time), send it, classify the outcome, and either
+ * return, wait and try again, or log the failure once and return its
+ * result.  A streaming GET keeps its position across attempts and resumes
+ * with a Range request, so each byte reaches the caller once.
+ */
+#include "store_s3.h"
+#include "http.h"
+#include "log.h"
+#include "s3xml.h"
+#include "sigv4.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HASH_CHUNK        (1u << 20)
+#define MAX_EXTRA_HEADERS 8
+#define MIB               (1ull << 20)
+
+typedef struct s3_store {
+	store base;
+	const char *scheme;          /* "s3" or "gs", for messages */
+	s3_settings set;
+	aws_config aws;              /* credentials: wiped when the store is freed */
+	http_client *http;
+	http_retry retry;
+} s3_store;
+
+/* --- settings ---------------------------------------------------------- */
+
+static bool host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+}
+
+static bool path_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+void s3_endpoint_release(s3_endpoint *e)
+{
+	if (!e)
+		return;
+	free(e->scheme);
+	free(e->host);
+	free(e->base_path);
+	memset(e, 0, sizeof(*e));
+}
+
+es_result s3_endpoint_parse(const char *url, s3_endpoint *out, buf *err)
+{
+	const char *rest, *end;
+	size_t alen, plen;
+
+	memset(out, 0, sizeof(*out));
+	if (!strncmp(url, "https://", 8)) {
+		out->scheme = xstrdup("https");
+		rest = url + 8;
+	} else if (!strncmp(url, "http://", 7)) {
+		out->scheme = xstrdup("http");
+		rest = url + 7;
+	} else {
+		buf_printf(err, "endpoint '%s' must start with http:// or https://", url);
+		return ES_ERR_CONFIG;
+	}
+	alen = strcspn(rest, "/?#");
+	for (size_t i = 0; i < alen; i++)
+		if (rest[i] == '@') {
+			buf_printf(err, "endpoint '%s...' must not hold a user name or password",
+				   out->scheme);
+			goto fail;
+		}
+	if (!alen) {
+		buf_printf(err, "endpoint '%s' has no host", url);
+		goto fail;
+	}
+	for (size_t i = 0; i < alen; i++)
+		if (!host_char(rest[i])) {
+			buf_printf(err, "endpoint '%s': invalid character in the host", url);
+			goto fail;
+		}
+	out->host = xstrndup(rest, alen);
+	rest += alen;
+	end = rest + strlen(rest);
+	if (strpbrk(rest, "?#")) {
+		buf_printf(err, "endpoint '%s' must not have a query or a fragment", url);
+		goto fail;
+	}
+	for (const char *p = rest; p < end; p++)
+		if (!path_char(*p)) {
+			buf_printf(err, "endpoint '%s': its path must be plain (A-Z a-z 0-9 - . _ ~ /)",
+				   url);
+			goto fail;
+		}
+	plen = (size_t)(end - rest);
+	while (plen && rest[plen - 1] == '/')
+		plen--;
+	out->base_path = xstrndup(rest, plen);
+	return ES_OK;
+fail:
+	s3_endpoint_release(out);
+	return ES_ERR_CONFIG;
+}
+
+static bool region_is_valid(const char *r)
+{
+	if (!*r || strlen(r) > 64)
+		return false;
+	for (; *r; r++)
+		if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '-'))
+			return false;
+	return true;
+}
+
+void s3_settings_release(s3_settings *s)
+{
+	if (!s)
+		return;
+	free(s->region);
+	s3_endpoint_release(&s->endpoint);
+	free(s->ca_bundle);
+	memset(s, 0, sizeof(*s));
+}
+
+es_result s3_settings_resolve(const location *loc, const aws_config *aws,
+			      const creds_env *env, s3_settings *out, buf *err)
+{
+	bool gs = loc->scheme == LOC_GS, explicit_style;
+	const char *endpoint = loc->endpoint, *stall;
+	char *dflt = NULL;
+	es_result r;
+
+	memset(out, 0, sizeof(*out));
+	if (gs)
+		out->region = xstrdup(loc->region ? loc->region : S3_GS_REGION);
+	else
+		out->region = xstrdup(loc->region ? loc->region :
+				      aws && aws->region ? aws->region : S3_DEFAULT_REGION);
+	if (!region_is_valid(out->region)) {
+		buf_printf(err, "region '%s' is not a region name (a-z 0-9 -)", out->region);
+		r = ES_ERR_CONFIG;
+		goto fail;
+	}
+	if (!endpoint && !gs && aws)
+		endpoint = aws->endpoint_url;
+	out->default_endpoint = !endpoint;
+	if (!endpoint) {
+		if (gs)
+			dflt = xstrdup(S3_GS_ENDPOINT);
+		else
+			dflt = xasprintf("https://s3.%s.amazonaws.com%s", out->region,
+					 strncmp(out->region, "cn-", 3) ? "" : ".cn");
+		endpoint = dflt;
+	}
+	if ((r = s3_endpoint_parse(endpoint, &out->endpoint, err)) != ES_OK)
+		goto fail;
+	explicit_style = loc->path_style >= 0 || (!gs && aws && aws->path_style >= 0);
+	if (loc->path_style >= 0)
+		out->path_style = loc->path_style;
+	else if (!gs && aws && aws->path_style >= 0)
+		out->path_style = aws->path_style;
+	else
+		out->path_style = !out->default_endpoint;
+	if (!out->path_style && !explicit_style && strchr(loc->bucket, '.') &&
+	    !strcmp(out->endpoint.scheme, "https"))
+		out->path_style = true;
+	out->part_size = loc->part_size ? loc->part_size : S3_DEFAULT_PART_SIZE;
+	if (out->part_size < S3_MIN_PART_SIZE || out->part_size > S3_MAX_PART_SIZE) {
+		buf_printf(err, "part_size %" PRIu64 " is outside 5 MiB..5 GiB", out->part_size);
+		r = ES_ERR_CONFIG;
+		goto fail;
+	}
+	out->threshold = loc->multipart_threshold ? loc->multipart_threshold : out->part_size;
+	if (out->threshold > S3_MAX_PUT_SIZE)
+		out->threshold = S3_MAX_PUT_SIZE;
+	out->attempts = loc->retries ? loc->retries : S3_DEFAULT_ATTEMPTS;
+	out->stall_timeout_s = 30;
+	stall = env ? env->get(env->ud, S3_STALL_ENV) : NULL;
+	if (stall && *stall) {
+		uint64_t v;
+
+		if (!parse_u64(stall, &v) || v < 1 || v > 3600) {
+			buf_printf(err, "%s '%s': expected whole seconds from 1 to 3600",
+				   S3_STALL_ENV, stall);
+			r = ES_ERR_CONFIG;
+			goto fail;
+		}
+		out->stall_timeout_s = (long)v;
+	}
+	out->ca_bundle = aws && aws->ca_bundle ? xstrdup(aws->ca_bundle) : NULL;
+	free(dflt);
+	return ES_OK;
+fail:
+	free(dflt);
+	s3_settings_release(out);
+	return r;
+}
+
+/* --- targets ----------------------------------------------------------- */
+
+void s3_query_add(buf *q, const char *name, const char *value)
+{
+	if (q->len)
+		buf_addch(q, '&');
+	sigv4_uri_encode(q, name, strlen(name), false);
+	if (value) {
+		buf_addch(q, '=');
+		sigv4_uri_encode(q, value, strlen(value), false);
+	}
+}
+
+void s3_target_build(const s3_settings *s, const char *bucket, const char *key,
+		     const char *query, s3_target *out)
+{
+	buf path = BUF_INIT;
+
+	out->host = s->path_style ? xstrdup(s->endpoint.host)
+				  : xasprintf("%s.%s", bucket, s->endpoint.host);
+	buf_addstr(&path, s->endpoint.base_path);
+	if (s->path_style) {
+		buf_printf(&path, "/%s", bucket);
+		if (key)
+			buf_addch(&path, '/');
+	} else {
+		buf_addch(&path, '/');
+	}
+	if (key)
+		sigv4_uri_encode(&path, key, strlen(key), true);
+	out->path = buf_detach(&path, NULL);
+	out->url = xasprintf("%s://%s%s%s%s", s->endpoint.scheme, out->host, out->path,
+			     query && *query ? "?" : "", query && *query ? query : "");
+}
+
+void s3_target_release(s3_target *t)
+{
+	if (!t)
+		return;
+	free(t->host);
+	free(t->path);
+	free(t->url);
+	memset(t, 0, sizeof(*t));
+}
+
+uint64_t s3_part_size_for(uint64_t size, uint64_t part_size)
+{
+	uint64_t need;
+
+	if (part_size && size / part_size < S3_MAX_PARTS)
+		return part_size;
+	if (part_size && size / part_size == S3_MAX_PARTS && size % part_size == 0)
+		return part_size;
+	need = (size + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
+	need = (need + MIB - 1) / MIB * MIB;
+	return need > part_size ? need : part_size;
+}
+
+static bool code_is(const char *code, const char *const *list)
+{
+	for (size_t i = 0; code && list[i]; i++)
+		if (!strcmp(code, list[i]))
+			return true;
+	return false;
+}
+
+static const char *const auth_codes[] = {
+	"RequestTimeTooSkewed", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+	"AccessDenied", "InvalidToken", "ExpiredToken", "TokenRefreshRequired",
+	"AllAccessDisabled", "InvalidSecurity", "AccountProblem", NULL
+};
+
+static const char *const config_codes[] = {
+	"AuthorizationHeaderMalformed", "PermanentRedirect", "TemporaryRedirect",
+	"IllegalLocationConstraintException", NULL
+};
+
+es_result s3_error_result(long status, const char *code, bool exhausted)
+{
+	if (exhausted)
+		return ES_ERR_TEMP;
+	if (code_is(code, auth_codes))
+		return ES_ERR_AUTH;
+	if (code_is(code, config_codes))
+		return ES_ERR_CONFIG;
+	if (status == 401 || status == 403)
+		return ES_ERR_AUTH;
+	if (status >= 300 && status < 400)
+		return ES_ERR_CONFIG;
+	return ES_ERR_REMOTE;
+}
+
+/* --- one request, with retries ----------------------------------------- */
+
+/* A streaming GET's position, kept across attempts. */
+struct get_state {
+	store_write_fn fn;
+	void *ud;
+	const http_response *resp;   /* the current attempt's */
+	uint64_t delivered;          /* bytes given to fn */
+	uint64_t pos;                /* object offset of the next body byte */
+	uint64_t total;              /* object size once known; UINT64_MAX before */
+	bool started;                /* this attempt's reply was looked at */
+	bool stopped;                /* fn asked to stop */
+	char bad[200];               /* a reply that cannot be resumed from */
+};
+
+struct s3_call {
+	const char *method;
+	const char *key;             /* NULL: the bucket */
+	const char *query;           /* encoded; NULL: none */
+	http_header extra[MAX_EXTRA_HEADERS];
+	size_t nextra;
+	const http_body *body;
+	const char *payload_hash;    /* NULL: that of an empty body */
+	size_t body_cap;             /* collected 2xx bodies; 0: S3XML_MAX_REPLY_BYTES */
+	bool error_in_200;           /* a 200 reply may be an <Error> */
+	struct get_state *get;
+	/* for messages */
+	const char *verb;            /* "cannot VERB 'URL'" */
+	const char *url;             /* the s3:// URL */
+	bool quiet;                  /* failure: a warning, and not the store's error */
+	/* results */
+	http_response resp;          /* the last attempt's reply */
+	bool had_transport_error;    /* some attempt failed in transit */
+	char *message;               /* the failure message, when quiet */
+};
+
+static void call_header(struct s3_call *c, const char *name, const char *value)
+{
+	if (c->nextra >= MAX_EXTRA_HEADERS)
+		die("s3: too many headers");
+	c->extra[c->nextra].name = name;
+	c->extra[c->nextra].value = value;
+	c->nextra++;
+}
+
+/* Learn where this attempt's body starts and how long the object is. */
+static bool get_begin(struct get_state *g)
+{
+	const http_response *r = g->resp;
+	const char *cl = http_response_header(r, "Content-Length");
+	uint64_t v;
+
+	g->started = true;
+	if (r->status == 206) {
+		const char *cr = http_response_header(r, "Content-Range");
+		unsigned long long start = 0, last = 0, total = 0;
+		int n = cr ? sscanf(cr, "bytes %llu-%llu/%llu", &start, &last, &total) : 0;
+
+		if (n < 2) {
+			snprintf(g->bad, sizeof(g->bad), "a 206 reply without a valid Content-Range");
+			return false;
+		}
+		if (start > g->delivered) {
+			snprintf(g->bad, sizeof(g->bad), "the resumed reply starts at byte %llu, "
+				 "not %" PRIu64, start, g->delivered);
+			return false;
+		}
+		g->pos = start;
+		if (n == 3)
+			g->total = total;
+		return true;
+	}
+	g->pos = 0;   /* a whole reply: skip what was delivered already */
+	if (cl && parse_u64(cl, &v))
+		g->total = v;
+	return true;
+}
+
+static int get_on_body(void *ud, const char *p, size_t n)
+{
+	struct get_state *g = ud;
+
+	if (!g->started && !get_begin(g))
+		return 1;
+	if (g->pos < g->delivered) {
+		uint64_t skip = g->delivered - g->pos;
+
+		if (skip > n)
+			skip = n;
+		p += skip;
+		n -= (size_t)skip;
+		g->pos += skip;
+	}
+	if (!n)
+		return 0;
+	if (g->fn(g->ud, p, n)) {
+		g->stopped = true;
+		return 1;
+	}
+	g->pos += n;
+	g->delivered += n;
+	return 0;
+}
+
+static void trace_attempt(const struct s3_call *c, const s3_target *t, unsigned attempt,
+			  const char *code)
+{
+	const http_response *r = &c->resp;
+
+	if (!log_enabled(LOG_TRACE))
+		return;
+	if (r->error == HTTP_OK)
+		log_msg(LOG_TRACE, c->url, "%s %s -> %ld%s%s (attempt %u, sent %" PRIu64
+			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url, r->status,
+			code ? " " : "", code ? code : "", attempt,
+			r->sent_bytes, r->body_bytes, r->seconds);
+	else
+		log_msg(LOG_TRACE, c->url, "%s %s -> %s: %s (attempt %u, sent %" PRIu64
+			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url,
+			http_error_name(r->error), r->message, attempt,
+			r->sent_bytes, r->body_bytes, r->seconds);
+}
+
+/* "the clock of this machine is off by ..." from the reply's Date. */
+static void skew_note(buf *m, const http_response *r)
+{
+	const char *date = http_response_header(r, "Date");
+	int64_t server_s, diff;
+
+	if (!date || !http_date_parse(date, &server_s)) {
+		buf_addstr(m, "; the clock of this machine is off (the reply had no usable Date)");
+		return;
+	}
+	diff = time_now_ms() / 1000 - server_s;
+	buf_printf(m, "; the clock of this machine is off by %s%" PRId64 " s (%s than the "
+		   "server's Date '%s'): set the clock (NTP)", diff >= 0 ? "+" : "", diff,
+		   diff >= 0 ? "ahead" : "behind", date);
+}
+
+static es_result call_fail(s3_store *s, struct s3_call *c, const s3_error_info *e,
+			   bool exhausted, unsigned attempts)
+{
+	const http_response *r = &c->resp;
+	buf m = BUF_INIT;
+	es_result res;
+
+	buf_printf(&m, "cannot %s '%s': ", c->verb, c->url);
+	if (c->get && c->get->bad[0]) {
+		res = ES_ERR_REMOTE;
+		buf_addstr(&m, c->get->bad);
+	} else if (r->error != HTTP_OK) {
+		res = exhausted ? ES_ERR_TEMP : r->error == HTTP_E_LOCAL ? ES_ERR_IO : ES_ERR_REMOTE;
+		buf_printf(&m, "%s (%s)", http_error_name(r->error), r->message);
+		if (r->error == HTTP_E_TLS)
+			buf_printf(&m, "; the TLS peer '%s' is not trusted or TLS failed "
+				   "(AWS_CA_BUNDLE names a CA file)", s->set.endpoint.host);
+	} else {
+		const char *code = e->code;
+
+		res = s3_error_result(r->status, code, exhausted);
+		if (r->status == 412)
+			buf_printf(&m, "the object changed since it was listed (412 %s)",
+				   code ? code : "PreconditionFailed");
+		else if (code && !strcmp(code, "NoSuchBucket"))
+			buf_printf(&m, "bucket '%s' does not exist (404 NoSuchBucket)",
+				   s->base.loc.bucket);
+		else
+			buf_printf(&m, "%ld %s%s%s", r->status, code ? code : "(no S3 error code)",
+				   e->message ? ": " : "", e->message ? e->message : "");
+		if (code && !strcmp(code, "RequestTimeTooSkewed"))
+			skew_note(&m, r);
+		else if (res == ES_ERR_AUTH)
+			buf_printf(&m, " (credentials from %s)", s->aws.source);
+		if (r->status >= 300 && r->status < 400) {
+			const char *region = http_response_header(r, "x-amz-bucket-region");
+
+			if (region)
+				buf_printf(&m, "; the bucket is in region '%s'", region);
+		}
+	}
+	if (exhausted)
+		buf_printf(&m, "; gave up after %u attempts", attempts);
+	if (c->quiet) {
+		free(c->message);
+		c->message = buf_detach(&m, NULL);
+	} else {
+		store_fail(&s->base, res, c->url, "%s", m.data);
+		buf_release(&m);
+	}
+	return res;
+}
+
+static es_result s3_call(s3_store *s, struct s3_call *c)
+{
+	sigv4_credentials cred = { s->aws.access_key_id, s->aws.secret_access_key,
+				   s->aws.session_token };
+	s3_target t;
+	unsigned failures = 0, attempts = 0;
+	es_result res = ES_ERR_INTERNAL;
+
+	s3_target_build(&s->set, s->base.loc.bucket, c->key, c->query, &t);
+	for (;;) {
+		sigv4_header sh[MAX_EXTRA_HEADERS + 2];
+		http_header hh[MAX_EXTRA_HEADERS + 2 + SIGV4_MAX_ADDED];
+		sigv4_params params = { s->set.region, "s3", time_now_ms() / 1000, 0,
+					false, false, true, false };
+		sigv4_request sreq;
+		sigv4_result sig;
+		http_request req;
+		s3_error_info einfo = { 0 };
+		char range[48];
+		size_t ns = 0, nh = 0;
+		uint64_t before = c->get ? c->get->delivered : 0;
+		http_verdict v;
+		const char *code = NULL;
+
+		attempts++;
+		if (c->get && c->get->total != UINT64_MAX && c->get->delivered == c->get->total) {
+			res = ES_OK;    /* everything arrived before the connection broke */
+			break;
+		}
+		sh[ns++] = (sigv4_header){ "Host", t.host };
+		for (size_t i = 0; i < c->nextra; i++)
+			sh[ns++] = (sigv4_header){ c->extra[i].name, c->extra[i].value };
+		if (c->get && c->get->delivered) {
+			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", c->get->delivered);
+			sh[ns++] = (sigv4_header){ "Range", range };
+		}
+		sreq = (sigv4_request){ c->method, t.path, c->query, sh, ns,
+					c->payload_hash ? c->payload_hash : SIGV4_EMPTY_SHA256 };
+		if (sigv4_sign_headers(&sreq, &cred, &params, &sig) != ES_OK) {
+			res = store_fail(&s->base, ES_ERR_INTERNAL, c->url,
+					 "cannot %s '%s': the request could not be signed", c->verb,
+					 c->url);
+			break;
+		}
+		for (size_t i = 0; i < ns; i++)
+			hh[nh++] = (http_header){ sh[i].name, sh[i].value };
+		for (size_t i = 0; i < sig.nadd; i++)
+			hh[nh++] = (http_header){ sig.add[i].name, sig.add[i].value };
+		req = (http_request){ c->method, t.url, hh, nh, c->body,
+				      c->get ? get_on_body : NULL, c->get,
+				      c->body_cap ? c->body_cap : S3XML_MAX_REPLY_BYTES };
+		http_response_release(&c->resp);
+		if (c->get) {
+			c->get->started = false;
+			c->get->resp = &c->resp;
+		}
+		http_perform(s->http, &req, &c->resp);
+		sigv4_result_release(&sig);
+		if (c->resp.error != HTTP_OK && c->resp.error != HTTP_E_ABORTED)
+			c->had_transport_error = true;
+		if (c->resp.error == HTTP_OK &&
+		    (c->resp.status >= 300 || (c->error_in_200 && c->resp.status < 300)) &&
+		    s3xml_parse_error(c->resp.body.data ? c->resp.body.data : "",
+				      c->resp.body.len, &einfo) == ES_OK)
+			code = einfo.code;
+		v = http_classify(c->resp.error, c->resp.status, code);
+		trace_attempt(c, &t, attempts, code);
+		if (c->get && c->resp.error == HTTP_OK && v == HTTP_VERDICT_DONE) {
+			if (!c->get->started && !get_begin(c->get))
+				v = HTTP_VERDICT_FAIL;
+			else if (c->get->total != UINT64_MAX && c->get->delivered != c->get->total)
+				v = HTTP_VERDICT_RETRY;   /* shorter than announced */
+		}
+		if (v == HTTP_VERDICT_DONE) {
+			s3_error_info_release(&einfo);
+			res = ES_OK;
+			break;
+		}
+		if (c->get && (c->get->stopped || c->get->bad[0])) {
+			res = c->get->stopped ? ES_ERR_DATA
+					      : call_fail(s, c, &einfo, false, attempts);
+			s3_error_info_release(&einfo);
+			break;
+		}
+		if (c->get && c->get->delivered > before)
+			failures = 0;     /* progress: a resume is not a failed attempt */
+		failures++;
+		if (v == HTTP_VERDICT_RETRY && failures < s->set.attempts &&
+		    attempts < S3_MAX_RESUMES) {
+			unsigned ms = http_backoff_ms(&s->retry, failures);
+			char why[320];
+
+			if (c->resp.error != HTTP_OK)
+				snprintf(why, sizeof(why), "%s (%s)", http_error_name(c->resp.error),
+					 c->resp.message);
+			else
+				snprintf(why, sizeof(why), "%ld %s", c->resp.status,
+					 code ? code : "(no S3 error code)");
+			log_msg(LOG_DEBUG, c->url, "%s '%s': %s; retrying in %u ms (attempt %u of %u)",
+				c->method, c->url, why, ms, failures + 1, s->set.attempts);
+			http_sleep(&s->retry, ms);
+			s3_error_info_release(&einfo);
+			continue;
+		}
+		res = call_fail(s, c, &einfo, v == HTTP_VERDICT_RETRY, attempts);
+		s3_error_info_release(&einfo);
+		break;
+	}
+	s3_target_release(&t);
+	return res;
+}
+
+static void call_release(struct s3_call *c)
+{
+	http_response_release(&c->resp);
+	free(c->message);
+	c->message = NULL;
+}
+
+/* --- list -------------------------------------------------------------- */
+
+static es_result s3_list(store *st, store_list *out)
+{
+	s3_store *s = (s3_store *)st;
+	const char *prefix = st->loc.prefix;
+	size_t plen = strlen(prefix);
+	char *token = NULL;
+	unsigned pages = 0;
+	es_result r = ES_OK;
+
+	for (;;) {
+		struct s3_call c = { 0 };
+		buf q = BUF_INIT;
+		s3_list_page page;
+		char *err = NULL;
+
+		if (token)
+			s3_query_add(&q, "continuation-token", token);
+		s3_query_add(&q, "encoding-type", "url");
+		s3_query_add(&q, "list-type", "2");
+		if (*prefix)
+			s3_query_add(&q, "prefix", prefix);
+		c.method = "GET";
+		c.query = q.data;
+		c.body_cap = S3XML_MAX_LIST_BYTES;
+		c.verb = "list";
+		c.url = st->loc.url;
+		r = s3_call(s, &c);
+		if (r == ES_OK && s3xml_parse_list_v2(c.resp.body.data ? c.resp.body.data : "",
+						      c.resp.body.len, &page, &err) != ES_OK) {
+			r = store_fail(st, ES_ERR_REMOTE, st->loc.url,
+				       "cannot list '%s': invalid reply: %s", st->loc.url, err);
+			free(err);
+		}
+		call_release(&c);
+		buf_release(&q);
+		if (r != ES_OK)
+			break;
+		pages++;
+		for (size_t i = 0; i < page.count; i++) {
+			const s3_object_info *o = &page.objects[i];
+			size_t klen = strlen(o->key);
+
+			if (strncmp(o->key, prefix, plen))
+				continue;    /* not under the prefix: never asked for */
+			if (klen && o->key[klen - 1] == '/' && o->size == 0)
+				continue;    /* a "folder" marker */
+			store_list_add(out, o->key, (uint64_t)o->size, o->mtime_ms, o->etag);
+		}
+		if (page.truncated && token && !strcmp(token, page.next_token)) {
+			r = store_fail(st, ES_ERR_REMOTE, st->loc.url, "cannot list '%s': the "
+				       "server sent the same continuation token twice", st->loc.url);
+			s3_list_page_release(&page);
+			break;
+		}
+		free(token);
+		token = page.truncated ? xstrdup(page.next_token) : NULL;
+		s3_list_page_release(&page);
+		if (!token)
+			break;
+	}
+	free(token);
+	if (r == ES_OK)
+		log_msg(LOG_DEBUG, st->loc.url, "listed '%s': %zu objects in %u page(s)",
+			st->loc.url, out->count, pages);
+	return r;
+}
+
+/* --- get --------------------------------------------------------------- */
+
+static es_result s3_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
+{
+	s3_store *s = (s3_store *)st;
+	struct get_state g = { fn, ud, NULL, 0, 0, UINT64_MAX, false, false, "" };
+	struct s3_call c = { 0 };
+	char *url = store_url(st, obj->key);
+	char *if_match = NULL;
+	es_result r;
+
+	c.method = "GET";
+	c.key = obj->key;
+	c.get = &g;
+	c.verb = "read";
+	c.url = url;
+	if (obj->etag && *obj->etag) {
+		if_match = xasprintf("\"%s\"", obj->etag);
+		call_header(&c, "If-Match", if_match);
+	}
+	r = s3_call(s, &c);
+	call_release(&c);
+	free(if_match);
+	free(url);
+	return r;
+}
+
+/* --- put --------------------------------------------------------------- */
+
+struct digest {
+	char md5_b64[32];
+	char sha256_hex[65];
+	unsigned char md5[16];
+};
+
+static void digest_mem(const void *p, size_t n, struct digest *d)
+{
+	buf b = BUF_INIT;
+	unsigned int len = 0;
+
+	EVP_Digest(p, n, d->md5, &len, EVP_md5(), NULL);
+	sigv4_sha256_hex(p, n, d->sha256_hex);
+	buf_add_base64(&b, d->md5, 16);
+	snprintf(d->md5_b64, sizeof(d->md5_b64), "%s", b.data);
+	buf_release(&b);
+}
+
+/* MD5 and SHA-256 of length bytes of fd at offset.  -1 with errno. */
+static int digest_file(int fd, uint64_t offset, uint64_t length, struct digest *d)
+{
+	EVP_MD_CTX *md5 = EVP_MD_CTX_new(), *sha = EVP_MD_CTX_new();
+	unsigned char *chunk = xmalloc(HASH_CHUNK), sum[32];
+	unsigned int len = 0;
+	buf b = BUF_INIT;
+	int rc = -1;
+
+	if (!md5 || !sha)
+		die("out of memory");
+	EVP_DigestInit_ex(md5, EVP_md5(), NULL);
+	EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+	while (length) {
+		size_t want = length < HASH_CHUNK ? (size_t)length : HASH_CHUNK;
+		ssize_t got = pread(fd, chunk, want, (off_t)offset);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (got == 0)
+				errno = EIO;   /* the file shrank */
+			goto done;
+		}
+		EVP_DigestUpdate(md5, chunk, (size_t)got);
+		EVP_DigestUpdate(sha, chunk, (size_t)got);
+		offset += (uint64_t)got;
+		length -= (uint64_t)got;
+	}
+	EVP_DigestFinal_ex(md5, d->md5, &len);
+	EVP_DigestFinal_ex(sha, sum, &len);
+	hex_encode(sum, 32, d->sha256_hex);
+	buf_add_base64(&b, d->md5, 16);
+	snprintf(d->md5_b64, sizeof(d->md5_b64), "%s", b.data);
+	buf_release(&b);
+	rc = 0;
+done:
+	EVP_MD_CTX_free(md5);
+	EVP_MD_CTX_free(sha);
+	free(chunk);
+	return rc;
+}
+
+static es_result put_single(s3_store *s, const char *key, const char *url, int fd,
+			    uint64_t size, const char *local_path)
+{
+	struct s3_call c = { 0 };
+	http_body body = { NULL, fd, 0, size };
+	struct digest d;
+	es_result r;
+
+	if (digest_file(fd, 0, size, &d) < 0)
+		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
+				  strerror(errno));
+	c.method = "PUT";
+	c.key = key;
+	c.body = &body;
+	c.payload_hash = d.sha256_hex;
+	c.verb = "write";
+	c.url = url;
+	call_header(&c, "Content-MD5", d.md5_b64);
+	call_header(&c, "Content-Type", "application/octet-stream");
+	r = s3_call(s, &c);
+	call_release(&c);
+	return r;
+}
+
+/* DELETE an upload; failures are warnings (the put has already failed, or
+ * a later rerun cleans up). */
+static void abort_upload(s3_store *s, const char *key, const char *upload_id,
+			 const char *url)
+{
+	struct s3_call c = { 0 };
+	buf q = BUF_INIT;
+
+	s3_query_add(&q, "uploadId", upload_id);
+	c.method = "DELETE";
+	c.key = key;
+	c.query = q.data;
+	c.verb = "abort the multipart upload of";
+	c.url = url;
+	c.quiet = true;
+	if (s3_call(s, &c) != ES_OK) {
+		if (c.resp.error == HTTP_OK && c.resp.status == 404)
+			log_msg(LOG_DEBUG, url, "multipart upload of '%s' already gone", url);
+		else
+			log_msg(LOG_WARNING, url, "%s", c.message);
+	} else {
+		log_msg(LOG_DEBUG, url, "aborted multipart upload %s of '%s'", upload_id, url);
+	}
+	call_release(&c);
+	buf_release(&q);
+}
+
+/* Abort the unfinished uploads of exactly this key: leftovers of an
+ * interrupted run of the same plan. */
+static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
+{
+	char *key_marker = NULL, *id_marker = NULL;
+	unsigned aborted = 0;
+
+	for (;;) {
+		struct s3_call c = { 0 };
+		buf q = BUF_INIT;
+		s3_upload_list list;
+		char *err = NULL;
+		es_result r;
+
+		s3_query_add(&q, "encoding-type", "url");
+		if (key_marker)
+			s3_query_add(&q, "key-marker", key_marker);
+		s3_query_add(&q, "prefix", key);
+		if (id_marker)
+			s3_query_add(&q, "upload-id-marker", id_marker);
+		s3_query_add(&q, "uploads", NULL);
+		c.method = "GET";
+		c.query = q.data;
+		c.body_cap = S3XML_MAX_LIST_BYTES;
+		c.verb = "list the unfinished uploads of";
+		c.url = url;
+		c.quiet = true;
+		r = s3_call(s, &c);
+		if (r != ES_OK) {
+			/* an auth failure stops here; anything else shows in the upload */
+			if (r == ES_ERR_AUTH)
+				store_fail(&s->base, r, url, "%s", c.message);
+			else
+				log_msg(LOG_WARNING, url, "%s; going on", c.message);
+			call_release(&c);
+			buf_release(&q);
+			free(key_marker);
+			free(id_marker);
+			return r == ES_ERR_AUTH ? r : ES_OK;
+		}
+		r = s3xml_parse_list_multipart_uploads(c.resp.body.data ? c.resp.body.data : "",
+						       c.resp.body.len, &list, &err);
+		call_release(&c);
+		buf_release(&q);
+		if (r != ES_OK) {
+			log_msg(LOG_WARNING, url, "cannot list the unfinished uploads of '%s': "
+				"invalid reply: %s; going on", url, err);
+			free(err);
+			break;
+		}
+		for (size_t i = 0; i < list.count; i++)
+			if (!strcmp(list.uploads[i].key, key)) {
+				abort_upload(s, key, list.uploads[i].upload_id, url);
+				aborted++;
+			}
+		free(key_marker);
+		free(id_marker);
+		key_marker = id_marker = NULL;
+		if (list.truncated && list.next_key_marker && list.next_upload_id_marker) {
+			key_marker = xstrdup(list.next_key_marker);
+			id_marker = xstrdup(list.next_upload_id_marker);
+		}
+		s3_upload_list_release(&list);
+		if (!key_marker)
+			break;
+	}
+	free(key_marker);
+	free(id_marker);
+	if (aborted)
+		log_msg(LOG_INFO, url, "aborted %u unfinished multipart upload(s) of '%s' "
+			"left by an interrupted run", aborted, url);
+	return ES_OK;
+}
+
+static void xml_escape_add(buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '&')
+			buf_addstr(b, "&amp;");
+		else if (*s == '<')
+			buf_addstr(b, "&lt;");
+		else if (*s == '>')
+			buf_addstr(b, "&gt;");
+		else
+			buf_addch(b, *s);
+	}
+}
+
+static char *unquote(const char *etag)
+{
+	size_t n = strlen(etag);
+
+	if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"')
+		return xstrndup(etag + 1, n - 2);
+	return xstrdup(etag);
+}
+
+/* After a CompleteMultipartUpload whose reply was lost, a retry finds no
+ * upload: the object is there if its ETag is the multipart ETag of our
+ * parts (MD5 of the part MD5s, "-N"). */
+static bool completed_already(s3_store *s, const char *key, const char *url,
+			      const unsigned char *md5s, size_t nparts)
+{
+	struct s3_call c = { 0 };
+	unsigned char sum[16];
+	unsigned int len = 0;
+	char hex[33], *want, *got = NULL;
+	const char *etag;
+	bool same = false;
+
+	EVP_Digest(md5s, 16 * nparts, sum, &len, EVP_md5(), NULL);
+	hex_encode(sum, 16, hex);
+	want = xasprintf("%s-%zu", hex, nparts);
+	c.method = "HEAD";
+	c.key = key;
+	c.verb = "check";
+	c.url = url;
+	c.quiet = true;
+	if (s3_call(s, &c) == ES_OK && (etag = http_response_header(&c.resp, "ETag"))) {
+		got = unquote(etag);
+		same = !strcasecmp(got, want);
+	}
+	call_release(&c);
+	free(got);
+	free(want);
+	return same;
+}
+
+static es_result put_multipart(s3_store *s, const char *key, const char *url, int fd,
+			       uint64_t size, const char *local_path)
+{
+	uint64_t part_size = s3_part_size_for(size, s->set.part_size);
+	size_t nparts = (size_t)((size + part_size - 1) / part_size);
+	char **etags = xcalloc(nparts ? nparts : 1, sizeof(char *));
+	unsigned char *md5s = xcalloc(nparts ? nparts : 1, 16);
+	char *upload_id = NULL, *err = NULL;
+	struct s3_call c = { 0 };
+	buf q = BUF_INIT, xml = BUF_INIT;
+	es_result r;
+
+	if ((r = abort_leftovers(s, key, url)) != ES_OK)
+		goto done;
+	/* create */
+	s3_query_add(&q, "uploads", NULL);
+	c.method = "POST";
+	c.key = key;
+	c.query = q.data;
+	c.verb = "start the multipart upload of";
+	c.url = url;
+	call_header(&c, "Content-Type", "application/octet-stream");
+	if ((r = s3_call(s, &c)) != ES_OK)
+		goto done;
+	if (s3xml_parse_initiate_multipart(c.resp.body.data ? c.resp.body.data : "",
+					   c.resp.body.len, &upload_id, &err) != ES_OK) {
+		r = store_fail(&s->base, ES_ERR_REMOTE, url, "cannot start the multipart upload "
+			       "of '%s': invalid reply: %s", url, err);
+		goto done;
+	}
+	call_release(&c);
+	log_msg(LOG_DEBUG, url, "multipart upload of '%s': %zu part(s) of %" PRIu64 " bytes",
+		url, nparts, part_size);
+	/* parts */
+	for (size_t i = 0; i < nparts; i++) {
+		uint64_t off = (uint64_t)i * part_size;
+		http_body body = { NULL, fd, off, size - off < part_size ? size - off : part_size };
+		struct digest d;
+		char num[24];
+		const char *etag;
+
+		if (digest_file(fd, body.offset, body.length, &d) < 0) {
+			r = store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
+				       strerror(errno));
+			goto abort;
+		}
+		memcpy(md5s + 16 * i, d.md5, 16);
+		buf_reset(&q);
+		snprintf(num, sizeof(num), "%zu", i + 1);
+		s3_query_add(&q, "partNumber", num);
+		s3_query_add(&q, "uploadId", upload_id);
+		memset(&c, 0, sizeof(c));
+		c.method = "PUT";
+		c.key = key;
+		c.query = q.data;
+		c.body = &body;
+		c.payload_hash = d.sha256_hex;
+		c.verb = "write";
+		c.url = url;
+		call_header(&c, "Content-MD5", d.md5_b64);
+		if ((r = s3_call(s, &c)) != ES_OK)
+			goto abort;
+		if (!(etag = http_response_header(&c.resp, "ETag")) || !*etag) {
+			r = store_fail(&s->base, ES_ERR_REMOTE, url, "cannot write '%s': part %zu "
+				       "was stored without an ETag", url, i + 1);
+			goto abort;
+		}
+		etags[i] = xstrdup(etag);
+		call_release(&c);
+	}
+	/* complete */
+	buf_addstr(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (size_t i = 0; i < nparts; i++) {
+		buf_printf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+		xml_escape_add(&xml, etags[i]);
+		buf_addstr(&xml, "</ETag></Part>");
+	}
+	buf_addstr(&xml, "</CompleteMultipartUpload>");
+	{
+		http_body body = { xml.data, -1, 0, xml.len };
+		struct digest d;
+		char *final_etag = NULL;
+		s3_error_info einfo = { 0 };
+
+		digest_mem(xml.data, xml.len, &d);
+		buf_reset(&q);
+		s3_query_add(&q, "uploadId", upload_id);
+		memset(&c, 0, sizeof(c));
+		c.method = "POST";
+		c.key = key;
+		c.query = q.data;
+		c.body = &body;
+		c.payload_hash = d.sha256_hex;
+		c.error_in_200 = true;
+		c.verb = "complete the multipart upload of";
+		c.url = url;
+		c.quiet = true;
+		call_header(&c, "Content-MD5", d.md5_b64);
+		call_header(&c, "Content-Type", "application/xml");
+		r = s3_call(s, &c);
+		if (r != ES_OK) {
+			bool lost_reply = c.had_transport_error && c.resp.error == HTTP_OK &&
+					  c.resp.status == 404;
+
+			if (lost_reply && completed_already(s, key, url, md5s, nparts)) {
+				log_msg(LOG_DEBUG, url, "'%s' was completed by an attempt whose "
+					"reply was lost", url);
+				r = ES_OK;
+				goto done;
+			}
+			store_fail(&s->base, r, url, "%s", c.message);
+			goto abort;
+		}
+		free(err);
+		err = NULL;
+		if (s3xml_parse_complete_multipart(c.resp.body.data ? c.resp.body.data : "",
+						   c.resp.body.len, &final_etag, &einfo,
+						   &err) != ES_OK) {
+			/* a 200 that is no <Error> but not S3's shape either (moto
+			 * 5.2.1 says <CompleteMultipartUploadResponse>): the object
+			 * decides */
+			s3_error_info_release(&einfo);
+			if (completed_already(s, key, url, md5s, nparts)) {
+				log_msg(LOG_DEBUG, url, "'%s': unexpected CompleteMultipartUpload "
+					"reply (%s), but the object has the ETag of its parts",
+					url, err);
+			} else {
+				r = store_fail(&s->base, ES_ERR_REMOTE, url, "cannot complete the "
+					       "multipart upload of '%s': %s", url, err);
+				goto abort;
+			}
+		}
+		free(final_etag);
+	}
+	r = ES_OK;
+	goto done;
+abort:
+	abort_upload(s, key, upload_id, url);
+done:
+	call_release(&c);
+	for (size_t i = 0; i < nparts; i++)
+		free(etags[i]);
+	free(etags);
+	free(md5s);
+	free(upload_id);
+	free(err);
+	buf_release(&q);
+	buf_release(&xml);
+	return r;
+}
+
+static es_result s3_put(store *st, const char *key, const char *local_path)
+{
+	s3_store *s = (s3_store *)st;
+	char *url = store_url(st, key);
+	struct stat sb;
+	int fd = -1;
+	es_result r;
+
+	if (!store_key_is_safe(key)) {
+		r = store_fail(st, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
+		goto done;
+	}
+	if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
+		r = store_fail(st, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
+			       strerror(errno));
+		goto done;
+	}
+	if ((uint64_t)sb.st_size >= s->set.threshold)
+		r = put_multipart(s, key, url, fd, (uint64_t)sb.st_size, local_path);
+	else
+		r = put_single(s, key, url, fd, (uint64_t)sb.st_size, local_path);
+done:
+	if (fd >= 0)
+		close(fd);
+	free(url);
+	return r;
+}
+
+/* --- open / free ------------------------------------------------------- */
+
+static void s3_free(store *st)
+{
+	s3_store *s = (s3_store *)st;
+
+	if (!s)
+		return;
+	http_client_free(s->http);
+	aws_config_release(&s->aws);
+	s3_settings_release(&s->set);
+	location_release(&st->loc);
+	free(s);
+}
+
+static const struct store_ops s3_ops = {
+	.list = s3_list,
+	.get = s3_get,
+	.put = s3_put,
+	.free = s3_free,
+};
+
+es_result store_s3_open(const location *loc, store **out)
+{
+	s3_store *s;
+	buf err = BUF_INIT;
+	http_options opt = { 0 };
+	es_result r;
+
+	*out = NULL;
+	if (loc->scheme != LOC_S3 && loc->scheme != LOC_GS)
+		return es_error_url(ES_ERR_INTERNAL, loc->url, "'%s': not an s3:// or gs:// "
+				    "location", loc->url);
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &s3_ops;
+	s->scheme = loc->scheme == LOC_GS ? "gs" : "s3";
+	location_copy(&s->base.loc, loc);
+	if ((r = aws_config_load(creds_process_env(), loc->profile, &s->aws, &err)) != ES_OK ||
+	    (r = s3_settings_resolve(loc, &s->aws, creds_process_env(), &s->set, &err)) != ES_OK) {
+		es_error_url(r, loc->url, "'%s': %s", loc->url, err.data);
+		buf_release(&err);
+		s3_free(&s->base);
+		return r;
+	}
+	opt.ca_bundle = s->set.ca_bundle;
+	opt.stall_timeout_s = s->set.stall_timeout_s;
+	opt.user_agent = "evshare/" EVSHARE_VERSION;
+	s->http = http_client_new(&opt);
+	s->retry.max_attempts = s->set.attempts;
+	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, region %s, %s-style, "
+		"credentials from %s%s", loc->url, s->set.endpoint.scheme,
+		s->set.endpoint.host, s->set.endpoint.base_path, s->set.region,
+		s->set.path_style ? "path" : "virtual-host", s->aws.source,
+		s->aws.session_token ? " (with a session token)" : "");
+	*out = &s->base;
+	return ES_OK;
+}
