@@ -625,18 +625,44 @@ START_TEST(prune_keeps_poisoned)
 	ck_assert_ptr_nonnull(f);
 	ck_assert(f->poisoned);
 	ck_assert_int_eq(src->horizon_ms, 1000);
-
-	/* a pruned record added again starts clean */
-	src = state_source(d, "A", false);
-	f = state_file_add(src, "old");
-	ck_assert_ptr_nonnull(f);
-	ck_assert(!f->removed);
-	ck_assert_ptr_null(f->etag);
-	ck_assert_uint_eq(f->ndone, 0);
-	ck_assert_ptr_eq(state_file(src, "old"), f);
 	state_data_free(d);
 	state_data_free(e);
 	state_close(s);
+}
+END_TEST
+
+START_TEST(pruned_record_comes_back_clean)
+{
+	/* a record pruned in memory (run_commit of a resumed plan) and added
+	 * again by the next plan of the same process (the file was rewritten
+	 * after the horizon) */
+	state_data *d = xcalloc(1, sizeof(*d));
+	source_state *src = state_source(d, "A", true);
+	file_record *f;
+
+	for (int i = 0; i < 20; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "f%d", i);
+		f = state_file_add(src, key);
+		f->etag = xstrdup("e");
+		f->mtime_ms = i;
+		file_record_mark_done(f, "B");
+	}
+	src->horizon_ms = 10;
+	state_prune(src);
+	ck_assert_ptr_null(state_file(src, "f3"));
+	f = state_file_add(src, "f3");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_str_eq(f->key, "f3");
+	ck_assert(!f->removed);
+	ck_assert_ptr_null(f->etag);
+	ck_assert_uint_eq(f->ndone, 0);
+	ck_assert_ptr_eq(state_file(src, "f3"), f);
+	/* the map still finds the others */
+	ck_assert_ptr_nonnull(state_file(src, "f15"));
+	ck_assert_ptr_null(state_file(src, "f4"));
+	state_data_free(d);
 }
 END_TEST
 
@@ -691,6 +717,7 @@ Suite *state_suite(void)
 	tcase_add_test(tc, plan_outcomes_after_torn_line_and_resume);
 	tcase_add_test(tc, plan_save_starts_fresh_outcomes);
 	tcase_add_test(tc, prune_keeps_poisoned);
+	tcase_add_test(tc, pruned_record_comes_back_clean);
 	tcase_add_test(tc, record_helpers);
 	suite_add_tcase(s, tc);
 	return s;
