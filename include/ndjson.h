@@ -10,7 +10,8 @@
  *
  * A line that lies inside one chunk is passed in place (no copy); one that
  * spans chunks is assembled in a buffer whose size is capped by max_line.
- * A line longer than max_line bytes is not assembled: its bytes are
+ * A line longer than max_line bytes is not assembled (even if it is only
+ * whitespace: its length is known before its content): its bytes are
  * streamed to on_overlong in pieces (first piece: first = true; last
  * piece: last = true), so it can be kept whole elsewhere without being
  * held in memory.  A CR just before its LF is dropped there as well.

@@ -637,6 +637,7 @@ es_result config_load(const char *path, config **out)
 	char *dir, *slash;
 	es_result r;
 
+
 	*out = NULL;
 	if (read_file(path, &text, CONFIG_MAX_BYTES) < 0) {
 		r = es_error(ES_ERR_CONFIG, "cannot read config '%s': %s", path,
@@ -644,20 +645,29 @@ es_result config_load(const char *path, config **out)
 		buf_release(&text);
 		return r;
 	}
-	if (path[0] == '/') {
-		dir = xstrdup(path);
-	} else {
-		char cwd[PATH_MAX];
+	/* relative paths in the config are relative to its real directory */
+	{
+		char *copy = xstrdup(path), *real;
 
-		if (!getcwd(cwd, sizeof(cwd)))
-			die("cannot get the working directory");
-		dir = xasprintf("%s/%s", cwd, path);
+		slash = strrchr(copy, '/');
+		if (!slash)
+			real = realpath(".", NULL);
+		else if (slash == copy)
+			real = realpath("/", NULL);
+		else {
+			*slash = '\0';
+			real = realpath(copy, NULL);
+		}
+		free(copy);
+		if (!real) {
+			r = es_error(ES_ERR_CONFIG, "cannot resolve the directory of config "
+				     "'%s': %s", path, strerror(errno));
+			buf_release(&text);
+			return r;
+		}
+		dir = xstrdup(real);
+		free(real);
 	}
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
 	r = config_parse(text.data, text.len, path, dir, out, &err);
 	if (r != ES_OK) {
 		/* one log line per error */

@@ -162,10 +162,11 @@ dedup_set *dedup_new(size_t mem_budget, const char *spill_dir)
 	d->slots = spill_dir ? max_slots : MIN_TABLE_SLOTS;
 	d->table = xcalloc(d->slots, sizeof(dedup_fp));
 	if (spill_dir) {
-		size_t bloom_bytes = mem_budget - max_slots * sizeof(dedup_fp);
-		uint64_t bits = 1ULL << 16;
+		size_t table = max_slots * sizeof(dedup_fp);
+		size_t bloom_bytes = mem_budget > table ? mem_budget - table : 0;
+		uint64_t bits = 1ULL << 16;   /* the smallest filter: 8 KiB */
 
-		while (bits * 2 / 8 <= bloom_bytes)
+		while (bits < (1ULL << 40) && bits * 2 / 8 <= bloom_bytes)
 			bits *= 2;
 		d->bloom_bits = bits;
 		d->bloom_bytes = (size_t)(bits / 8);

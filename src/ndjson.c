@@ -44,10 +44,11 @@ static int emit(line_splitter *ls, const char *p, size_t n)
 {
 	if (n && p[n - 1] == '\r')
 		n--;
-	if (is_blank(p, n))
-		return 0;
+	/* length first, as on the streamed path, which cannot look ahead */
 	if (n > ls->max_line)
 		return ls->on_overlong(ls->ud, p, n, ls->lineno, true, true);
+	if (is_blank(p, n))
+		return 0;
 	return ls->on_line(ls->ud, p, n, ls->lineno);
 }
 

@@ -419,6 +419,11 @@ es_result state_plan_save(state_store *s, const char *json, size_t n)
 	char *path = path_in(s, "plan.json"), *opath = path_in(s, "plan.outcomes");
 	es_result r;
 
+	if (s->outcomes_fd >= 0) {
+		close(s->outcomes_fd);
+		s->outcomes_fd = -1;
+	}
+
 	/* a stale outcomes file must never be read against a new plan */
 	if (unlink(opath) < 0 && errno != ENOENT) {
 		r = es_error(ES_ERR_IO, "cannot remove '%s': %s", opath, strerror(errno));
@@ -448,6 +453,28 @@ es_result state_plan_load(state_store *s, buf *out, bool *exists)
 	return r;
 }
 
+/* A crash in the middle of an append leaves a last line without its
+ * newline; cut it off before appending, or the next outcome would be
+ * glued to it. */
+static int cut_torn_tail(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END), pos = end;
+	char c;
+
+	if (end <= 0)
+		return end < 0 ? -1 : 0;
+	while (pos > 0) {
+		if (pread(fd, &c, 1, pos - 1) != 1)
+			return -1;
+		if (c == '\n')
+			break;
+		pos--;
+	}
+	if (pos == end)
+		return 0;
+	return ftruncate(fd, pos);
+}
+
 es_result state_plan_outcome(state_store *s, size_t index, bool ok)
 {
 	char line[32];
@@ -456,11 +483,14 @@ es_result state_plan_outcome(state_store *s, size_t index, bool ok)
 	if (s->outcomes_fd < 0) {
 		char *path = path_in(s, "plan.outcomes");
 
-		s->outcomes_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (s->outcomes_fd < 0) {
+		s->outcomes_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (s->outcomes_fd < 0 || cut_torn_tail(s->outcomes_fd) < 0) {
 			es_result r = es_error(ES_ERR_IO, "cannot open '%s': %s", path,
 					       strerror(errno));
 
+			if (s->outcomes_fd >= 0)
+				close(s->outcomes_fd);
+			s->outcomes_fd = -1;
 			free(path);
 			return r;
 		}
@@ -500,8 +530,12 @@ es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles)
 		sp = strchr(p, ' ');
 		if (sp) {
 			*sp = '\0';
-			if (parse_u64(p, &idx) && idx < nfiles)
-				out[idx] = !strcmp(sp + 1, "ok") ? 'o' : 'f';
+			if (parse_u64(p, &idx) && idx < nfiles) {
+				if (!strcmp(sp + 1, "ok"))
+					out[idx] = 'o';
+				else if (!strcmp(sp + 1, "failed"))
+					out[idx] = 'f';
+			}
 		}
 		p = nl + 1;
 	}

@@ -48,7 +48,8 @@ void location_copy(location *d, const location *s)
 	d->retries = s->retries;
 }
 
-/* Normalise a directory path: collapse "//" and "/./", refuse "..". */
+/* Normalise an absolute directory path lexically: collapse "//" and "/./",
+ * resolve "..".  False if ".." would climb above "/". */
 static bool clean_dir(const char *in, buf *out)
 {
 	const char *p = in;
@@ -64,8 +65,16 @@ static bool clean_dir(const char *in, buf *out)
 			p++;
 		if (n == 0 || (n == 1 && seg[0] == '.'))
 			continue;
-		if (n == 2 && seg[0] == '.' && seg[1] == '.')
-			return false;
+		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+			char *slash;
+
+			if (!out->len)
+				return false;
+			slash = strrchr(out->data, '/');
+			out->len = (size_t)(slash - out->data);
+			out->data[out->len] = '\0';
+			continue;
+		}
 		buf_addch(out, '/');
 		buf_add(out, seg, n);
 	}
@@ -105,7 +114,7 @@ static es_result parse_file_url(const char *url, const char *rest,
 		buf_printf(&path, "%s/%s", base_dir ? base_dir : ".", rest);
 	}
 	if (!clean_dir(path.data, &clean)) {
-		buf_printf(err, "'%s': '..' is not allowed in a location", url);
+		buf_printf(err, "'%s': '..' climbs above the root directory", url);
 		buf_release(&path);
 		buf_release(&clean);
 		return ES_ERR_CONFIG;
@@ -117,6 +126,16 @@ static es_result parse_file_url(const char *url, const char *rest,
 			     strcmp(out->root, "/") ? "/" : "");
 	buf_release(&path);
 	return ES_OK;
+}
+
+/* A prefix ("a/b/") is safe when it is a safe key but for its final '/'. */
+static bool prefix_is_safe(const char *prefix)
+{
+	char *p = xstrndup(prefix, strlen(prefix) - 1);
+	bool ok = store_key_is_safe(p);
+
+	free(p);
+	return ok;
 }
 
 /* bucket/prefix... of s3://, gs://; account/container/prefix of az:// */
@@ -162,7 +181,7 @@ static es_result parse_bucket_url(const char *url, const char *scheme_name,
 		out->prefix = xasprintf("%s/", prefix);
 	else
 		out->prefix = xstrdup(prefix);
-	if (*out->prefix && !store_key_is_safe(out->prefix)) {
+	if (*out->prefix && !prefix_is_safe(out->prefix)) {
 		buf_printf(err, "'%s': the prefix must not contain empty, '.' or '..' "
 			   "segments or control characters", url);
 		return ES_ERR_CONFIG;
@@ -210,7 +229,7 @@ bool store_key_is_safe(const char *key)
 {
 	const char *p = key;
 
-	if (!*key || *key == '/')
+	if (!*key || *key == '/' || key[strlen(key) - 1] == '/')
 		return false;
 	while (*p) {
 		const char *seg = p;

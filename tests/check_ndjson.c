@@ -162,7 +162,7 @@ static void reference(recorder *rc, size_t max_line, const char *text, size_t n)
 			if (text[start + i] != ' ' && text[start + i] != '\t' &&
 			    text[start + i] != '\r')
 				blank = false;
-		if (!blank) {
+		if (!blank || len > max_line) {
 			rec *r = rec_new(rc, len > max_line ? REC_OVERLONG : REC_LINE,
 					 lineno);
 
@@ -477,9 +477,11 @@ START_TEST(overlong_cr_handling)
 }
 END_TEST
 
-START_TEST(overlong_blank_line_is_blank)
+START_TEST(overlong_blank_line_is_overlong)
 {
-	/* a blank line is skipped, however long it is and however it is fed */
+	/* the length is checked first: an over-long line is over-long even if
+	 * it is only whitespace, however it is fed (the streamed path cannot
+	 * know it is blank until its end, and must keep its bytes) */
 	CHECK_ALL(4, "a\n                          \nb\n");
 	CHECK_ALL(4, "a\n \t \t \t \t \t \t \t\r\n\t\t\t\t\t\t\t\t\t\t\nb\n");
 	CHECK_ALL(4, "a\n          ");
@@ -666,7 +668,7 @@ Suite *ndjson_suite(void)
 	tcase_add_test(tc, max_line_boundary);
 	tcase_add_test(tc, overlong_streamed);
 	tcase_add_test(tc, overlong_cr_handling);
-	tcase_add_test(tc, overlong_blank_line_is_blank);
+	tcase_add_test(tc, overlong_blank_line_is_overlong);
 	tcase_add_test(tc, random_inputs_all_chunkings);
 	tcase_add_test(tc, callback_stops);
 	tcase_add_test(tc, reset_restarts);
