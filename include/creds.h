@@ -88,7 +88,11 @@ typedef struct aws_config {
  */
 es_result aws_config_load(const creds_env *env, const char *profile, aws_config *out,
 			  buf *err);
-/* Wipe the secrets and free everything; out is zeroed.  Accepts NULL. */
+/* Overwrite the key id, secret and token with zero bytes in place (the
+ * strings stay allocated, now empty).  aws_config_release() does this
+ * before freeing. */
+void aws_config_wipe(aws_config *c);
+/* Wipe the secrets and free everything; c is left empty.  Accepts NULL. */
 void aws_config_release(aws_config *c);
 
 /* --- ini files -------------------------------------------------------- */

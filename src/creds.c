@@ -535,23 +535,30 @@ done:
 	return r;
 }
 
-static void free_secret(char **p)
+static void wipe_string(char *p)
 {
-	if (*p) {
-		secure_wipe(*p, strlen(*p));
-		free(*p);
-		*p = NULL;
-	}
+	if (p)
+		secure_wipe(p, strlen(p));
+}
+
+void aws_config_wipe(aws_config *c)
+{
+	if (!c)
+		return;
+	wipe_string(c->access_key_id);
+	wipe_string(c->secret_access_key);
+	wipe_string(c->session_token);
 }
 
 void aws_config_release(aws_config *c)
 {
 	if (!c)
 		return;
+	aws_config_wipe(c);
 	free(c->profile);
-	free_secret(&c->access_key_id);
-	free_secret(&c->secret_access_key);
-	free_secret(&c->session_token);
+	free(c->access_key_id);
+	free(c->secret_access_key);
+	free(c->session_token);
 	free(c->source);
 	free(c->region);
 	free(c->endpoint_url);
