@@ -130,14 +130,17 @@ static bool find_duplicate(event_parser *ep, json_value *dup)
 	return found;
 }
 
+/* The decoded key, cut to fit, control characters and quotes as '?'. */
 static void key_for_message(json_value key, char *out, size_t outlen)
 {
-	size_t n = key.n - 2;
+	char *tmp = xmalloc(key.n);
+	size_t n = json_string_decode(key, tmp);
 
 	if (n > outlen - 1)
 		n = outlen - 1;
-	memcpy(out, key.p + 1, n);
+	memcpy(out, tmp, n);
 	out[n] = '\0';
+	free(tmp);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)out[i] < 0x20 || out[i] == '\\' || out[i] == '"')
 			out[i] = '?';

@@ -171,12 +171,15 @@ file_record *state_file_add(source_state *src, const char *key)
 	if (f)
 		return f;
 	if (strmap_get(&src->by_key, key, &i)) {
-		/* a removed record comes back */
+		/* a removed record comes back: give the map the new key while
+		 * the old one (which it compares against) is still alive */
+		char *nkey = xstrdup(key);
+
 		f = &src->files[i];
+		strmap_put(&src->by_key, nkey, i);
 		record_free(f);
 		memset(f, 0, sizeof(*f));
-		f->key = xstrdup(key);
-		strmap_put(&src->by_key, f->key, i);
+		f->key = nkey;
 		return f;
 	}
 	/* the map borrows f->key, a heap string, so moving records is fine */

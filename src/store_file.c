@@ -248,11 +248,27 @@ static int copy_fd(int in, int out)
 	return rc;
 }
 
+/* ".evshare-tmp.LEAF." (a long LEAF shortened with a hash, so that names
+ * stay short and two leaves never share a prefix). */
+static char *temp_prefix(const char *leaf)
+{
+	size_t n = strlen(leaf);
+	uint64_t h = 1469598103934665603ULL;
+
+	if (n <= 160)
+		return xasprintf(TMP_MARK "%s.", leaf);
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)leaf[i];
+		h *= 1099511628211ULL;
+	}
+	return xasprintf(TMP_MARK "%.100s-%016llx.", leaf, (unsigned long long)h);
+}
+
 /* A put interrupted by a crash leaves its temporary file behind; the put
  * that later completes the same key removes it. */
 static void remove_stale_temps(int dirfd, const char *leaf)
 {
-	char *prefix = xasprintf(TMP_MARK "%.64s.", leaf);
+	char *prefix = temp_prefix(leaf);
 	size_t plen = strlen(prefix);
 	int fd = dup(dirfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -291,7 +307,12 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto done;
 	}
-	tmp = xasprintf(TMP_MARK "%.64s.%ld", leaf, (long)getpid());
+	{
+		char *prefix = temp_prefix(leaf);
+
+		tmp = xasprintf("%s%ld", prefix, (long)getpid());
+		free(prefix);
+	}
 	if ((in = open(local_path, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = es_error(ES_ERR_IO, "cannot read '%s': %s", local_path, strerror(errno));
 		goto done;
