@@ -1,0 +1,767 @@
+#!/usr/bin/env python3
+"""Integration tests of evshare's s3:// (and gs://) backend against the
+signature-checking peer (tests/peer): the core scenario of test_core.py with
+every location on S3 (compared with the reference model and with a file://
+run of the same fixtures), pagination, odd keys, multipart uploads,
+credentials (wrong secret, session token, profiles), secrets in logs, and
+the fault suite (SlowDown, 500, resets, truncated and stalled bodies,
+interrupted uploads).
+
+Run with the pyenv Python (boto3, moto); it re-executes itself under it
+when needed.  Ends with "N passed, N failed"; exits non-zero on failure.
+Prints the connections the core scenario run opened.
+"""
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import s3harness  # noqa: E402
+
+s3harness.reexec_with_boto3()
+
+import harness  # noqa: E402
+_n_core = len(harness.TESTS)
+from test_core import (build_main_scenario, sub_tuples, check_summary,  # noqa: E402
+                       check_quarantine, random_events, A, B, C, X, Y, Z)
+del harness.TESTS[_n_core:]      # test_core's own tests are not run here
+from harness import Scenario, event, gz, lines, eq, BIN  # noqa: E402
+import reference  # noqa: E402
+from s3harness import (S3Scenario, peer, new_bucket, upload_many, open_uploads,  # noqa: E402
+                       state_committed, read_state, test, main, KEY, TOKEN_KEY, OTHER_KEY,
+                       SECRETS)
+
+# evshare must see only what a test gives it
+for _v in list(os.environ):
+    if _v.startswith("AWS_"):
+        del os.environ[_v]
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/evshare-test/credentials"
+os.environ["AWS_CONFIG_FILE"] = "/nonexistent/evshare-test/config"
+
+
+def check_lines(sc, exp, subs, what=""):
+    for s in subs:
+        got = sc.output_lines(s)
+        if got != exp.lines[s]:
+            raise AssertionError("%soutput lines of %s: got %d, expected %d" % (
+                what, s, len(got), len(exp.lines[s])))
+
+
+def assert_no_secret(p, secrets=SECRETS):
+    for stream in (p.stdout, p.stderr):
+        for sec in secrets:
+            assert sec.encode() not in stream, "a secret is in the output"
+        assert b"Signature=" not in stream, "a signature is in the output"
+        assert b"Authorization" not in stream, "an Authorization header is in the output"
+
+
+def no_uploads_left(sc):
+    eq(open_uploads(sc.peer, sc.dst_bucket), [], "open multipart uploads")
+
+
+# --------------------------------------------------------------------------
+# the core scenario
+# --------------------------------------------------------------------------
+
+@test
+def test_core_scenario_on_s3_matches_reference_and_file():
+    p = peer()
+    base = build_main_scenario(random.Random(1))
+    sc = S3Scenario(base, p)
+    fsc = None
+    try:
+        sc.upload()
+        exp = reference.expected(sc.expected_inputs(), sub_tuples(sc), max_line_bytes=4096)
+        assert exp.failed_files and exp.malformed >= 6 and exp.rejected == 1
+        # the same fixtures, same listing order, on file://
+        fsc = sc.file_copy()
+        fs = fsc.run_json(check=1)
+        p.reset_stats()
+        s = sc.run_json(check=1)
+        st = p.stats()
+        print("     core scenario on s3://: %d connection(s) opened for %d requests (%s)" % (
+            st["connections"], st["requests"],
+            ", ".join("%s %d" % kv for kv in sorted(st["methods"].items()))))
+        eq(st["rejected"], 0, "requests the peer rejected")
+        eq(st["warnings"], [], "peer warnings")
+        assert st["connections"] <= 2, "connections are not reused: %d" % st["connections"]
+        eq(s["status"], "partial", "status")
+        check_summary(s, exp, [X, Y, Z])
+        check_lines(sc, exp, [X, Y, Z])
+        check_quarantine(sc, exp)
+        for sub in (X, Y, Z):
+            eq(sc.output_lines(sub), fsc.output_lines(sub), "s3:// and file:// lines of " + sub)
+            eq(len(sc.objects(sub)), len(fsc.objects(sub)), "objects of " + sub)
+        for k in ("files", "events"):
+            eq(s[k], fs[k], "summary %s, s3:// vs file://" % k)
+        eq([f["url"].endswith("b-truncated.ndjson.gz") for f in s["failed_files"]], [True],
+           "failed files")
+        assert s["failed_files"][0]["url"].startswith("s3://"), s["failed_files"]
+        zobj = sc.objects(Z)
+        eq([k.split("/")[0] for k, _ in zobj], [A, B, C], "one object per source for Z")
+        for so in s["subscribers"]:
+            eq(len(so["objects"]), len(sc.objects(so["org_id"])), "objects listed in summary")
+            for url in so["objects"]:
+                assert url.startswith("s3://%s/out/" % sc.dst_bucket), url
+        # the truncated file is retried and fails again; nothing else moves
+        before = sc.snapshot()
+        s2 = sc.run_json(check=1)
+        eq(s2["files"]["planned"], 1, "only the failed file is planned again")
+        eq(sc.snapshot(), before, "outputs after the retry")
+        # the producer completes the file: it is read, once, in a new run
+        key = "2026/11/27/b-truncated.ndjson.gz"
+        data = gz(lines(*random_events(random.Random(7), B, 50, "b-fixed")))
+        sc.put_source(B, key, data)
+        s3 = sc.run_json(check=0)
+        eq(s3["files"]["processed"], 1, "the fixed file is processed")
+        exp3 = reference.expected([(B, [(key, data)])], sub_tuples(sc), max_line_bytes=4096)
+        for sub in (X, Y, Z):
+            got = [ln for ln in sc.output_lines(sub) if ln not in exp.lines[sub]]
+            eq(got, exp3.lines[sub], "lines of the fixed file for " + sub)
+        # nothing new: a run writes nothing and exits 0
+        before = sc.snapshot()
+        state_before = read_state(sc)
+        s4 = sc.run_json(check=0)
+        eq(s4["files"]["planned"], 0, "idle run plans nothing")
+        eq(sc.snapshot(), before, "idle run outputs")
+        eq(read_state(sc), state_before, "idle run leaves the state alone")
+        no_uploads_left(sc)
+    finally:
+        sc.cleanup()
+        if fsc:
+            fsc.cleanup()
+
+
+# --------------------------------------------------------------------------
+# listing, keys, multipart
+# --------------------------------------------------------------------------
+
+@test
+def test_pagination_over_1000_keys():
+    p = peer()
+    base = Scenario("pages")
+    base.direct(A)
+    n = 1150
+    for i in range(n):
+        base.add_file(A, "d%02d/f-%05d.ndjson" % (i % 7, i), lines(event("p%05d" % i, A)))
+    base.additional(X, [A])
+    sc = S3Scenario(base, p)
+    try:
+        sc.upload()
+        exp = reference.expected(sc.expected_inputs(), sub_tuples(sc))
+        p.reset_stats()
+        s = sc.run_json(check=0)
+        eq(s["files"]["listed"], n, "files listed")
+        eq(s["files"]["processed"], n, "files processed")
+        check_lines(sc, exp, [X])
+        lists = [r for r in p.requests() if r["method"] == "GET" and "list-type=2" in r["target"]
+                 and "continuation-token=" in r["target"]]
+        assert len(lists) >= 1, "no second page was asked for"
+        eq(p.stats()["rejected"], 0, "rejected requests")
+        s2 = sc.run_json(check=0)
+        eq(s2["files"]["planned"], 0, "the next run plans nothing")
+    finally:
+        sc.cleanup()
+
+
+ODD_KEYS = ["sp ace/a b.ndjson", "plus+and=equals.ndjson", "per%cent%41%2F.ndjson",
+            "amp&er?sand#hash.ndjson", "h\u00e9t\u00e9/\u65e5\u672c\u8a9e \U0001F600.ndjson",
+            "tilde~star*(paren)!'quote'.ndjson", "colon:semi;at@dollar$comma,.ndjson",
+            "a//double/./dot.ndjson", "brackets[]{}^`|.ndjson"]
+
+
+@test
+def test_odd_keys_and_destination_prefix():
+    p = peer()
+    base = Scenario("keys")
+    base.direct(A)
+    evs = []
+    for i, k in enumerate(ODD_KEYS):
+        e = event("k%02d" % i, A)
+        evs.append(e)
+        if "//" not in k:          # a directory cannot hold "a//b/./c"
+            base.add_file(A, k, lines(e))
+    base.additional(X, [A])
+    sc = S3Scenario(base, p, dest="out put+x=%y/\u00e9/")
+    try:
+        # keys a directory cannot hold ("//", "/./") exist only on S3
+        sc.upload()
+        sc.put_source(A, "a//double/./dot.ndjson", lines(evs[ODD_KEYS.index("a//double/./dot.ndjson")]))
+        exp = reference.expected(sc.expected_inputs(), sub_tuples(sc))
+        s = sc.run_json(check=0)
+        eq(s["files"]["processed"], len(ODD_KEYS), "files processed")
+        check_lines(sc, exp, [X])
+        eq(sorted(sc.output_lines(X)), sorted(evs), "every odd key was read")
+        eq(p.stats()["warnings"], [], "peer warnings (keys encoded as SigV4 says)")
+        for url in s["subscribers"][0]["objects"]:
+            assert url.startswith("s3://%s/out put+x=%%y/\u00e9/" % sc.dst_bucket), url
+        p.reset_stats()
+        s2 = sc.run_json(check=0)
+        eq(s2["files"]["planned"], 0, "state keys match listed keys")
+    finally:
+        sc.cleanup()
+
+
+def big_events(rnd, org, n, prefix, width=3000):
+    import base64
+    return [event("%s-%06d" % (prefix, i), org,
+                  data={"blob": base64.b64encode(rnd.randbytes(width * 3 // 4)).decode()})
+            for i in range(n)]
+
+
+@test
+def test_multipart_output_above_threshold():
+    p = peer()
+    base = Scenario("multipart")
+    base.direct(A)
+    evs = big_events(random.Random(5), A, 5600, "mp")          # ~16.8 MB, ~12.6 MB gzipped
+    base.add_file(A, "big.ndjson.gz", gz(lines(*evs)))
+    base.additional(X, [A], max_object_bytes=1 << 30)
+    sc = S3Scenario(base, p)
+    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    try:
+        sc.upload()
+        p.reset_stats()
+        s = sc.run_json(check=0)
+        objs = sc.objects(X)
+        eq(len(objs), 1, "one object")
+        size = len(objs[0][1])
+        assert size > 10 << 20, "output only %d bytes" % size
+        eq(sc.output_lines(X), evs, "the whole object, in order")
+        key = "out/" + objs[0][0]
+        head = p.client().head_object(Bucket=sc.dst_bucket, Key=key)
+        nparts = (size + (5 << 20) - 1) // (5 << 20)
+        assert head["ETag"].strip('"').endswith("-%d" % nparts), head["ETag"]
+        eq(head["ContentLength"], size, "object size")
+        reqs = p.requests()
+        parts = [r for r in reqs if r["method"] == "PUT" and "partNumber=" in r["target"]]
+        eq(len(parts), nparts, "UploadPart requests")
+        assert all(r["bytes_in"] <= 5 << 20 for r in parts), "a part above part_size"
+        no_uploads_left(sc)
+        eq(s["subscribers"][0]["objects"], ["s3://%s/%s" % (sc.dst_bucket, key)], "summary")
+        eq(p.stats()["rejected"], 0, "rejected requests")
+    finally:
+        sc.cleanup()
+
+
+# --------------------------------------------------------------------------
+# credentials
+# --------------------------------------------------------------------------
+
+def small_scenario(name, p, nfiles=3):
+    base = Scenario(name)
+    base.direct(A)
+    for i in range(nfiles):
+        base.add_file(A, "f-%d.ndjson.gz" % i,
+                      gz(lines(*[event("%s-%d-%d" % (name, i, j), A) for j in range(20)])))
+    base.additional(X, [A])
+    sc = S3Scenario(base, p)
+    sc.upload()
+    return sc, reference.expected(sc.expected_inputs(), sub_tuples(sc))
+
+
+@test
+def test_wrong_secret_fails_cleanly_then_right_secret_does_everything():
+    p = peer()
+    sc, exp = small_scenario("wrongsecret", p)
+    try:
+        pr = sc.run("-v", "-v", "run", env={"AWS_SECRET_ACCESS_KEY": "not-the-secret"}, check=77)
+        err = pr.stderr.decode()
+        assert "SignatureDoesNotMatch" in err, err
+        assert "s3://%s/%s/events/" % (sc.src_bucket, A) in err, err
+        assert_no_secret(pr, SECRETS + ["not-the-secret"])
+        eq(sc.objects(X), [], "nothing uploaded")
+        assert not state_committed(sc), "state committed"
+        s = sc.run_json(check=0)
+        eq(s["files"]["processed"], 3, "the next run reads everything")
+        check_lines(sc, exp, [X])
+    finally:
+        sc.cleanup()
+
+
+def write_creds(sc, text):
+    path = sc.path("aws-credentials")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def test_wrong_destination_secret_commits_nothing_uploads_nothing():
+    """Sources readable, the destination's profile has a wrong secret: the
+    upload fails with 77 naming the object, no object and no open upload is
+    left, the state is not committed; with the secret fixed, the next run
+    finishes the same plan."""
+    p = peer()
+    sc, exp = small_scenario("wrongdest", p)
+    try:
+        creds = write_creds(sc, "[dst]\naws_access_key_id = %s\naws_secret_access_key = wrong\n"
+                            % KEY[0])
+        sc.dst_extra = {"profile": "dst"}
+        env = {"AWS_SHARED_CREDENTIALS_FILE": creds}
+        pr = sc.run("run", env=env, check=77)
+        err = pr.stderr.decode()
+        assert "cannot write 's3://%s/out/" % sc.dst_bucket in err, err
+        assert "SignatureDoesNotMatch" in err and "profile 'dst'" in err, err
+        eq(sc.objects(X), [], "nothing uploaded")
+        no_uploads_left(sc)
+        assert not state_committed(sc), "state committed"
+        write_creds(sc, "[dst]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % KEY)
+        pr = sc.run("run", env=env, check=0)
+        assert b"interrupted run" in pr.stderr, pr.stderr
+        check_lines(sc, exp, [X])
+        assert state_committed(sc)
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_session_token():
+    p = peer()
+    sc, exp = small_scenario("token", p)
+    try:
+        env = p.env(1)
+        assert env["AWS_SESSION_TOKEN"] == TOKEN_KEY[2]
+        sc.env = dict(env, EVSHARE_STALL_TIMEOUT="3")
+        pr = sc.run("run", env={"AWS_SESSION_TOKEN": ""}, check=77)
+        assert b"InvalidToken" in pr.stderr, pr.stderr
+        p.reset_stats()
+        pr = sc.run("-v", "-v", "run", check=0)
+        assert_no_secret(pr)
+        assert b"(with a session token)" in pr.stderr, pr.stderr
+        check_lines(sc, exp, [X])
+        eq(p.stats()["rejected"], 0, "rejected requests")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_profiles_from_credentials_and_config_files():
+    """Per-location profiles in AWS_SHARED_CREDENTIALS_FILE (and region in
+    AWS_CONFIG_FILE); the AWS_* key variables, set to a wrong key, do not
+    override a location's profile."""
+    p = peer()
+    sc, exp = small_scenario("profiles", p)
+    try:
+        creds = write_creds(sc, "# test\n[reader]\naws_access_key_id = %s\n"
+                            "aws_secret_access_key = %s\n\n[writer]\n"
+                            "aws_access_key_id=%s\naws_secret_access_key=%s\n"
+                            "aws_session_token=%s\n" % (KEY + TOKEN_KEY))
+        conf = sc.path("aws-config")
+        with open(conf, "w") as f:
+            f.write("[profile reader]\nregion = us-east-1\n[profile writer]\nregion = us-east-1\n")
+        sc.env = {"AWS_ENDPOINT_URL": p.endpoint, "AWS_SHARED_CREDENTIALS_FILE": creds,
+                  "AWS_CONFIG_FILE": conf, "AWS_ACCESS_KEY_ID": "AKIDWRONG",
+                  "AWS_SECRET_ACCESS_KEY": "wrong-secret"}
+        sc.src_extra = {"profile": "reader"}
+        sc.dst_extra = {"profile": "writer"}
+        p.reset_stats()
+        pr = sc.run("-v", "-v", "run", check=0)
+        assert_no_secret(pr)
+        err = pr.stderr.decode()
+        assert "credentials from profile 'reader' in '%s'" % creds in err, err
+        assert "credentials from profile 'writer'" in err, err
+        check_lines(sc, exp, [X])
+        eq(p.stats()["rejected"], 0, "rejected requests")
+        # AWS_PROFILE picks a profile when the location names none
+        sc.src_extra = sc.dst_extra = {}
+        env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "reader"}
+        sc.put_source(A, "g.ndjson", lines(event("late", A)))
+        s = sc.run_json(check=0, env=env)
+        eq(s["files"]["processed"], 1, "AWS_PROFILE run")
+        # a missing profile is a configuration error naming it
+        pr = sc.run("run", env={"AWS_PROFILE": "nope"}, check=78)
+        assert b"profile 'nope' not found" in pr.stderr, pr.stderr
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_secrets_never_logged_at_any_verbosity():
+    p = peer()
+    sc, _ = small_scenario("secrets", p)
+    try:
+        sc.env = dict(p.env(1), EVSHARE_STALL_TIMEOUT="3")
+        p.set_faults([{"method": "GET", "path": "/f-1", "times": 1, "action": "slowdown"},
+                      {"method": "PUT", "times": 1, "action": {"status": 500}}])
+        for args in (["-v", "-v", "run"], ["-v", "-v", "--log-format", "json", "run", "--json"],
+                     ["-v", "-v", "list"], ["-v", "-v", "run", "--dry-run"]):
+            pr = sc.run(*args, check=None)
+            assert pr.returncode == 0, (args, pr.stderr)
+            assert_no_secret(pr)
+        for env in ({"AWS_SECRET_ACCESS_KEY": "wrong/" + TOKEN_KEY[1]},
+                    {"AWS_SESSION_TOKEN": "bad-" + TOKEN_KEY[2]}):
+            pr = sc.run("-v", "-v", "run", "--replay", env=env, check=77)
+            assert_no_secret(pr, SECRETS + list(env.values()))
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+# --------------------------------------------------------------------------
+# faults
+# --------------------------------------------------------------------------
+
+def fault_scenario(name, p, big=True):
+    """One source: two small files and (big) a ~1.3 MB one; one subscriber."""
+    base = Scenario(name)
+    base.direct(A)
+    rnd = random.Random(zlib.crc32(name.encode()))
+    base.add_file(A, "1-small.ndjson.gz", gz(lines(*random_events(rnd, A, 30, name + "-a"))))
+    if big:
+        base.add_file(A, "2-big.ndjson.gz", gz(lines(*big_events(rnd, A, 600, name + "-b"))))
+    base.add_file(A, "3-small.ndjson", lines(*random_events(rnd, A, 10, name + "-c")))
+    base.additional(X, [A])
+    sc = S3Scenario(base, p)
+    sc.upload()
+    return sc, reference.expected(sc.expected_inputs(), sub_tuples(sc))
+
+
+def run_with_faults(name, rules, expect_status=0, env=None):
+    p = peer()
+    sc, exp = fault_scenario(name, p)
+    try:
+        p.set_faults(rules)
+        p.reset_stats()
+        t0 = time.time()
+        pr = sc.run("-v", "run", "--json", env=env, check=None)
+        elapsed = time.time() - t0
+        reqs = p.requests()
+        left = p.faults()
+        p.clear_faults()
+        eq(pr.returncode, expect_status, "exit status (stderr: %s)" % pr.stderr.decode()[-2000:])
+        fired = sum(r.get("hits", 0) for r in (left if isinstance(left, list) else left["rules"]))
+        assert fired > 0, "no fault fired: %r" % left
+        if expect_status == 0:
+            check_lines(sc, exp, [X])
+            assert state_committed(sc)
+        no_uploads_left(sc)
+        return sc, exp, pr, reqs, elapsed
+    except BaseException:
+        sc.cleanup()
+        raise
+
+
+@test
+def test_fault_slowdown_twice_then_success():
+    sc, exp, pr, reqs, _ = run_with_faults("slowdown", [
+        {"method": "GET", "path": "/2-big", "times": 2, "action": "slowdown"},
+        {"method": "GET", "path": "list-type=2", "times": 2, "action": "slowdown"},
+        {"method": "PUT", "path": "/out/", "times": 2, "action": "slowdown"}])
+    try:
+        codes = [r["code"] for r in reqs]
+        eq(codes.count("SlowDown"), 6, "SlowDown answers")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_fault_500_and_request_timeout_are_retried():
+    sc, exp, pr, reqs, _ = run_with_faults("status500", [
+        {"method": "GET", "path": "/1-small", "times": 1, "action": {"status": 500}},
+        {"method": "GET", "path": "/3-small", "times": 1, "action": {"status": 502}},
+        {"method": "GET", "path": "/2-big", "times": 1, "action": "request_timeout"},
+        {"method": "PUT", "times": 1, "action": {"status": 504}}])
+    sc.cleanup()
+
+
+@test
+def test_fault_reset_mid_get_resumes_with_range():
+    sc, exp, pr, reqs, _ = run_with_faults("resetget", [
+        {"method": "GET", "path": "/2-big", "times": 2, "action": "reset_response_after:200000"}])
+    try:
+        gets = [r for r in reqs if r["method"] == "GET" and "/2-big" in r["target"]]
+        eq([g["status"] for g in gets][-1], 206, "the last GET was a Range request")
+        assert len(gets) == 3, gets
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_fault_truncated_body_resumes():
+    sc, exp, pr, reqs, _ = run_with_faults("truncated", [
+        {"method": "GET", "path": "/2-big", "times": 1, "action": "truncate_response_after:300000"},
+        {"method": "GET", "path": "/1-small", "times": 1, "action": "truncate_response_after:10"}])
+    try:
+        statuses = [r["status"] for r in reqs if r["method"] == "GET" and "/2-big" in r["target"]]
+        eq(statuses, [200, 206], "GETs of the big file")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_fault_stalled_body_detected_and_resumed():
+    sc, exp, pr, reqs, elapsed = run_with_faults("stall", [
+        {"method": "GET", "path": "/2-big", "times": 1, "action": "stall_response_after:100000"}],
+        env={"EVSHARE_STALL_TIMEOUT": "2"})
+    try:
+        assert 2 <= elapsed < 20, "stall handled in %.1f s" % elapsed
+        assert b"stalled transfer" in pr.stderr, pr.stderr
+        statuses = [r["status"] for r in reqs if r["method"] == "GET" and "/2-big" in r["target"]]
+        eq(statuses[-1], 206, "resumed with a Range request")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_fault_reset_mid_upload_is_retried():
+    sc, exp, pr, reqs, _ = run_with_faults("resetput", [
+        {"method": "PUT", "path": "/out/", "times": 1, "action": "reset_request_after:1000"},
+        {"method": "PUT", "path": "/out/", "times": 1, "action": "reset_response_after:0"}])
+    sc.cleanup()
+
+
+@test
+def test_fault_reset_mid_part_upload_and_in_complete():
+    p = peer()
+    base = Scenario("resetpart")
+    base.direct(A)
+    evs = big_events(random.Random(9), A, 2600, "rp")        # ~7.8 MB, 2 parts of 5 MiB
+    base.add_file(A, "big.ndjson.gz", gz(lines(*evs)))
+    base.additional(X, [A], max_object_bytes=1 << 30)
+    sc = S3Scenario(base, p)
+    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    try:
+        sc.upload()
+        p.set_faults([
+            {"method": "PUT", "path": "partNumber=2", "times": 1, "action": "reset_request_after:300000"},
+            {"method": "POST", "path": "uploads", "times": 1, "action": "slowdown"},
+            # the Complete is done, but its reply is lost: the retry finds no upload
+            {"method": "POST", "path": "uploadId=", "times": 1, "action": "reset_response_after:0"}])
+        p.reset_stats()
+        pr = sc.run("-v", "run", check=0)
+        eq(sc.output_lines(X), evs, "the whole object")
+        no_uploads_left(sc)
+        assert all(r["hits"] for r in p.faults()), p.faults()
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+@test
+def test_fault_upload_fails_for_good_then_next_run_finishes():
+    p = peer()
+    sc, exp = fault_scenario("putfails", p, big=False)
+    try:
+        p.set_faults([{"method": "PUT", "path": "/out/", "times": -1, "action": {"status": 503}}])
+        pr = sc.run("run", check=75)
+        err = pr.stderr.decode()
+        assert "cannot write 's3://%s/out/" % sc.dst_bucket in err and "gave up after 5" in err, err
+        eq(sc.objects(X), [], "nothing uploaded")
+        assert not state_committed(sc), "state committed"
+        p.clear_faults()
+        pr = sc.run("run", check=0)
+        check_lines(sc, exp, [X])
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+@test
+def test_fault_multipart_fails_for_good_is_aborted():
+    p = peer()
+    base = Scenario("mpfails")
+    base.direct(A)
+    evs = big_events(random.Random(11), A, 2300, "mf")
+    base.add_file(A, "big.ndjson.gz", gz(lines(*evs)))
+    base.additional(X, [A], max_object_bytes=1 << 30)
+    sc = S3Scenario(base, p)
+    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    try:
+        sc.upload()
+        p.set_faults([{"method": "PUT", "path": "partNumber=2", "times": -1,
+                       "action": {"status": 400}, "code": "InvalidArgument"}])
+        p.reset_stats()
+        pr = sc.run("run", check=69)
+        assert b"InvalidArgument" in pr.stderr, pr.stderr
+        assert any(r["method"] == "DELETE" and "uploadId=" in r["target"] for r in p.requests())
+        no_uploads_left(sc)
+        eq(sc.objects(X), [], "nothing visible")
+        assert not state_committed(sc)
+        p.clear_faults()
+        sc.run("run", check=0)
+        eq(sc.output_lines(X), evs, "the next run finishes")
+        no_uploads_left(sc)
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+@test
+def test_killed_during_multipart_upload_rerun_cleans_up():
+    """SIGKILL while a part is on its way: the upload stays open on the
+    server; the rerun re-executes the plan, aborts the leftover upload of
+    that key and completes."""
+    p = peer()
+    base = Scenario("mpkill")
+    base.direct(A)
+    evs = big_events(random.Random(13), A, 2300, "mk")
+    base.add_file(A, "big.ndjson.gz", gz(lines(*evs)))
+    base.additional(X, [A], max_object_bytes=1 << 30)
+    sc = S3Scenario(base, p)
+    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    try:
+        sc.upload()
+        sc.write_config()
+        p.set_faults([{"method": "PUT", "path": "partNumber=2", "times": 1, "action": "delay_ms:5000"}])
+        e = dict(os.environ, **sc.env)
+        proc = subprocess.Popen([BIN, "-q", "-c", sc.path("evshare.json"), "run"], env=e,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if any(r["method"] == "PUT" and "partNumber=1" in r["target"] and r["status"] == 200
+                   for r in p.requests()):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        p.clear_faults()
+        eq(len(open_uploads(p, sc.dst_bucket)), 1, "the interrupted run left an open upload")
+        p.reset_stats()
+        pr = sc.run("run", check=0)
+        assert b"aborted 1 unfinished multipart upload" in pr.stderr, pr.stderr
+        eq(sc.output_lines(X), evs, "the rerun completes the object")
+        no_uploads_left(sc)
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+@test
+def test_fault_get_fails_for_good_file_is_failed_and_retried():
+    p = peer()
+    sc, exp = fault_scenario("getfails", p)
+    try:
+        p.set_faults([{"method": "GET", "path": "/2-big", "times": -1, "action": {"status": 500}}])
+        s = sc.run_json(check=1)
+        eq(s["status"], "partial", "status")
+        eq(s["files"]["failed"], 1, "one failed file")
+        reason = s["failed_files"][0]["reason"]
+        assert "500 InternalError" in reason and "gave up after 5 attempts" in reason, reason
+        p.clear_faults()
+        s = sc.run_json(check=0)
+        eq(s["files"]["processed"], 1, "retried next run")
+        eq(sorted(sc.output_lines(X)), sorted(exp.lines[X]), "every line once")
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+@test
+def test_object_changed_since_listed_is_refused():
+    """If-Match: an object replaced between the listing and its read fails
+    the file (412, named in the message); the next run reads the new version."""
+    p = peer()
+    sc, exp = fault_scenario("ifmatch", p, big=False)
+    try:
+        # the read of 3-small reaches moto 2 s late: replace it meanwhile
+        p.set_faults([{"method": "GET", "path": "/3-small", "times": 1, "action": "delay_ms:2000"}])
+        p.reset_stats()
+        sc.write_config()
+        e = dict(os.environ, **sc.env)
+        proc = subprocess.Popen([BIN, "-c", sc.path("evshare.json"), "run", "--json"], env=e,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.time() + 30
+        while time.time() < deadline and not any("/1-small" in r["target"] for r in p.requests()):
+            time.sleep(0.02)
+        p.put(sc.src_bucket, sc.src_key(A, "3-small.ndjson"), lines(event("third", A)))
+        out, err = proc.communicate(timeout=60)
+        eq(proc.returncode, 1, "partial (stderr %s)" % err.decode()[-800:])
+        assert b"the object changed since it was listed (412" in err, err
+        s = json.loads(out)
+        eq(s["files"]["failed"], 1, "one failed file")
+        p.clear_faults()
+        s = sc.run_json(check=0)
+        eq(s["files"]["processed"], 1, "the new version is read next run")
+        assert event("third", A) in sc.output_lines(X)
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+# --------------------------------------------------------------------------
+# other settings
+# --------------------------------------------------------------------------
+
+@test
+def test_virtual_host_style():
+    p = peer()
+    sc, exp = small_scenario("vhost", p)
+    try:
+        host_ep = "http://localhost:%d" % p.port
+        sc.loc_extra = {"endpoint": host_ep, "path_style": False}
+        p.reset_stats()
+        sc.run("run", check=0)
+        reqs = p.requests()
+        check_lines(sc, exp, [X])
+        assert reqs and all(not r["target"].startswith("/" + sc.src_bucket) and
+                            not r["target"].startswith("/" + sc.dst_bucket) for r in reqs), reqs[:3]
+        eq(p.stats()["rejected"], 0, "rejected requests")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_gs_location_signs_for_region_auto():
+    p = peer("auto")
+    base = Scenario("gs")
+    base.direct(A)
+    base.add_file(A, "g.ndjson", lines(event("g1", A), event("g2", A)))
+    base.additional(X, [A])
+    sc = S3Scenario(base, p)
+    try:
+        sc.upload()
+        exp = reference.expected(sc.expected_inputs(), sub_tuples(sc))
+        sc.loc_extra = {"endpoint": p.endpoint}
+        cfg = sc.config()
+        for d in cfg["direct_subscribers"]:
+            d["source"]["url"] = d["source"]["url"].replace("s3://", "gs://", 1)
+        for s in cfg["additional_subscribers"]:
+            s["destination"]["url"] = s["destination"]["url"].replace("s3://", "gs://", 1)
+        env = dict(sc.env)
+        env.pop("AWS_REGION")
+        env.pop("AWS_DEFAULT_REGION")
+        e = dict(os.environ, **env)
+        sc.write_config(cfg)
+        pr = subprocess.run([BIN, "-c", sc.path("evshare.json"), "run", "--json"], env=e,
+                            capture_output=True, timeout=60)
+        eq(pr.returncode, 0, "exit (stderr %s)" % pr.stderr.decode())
+        s = json.loads(pr.stdout)
+        assert s["subscribers"][0]["objects"][0].startswith("gs://"), s
+        check_lines(sc, exp, [X])
+        eq(p.stats()["rejected"], 0, "rejected requests")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_unreachable_endpoint_is_temporary():
+    p = peer()
+    sc, _ = small_scenario("unreach", p)
+    try:
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        t0 = time.time()
+        dead = "http://127.0.0.1:%d" % port
+        pr = sc.run("run", env={"AWS_ENDPOINT_URL": dead, "AWS_ENDPOINT_URL_S3": dead}, check=75)
+        assert b"cannot connect" in pr.stderr and b"gave up after 5 attempts" in pr.stderr, pr.stderr
+        assert time.time() - t0 < 30
+        assert not state_committed(sc)
+    finally:
+        sc.cleanup()
+
+
+if __name__ == "__main__":
+    main()
