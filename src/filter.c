@@ -1568,18 +1568,39 @@ static struct node *compile_object(struct compiler *c, json_value obj,
 	return n;
 }
 
-/* Multiply out the $or groups of n: a list of $or-free trees. */
+/* Are these many trees and fields past the limits?  (Reports it.) */
+static bool too_complex(struct compiler *c, size_t combinations, size_t fields)
+{
+	if (combinations > FILTER_MAX_COMBINATIONS) {
+		compile_error(c, "pattern has too many combinations of $or (at most %d)",
+			      FILTER_MAX_COMBINATIONS);
+		return true;
+	}
+	if (fields > FILTER_MAX_FIELDS) {
+		compile_error(c, "pattern is too complex (more than %d fields once $or "
+			      "is multiplied out)", FILTER_MAX_FIELDS);
+		return true;
+	}
+	return false;
+}
+
+/* Multiply out the $or groups of n: append $or-free trees to out (at most
+ * FILTER_MAX_COMBINATIONS of them, FILTER_MAX_FIELDS fields in all). */
 static bool expand(struct compiler *c, const struct node *n, struct nodelist *out)
 {
 	struct nodelist cur = { NULL, 0, 0 };
+	size_t cur_fields = 0;   /* in all of cur */
 	bool ok = false;
 
 	nodelist_add(&cur, node_new());
 	for (size_t i = 0; i < n->nfields + n->nors; i++) {
 		struct nodelist opts = { NULL, 0, 0 }, next = { NULL, 0, 0 };
-		size_t total = 0;
+		size_t opt_fields = 0;
 
 		if (i < n->nfields && n->fields[i].leaf) {
+			cur_fields += cur.n;
+			if (too_complex(c, cur.n, cur_fields))
+				goto fail;
 			for (size_t j = 0; j < cur.n; j++) {
 				struct field *f = node_add_field(cur.v[j], n->fields[i].key,
 								 n->fields[i].keylen);
@@ -1602,34 +1623,36 @@ static bool expand(struct compiler *c, const struct node *n, struct nodelist *ou
 				f->child = sub.v[j];
 				sub.v[j] = NULL;
 				nodelist_add(&opts, w);
+				opt_fields += node_size(w);
 			}
 			nodelist_release(&sub);
 		} else {
+			/* an $or group: the alternatives of all its members */
 			const struct orgroup *g = &n->ors[i - n->nfields];
 
 			for (size_t a = 0; a < g->nalts; a++) {
+				size_t from = opts.n;
+
 				if (!expand(c, g->alts[a], &opts)) {
+					nodelist_release(&opts);
+					goto fail;
+				}
+				for (size_t k = from; k < opts.n; k++)
+					opt_fields += node_size(opts.v[k]);
+				if (too_complex(c, opts.n, opt_fields)) {
 					nodelist_release(&opts);
 					goto fail;
 				}
 			}
 		}
-		if (opts.n > FILTER_MAX_COMBINATIONS / cur.n) {
+		/* every tree of cur with every option */
+		if (too_complex(c, opts.n > FILTER_MAX_COMBINATIONS / cur.n ? SIZE_MAX
+					: cur.n * opts.n,
+				opts.n * cur_fields + cur.n * opt_fields)) {
 			nodelist_release(&opts);
-			compile_error(c, "pattern has too many combinations of $or "
-				      "(at most %d)", FILTER_MAX_COMBINATIONS);
 			goto fail;
 		}
-		for (size_t j = 0; j < cur.n; j++)
-			total += opts.n * node_size(cur.v[j]);
-		for (size_t k = 0; k < opts.n; k++)
-			total += cur.n * node_size(opts.v[k]);
-		if (total > FILTER_MAX_FIELDS) {
-			nodelist_release(&opts);
-			compile_error(c, "pattern is too complex (more than %d fields "
-				      "once $or is multiplied out)", FILTER_MAX_FIELDS);
-			goto fail;
-		}
+		cur_fields = opts.n * cur_fields + cur.n * opt_fields;
 		for (size_t j = 0; j < cur.n; j++) {
 			for (size_t k = 0; k < opts.n; k++) {
 				struct node *w = node_clone(cur.v[j]);

@@ -690,6 +690,27 @@ START_TEST(limits)
 		buf_printf(&p, "%s\"k%d\":{\"$or\":[{\"a\":[1]},{\"b\":[2]}]}", i ? "," : "", i);
 	buf_addch(&p, '}');
 	filter_free(compile_ok(p.data));
+	/* many fields under many combinations */
+	buf_reset(&p);
+	buf_addstr(&p, "{\"x\":{");
+	for (int i = 0; i < 9; i++)
+		buf_printf(&p, "%s\"k%d\":{\"$or\":[{\"a\":[1]},{\"b\":[2]}]}", i ? "," : "", i);
+	buf_addstr(&p, "}");
+	for (int i = 0; i < 400; i++)
+		buf_printf(&p, ",\"l%d\":[1]", i);
+	buf_addch(&p, '}');
+	msg = compile_err(p.data);
+	ck_assert_msg(strstr(msg, "too complex") != NULL, "%s", msg);
+	free(msg);
+	/* an $or of many wide alternatives */
+	buf_reset(&p);
+	buf_addstr(&p, "{\"$or\":[");
+	for (int i = 0; i < 1001; i++)
+		buf_printf(&p, "%s{\"a\":[%d]}", i ? "," : "", i);
+	buf_addstr(&p, "]}");
+	msg = compile_err(p.data);
+	ck_assert_msg(strstr(msg, "too many combinations") != NULL, "%s", msg);
+	free(msg);
 	/* the text size */
 	buf_reset(&p);
 	buf_addstr(&p, "{\"a\":[\"");
