@@ -24,12 +24,25 @@ SANITIZE  ?=
 
 WARN = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wvla -Wwrite-strings \
        -Wmissing-prototypes -Wformat=2 $(WERROR)
+# Faster codecs when present (scripts/install-deps installs them); zlib
+# remains the portable path.  CODECS=zlib forces it.
+CODECS    ?= auto
+ifeq ($(CODECS),auto)
+ifeq ($(shell $(PKG_CONFIG) --exists libdeflate 2>/dev/null && echo y),y)
+PKGS      += libdeflate
+CODEC_DEFS += -DHAVE_LIBDEFLATE
+endif
+ifeq ($(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo y),y)
+PKGS      += libisal
+CODEC_DEFS += -DHAVE_ISAL
+endif
+endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
-ALL_CFLAGS  = $(WARN) $(OPT) $(SANITIZE) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
+ALL_CFLAGS  = $(WARN) $(OPT) $(SANITIZE) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $(CODEC_DEFS) \
               -DEVSHARE_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = $(SANITIZE) $(LDFLAGS)
 LIBS_ALL    = $(PKG_LIBS) -lpthread -lm

@@ -10,9 +10,8 @@
  * are passed to the output callback in chunks of at most GZ_CHUNK bytes;
  * a non-zero return from it stops decoding and is returned.
  *
- * Encoder: writes one gzip member with a fixed header (no name, mtime 0,
- * OS 255 "unknown"), so the same input and level always give the same
- * bytes.  Output goes to a callback.
+ * Decoding uses ISA-L's inflate when evshare was built with it, else
+ * zlib; both check every member's CRC and length.
  */
 #ifndef EVSHARE_GZ_H
 #define EVSHARE_GZ_H
@@ -42,25 +41,25 @@ bool gz_decoder_is_gzip(const gz_decoder *d);
 /* Compressed bytes consumed so far. */
 uint64_t gz_decoder_bytes_in(const gz_decoder *d);
 
-typedef struct gz_encoder gz_encoder;
+/*
+ * Compression: each call makes one complete gzip member (fixed header:
+ * no name, mtime 0), so a stream of them is a valid multi-member gzip
+ * file and blocks can be compressed in any order on any thread.  The same
+ * input and level give the same bytes with the same build.  libdeflate
+ * is used when evshare was built with it (its levels 1-9 are used as
+ * given), else zlib.
+ */
+typedef struct gz_compressor gz_compressor;
 
-gz_encoder *gz_encoder_new(int level, gz_out_fn out, void *ud);
-void gz_encoder_free(gz_encoder *e);
-/* Start a new member (after gz_encoder_finish, for the next object). */
-void gz_encoder_restart(gz_encoder *e);
-/* Compress p[0..n).  Returns 0 or the output callback's non-zero value. */
-int gz_encoder_write(gz_encoder *e, const void *p, size_t n);
-/* Flush and write the trailer. */
-int gz_encoder_finish(gz_encoder *e);
-/* Sync-flush: everything written so far is in the output (bytes_out is
- * then exact).  Costs a few bytes; the dictionary is kept. */
-int gz_encoder_flush(gz_encoder *e);
-/* Uncompressed bytes written since the last flush (not yet certainly
- * reflected in bytes_out). */
-uint64_t gz_encoder_unflushed(const gz_encoder *e);
-/* Compressed bytes handed to the callback since the member started. */
-uint64_t gz_encoder_bytes_out(const gz_encoder *e);
-/* Uncompressed bytes since the member started. */
-uint64_t gz_encoder_bytes_in(const gz_encoder *e);
+/* One per thread: it holds the codec state for each level used. */
+gz_compressor *gz_compressor_new(void);
+void gz_compressor_free(gz_compressor *c);
+/* Append to out one gzip member holding in[0..n) compressed at level. */
+void gz_compress_member(gz_compressor *c, int level, const void *in, size_t n,
+			buf *out);
+/* Upper bound of what gz_compress_member appends for n input bytes. */
+size_t gz_member_bound(size_t n);
+/* "isa-l 2.30.0 inflate, libdeflate 1.14 deflate" */
+const char *gz_codec_description(void);
 
 #endif

@@ -67,10 +67,11 @@ void run_summary_release(run_summary *s);
 
 /* outcomes: one byte per plan file; on entry the journaled outcomes of an
  * interrupted run ('o', 'f') or 0, on return 'o' or 'f' for every file
- * reached.  Returns ES_OK when every output was put (some files may have
- * failed: see sum), else the failure (nothing may be committed). */
+ * reached.  jobs: compression threads (0: compress in this thread).
+ * Returns ES_OK when every output was put (some files may have failed: see
+ * sum), else the failure (nothing may be committed). */
 es_result run_execute(const config *cfg, state_store *ss, const plan *p,
-		      char *outcomes, run_summary *sum);
+		      unsigned jobs, char *outcomes, run_summary *sum);
 /* Record the run in st and save it (a replay records nothing), then
  * clear the plan journal and the spool. */
 es_result run_commit(const config *cfg, state_store *ss, state_data *st,

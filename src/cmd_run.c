@@ -15,6 +15,7 @@
 
 struct run_opts {
 	bool dry_run, json, replay;
+	unsigned jobs;
 	plan_options popt;
 	bool *source_selected;
 	bool *sub_selected;
@@ -22,7 +23,7 @@ struct run_opts {
 
 enum {
 	OPT_SINCE = 256, OPT_UNTIL, OPT_SOURCE, OPT_SUBSCRIBER, OPT_REPLAY,
-	OPT_JSON, OPT_DRY_RUN
+	OPT_JSON, OPT_DRY_RUN, OPT_JOBS
 };
 
 static const struct option run_long[] = {
@@ -33,6 +34,7 @@ static const struct option run_long[] = {
 	{ "subscriber", required_argument, NULL, OPT_SUBSCRIBER },
 	{ "replay", no_argument, NULL, OPT_REPLAY },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "jobs", required_argument, NULL, OPT_JOBS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -41,7 +43,7 @@ static void run_usage(const char *cmd)
 {
 	fprintf(stderr, "usage: evshare [-c FILE] %s [--since T] [--until T] "
 		"[--source ORG]... [--subscriber ORG]... [--replay] [--json]%s\n",
-		cmd, strcmp(cmd, "run") ? "" : " [--dry-run]");
+		cmd, strcmp(cmd, "run") ? "" : " [--dry-run] [--jobs N]");
 }
 
 /* Parse options; the selections need the config, so they are kept as
@@ -53,6 +55,11 @@ static es_result parse_run_opts(int argc, char **argv, bool is_run,
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o->jobs = n > 0 ? (unsigned)n : 1;
+	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", run_long, NULL)) != -1) {
 		switch (c) {
@@ -87,6 +94,15 @@ static es_result parse_run_opts(int argc, char **argv, bool is_run,
 		case OPT_JSON:
 			o->json = true;
 			break;
+		case OPT_JOBS: {
+			uint64_t v;
+
+			if (!is_run || !parse_u64(optarg, &v) || v > 256)
+				return es_error(ES_ERR_USAGE, "--jobs: '%s' is not a number of "
+						"threads from 0 to 256", optarg);
+			o->jobs = (unsigned)v;
+			break;
+		}
 		case 'h':
 			run_usage(argv[0]);
 			exit(0);
@@ -178,7 +194,8 @@ static void print_plan(const config *cfg, const plan *p, bool json)
 }
 
 /* Finish an interrupted run, if the journal holds one. */
-static es_result resume_plan(state_store *ss, state_data *st, run_summary **resumed)
+static es_result resume_plan(state_store *ss, state_data *st, unsigned jobs,
+			     run_summary **resumed)
 {
 	buf text = BUF_INIT;
 	bool exists;
@@ -211,7 +228,7 @@ static es_result resume_plan(state_store *ss, state_data *st, run_summary **resu
 	sum = xcalloc(1, sizeof(*sum));
 	run_summary_init(sum, pcfg, &p);
 	*resumed = sum;
-	r = run_execute(pcfg, ss, &p, outcomes, sum);
+	r = run_execute(pcfg, ss, &p, jobs, outcomes, sum);
 	if (r == ES_OK)
 		r = run_commit(pcfg, ss, st, &p, sum, outcomes);
 	if (r != ES_OK)
@@ -274,7 +291,7 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 			goto out;
 	}
 	if (writing) {
-		r = resume_plan(ss, st, &resumed);
+		r = resume_plan(ss, st, o.jobs, &resumed);
 		if (r != ES_OK) {
 			if (resumed) {
 				r = finish(resumed, o.json, r);
@@ -331,7 +348,7 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		goto out;
 	}
 	outcomes = xcalloc(p.nfiles + 1, 1);
-	r = run_execute(cfg, ss, &p, outcomes, &sum);
+	r = run_execute(cfg, ss, &p, o.jobs, outcomes, &sum);
 	if (r == ES_OK)
 		r = run_commit(cfg, ss, st, &p, &sum, outcomes);
 	if (r != ES_OK) {

@@ -1,4 +1,9 @@
-/* gz.c - gzip decoding and encoding on zlib. */
+/*
+ * gz.c - gzip decoding (ISA-L or zlib) and member compression
+ * (libdeflate or zlib).  The backends are chosen at build time
+ * (HAVE_ISAL, HAVE_LIBDEFLATE); the interface and the guarantees are the
+ * same.
+ */
 #include "gz.h"
 
 #include <stdio.h>
@@ -6,17 +11,28 @@
 #include <string.h>
 #include <zlib.h>
 
+#ifdef HAVE_ISAL
+#include <isa-l.h>
+#endif
+#ifdef HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
+
 enum gz_mode { GZ_UNKNOWN, GZ_PLAIN, GZ_GZIP };
 
 struct gz_decoder {
+#ifdef HAVE_ISAL
+	struct inflate_state is;
+#else
 	z_stream zs;
-	bool zs_ready;
+#endif
 	enum gz_mode mode;
 	bool in_member;        /* inside a member (header seen, end not yet) */
 	unsigned char magic[2];
 	size_t nmagic;         /* bytes of magic held while undecided */
 	unsigned member;       /* 1-based member number */
-	uint64_t bytes_in;
+	size_t flg_at;         /* member bytes still to see before its FLG byte */
+	uint64_t bytes_in;     /* compressed bytes consumed */
 	char error[160];
 	unsigned char out[GZ_CHUNK];
 };
@@ -25,9 +41,12 @@ gz_decoder *gz_decoder_new(void)
 {
 	gz_decoder *d = xcalloc(1, sizeof(*d));
 
+#ifdef HAVE_ISAL
+	isal_inflate_init(&d->is);
+#else
 	if (inflateInit2(&d->zs, 16 + MAX_WBITS) != Z_OK)
 		die("inflateInit2 failed");
-	d->zs_ready = true;
+#endif
 	gz_decoder_reset(d);
 	return d;
 }
@@ -36,14 +55,14 @@ void gz_decoder_free(gz_decoder *d)
 {
 	if (!d)
 		return;
-	if (d->zs_ready)
-		inflateEnd(&d->zs);
+#ifndef HAVE_ISAL
+	inflateEnd(&d->zs);
+#endif
 	free(d);
 }
 
 void gz_decoder_reset(gz_decoder *d)
 {
-	inflateReset(&d->zs);
 	d->mode = GZ_UNKNOWN;
 	d->in_member = false;
 	d->nmagic = 0;
@@ -67,14 +86,108 @@ uint64_t gz_decoder_bytes_in(const gz_decoder *d)
 	return d->bytes_in;
 }
 
-static int corrupt(gz_decoder *d, const char *what)
+static int corrupt(gz_decoder *d, const char *what, size_t left)
 {
 	snprintf(d->error, sizeof(d->error), "%s in gzip member %u (compressed byte %llu)",
-		 what, d->member ? d->member : 1,
-		 (unsigned long long)(d->bytes_in - d->zs.avail_in));
+		 what, d->member ? d->member : 1, (unsigned long long)(d->bytes_in - left));
 	return -1;
 }
 
+/* Start the next member (the input is at its first byte). */
+static void member_start(gz_decoder *d)
+{
+	d->in_member = true;
+	d->member++;
+	d->flg_at = 3;
+#ifdef HAVE_ISAL
+	isal_inflate_reset(&d->is);
+	d->is.crc_flag = ISAL_GZIP;
+#else
+	inflateReset(&d->zs);
+#endif
+}
+
+#ifdef HAVE_ISAL
+/* ISA-L ignores the reserved bits of a member's FLG byte (the 4th byte);
+ * RFC 1952 says a decoder must refuse them, as zlib does.  Called with
+ * each stretch of new input of the current member. */
+static int check_flags(gz_decoder *d, const uint8_t *p, size_t n, size_t left)
+{
+	if (d->flg_at == SIZE_MAX)
+		return 0;
+	if (d->flg_at >= n) {
+		d->flg_at -= n;
+		return 0;
+	}
+	if (p[d->flg_at] & 0xe0)
+		return corrupt(d, "reserved gzip header flags set", left);
+	d->flg_at = SIZE_MAX;
+	return 0;
+}
+
+static const char *isal_reason(int rc)
+{
+	switch (rc) {
+	case ISAL_INVALID_BLOCK:       return "invalid deflate block";
+	case ISAL_INVALID_SYMBOL:      return "invalid deflate symbol";
+	case ISAL_INVALID_LOOKBACK:    return "invalid deflate distance";
+	case ISAL_INVALID_WRAPPER:     return "invalid gzip header";
+	case ISAL_UNSUPPORTED_METHOD:  return "unsupported compression method";
+	case ISAL_INCORRECT_CHECKSUM:  return "incorrect data check (crc or length mismatch)";
+	}
+	return "invalid data";
+}
+
+static int inflate_some(gz_decoder *d, const unsigned char *in, size_t n,
+			gz_out_fn out, void *ud)
+{
+	while (n) {
+		uint32_t chunk = n > (1u << 30) ? (1u << 30) : (uint32_t)n;
+
+		d->is.next_in = (uint8_t *)in;
+		d->is.avail_in = chunk;
+		in += chunk;
+		n -= chunk;
+		if (d->in_member && check_flags(d, d->is.next_in, d->is.avail_in, chunk + n))
+			return -1;
+		while (d->is.avail_in) {
+			int zr, rc;
+			size_t have;
+
+			if (!d->in_member) {
+				if (d->is.next_in[0] != 0x1f ||
+				    (d->is.avail_in > 1 && d->is.next_in[1] != 0x8b))
+					return corrupt(d, "data after the end of the gzip stream",
+						       d->is.avail_in + n);
+				/* keep the input across the reset */
+				{
+					uint8_t *ni = d->is.next_in;
+					uint32_t ai = d->is.avail_in;
+
+					member_start(d);
+					d->is.next_in = ni;
+					d->is.avail_in = ai;
+				}
+				if (check_flags(d, d->is.next_in, d->is.avail_in, d->is.avail_in + n))
+					return -1;
+			}
+			d->is.next_out = d->out;
+			d->is.avail_out = sizeof(d->out);
+			zr = isal_inflate(&d->is);
+			have = sizeof(d->out) - d->is.avail_out;
+			if (zr != ISAL_DECOMP_OK && zr != ISAL_END_INPUT)
+				return corrupt(d, isal_reason(zr), d->is.avail_in + n);
+			if (have && (rc = out(ud, (const char *)d->out, have)) != 0)
+				return rc;
+			if (d->is.block_state == ISAL_BLOCK_FINISH)
+				d->in_member = false;
+			else if (!have && d->is.avail_in && d->is.avail_out)
+				return corrupt(d, "inflate made no progress", d->is.avail_in + n);
+		}
+	}
+	return 0;
+}
+#else
 static int inflate_some(gz_decoder *d, const unsigned char *in, size_t n,
 			gz_out_fn out, void *ud)
 {
@@ -90,13 +203,11 @@ static int inflate_some(gz_decoder *d, const unsigned char *in, size_t n,
 			size_t have;
 
 			if (!d->in_member) {
-				/* between members: the next must start with the magic */
 				if (d->zs.next_in[0] != 0x1f ||
 				    (d->zs.avail_in > 1 && d->zs.next_in[1] != 0x8b))
-					return corrupt(d, "data after the end of the gzip stream");
-				d->in_member = true;
-				d->member++;
-				inflateReset(&d->zs);
+					return corrupt(d, "data after the end of the gzip stream",
+						       d->zs.avail_in + n);
+				member_start(d);
 			}
 			d->zs.next_out = d->out;
 			d->zs.avail_out = sizeof(d->out);
@@ -112,18 +223,20 @@ static int inflate_some(gz_decoder *d, const unsigned char *in, size_t n,
 				d->in_member = false;
 				break;
 			case Z_DATA_ERROR:
-				return corrupt(d, d->zs.msg ? d->zs.msg : "invalid data");
+				return corrupt(d, d->zs.msg ? d->zs.msg : "invalid data",
+					       d->zs.avail_in + n);
 			case Z_MEM_ERROR:
 				die("out of memory in inflate");
 			default:
-				return corrupt(d, "inflate failed");
+				return corrupt(d, "inflate failed", d->zs.avail_in + n);
 			}
 			if (zr == Z_BUF_ERROR && d->zs.avail_in && have == 0)
-				return corrupt(d, "inflate made no progress");
+				return corrupt(d, "inflate made no progress", d->zs.avail_in + n);
 		}
 	}
 	return 0;
 }
+#endif
 
 int gz_decoder_feed(gz_decoder *d, const void *in, size_t n, gz_out_fn out,
 		    void *ud)
@@ -140,11 +253,10 @@ int gz_decoder_feed(gz_decoder *d, const void *in, size_t n, gz_out_fn out,
 		if (d->nmagic < 2)
 			return 0;
 		d->mode = d->magic[0] == 0x1f && d->magic[1] == 0x8b ? GZ_GZIP : GZ_PLAIN;
-		if (d->mode == GZ_PLAIN) {
+		if (d->mode == GZ_PLAIN)
 			rc = out(ud, (const char *)d->magic, 2);
-		} else {
+		else
 			rc = inflate_some(d, d->magic, 2, out, ud);
-		}
 		if (rc)
 			return rc;
 	}
@@ -179,151 +291,114 @@ int gz_decoder_finish(gz_decoder *d, gz_out_fn out, void *ud)
 	return 0;
 }
 
-/* --- encoder --------------------------------------------------------- */
+/* --- compression ------------------------------------------------------- */
 
-struct gz_encoder {
-	z_stream zs;
-	int level;
-	gz_out_fn out;
-	void *ud;
-	bool started;
-	uLong crc;
-	uint64_t bytes_in, bytes_out;
-	uint64_t flushed_in;     /* bytes_in at the last flush */
-	unsigned char buf[GZ_CHUNK];
+#define NLEVELS 10
+
+struct gz_compressor {
+#ifdef HAVE_LIBDEFLATE
+	struct libdeflate_compressor *c[NLEVELS];
+#else
+	z_stream zs[NLEVELS];
+	bool ready[NLEVELS];
+#endif
 };
 
-gz_encoder *gz_encoder_new(int level, gz_out_fn out, void *ud)
+gz_compressor *gz_compressor_new(void)
 {
-	gz_encoder *e = xcalloc(1, sizeof(*e));
-
-	e->level = level;
-	e->out = out;
-	e->ud = ud;
-	/* raw deflate; header and trailer are written here, so they are
-	 * the same on every platform */
-	if (deflateInit2(&e->zs, level, Z_DEFLATED, -MAX_WBITS, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
-		die("deflateInit2 failed");
-	gz_encoder_restart(e);
-	return e;
+	return xcalloc(1, sizeof(gz_compressor));
 }
 
-void gz_encoder_free(gz_encoder *e)
+void gz_compressor_free(gz_compressor *c)
 {
-	if (!e)
+	if (!c)
 		return;
-	deflateEnd(&e->zs);
-	free(e);
-}
-
-void gz_encoder_restart(gz_encoder *e)
-{
-	deflateReset(&e->zs);
-	e->started = false;
-	e->crc = crc32(0L, Z_NULL, 0);
-	e->bytes_in = 0;
-	e->bytes_out = 0;
-	e->flushed_in = 0;
-}
-
-static int emit_out(gz_encoder *e, const unsigned char *p, size_t n)
-{
-	e->bytes_out += n;
-	return n ? e->out(e->ud, (const char *)p, n) : 0;
-}
-
-static int start_member(gz_encoder *e)
-{
-	static const unsigned char header[10] = {
-		0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255
-	};
-
-	e->started = true;
-	return emit_out(e, header, sizeof(header));
-}
-
-static int deflate_loop(gz_encoder *e, int flush)
-{
-	int zr, rc;
-
-	do {
-		e->zs.next_out = e->buf;
-		e->zs.avail_out = sizeof(e->buf);
-		zr = deflate(&e->zs, flush);
-		if (zr == Z_STREAM_ERROR)
-			die("deflate stream error");
-		rc = emit_out(e, e->buf, sizeof(e->buf) - e->zs.avail_out);
-		if (rc)
-			return rc;
-	} while (e->zs.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
-	return 0;
-}
-
-int gz_encoder_write(gz_encoder *e, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	int rc;
-
-	if (!e->started && (rc = start_member(e)) != 0)
-		return rc;
-	e->crc = crc32_z(e->crc, c, n);
-	e->bytes_in += n;
-	while (n) {
-		uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-
-		e->zs.next_in = (unsigned char *)c;
-		e->zs.avail_in = chunk;
-		if ((rc = deflate_loop(e, Z_NO_FLUSH)) != 0)
-			return rc;
-		c += chunk;
-		n -= chunk;
+	for (int i = 0; i < NLEVELS; i++) {
+#ifdef HAVE_LIBDEFLATE
+		if (c->c[i])
+			libdeflate_free_compressor(c->c[i]);
+#else
+		if (c->ready[i])
+			deflateEnd(&c->zs[i]);
+#endif
 	}
-	return 0;
+	free(c);
 }
 
-int gz_encoder_finish(gz_encoder *e)
+size_t gz_member_bound(size_t n)
 {
-	unsigned char trailer[8];
-	uint32_t isize = (uint32_t)e->bytes_in;
-	int rc;
+	/* deflate's worst case (stored blocks) plus header and trailer */
+	return n + n / 1000 + (n / 16384 + 1) * 5 + 64;
+}
 
-	if (!e->started && (rc = start_member(e)) != 0)
-		return rc;
-	e->zs.next_in = NULL;
-	e->zs.avail_in = 0;
-	if ((rc = deflate_loop(e, Z_FINISH)) != 0)
-		return rc;
-	for (int i = 0; i < 4; i++) {
-		trailer[i] = (unsigned char)(e->crc >> (8 * i));
-		trailer[4 + i] = (unsigned char)(isize >> (8 * i));
+void gz_compress_member(gz_compressor *c, int level, const void *in, size_t n,
+			buf *out)
+{
+	size_t bound = gz_member_bound(n), got;
+
+	if (level < 1 || level >= NLEVELS)
+		level = 6;
+	if (!buf_reserve(out, bound))
+		die("compressed block larger than its buffer's cap");
+#ifdef HAVE_LIBDEFLATE
+	if (!c->c[level] && !(c->c[level] = libdeflate_alloc_compressor(level)))
+		die("out of memory (libdeflate)");
+	got = libdeflate_gzip_compress(c->c[level], in, n, out->data + out->len, bound);
+	if (!got)
+		die("libdeflate: output larger than its bound");
+#else
+	{
+		static const unsigned char header[10] = {
+			0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255
+		};
+		z_stream *zs = &c->zs[level];
+		unsigned char *o = (unsigned char *)out->data + out->len;
+		uLong crc = crc32_z(crc32(0L, Z_NULL, 0), in, n);
+		size_t pos;
+
+		if (!c->ready[level]) {
+			if (deflateInit2(zs, level, Z_DEFLATED, -MAX_WBITS, 8,
+					 Z_DEFAULT_STRATEGY) != Z_OK)
+				die("deflateInit2 failed");
+			c->ready[level] = true;
+		} else {
+			deflateReset(zs);
+		}
+		memcpy(o, header, sizeof(header));
+		pos = sizeof(header);
+		zs->next_in = (unsigned char *)in;
+		zs->avail_in = (uInt)n;
+		zs->next_out = o + pos;
+		zs->avail_out = (uInt)(bound - pos - 8);
+		if (n > (1u << 30) || deflate(zs, Z_FINISH) != Z_STREAM_END)
+			die("deflate: block too large for one call");
+		pos = (size_t)(zs->next_out - o);
+		for (int i = 0; i < 4; i++) {
+			o[pos + (size_t)i] = (unsigned char)(crc >> (8 * i));
+			o[pos + 4 + (size_t)i] = (unsigned char)((uint32_t)n >> (8 * i));
+		}
+		got = pos + 8;
 	}
-	return emit_out(e, trailer, sizeof(trailer));
+#endif
+	out->len += got;
+	out->data[out->len] = '\0';
 }
 
-int gz_encoder_flush(gz_encoder *e)
+const char *gz_codec_description(void)
 {
-	int rc;
+	static char desc[96];
 
-	if (!e->started && (rc = start_member(e)) != 0)
-		return rc;
-	e->zs.next_in = NULL;
-	e->zs.avail_in = 0;
-	e->flushed_in = e->bytes_in;
-	return deflate_loop(e, Z_SYNC_FLUSH);
-}
-
-uint64_t gz_encoder_unflushed(const gz_encoder *e)
-{
-	return e->bytes_in - e->flushed_in;
-}
-
-uint64_t gz_encoder_bytes_out(const gz_encoder *e)
-{
-	return e->bytes_out;
-}
-
-uint64_t gz_encoder_bytes_in(const gz_encoder *e)
-{
-	return e->bytes_in;
+	snprintf(desc, sizeof(desc), "%s inflate, %s deflate",
+#ifdef HAVE_ISAL
+		 "ISA-L",
+#else
+		 "zlib " ZLIB_VERSION,
+#endif
+#ifdef HAVE_LIBDEFLATE
+		 "libdeflate " LIBDEFLATE_VERSION_STRING
+#else
+		 "zlib " ZLIB_VERSION
+#endif
+		 );
+	return desc;
 }

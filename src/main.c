@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "dedup.h"
+#include "gz.h"
 #include "log.h"
 
 #include <getopt.h>
@@ -27,7 +28,7 @@ static void usage(FILE *out)
 "commands:\n"
 "  run      read new files, write and upload outputs, commit state\n"
 "           [--dry-run] [--since T] [--until T] [--source ORG]...\n"
-"           [--subscriber ORG]... [--replay] [--json]\n"
+"           [--subscriber ORG]... [--replay] [--json] [--jobs N]\n"
 "  list     print what a run would read (same selection options; --json)\n"
 "  check    validate the config (exit 78 naming the JSON path at fault)\n"
 "  filter   --filter JSON|@FILE: print the stdin NDJSON lines it matches\n"
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("evshare %s\n", EVSHARE_VERSION);
+			printf("evshare %s (%s)\n", EVSHARE_VERSION, gz_codec_description());
 			return 0;
 		default:
 			usage(stderr);

@@ -6,6 +6,7 @@
 #include "ndjson.h"
 #include "sink.h"
 #include "spill.h"
+#include "zpool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ struct run_ctx {
 	spill qpending;              /* quarantine lines of the current file */
 	int qfd;                     /* the run's quarantine file, -1 until needed */
 	char *qpath;
+	zpool *pool;
 	gz_decoder *gz;
 	line_splitter lines;
 	event_parser ep;
@@ -403,7 +405,7 @@ static es_result read_file_from(struct run_ctx *c, store *src)
 }
 
 es_result run_execute(const config *cfg, state_store *ss, const plan *p,
-		      char *outcomes, run_summary *sum)
+		      unsigned jobs, char *outcomes, run_summary *sum)
 {
 	struct run_ctx c;
 	size_t ndedup = 0, dedup_mem;
@@ -447,7 +449,9 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 			continue;
 		if ((r = store_open(&cfg->additional[a].destination, &c.dests[a])) != ES_OK)
 			goto done;
-		sink_init(&c.sinks[a], &cfg->additional[a], c.dests[a], p->run_id,
+		if (!c.pool)
+			c.pool = zpool_new(jobs, 2 * jobs + 2);
+		sink_init(&c.sinks[a], &cfg->additional[a], c.dests[a], c.pool, p->run_id,
 			  p->started_ms, c.spool_dir, dedup_mem);
 		spill_init(&c.pending[a], c.spool_dir, PENDING_MEM);
 	}
@@ -564,6 +568,7 @@ done:
 		lines_release(&c.lines);
 		event_parser_release(&c.ep);
 	}
+	zpool_free(c.pool);
 	for (size_t s = 0; s < cfg->ndirect; s++)
 		store_free(sources[s]);
 	free(sources);
