@@ -350,6 +350,38 @@ static void call_header(struct s3_call *c, const char *name, const char *value)
 	c->nextra++;
 }
 
+/* Digits at *p up to a stop character: the number, *p moved past them. */
+static bool take_u64(const char **p, char stop, uint64_t *out)
+{
+	const char *end = strchr(*p, stop);
+	char *digits;
+	bool ok;
+
+	if (!end || end == *p)
+		return false;
+	digits = xstrndup(*p, (size_t)(end - *p));
+	ok = parse_u64(digits, out);
+	free(digits);
+	*p = end + 1;
+	return ok;
+}
+
+bool s3_parse_content_range(const char *s, uint64_t *start, uint64_t *total)
+{
+	uint64_t last;
+
+	if (!s || strncmp(s, "bytes ", 6))
+		return false;
+	s += 6;
+	if (!take_u64(&s, '-', start) || !take_u64(&s, '/', &last) || last < *start)
+		return false;
+	if (!strcmp(s, "*")) {
+		*total = UINT64_MAX;
+		return true;
+	}
+	return parse_u64(s, total) && last < *total;
+}
+
 /* Learn where this attempt's body starts and how long the object is. */
 static bool get_begin(struct get_state *g)
 {
@@ -359,21 +391,20 @@ static bool get_begin(struct get_state *g)
 
 	g->started = true;
 	if (r->status == 206) {
-		const char *cr = http_response_header(r, "Content-Range");
-		unsigned long long start = 0, last = 0, total = 0;
-		int n = cr ? sscanf(cr, "bytes %llu-%llu/%llu", &start, &last, &total) : 0;
+		uint64_t start, total;
 
-		if (n < 2) {
+		if (!s3_parse_content_range(http_response_header(r, "Content-Range"),
+					    &start, &total)) {
 			snprintf(g->bad, sizeof(g->bad), "a 206 reply without a valid Content-Range");
 			return false;
 		}
 		if (start > g->delivered) {
-			snprintf(g->bad, sizeof(g->bad), "the resumed reply starts at byte %llu, "
-				 "not %" PRIu64, start, g->delivered);
+			snprintf(g->bad, sizeof(g->bad), "the resumed reply starts at byte %" PRIu64
+				 ", not %" PRIu64, start, g->delivered);
 			return false;
 		}
 		g->pos = start;
-		if (n == 3)
+		if (total != UINT64_MAX)
 			g->total = total;
 		return true;
 	}
@@ -428,20 +459,19 @@ static void trace_attempt(const struct s3_call *c, const s3_target *t, unsigned 
 			r->sent_bytes, r->body_bytes, r->seconds);
 }
 
-/* "the clock of this machine is off by ..." from the reply's Date. */
-static void skew_note(buf *m, const http_response *r)
+void s3_skew_note(buf *m, const char *date, int64_t now_s)
 {
-	const char *date = http_response_header(r, "Date");
 	int64_t server_s, diff;
 
 	if (!date || !http_date_parse(date, &server_s)) {
-		buf_addstr(m, "; the clock of this machine is off (the reply had no usable Date)");
+		buf_addstr(m, "; the clock of this machine is off (the reply had no usable Date "
+			   "to tell by how much): set the clock (NTP)");
 		return;
 	}
-	diff = time_now_ms() / 1000 - server_s;
-	buf_printf(m, "; the clock of this machine is off by %s%" PRId64 " s (%s than the "
+	diff = now_s - server_s;
+	buf_printf(m, "; the clock of this machine is off by %s%" PRId64 " s (%s the "
 		   "server's Date '%s'): set the clock (NTP)", diff >= 0 ? "+" : "", diff,
-		   diff >= 0 ? "ahead" : "behind", date);
+		   diff >= 0 ? "ahead of" : "behind", date);
 }
 
 static es_result call_fail(s3_store *s, struct s3_call *c, const s3_error_info *e,
@@ -475,7 +505,7 @@ static es_result call_fail(s3_store *s, struct s3_call *c, const s3_error_info *
 			buf_printf(&m, "%ld %s%s%s", r->status, code ? code : "(no S3 error code)",
 				   e->message ? ": " : "", e->message ? e->message : "");
 		if (code && !strcmp(code, "RequestTimeTooSkewed"))
-			skew_note(&m, r);
+			s3_skew_note(&m, http_response_header(r, "Date"), time_now_ms() / 1000);
 		else if (res == ES_ERR_AUTH)
 			buf_printf(&m, " (credentials from %s)", s->aws.source);
 		if (r->status >= 300 && r->status < 400) {

@@ -485,6 +485,43 @@ START_TEST(error_results)
 }
 END_TEST
 
+START_TEST(content_ranges)
+{
+	uint64_t start, total;
+
+	ck_assert(s3_parse_content_range("bytes 100-199/1000", &start, &total));
+	ck_assert_uint_eq(start, 100);
+	ck_assert_uint_eq(total, 1000);
+	ck_assert(s3_parse_content_range("bytes 0-0/*", &start, &total));
+	ck_assert_uint_eq(total, UINT64_MAX);
+	ck_assert(!s3_parse_content_range(NULL, &start, &total));
+	ck_assert(!s3_parse_content_range("bytes 100-199", &start, &total));
+	ck_assert(!s3_parse_content_range("bytes 200-100/1000", &start, &total));
+	ck_assert(!s3_parse_content_range("bytes 0-999/999", &start, &total));
+	ck_assert(!s3_parse_content_range("bytes -5/10", &start, &total));
+	ck_assert(!s3_parse_content_range("items 0-1/2", &start, &total));
+	ck_assert(!s3_parse_content_range("bytes 0-99999999999999999999999/1", &start, &total));
+}
+END_TEST
+
+START_TEST(skew_notes)
+{
+	buf m = BUF_INIT;
+
+	s3_skew_note(&m, "Fri, 27 Nov 2026 00:06:44 GMT", 1795738004 + 3600);
+	ck_assert_ptr_nonnull(strstr(m.data, "off by +3600 s (ahead of the server's Date "
+				     "'Fri, 27 Nov 2026 00:06:44 GMT')"));
+	buf_reset(&m);
+	s3_skew_note(&m, "Fri, 27 Nov 2026 00:06:44 GMT", 1795738004 - 1000);
+	ck_assert_ptr_nonnull(strstr(m.data, "off by -1000 s (behind the server's"));
+	buf_reset(&m);
+	s3_skew_note(&m, NULL, 0);
+	ck_assert_ptr_nonnull(strstr(m.data, "the clock of this machine is off (the reply had "
+				     "no usable Date"));
+	buf_release(&m);
+}
+END_TEST
+
 /* --- http_perform against a scripted loopback server -------------------- */
 
 enum after { KEEP, CLOSE, STALL };
@@ -875,6 +912,8 @@ Suite *http_suite(void)
 	tcase_add_test(tc, query_encoding);
 	tcase_add_test(tc, part_sizes);
 	tcase_add_test(tc, error_results);
+	tcase_add_test(tc, skew_notes);
+	tcase_add_test(tc, content_ranges);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("perform");
 	tcase_set_timeout(tc, 30);
