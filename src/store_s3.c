@@ -501,9 +501,15 @@ static es_result call_fail(s3_store *s, struct s3_call *c, const s3_error_info *
 		else if (code && !strcmp(code, "NoSuchBucket"))
 			buf_printf(&m, "bucket '%s' does not exist (404 NoSuchBucket)",
 				   s->base.loc.bucket);
-		else
-			buf_printf(&m, "%ld %s%s%s", r->status, code ? code : "(no S3 error code)",
-				   e->message ? ": " : "", e->message ? e->message : "");
+		else {
+			/* S3's message is a sentence: drop its full stop, more may follow */
+			int mlen = e->message ? (int)strlen(e->message) : 0;
+
+			while (mlen > 0 && (e->message[mlen - 1] == '.' || e->message[mlen - 1] == ' '))
+				mlen--;
+			buf_printf(&m, "%ld %s%s%.*s", r->status, code ? code : "(no S3 error code)",
+				   mlen ? ": " : "", mlen, mlen ? e->message : "");
+		}
 		if (code && !strcmp(code, "RequestTimeTooSkewed"))
 			s3_skew_note(&m, http_response_header(r, "Date"), time_now_ms() / 1000);
 		else if (res == ES_ERR_AUTH)

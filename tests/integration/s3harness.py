@@ -238,6 +238,70 @@ class S3Scenario(Scenario):
         return sc
 
 
+class TlsFront:
+    """A TLS front end on 127.0.0.1 that forwards bytes to the peer, with a
+    self-signed certificate for `names` (e.g. DNS:localhost).  Stopped by
+    stop(); threads are daemons."""
+
+    def __init__(self, p, tmpdir, names="DNS:localhost"):
+        import socket
+        import ssl
+        import threading
+        self.cert = os.path.join(tmpdir, "cert.pem")
+        key = os.path.join(tmpdir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=evshare-test", "-addext", "subjectAltName=" + names,
+                        "-keyout", key, "-out", self.cert], check=True, capture_output=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(self.cert, key)
+        self.target = ("127.0.0.1", p.port)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes_failed = 0
+        self.stopping = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def _serve(self):
+        import socket
+        import threading
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                t = self.ctx.wrap_socket(c, server_side=True)
+            except OSError:
+                self.handshakes_failed += 1
+                c.close()
+                continue
+            u = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(t, u), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, t), daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+
+
 def state_committed(sc):
     return os.path.exists(sc.path("state", "state.json"))
 

@@ -796,6 +796,37 @@ def test_clock_skew_is_named():
 
 
 @test
+def test_tls_peer_is_verified_and_ca_bundle_is_used():
+    p = peer()
+    sc, exp = small_scenario("tls", p)
+    tmp = tempfile.mkdtemp(prefix="evshare-tls.")
+    front = s3harness.TlsFront(p, tmp, names="DNS:localhost")
+    try:
+        ep = "https://localhost:%d" % front.port
+        sc.env.update({"AWS_ENDPOINT_URL": ep, "AWS_ENDPOINT_URL_S3": ep})
+        # a self-signed certificate is refused, with a hint, and not retried
+        pr = sc.run("run", check=69)
+        err = pr.stderr.decode()
+        assert "TLS" in err and "AWS_CA_BUNDLE" in err, err
+        assert "gave up" not in err, err
+        assert not state_committed(sc)
+        # the right CA, the wrong name: refused too
+        bad = "https://127.0.0.1:%d" % front.port
+        pr = sc.run("run", env={"AWS_CA_BUNDLE": front.cert, "AWS_ENDPOINT_URL": bad,
+                                "AWS_ENDPOINT_URL_S3": bad}, check=69)
+        assert b"TLS" in pr.stderr, pr.stderr
+        # AWS_CA_BUNDLE names the CA: it works
+        sc.run("run", env={"AWS_CA_BUNDLE": front.cert}, check=0)
+        check_lines(sc, exp, [X])
+        assert front.handshakes_failed >= 1, front.handshakes_failed   # the untrusted CA
+    finally:
+        front.stop()
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+        sc.cleanup()
+
+
+@test
 def test_unreachable_endpoint_is_temporary():
     p = peer()
     sc, _ = small_scenario("unreach", p)
