@@ -19,9 +19,11 @@
  *  - the path sent exactly as given (no "." or ".." squashing);
  *  - a body always sent with Content-Length (never chunked) and no
  *    "Expect: 100-continue" round trip;
- *  - a stall detector: a transfer that moves less than one byte per second
- *    for stall_timeout_s seconds is aborted (HTTP_E_STALL), in either
- *    direction; connecting is bounded by connect_timeout_s.
+ *  - a stall detector: a transfer during which no byte moves, in either
+ *    direction, for stall_timeout_s seconds is aborted (HTTP_E_STALL; a
+ *    progress callback watches the counters, so a slow but moving
+ *    transfer is never cut); connecting is bounded by connect_timeout_s.
+ *    There is no overall time limit: a large object takes what it takes.
  *
  * Nothing here logs or signs: the caller (store_s3.c) signs each attempt,
  * decides with http_classify() and waits with http_retry_wait().  The
