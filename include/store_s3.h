@@ -58,7 +58,9 @@
  * callback once; PUT with Content-MD5 and the signed SHA-256 of the body
  * below the threshold; at or above it ListMultipartUploads for the key
  * (unfinished uploads of that exact key are aborted: only an interrupted
- * run of the same plan, writing the same bytes, leaves one), then
+ * run of the same plan, writing the same bytes, leaves one; a bucket
+ * policy that denies listing them, AccessDenied, is a warning, since
+ * s3:PutObject is all an upload needs), then
  * CreateMultipartUpload, UploadPart (Content-MD5 and signed SHA-256 per
  * part, read from the file with pread), CompleteMultipartUpload (an
  * <Error> in a 200 reply is an error) and AbortMultipartUpload when it

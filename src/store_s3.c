@@ -891,16 +891,26 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 		c.quiet = true;
 		r = s3_call(s, &c);
 		if (r != ES_OK) {
-			/* an auth failure stops here; anything else shows in the upload */
-			if (r == ES_ERR_AUTH)
+			/* Bad credentials stop here.  Anything else, a policy that
+			 * allows s3:PutObject but not listing uploads included, only
+			 * means leftovers cannot be cleaned: the upload goes on. */
+			s3_error_info e = { 0 };
+			bool denied = c.resp.error == HTTP_OK && c.resp.body.data &&
+				      s3xml_parse_error(c.resp.body.data, c.resp.body.len, &e) == ES_OK &&
+				      !strcmp(e.code, "AccessDenied");
+
+			s3_error_info_release(&e);
+			if (r == ES_ERR_AUTH && !denied)
 				store_fail(&s->base, r, url, "%s", c.message);
 			else
-				log_msg(LOG_WARNING, url, "%s; going on", c.message);
+				log_msg(LOG_WARNING, url, "%s; going on (unfinished uploads of "
+					"interrupted runs stay until a lifecycle rule removes them)",
+					c.message);
 			call_release(&c);
 			buf_release(&q);
 			free(key_marker);
 			free(id_marker);
-			return r == ES_ERR_AUTH ? r : ES_OK;
+			return r == ES_ERR_AUTH && !denied ? r : ES_OK;
 		}
 		r = s3xml_parse_list_multipart_uploads(c.resp.body.data ? c.resp.body.data : "",
 						       c.resp.body.len, &list, &err);

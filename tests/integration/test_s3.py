@@ -600,6 +600,30 @@ def test_fault_multipart_fails_for_good_is_aborted():
 
 
 @test
+def test_multipart_without_permission_to_list_uploads():
+    """A destination policy with s3:PutObject only: ListMultipartUploads is
+    denied, the upload still works (with a warning)."""
+    p = peer()
+    base = Scenario("mpdenied")
+    base.direct(A)
+    evs = big_events(random.Random(17), A, 3200, "md")
+    base.add_file(A, "big.ndjson.gz", gz(lines(*evs)))
+    base.additional(X, [A], max_object_bytes=1 << 30)
+    sc = S3Scenario(base, p)
+    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    try:
+        sc.upload()
+        p.set_faults([{"method": "GET", "path": "uploads", "times": -1, "action": {"status": 403},
+                       "code": "AccessDenied"}])
+        pr = sc.run("run", check=0)
+        assert b"AccessDenied" in pr.stderr and b"going on" in pr.stderr, pr.stderr
+        eq(sc.output_lines(X), evs, "the whole object")
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+@test
 def test_killed_during_multipart_upload_rerun_cleans_up():
     """SIGKILL while a part is on its way: the upload stays open on the
     server; the rerun re-executes the plan, aborts the leftover upload of
