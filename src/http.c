@@ -386,6 +386,9 @@ static void set_options(http_client *c, const http_request *req, struct xfer *x,
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, c->connect_timeout_s);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* large objects: fewer, bigger reads and writes than curl's defaults */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
