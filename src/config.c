@@ -1,5 +1,6 @@
 /* config.c - load and validate the JSON configuration (cJSON). */
 #include "config.h"
+#include "json.h"
 #include "log.h"
 
 #include <cJSON.h>
@@ -21,6 +22,8 @@ struct ctx {
 	buf *err;
 	unsigned nerrors;
 	const char *base_dir;
+	const char *text;        /* the config's bytes */
+	size_t text_len;
 };
 
 static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
@@ -356,18 +359,55 @@ static void parse_direct(struct ctx *c, config *cfg, const cJSON *arr,
 	}
 }
 
-static void parse_filter(struct ctx *c, additional_subscriber *a, const cJSON *f,
-			 const char *path)
+/*
+ * The text of $.additional_subscribers[index].filter exactly as written in
+ * the config (cJSON rewrites numbers: 9007199254740993 would become
+ * another number and 1e400 null), found with the event scanner.  The
+ * config parsed with cJSON already, so this only fails on texts cJSON
+ * accepts and RFC 8259 does not; then the caller falls back to cJSON's.
+ */
+static bool filter_source_text(const struct ctx *c, size_t index, json_value *out)
 {
-	char *text;
+	json_value root, subs, it_val;
+	json_error jerr;
+	json_iter it;
+	size_t i = 0;
+
+	if (!json_parse(c->text, c->text_len, 1024, &root, &jerr) ||
+	    !json_object_get(root, "additional_subscribers", 22, &subs) ||
+	    subs.type != JSON_ARRAY)
+		return false;
+	json_iter_init(&it, subs);
+	while (json_iter_element(&it, &it_val)) {
+		if (i++ != index)
+			continue;
+		return json_object_get(it_val, "filter", 6, out);
+	}
+	return false;
+}
+
+static void parse_filter(struct ctx *c, additional_subscriber *a, const cJSON *f,
+			 size_t index, const char *path)
+{
+	json_value v;
+	char *text = NULL;
+	const char *p;
+	size_t n;
 	buf err = BUF_INIT;
 
 	if (!f || cJSON_IsNull(f))
 		return;
-	text = cJSON_PrintUnformatted(f);
-	if (!text)
-		die("cannot print filter");
-	if (filter_compile(text, strlen(text), path, &a->filter, &err) != ES_OK) {
+	if (filter_source_text(c, index, &v)) {
+		p = v.p;
+		n = v.n;
+	} else {
+		text = cJSON_PrintUnformatted(f);
+		if (!text)
+			die("cannot print filter");
+		p = text;
+		n = strlen(text);
+	}
+	if (filter_compile(p, n, path, &a->filter, &err) != ES_OK) {
 		/* filter errors carry their own path */
 		c->nerrors++;
 		buf_add(c->err, err.data, err.len);
@@ -450,7 +490,8 @@ static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
 		{
 			char *p = child_path(path, "filter");
 
-			parse_filter(c, a, cJSON_GetObjectItemCaseSensitive(it, "filter"), p);
+			parse_filter(c, a, cJSON_GetObjectItemCaseSensitive(it, "filter"),
+				     i - 1, p);
 			free(p);
 		}
 		dest = cJSON_GetObjectItemCaseSensitive(it, "destination");
@@ -498,7 +539,7 @@ static char *resolve_dir(const char *base, const char *p)
 es_result config_parse(const char *text, size_t n, const char *origin,
 		       const char *base_dir, config **out, buf *err)
 {
-	struct ctx c = { err, 0, base_dir };
+	struct ctx c = { err, 0, base_dir, text, n };
 	const char *endp = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &endp, false);
 	config *cfg = xcalloc(1, sizeof(*cfg));

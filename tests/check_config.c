@@ -718,12 +718,44 @@ START_TEST(config_load_relative_path_with_dotdot)
 }
 END_TEST
 
+/* The filter is compiled from its text as written: cJSON would turn
+ * 9007199254740993 into 9007199254740992 and 1e400 into null. */
+START_TEST(filter_numbers_as_written)
+{
+	static const char cfg[] =
+		"{\"state_dir\":\"s\",\"direct_subscribers\":[{\"org_id\":\"A\","
+		"\"source\":\"file:///a/\"}],\"additional_subscribers\":["
+		"{\"org_id\":\"X\",\"links\":[\"A\"],\"destination\":\"file:///x/\","
+		"\"filter\":{\"n\":[9007199254740993]}},"
+		"{\"org_id\":\"Y\",\"links\":[\"A\"],\"destination\":\"file:///y/\","
+		"\"filter\":{\"n\":[1e400]}}]}";
+	static const char *events[] = {
+		"{\"n\":9007199254740992}", "{\"n\":9007199254740993}", "{\"n\":null}",
+	};
+	config *c = parse_ok(cfg);
+	bool x[3], y[3];
+
+	for (int i = 0; i < 3; i++) {
+		json_value v;
+		json_error e;
+
+		ck_assert(json_parse(events[i], strlen(events[i]), 8, &v, &e));
+		x[i] = filter_match(c->additional[0].filter, v);
+		y[i] = filter_match(c->additional[1].filter, v);
+	}
+	ck_assert(!x[0] && x[1] && !x[2]);
+	ck_assert(!y[0] && !y[1] && !y[2]);
+	config_free(c);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 
 	tcase_add_test(tc, full_config_fields);
+	tcase_add_test(tc, filter_numbers_as_written);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, relative_paths);
 	tcase_add_test(tc, relative_location_with_dotdot_in_base);
