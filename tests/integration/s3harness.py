@@ -111,8 +111,12 @@ class S3Scenario(Scenario):
         self.__dict__.update(base.__dict__)
         self.base = base
         self.peer = p
-        self.src_bucket = src_bucket or new_bucket(p, "src")
-        self.dst_bucket = dst_bucket or new_bucket(p, "dst")
+        try:
+            self.src_bucket = src_bucket or new_bucket(p, "src")
+            self.dst_bucket = dst_bucket or new_bucket(p, "dst")
+        except BaseException:
+            base.cleanup()
+            raise
         self.dest_prefix = dest
         self.loc_extra = {}          # keys added to every s3 location object
         self.src_extra = {}          # ... to source locations only
