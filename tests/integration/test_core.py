@@ -741,6 +741,55 @@ def test_filter_command():
 
 
 @test
+def test_filter_command_agrees_with_run():
+    """Each operator through `evshare filter` and through a subscriber's
+    filter in `run`: the same lines must come out."""
+    patterns = [
+        {"domain": ["onboarding"]},
+        {"data": {"amount": [{"numeric": [">", 10, "<=", 500]}]}},
+        {"event_type": [{"prefix": "succ"}]},
+        {"event_type": [{"suffix": {"equals-ignore-case": "LED"}}]},
+        {"data": {"tag": [{"anything-but": ["a", "b"]}]}},
+        {"data": {"note": [{"exists": False}]}},
+        {"data": {"ip": [{"cidr": "10.1.0.0/16"}]}},
+        {"data": {"city": [{"equals-ignore-case": "\u00c9vora"}]}},
+        {"data": {"path": [{"wildcard": "/in/*/x*.gz"}]}},
+        {"$or": [{"domain": ["payments"]}, {"data": {"amount": [{"numeric": ["=", 7]}]}}]},
+        {"data": {"items": {"qty": [{"numeric": [">=", 3]}], "sku": ["k1"]}}},
+    ]
+    rnd = random.Random(5)
+    evs = []
+    for i in range(300):
+        d, t = rnd.choice(DOMAINS)
+        data = {"amount": rnd.choice([7, 7.0, 10, 11, 250, 500, 501, "300"]),
+                "tag": rnd.choice(["a", "b", "c", None]),
+                "ip": rnd.choice(["10.1.2.3", "10.2.0.1", "::1", 5]),
+                "city": rnd.choice(["\u00e9vora", "EVORA", "\u00c9VORA", "lisboa"]),
+                "path": rnd.choice(["/in/a/x1.gz", "/in/a/b/y.gz", "/out/x.gz"]),
+                "items": [{"sku": rnd.choice(["k1", "k2"]), "qty": rnd.randrange(5)}
+                          for _ in range(rnd.randrange(3))]}
+        if rnd.random() < 0.5:
+            data["note"] = "n"
+        evs.append(event("f%03d" % i, A, d, t, data=data))
+    sc = Scenario("agree")
+    try:
+        sc.direct(A)
+        sc.add_file(A, "f.ndjson", lines(*evs))
+        for k, pat in enumerate(patterns):
+            sc.additional("TN-p%02d" % k, [A], filter=pat)
+        sc.run_json(check=0)
+        for k, pat in enumerate(patterns):
+            p = subprocess.run([BIN, "filter", "--filter", json.dumps(pat)], input=lines(*evs),
+                               capture_output=True)
+            eq(p.returncode, 0, "filter exit for %s" % pat)
+            want = p.stdout.splitlines()
+            assert 0 < len(want) < len(evs), "pattern %s should select some: %d" % (pat, len(want))
+            eq(sc.output_lines("TN-p%02d" % k), want, "run vs filter for %s" % pat)
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_cli_basics():
     for args, code in ((["--version"], 0), (["--help"], 0), (["bogus"], 64), ([], 64),
                        (["run", "--nope"], 64)):
