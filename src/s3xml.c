@@ -659,6 +659,17 @@ es_result s3xml_parse_complete_multipart(const char *xml, size_t n, char **etag,
 	if (err)
 		*err = NULL;
 	msg = reader_run(&r, xml, n, S3XML_MAX_REPLY_BYTES);
+	if (msg && !strcmp(r.root_seen, "CompleteMultipartUploadResponse")) {
+		/* moto 5.2.1 names the root so; the children are S3's */
+		struct xml_reader r2 = { .root = "CompleteMultipartUploadResponse",
+					 .start = one_field_start, .end = one_field_end,
+					 .user = &st };
+
+		free(msg);
+		free(st.value);
+		st.value = NULL;
+		msg = reader_run(&r2, xml, n, S3XML_MAX_REPLY_BYTES);
+	}
 	if (msg && !strcmp(r.root_seen, "Error")) {
 		/* The 200-with-Error reply: report S3's reason instead. */
 		free(msg);

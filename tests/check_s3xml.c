@@ -586,11 +586,14 @@ END_TEST
 
 START_TEST(complete_reply)
 {
-	static const char *const files[] = { "complete-s3.xml", "complete-moto.xml" };
+	/* complete-moto-5.2.1.xml is what moto 5.2.1 sends (its root differs) */
+	static const char *const files[] = { "complete-s3.xml", "complete-moto.xml",
+					     "complete-moto-5.2.1.xml" };
 	static const char *const etags[] = { "3858f62230ac3c915f300c664312c11f-9",
-					     "79b281060d337b9b2b84ccf390adcf74-2" };
+					     "79b281060d337b9b2b84ccf390adcf74-2",
+					     "04ce20d146e38fa7fde728089329dd11-1" };
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		s3_error_info e;
 		size_t n;
 		char *xml = load(files[i], &n), *etag = NULL, *err = NULL;
