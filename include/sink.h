@@ -3,26 +3,28 @@
  *
  * Lines arrive in the documented order (sink_write).  The sink drops a
  * line whose event_id it has already written in this run (when dedup is
- * on) and gathers the rest into blocks of whole lines (up to 1 MiB); each
- * block becomes one gzip member, compressed on the run's worker threads
- * (zpool.h) and written to the object in the spool directory in order.
- * An object ends at the first block boundary where its compressed size
- * has reached max_object_bytes: blocks shrink as the object nears the
- * limit, so it ends a small fraction of a block past it.  The object is
- * then put to the destination under the next key of key_format.  With
- * {source} in key_format, a change of source also ends the object.
- * sink_finish() ends and puts the last object.  A subscriber that
- * received no line gets no object.
+ * on) and gathers the rest into blocks of whole lines; each block becomes
+ * one gzip member, compressed on the run's worker threads, and the
+ * members are written in order into spool files (zpool.h).  An object
+ * ends at the first member boundary where its compressed size has
+ * reached max_object_bytes; blocks hold max_object_bytes / 8 bytes of
+ * input (between 4 KiB and 1 MiB), so an object passes the limit by less
+ * than one block's compressed size (a few per cent of the limit at most,
+ * far less for large limits).  With {source} in key_format, a change of
+ * source also ends the object.  Finished objects are put to the
+ * destination under the next keys of key_format as they appear;
+ * sink_finish() ends and puts the last one.  A subscriber that received no
+ * line gets no object.
  *
  * Everything a sink writes is a function of the lines it is given and the
- * run's id and start time (every decision uses sizes known exactly, never
- * the progress of the worker threads), so re-executing a plan reproduces
- * each object byte for byte under the same key, with any number of
- * threads.
+ * run's id and start time: block sizes depend on the lines only, and the
+ * writer ends objects from exact member sizes, in order.  So re-executing
+ * a plan reproduces each object byte for byte under the same key, with any
+ * number of threads.
  *
  * Ownership: the sink borrows the subscriber, store, pool and strings it
- * is given (they must outlive it) and owns its dedup set, spool file,
- * blocks and the list of object URLs it put.
+ * is given (they must outlive it) and owns its dedup set, stream, blocks
+ * and the list of object URLs it put.
  */
 #ifndef EVSHARE_SINK_H
 #define EVSHARE_SINK_H
@@ -40,17 +42,10 @@ typedef struct sink {
 	int64_t run_start_ms;
 	const char *spool_dir;
 	dedup_set *dedup;
-	/* the object being written */
-	bool open;
-	int fd;
-	char *tmp_path;
-	zstream *zs;
-	const char *cur_source;
+	zstream *zs;              /* NULL until the first line */
+	const char *cur_source;   /* the source of the lines in `block` */
 	buf block;                /* lines not yet handed to the pool */
-	size_t block_target;
-	uint64_t exact_in, exact_out;  /* at the last wait: input, compressed */
-	uint64_t since_wait_in;        /* input handed over since then */
-	unsigned seq;
+	size_t block_size;
 	/* counters */
 	uint64_t matched, duplicates, written, bytes_out;
 	char **objects;

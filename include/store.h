@@ -83,6 +83,7 @@ typedef int (*store_write_fn)(void *ud, const char *p, size_t n);
 typedef struct store store;
 
 struct store_ops {
+	bool local;           /* reading an object again is cheap (file://) */
 	es_result (*list)(store *s, store_list *out);
 	es_result (*get)(store *s, const store_object *obj, store_write_fn fn,
 			 void *ud);
@@ -106,6 +107,11 @@ const char *store_last_error(const store *s);
  * that is not built in or settings that cannot work. */
 es_result store_open(const location *loc, store **out);
 void store_free(store *s);
+
+static inline bool store_is_local(const store *s)
+{
+	return s->ops->local;
+}
 
 static inline es_result store_list_objects(store *s, store_list *out)
 {

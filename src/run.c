@@ -1,11 +1,23 @@
-/* run.c - execute a plan: read, check, filter, hold, deliver; commit. */
+/*
+ * run.c - execute a plan: verify, read, check, filter, deliver; commit.
+ *
+ * Each file is read twice when it is gzip: first to verify it (inflate
+ * only, every member's CRC and length; a remote object is copied to the
+ * spool as it goes, so the second read is local and of the same bytes),
+ * then, once its good outcome is journaled, to deliver its lines straight
+ * into the sinks and the quarantine.  A corrupt file thus fails before
+ * anything of it is forwarded, without holding its lines anywhere.  After
+ * verification a failure can only come from the environment (the disk,
+ * a file:// object replaced in between): it fails the run, which commits
+ * nothing and is finished by the next run.  A plain (not gzip) file has
+ * nothing to verify; read locally, it is delivered on the first read.
+ */
 #include "run.h"
 #include "event.h"
 #include "gz.h"
 #include "log.h"
 #include "ndjson.h"
 #include "sink.h"
-#include "spill.h"
 #include "zpool.h"
 
 #include <errno.h>
@@ -16,11 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PENDING_MEM (2u << 20)          /* per subscriber, then disk */
-#define QUARANTINE_MEM (1u << 20)
 #define DEDUP_MEMORY_TOTAL (36u << 20)  /* shared by the subscribers with dedup */
 #define DEDUP_MEMORY_MIN (2u << 20)
 #define DEDUP_MEMORY_MAX (12u << 20)
+#define QUARANTINE_FLUSH (64u << 10)
+#define READ_CHUNK (256u << 10)
 
 /* Everything one run needs while it reads files. */
 struct run_ctx {
@@ -32,12 +44,10 @@ struct run_ctx {
 	sink *sinks;                 /* per config.additional (only used ones set up) */
 	bool *sink_used;
 	store **dests;
-	spill *pending;              /* per config.additional */
-	uint64_t *pending_matched;
-	spill qpending;              /* quarantine lines of the current file */
+	zpool *pool;
 	int qfd;                     /* the run's quarantine file, -1 until needed */
 	char *qpath;
-	zpool *pool;
+	buf qbuf;                    /* quarantine bytes not yet written */
 	gz_decoder *gz;
 	line_splitter lines;
 	event_parser ep;
@@ -46,10 +56,14 @@ struct run_ctx {
 	const char *url;
 	const char *source_org;
 	size_t source_org_len;
+	int copy_fd;                 /* spool copy of a remote object, or -1 */
+	bool verifying;              /* first read: check only */
+	bool plain_local;            /* verification found a local plain file */
+	bool delivered;              /* a line reached a sink or the quarantine */
 	uint64_t f_read, f_malformed, f_rejected, f_bytes;
-	es_result f_error;           /* ES_OK, or why the file failed */
+	es_result f_error;           /* ES_OK, or why the read failed */
+	bool f_local_error;          /* ... because of this machine, not the file */
 	char f_reason[256];
-	buf qline;                   /* a quarantine record being built */
 	unsigned char b64_carry[3];  /* over-long line: bytes not yet encoded */
 	size_t b64_n;
 };
@@ -132,12 +146,31 @@ void run_summary_release(run_summary *s)
 
 /* --- quarantine records ----------------------------------------------- */
 
+static es_result q_flush(struct run_ctx *c)
+{
+	if (!c->qbuf.len)
+		return ES_OK;
+	if (c->qfd < 0) {
+		c->qfd = open(c->qpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (c->qfd < 0)
+			return es_error(ES_ERR_IO, "cannot open quarantine file '%s': %s",
+					c->qpath, strerror(errno));
+		free(c->sum->quarantine);
+		c->sum->quarantine = xstrdup(c->qpath);
+	}
+	if (write_all(c->qfd, c->qbuf.data, c->qbuf.len) < 0)
+		return es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s",
+				c->qpath, strerror(errno));
+	buf_reset(&c->qbuf);
+	return ES_OK;
+}
+
 static void q_begin(struct run_ctx *c, uint64_t lineno, const char *kind,
 		    const char *path, const char *reason)
 {
-	buf *q = &c->qline;
+	buf *q = &c->qbuf;
 
-	buf_reset(q);
+	c->delivered = true;
 	buf_addstr(q, "{\"run_id\":");
 	buf_add_json_string(q, c->p->run_id, strlen(c->p->run_id));
 	buf_addstr(q, ",\"source\":");
@@ -150,14 +183,6 @@ static void q_begin(struct run_ctx *c, uint64_t lineno, const char *kind,
 	buf_add_json_string(q, reason, strlen(reason));
 }
 
-static es_result q_flush(struct run_ctx *c)
-{
-	es_result r = spill_add(&c->qpending, c->qline.data, c->qline.len);
-
-	buf_reset(&c->qline);
-	return r;
-}
-
 /* A whole bad line: as text when it is valid UTF-8, else base64. */
 static es_result quarantine_line(struct run_ctx *c, uint64_t lineno, const char *kind,
 				 const char *path, const char *reason,
@@ -167,15 +192,15 @@ static es_result quarantine_line(struct run_ctx *c, uint64_t lineno, const char 
 		(unsigned long long)lineno, path, reason, kind);
 	q_begin(c, lineno, kind, path, reason);
 	if (utf8_valid(line, n)) {
-		buf_addstr(&c->qline, ",\"text\":");
-		buf_add_json_string(&c->qline, line, n);
+		buf_addstr(&c->qbuf, ",\"text\":");
+		buf_add_json_string(&c->qbuf, line, n);
 	} else {
-		buf_addstr(&c->qline, ",\"base64\":\"");
-		buf_add_base64(&c->qline, line, n);
-		buf_addch(&c->qline, '"');
+		buf_addstr(&c->qbuf, ",\"base64\":\"");
+		buf_add_base64(&c->qbuf, line, n);
+		buf_addch(&c->qbuf, '"');
 	}
-	buf_printf(&c->qline, ",\"bytes\":%zu}\n", n);
-	return q_flush(c);
+	buf_printf(&c->qbuf, ",\"bytes\":%zu}\n", n);
+	return c->qbuf.len >= QUARANTINE_FLUSH ? q_flush(c) : ES_OK;
 }
 
 /* --- per line ----------------------------------------------------------- */
@@ -194,6 +219,15 @@ static int fail_file(struct run_ctx *c, es_result r, const char *fmt, ...)
 	return -1;
 }
 
+/* A failure of this machine (disk, spool), not of the file. */
+static int fail_local(struct run_ctx *c, es_result r)
+{
+	c->f_local_error = true;
+	c->f_error = r;
+	snprintf(c->f_reason, sizeof(c->f_reason), "%s", es_result_name(r));
+	return -1;
+}
+
 static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 {
 	struct run_ctx *c = ud;
@@ -208,7 +242,7 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 	if (!event_parse(&c->ep, line, n, &ev, &err)) {
 		c->f_malformed++;
 		r = quarantine_line(c, lineno, "malformed", err.path, err.reason, line, n);
-		return r == ES_OK ? 0 : fail_file(c, r, "cannot hold quarantine lines");
+		return r == ES_OK ? 0 : fail_local(c, r);
 	}
 	if (ev.org_id_len != c->source_org_len ||
 	    memcmp(ev.org_id, c->source_org, c->source_org_len)) {
@@ -218,7 +252,7 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 			 "tenant guard", c->source_org);
 		c->f_rejected++;
 		r = quarantine_line(c, lineno, "rejected", "$.org_id", reason, line, n);
-		return r == ES_OK ? 0 : fail_file(c, r, "cannot hold quarantine lines");
+		return r == ES_OK ? 0 : fail_local(c, r);
 	}
 	for (size_t k = 0; k < c->pf->nsubs; k++) {
 		size_t a = c->pf->subs[k];
@@ -230,9 +264,9 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 			fp = dedup_fingerprint(ev.event_id, ev.event_id_len);
 			have_fp = true;
 		}
-		if ((r = spill_add_record(&c->pending[a], fp, line, n)) != ES_OK)
-			return fail_file(c, r, "cannot hold matched lines");
-		c->pending_matched[a]++;
+		c->delivered = true;
+		if ((r = sink_write(&c->sinks[a], c->source_org, fp, line, n)) != ES_OK)
+			return fail_local(c, r);
 	}
 	return 0;
 }
@@ -245,13 +279,13 @@ static void b64_stream(struct run_ctx *c, const char *p, size_t n)
 		n--;
 	}
 	if (c->b64_n == 3) {
-		buf_add_base64(&c->qline, c->b64_carry, 3);
+		buf_add_base64(&c->qbuf, c->b64_carry, 3);
 		c->b64_n = 0;
 	}
 	if (n >= 3) {
 		size_t whole = n - n % 3;
 
-		buf_add_base64(&c->qline, p, whole);
+		buf_add_base64(&c->qbuf, p, whole);
 		p += whole;
 		n -= whole;
 	}
@@ -277,7 +311,7 @@ static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
 		c->f_read++;
 		c->f_malformed++;
 		q_begin(c, lineno, "malformed", "$", reason);
-		buf_addstr(&c->qline, ",\"base64\":\"");
+		buf_addstr(&c->qbuf, ",\"base64\":\"");
 		c->b64_n = 0;
 		c->f_bytes = 0;
 	}
@@ -285,91 +319,48 @@ static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
 	c->f_bytes += n;
 	if (last) {
 		if (c->b64_n)
-			buf_add_base64(&c->qline, c->b64_carry, c->b64_n);
+			buf_add_base64(&c->qbuf, c->b64_carry, c->b64_n);
 		c->b64_n = 0;
-		buf_printf(&c->qline, "\",\"bytes\":%llu}\n", (unsigned long long)c->f_bytes);
+		buf_printf(&c->qbuf, "\",\"bytes\":%llu}\n", (unsigned long long)c->f_bytes);
 	}
-	/* stream the record out in pieces: it may be larger than memory */
-	if ((last || c->qline.len >= (1u << 20)) &&
-	    (r = q_flush(c)) != ES_OK)
-		return fail_file(c, r, "cannot hold quarantine lines");
+	/* the record may be larger than memory: write it out in pieces */
+	if (c->qbuf.len >= QUARANTINE_FLUSH && (r = q_flush(c)) != ES_OK)
+		return fail_local(c, r);
 	return 0;
 }
 
+/* Decompressed bytes: to the line splitter, or nowhere when verifying. */
 static int on_plain(void *ud, const char *p, size_t n)
 {
 	struct run_ctx *c = ud;
 
+	if (c->verifying)
+		return 0;
 	return lines_feed(&c->lines, p, n);
 }
 
-static int on_compressed(void *ud, const char *p, size_t n)
+/* Bytes of the object, as they arrive. */
+static int on_object(void *ud, const char *p, size_t n)
 {
 	struct run_ctx *c = ud;
 	int rc;
 
-	c->sum->bytes_read += n;
+	if (c->verifying && c->copy_fd >= 0 && write_all(c->copy_fd, p, n) < 0) {
+		error("cannot write a spool copy in '%s': %s", c->spool_dir, strerror(errno));
+		return fail_local(c, ES_ERR_IO);
+	}
+	if (!c->verifying)
+		c->sum->bytes_read += n;
 	rc = gz_decoder_feed(c->gz, p, n, on_plain, c);
 	if (rc == -1 && c->f_error == ES_OK)
 		return fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
+	if (rc == 0 && c->verifying && c->copy_fd < 0 && !gz_decoder_is_gzip(c->gz) &&
+	    gz_decoder_bytes_in(c->gz) >= 2) {
+		/* a local plain file: nothing to verify */
+		c->plain_local = true;
+		return 1;
+	}
 	return rc;
-}
-
-/* --- delivering a good file ------------------------------------------- */
-
-struct deliver_ctx {
-	struct run_ctx *c;
-	size_t sub;
-	es_result r;
-};
-
-static int deliver_record(void *ud, dedup_fp fp, const char *line, size_t n)
-{
-	struct deliver_ctx *d = ud;
-
-	d->r = sink_write(&d->c->sinks[d->sub], d->c->source_org, fp, line, n);
-	return d->r == ES_OK ? 0 : -1;
-}
-
-static int write_quarantine(void *ud, const char *p, size_t n)
-{
-	struct run_ctx *c = ud;
-
-	return write_all(c->qfd, p, n);
-}
-
-static es_result deliver_file(struct run_ctx *c)
-{
-	if (!spill_empty(&c->qpending)) {
-		if (c->qfd < 0) {
-			c->qfd = open(c->qpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-			if (c->qfd < 0)
-				return es_error(ES_ERR_IO, "cannot open quarantine file '%s': %s",
-						c->qpath, strerror(errno));
-			free(c->sum->quarantine);
-			c->sum->quarantine = xstrdup(c->qpath);
-		}
-		if (spill_replay_bytes(&c->qpending, write_quarantine, c) != 0 ||
-		    fdatasync(c->qfd) < 0)
-			return es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s",
-					c->qpath, strerror(errno));
-	}
-	for (size_t k = 0; k < c->pf->nsubs; k++) {
-		struct deliver_ctx d = { c, c->pf->subs[k], ES_OK };
-
-		if (spill_replay_records(&c->pending[d.sub], deliver_record, &d) != 0)
-			return d.r != ES_OK ? d.r : ES_ERR_IO;
-	}
-	return ES_OK;
-}
-
-static void reset_pending(struct run_ctx *c)
-{
-	for (size_t k = 0; k < c->pf->nsubs; k++) {
-		spill_reset(&c->pending[c->pf->subs[k]]);
-		c->pending_matched[c->pf->subs[k]] = 0;
-	}
-	spill_reset(&c->qpending);
 }
 
 static void add_failure(run_summary *sum, size_t index, const char *url, const char *reason)
@@ -378,37 +369,179 @@ static void add_failure(run_summary *sum, size_t index, const char *url, const c
 	sum->files_failed++;
 }
 
-/* Read one plan file into the pending buffers.  ES_OK: the file is good. */
-static es_result read_file_from(struct run_ctx *c, store *src)
+static void start_read(struct run_ctx *c, bool verifying)
 {
-	es_result r;
-	int rc;
-
-	c->f_read = c->f_malformed = c->f_rejected = 0;
+	c->verifying = verifying;
 	c->f_error = ES_OK;
+	c->f_local_error = false;
 	c->f_reason[0] = '\0';
 	gz_decoder_reset(c->gz);
-	lines_reset(&c->lines);
-	r = store_get(src, &c->pf->obj, on_compressed, c);
-	if (r == ES_OK) {
-		rc = gz_decoder_finish(c->gz, on_plain, c);
-		if (rc == -1 && c->f_error == ES_OK)
-			fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
-		if (c->f_error == ES_OK)
-			lines_finish(&c->lines);
-	} else if (c->f_error == ES_OK) {
-		/* the store logged why, and kept the message */
+	if (!verifying) {
+		lines_reset(&c->lines);
+		c->f_read = c->f_malformed = c->f_rejected = 0;
+		c->delivered = false;
+	}
+}
+
+/* The store's error as this file's failure, unless one is already set. */
+static void store_failed(struct run_ctx *c, store *src, es_result r)
+{
+	if (c->f_error == ES_OK)
 		fail_file(c, r, "%s", *store_last_error(src) ? store_last_error(src)
-								: es_result_name(r));
+							   : es_result_name(r));
+}
+
+/* First read: verify a gzip file (and copy a remote object to the
+ * spool).  ES_OK: the file is good. */
+static es_result verify_file(struct run_ctx *c, store *src)
+{
+	es_result r;
+
+	c->plain_local = false;
+	c->copy_fd = -1;
+	if (!store_is_local(src)) {
+		char *path = xasprintf("%s/.object-XXXXXX", c->spool_dir);
+
+		c->copy_fd = mkstemp(path);
+		if (c->copy_fd >= 0)
+			unlink(path);
+		free(path);
+		if (c->copy_fd < 0) {
+			error("cannot create a spool copy in '%s': %s", c->spool_dir,
+			      strerror(errno));
+			fail_local(c, ES_ERR_IO);
+			return c->f_error;
+		}
+	}
+	start_read(c, true);
+	r = store_get(src, &c->pf->obj, on_object, c);
+	if (c->plain_local)
+		return ES_OK;
+	if (r != ES_OK)
+		store_failed(c, src, r);
+	else if (gz_decoder_finish(c->gz, on_plain, c) == -1 && c->f_error == ES_OK)
+		fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
+	return c->f_error;
+}
+
+/* Second read: deliver.  From the spool copy of a remote object, else
+ * from the store again. */
+static es_result deliver_from(struct run_ctx *c, store *src)
+{
+	es_result r = ES_OK;
+
+	start_read(c, false);
+	if (c->copy_fd >= 0) {
+		char *chunk = xmalloc(READ_CHUNK);
+		off_t off = 0;
+
+		for (;;) {
+			ssize_t n = pread(c->copy_fd, chunk, READ_CHUNK, off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				error("cannot read a spool copy in '%s': %s", c->spool_dir,
+				      strerror(errno));
+				fail_local(c, ES_ERR_IO);
+				break;
+			}
+			if (n == 0 || on_object(c, chunk, (size_t)n) != 0)
+				break;
+			off += n;
+		}
+		free(chunk);
+	} else {
+		r = store_get(src, &c->pf->obj, on_object, c);
+		if (r != ES_OK)
+			store_failed(c, src, r);
+	}
+	if (c->f_error == ES_OK && gz_decoder_finish(c->gz, on_plain, c) == -1)
+		fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
+	if (c->f_error == ES_OK && lines_finish(&c->lines) != 0 && c->f_error == ES_OK)
+		fail_local(c, ES_ERR_IO);
+	if (c->f_error == ES_OK && (r = q_flush(c)) != ES_OK)
+		fail_local(c, r);
+	if (c->copy_fd >= 0) {
+		close(c->copy_fd);
+		c->copy_fd = -1;
 	}
 	return c->f_error;
+}
+
+/* The interrupted run journaled this file as read, and it cannot be read
+ * now: it must not be counted as failed (it may have been delivered). */
+static es_result cannot_resume(struct run_ctx *c, es_result fr)
+{
+	if (fr == ES_ERR_TEMP || c->f_local_error)
+		return es_error_url(fr == ES_ERR_TEMP ? ES_ERR_TEMP : fr, c->url,
+				    "cannot finish the interrupted run %s: '%s' was read before "
+				    "the interruption but not now (%s); will try again next run",
+				    c->p->run_id, c->url, c->f_reason);
+	return es_error_url(ES_ERR_STATE, c->url, "cannot finish the interrupted run %s: "
+			    "'%s' was read before the interruption and is now gone or "
+			    "different (%s); outputs of that run may be partly delivered.  "
+			    "'evshare state forget --plan' abandons the run (its files are "
+			    "then read again)", c->p->run_id, c->url, c->f_reason);
+}
+
+/* Read and deliver plan file i.  ES_OK also when the file failed (it is
+ * counted); anything else fails the run. */
+static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcomes)
+{
+	es_result fr, r;
+
+	fr = verify_file(c, src);
+	if (fr != ES_OK) {
+		if (c->copy_fd >= 0) {
+			close(c->copy_fd);
+			c->copy_fd = -1;
+		}
+		if (c->f_local_error)
+			return fr;
+		if (outcomes[i] == 'o')
+			return cannot_resume(c, fr);
+		goto file_failed;
+	}
+	/* the file is good: journal it, then deliver it */
+	if (outcomes[i] != 'o' && (r = state_plan_outcome(c->ss, i, true)) != ES_OK)
+		return r;
+	outcomes[i] = 'o';
+	fr = deliver_from(c, src);
+	if (fr != ES_OK) {
+		if (!c->delivered && !c->f_local_error) {
+			/* nothing of it went anywhere yet: the file fails alone */
+			goto file_failed;
+		}
+		return es_error_url(c->f_local_error ? fr : ES_ERR_TEMP, c->url,
+				    "'%s' could not be read to the end after it was checked "
+				    "(%s); nothing is committed and the next run finishes this "
+				    "one", c->url, c->f_reason);
+	}
+	c->sum->files_processed++;
+	c->sum->ev_read += c->f_read;
+	c->sum->ev_malformed += c->f_malformed;
+	c->sum->ev_rejected += c->f_rejected;
+	if (c->f_malformed || c->f_rejected)
+		log_msg(LOG_WARNING, c->url, "'%s': %llu malformed and %llu rejected line(s) "
+			"quarantined in '%s'", c->url, (unsigned long long)c->f_malformed,
+			(unsigned long long)c->f_rejected, c->qpath);
+	return ES_OK;
+file_failed:
+	log_msg(LOG_WARNING, c->url, "'%s' failed: %s; it stays pending and is "
+		"retried next run", c->url, c->f_reason);
+	if ((r = state_plan_outcome(c->ss, i, false)) != ES_OK)
+		return r;
+	outcomes[i] = 'f';
+	add_failure(c->sum, i, c->url, c->f_reason);
+	return ES_OK;
 }
 
 es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		      unsigned jobs, char *outcomes, run_summary *sum)
 {
 	struct run_ctx c;
-	size_t ndedup = 0, dedup_mem;
+	size_t ndedup = 0, dedup_mem, nsubs = cfg->nadditional ? cfg->nadditional : 1;
 	store **sources = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(store *));
 	double t0 = now_s();
 	es_result r = ES_OK;
@@ -419,20 +552,23 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 	c.ss = ss;
 	c.sum = sum;
 	c.qfd = -1;
+	c.copy_fd = -1;
+	buf_init(&c.qbuf, 0);
 	c.spool_dir = state_spool_dir(ss, p->run_id);
 	c.qpath = state_quarantine_path(ss, p->run_id);
 	/* a re-executed plan writes its quarantine again from the start */
 	unlink(c.qpath);
+	c.sinks = xcalloc(nsubs, sizeof(sink));
+	c.sink_used = xcalloc(nsubs, sizeof(bool));
+	c.dests = xcalloc(nsubs, sizeof(store *));
+	c.gz = gz_decoder_new();
+	lines_init(&c.lines, cfg->max_line_bytes, on_line, on_overlong, &c);
+	event_parser_init(&c.ep, cfg->max_json_depth);
 	if (mkdir_p(c.spool_dir, 0750) < 0) {
 		r = es_error(ES_ERR_IO, "cannot create spool directory '%s': %s",
 			     c.spool_dir, strerror(errno));
 		goto done;
 	}
-	c.sinks = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(sink));
-	c.sink_used = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(bool));
-	c.dests = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(store *));
-	c.pending = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(spill));
-	c.pending_matched = xcalloc(cfg->nadditional ? cfg->nadditional : 1, sizeof(uint64_t));
 	for (size_t i = 0; i < p->nfiles; i++)
 		for (size_t k = 0; k < p->files[i].nsubs; k++)
 			c.sink_used[p->files[i].subs[k]] = true;
@@ -444,104 +580,47 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		dedup_mem = DEDUP_MEMORY_MIN;
 	if (dedup_mem > DEDUP_MEMORY_MAX)
 		dedup_mem = DEDUP_MEMORY_MAX;
+	c.pool = zpool_new(jobs, jobs + 2);
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		if (!c.sink_used[a])
 			continue;
 		if ((r = store_open(&cfg->additional[a].destination, &c.dests[a])) != ES_OK)
 			goto done;
-		if (!c.pool)
-			c.pool = zpool_new(jobs, 2 * jobs + 2);
 		sink_init(&c.sinks[a], &cfg->additional[a], c.dests[a], c.pool, p->run_id,
 			  p->started_ms, c.spool_dir, dedup_mem);
-		spill_init(&c.pending[a], c.spool_dir, PENDING_MEM);
 	}
-	spill_init(&c.qpending, c.spool_dir, QUARANTINE_MEM);
-	c.gz = gz_decoder_new();
-	lines_init(&c.lines, cfg->max_line_bytes, on_line, on_overlong, &c);
-	event_parser_init(&c.ep, cfg->max_json_depth);
 
-	for (size_t i = 0; i < p->nfiles; i++) {
+	for (size_t i = 0; i < p->nfiles && r == ES_OK; i++) {
 		const plan_file *pf = &p->files[i];
 		const direct_subscriber *d = &cfg->direct[pf->source];
 		char *url;
-		es_result fr;
 
 		c.pf = pf;
 		c.source_org = d->org_id;
 		c.source_org_len = strlen(d->org_id);
 		if (!sources[pf->source] &&
 		    (r = store_open(&d->source, &sources[pf->source])) != ES_OK)
-			goto done;
+			break;
 		url = store_url(sources[pf->source], pf->obj.key);
 		c.url = url;
 		if (outcomes[i] == 'f') {
 			add_failure(sum, i, url, "failed before the run was interrupted");
-			free(url);
-			continue;
+		} else {
+			log_msg(LOG_DEBUG, url, "reading '%s' (%llu bytes) for %zu subscriber(s)",
+				url, (unsigned long long)pf->obj.size, pf->nsubs);
+			r = run_file(&c, i, sources[pf->source], outcomes);
 		}
-		log_msg(LOG_DEBUG, url, "reading '%s' (%llu bytes) for %zu subscriber(s)", url,
-			(unsigned long long)pf->obj.size, pf->nsubs);
-		fr = read_file_from(&c, sources[pf->source]);
-		if (fr != ES_OK) {
-			reset_pending(&c);
-			if (outcomes[i] == 'o' && fr == ES_ERR_TEMP) {
-				r = es_error_url(ES_ERR_TEMP, url, "cannot finish the interrupted "
-						 "run %s: '%s' was read before the interruption but "
-						 "not now (%s); will try again next run", p->run_id, url,
-						 c.f_reason);
-				free(url);
-				goto done;
-			}
-			if (outcomes[i] == 'o') {
-				/* it cannot come back the same: an operator must decide */
-				r = es_error_url(ES_ERR_STATE, url, "cannot finish the interrupted "
-						 "run %s: '%s' was read before the interruption and "
-						 "is now gone or different (%s); outputs of that run may "
-						 "be partly delivered.  'evshare state forget --plan' "
-						 "abandons the run (its files are then read again)",
-						 p->run_id, url, c.f_reason);
-				free(url);
-				goto done;
-			}
-			log_msg(LOG_WARNING, url, "'%s' failed: %s; it stays pending and is "
-				"retried next run", url, c.f_reason);
-			if ((r = state_plan_outcome(ss, i, false)) != ES_OK) {
-				free(url);
-				goto done;
-			}
-			outcomes[i] = 'f';
-			add_failure(sum, i, url, c.f_reason);
-			free(url);
-			continue;
-		}
-		/* the file is good: journal it, then deliver what it holds */
-		if (outcomes[i] != 'o' && (r = state_plan_outcome(ss, i, true)) != ES_OK) {
-			free(url);
-			goto done;
-		}
-		outcomes[i] = 'o';
-		sum->files_processed++;
-		sum->ev_read += c.f_read;
-		sum->ev_malformed += c.f_malformed;
-		sum->ev_rejected += c.f_rejected;
-		if (c.f_malformed || c.f_rejected)
-			log_msg(LOG_WARNING, url, "'%s': %llu malformed and %llu rejected line(s) "
-				"quarantined in '%s'", url, (unsigned long long)c.f_malformed,
-				(unsigned long long)c.f_rejected, c.qpath);
-		r = deliver_file(&c);
-		reset_pending(&c);
+		c.url = NULL;
 		free(url);
-		if (r != ES_OK)
-			goto done;
 	}
-	for (size_t a = 0; a < cfg->nadditional; a++) {
-		if (!c.sink_used[a])
-			continue;
-		if ((r = sink_finish(&c.sinks[a])) != ES_OK)
-			goto done;
-	}
+	for (size_t a = 0; a < cfg->nadditional && r == ES_OK; a++)
+		if (c.sink_used[a])
+			r = sink_finish(&c.sinks[a]);
+	if (r == ES_OK && c.qfd >= 0 && fdatasync(c.qfd) < 0)
+		r = es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s", c.qpath,
+			     strerror(errno));
 done:
-	for (size_t a = 0; a < cfg->nadditional && c.sinks; a++) {
+	for (size_t a = 0; a < cfg->nadditional; a++) {
 		sink *s = &c.sinks[a];
 		sub_summary *ssum = &sum->subs[a];
 
@@ -559,27 +638,22 @@ done:
 		sum->ev_written += s->written;
 		sum->bytes_written += s->bytes_out;
 		sink_release(s);
-		spill_release(&c.pending[a]);
+	}
+	for (size_t a = 0; a < cfg->nadditional; a++)
 		store_free(c.dests[a]);
-	}
-	if (c.gz) {
-		spill_release(&c.qpending);
-		gz_decoder_free(c.gz);
-		lines_release(&c.lines);
-		event_parser_release(&c.ep);
-	}
 	zpool_free(c.pool);
+	gz_decoder_free(c.gz);
+	lines_release(&c.lines);
+	event_parser_release(&c.ep);
 	for (size_t s = 0; s < cfg->ndirect; s++)
 		store_free(sources[s]);
 	free(sources);
 	if (c.qfd >= 0)
 		close(c.qfd);
-	buf_release(&c.qline);
+	buf_release(&c.qbuf);
 	free(c.sinks);
 	free(c.sink_used);
 	free(c.dests);
-	free(c.pending);
-	free(c.pending_matched);
 	free(c.spool_dir);
 	free(c.qpath);
 	sum->elapsed_s += now_s() - t0;

@@ -362,6 +362,7 @@ static void file_free(store *s)
 }
 
 static const struct store_ops file_ops = {
+	.local = true,
 	.list = file_list,
 	.get = file_get,
 	.put = file_put,

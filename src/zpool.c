@@ -1,16 +1,21 @@
-/* zpool.c - worker threads compressing blocks; ordered writes per stream. */
+/* zpool.c - worker threads compressing blocks; ordered writes into files. */
 #include "zpool.h"
 #include "gz.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct zjob {
 	zstream *z;
 	char *in;
 	size_t n;
+	const void *tag;
+	bool cut_before;        /* start a new file with this block */
 	buf out;
 	bool done;
 	struct zjob *next;      /* in the stream, in submission order */
@@ -20,12 +25,20 @@ struct zjob {
 struct zstream {
 	zpool *p;
 	int level;
-	int fd;
+	uint64_t max_bytes;
+	char *prefix;
 	struct zjob *head, *tail;   /* submitted, not yet written */
 	bool writing;               /* a thread is writing the head */
-	uint64_t bytes_out;
-	uint64_t pending_in;
+	bool cut_pending;           /* zstream_cut() since the last submit */
+	/* the file being written (by the writing thread only) */
+	int fd;
+	zfile cur;
+	unsigned seq;
+	/* finished files, waiting for zstream_take() */
+	zfile *done;
+	size_t ndone, done_alloc;
 	int error;
+	char *error_path;
 };
 
 struct zpool {
@@ -41,6 +54,51 @@ struct zpool {
 	gz_compressor *inline_c;    /* for zero workers */
 };
 
+void zfile_release(zfile *f)
+{
+	free(f->path);
+	f->path = NULL;
+}
+
+/* Close the current file and queue it as finished (writer thread). */
+static int close_current(zstream *z)
+{
+	int rc = 0;
+
+	if (z->fd < 0)
+		return 0;
+	if (close(z->fd) < 0)
+		rc = errno;
+	z->fd = -1;
+	z->done = xgrow(z->done, z->ndone + 1, &z->done_alloc, sizeof(*z->done));
+	z->done[z->ndone++] = z->cur;
+	memset(&z->cur, 0, sizeof(z->cur));
+	return rc;
+}
+
+/* Write one compressed block where it belongs (writer thread, unlocked). */
+static int write_block(zstream *z, struct zjob *j)
+{
+	int rc;
+
+	if (z->fd >= 0 && (j->cut_before || z->cur.bytes >= z->max_bytes) &&
+	    (rc = close_current(z)) != 0)
+		return rc;
+	if (z->fd < 0) {
+		z->cur.seq = ++z->seq;
+		z->cur.path = xasprintf("%s%06u.gz", z->prefix, z->cur.seq);
+		z->cur.tag = j->tag;
+		z->cur.bytes = 0;
+		z->fd = open(z->cur.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (z->fd < 0)
+			return errno;
+	}
+	if (write_all(z->fd, j->out.data, j->out.len) < 0)
+		return errno;
+	z->cur.bytes += j->out.len;
+	return 0;
+}
+
 /* Write the stream's completed blocks at the head, in order.  Called with
  * the pool lock held; drops it while writing. */
 static void write_ready(zpool *p, zstream *z)
@@ -54,14 +112,14 @@ static void write_ready(zpool *p, zstream *z)
 			z->tail = NULL;
 		z->writing = true;
 		pthread_mutex_unlock(&p->mu);
-		if (!z->error && write_all(z->fd, j->out.data, j->out.len) < 0)
-			err = errno;
+		if (!z->error)
+			err = write_block(z, j);
 		pthread_mutex_lock(&p->mu);
 		z->writing = false;
-		if (err && !z->error)
+		if (err && !z->error) {
 			z->error = err;
-		z->bytes_out += j->out.len;
-		z->pending_in -= j->n;
+			z->error_path = xstrdup(z->cur.path ? z->cur.path : z->prefix);
+		}
 		buf_release(&j->out);
 		free(j->in);
 		free(j);
@@ -144,17 +202,19 @@ unsigned zpool_workers(const zpool *p)
 	return p->nthreads;
 }
 
-zstream *zstream_new(zpool *p, int level, int fd)
+zstream *zstream_new(zpool *p, int level, uint64_t max_bytes, const char *path_prefix)
 {
 	zstream *z = xcalloc(1, sizeof(*z));
 
 	z->p = p;
 	z->level = level;
-	z->fd = fd;
+	z->max_bytes = max_bytes;
+	z->prefix = xstrdup(path_prefix);
+	z->fd = -1;
 	return z;
 }
 
-void zstream_submit(zstream *z, char *in, size_t n)
+void zstream_submit(zstream *z, char *in, size_t n, const void *tag)
 {
 	zpool *p = z->p;
 	struct zjob *j = xcalloc(1, sizeof(*j));
@@ -162,12 +222,14 @@ void zstream_submit(zstream *z, char *in, size_t n)
 	j->z = z;
 	j->in = in;
 	j->n = n;
+	j->tag = tag;
+	j->cut_before = z->cut_pending;
+	z->cut_pending = false;
 	buf_init(&j->out, 0);
 	pthread_mutex_lock(&p->mu);
 	while (p->in_pool >= p->max_blocks && p->nthreads)
 		pthread_cond_wait(&p->progress, &p->mu);
 	p->in_pool++;
-	z->pending_in += n;
 	if (z->tail)
 		z->tail->next = j;
 	else
@@ -191,43 +253,81 @@ void zstream_submit(zstream *z, char *in, size_t n)
 	pthread_mutex_unlock(&p->mu);
 }
 
-int zstream_wait(zstream *z)
+void zstream_cut(zstream *z)
+{
+	z->cut_pending = true;
+}
+
+size_t zstream_take(zstream *z, zfile **out)
+{
+	size_t n;
+
+	pthread_mutex_lock(&z->p->mu);
+	n = z->ndone;
+	*out = n ? z->done : NULL;
+	z->done = NULL;
+	z->ndone = z->done_alloc = 0;
+	pthread_mutex_unlock(&z->p->mu);
+	return n;
+}
+
+static void wait_written(zstream *z)
 {
 	zpool *p = z->p;
-	int err;
 
 	pthread_mutex_lock(&p->mu);
 	while (z->head || z->writing)
 		pthread_cond_wait(&p->progress, &p->mu);
-	err = z->error;
 	pthread_mutex_unlock(&p->mu);
+}
+
+int zstream_finish(zstream *z)
+{
+	int err;
+
+	wait_written(z);
+	/* nothing is in flight: this thread is the only writer now */
+	pthread_mutex_lock(&z->p->mu);
+	if (!z->error && (err = close_current(z)) != 0) {
+		z->error = err;
+		z->error_path = xstrdup(z->prefix);
+	}
+	err = z->error;
+	pthread_mutex_unlock(&z->p->mu);
 	return err;
 }
 
-uint64_t zstream_bytes_out(zstream *z)
+int zstream_error(zstream *z)
 {
-	uint64_t v;
+	int err;
 
 	pthread_mutex_lock(&z->p->mu);
-	v = z->bytes_out;
+	err = z->error;
 	pthread_mutex_unlock(&z->p->mu);
-	return v;
+	return err;
 }
 
-uint64_t zstream_pending_in(zstream *z)
+const char *zstream_error_path(zstream *z)
 {
-	uint64_t v;
-
-	pthread_mutex_lock(&z->p->mu);
-	v = z->pending_in;
-	pthread_mutex_unlock(&z->p->mu);
-	return v;
+	return z->error_path ? z->error_path : z->prefix;
 }
 
 void zstream_free(zstream *z)
 {
 	if (!z)
 		return;
-	zstream_wait(z);
+	wait_written(z);
+	if (z->fd >= 0) {
+		close(z->fd);
+		unlink(z->cur.path);
+	}
+	free(z->cur.path);
+	for (size_t i = 0; i < z->ndone; i++) {
+		unlink(z->done[i].path);
+		free(z->done[i].path);
+	}
+	free(z->done);
+	free(z->error_path);
+	free(z->prefix);
 	free(z);
 }
