@@ -1,15 +1,17 @@
 /*
  * run.h - execute a plan and commit its results.
  *
- * run_execute() reads the plan's files in order.  Each file is streamed
- * from its store through the gzip decoder and the line splitter; each line
- * is validated (event.h), checked against the tenant guard (its org_id
- * must be the source's), and offered to the filters of the file's
- * subscribers.  A file's matching lines are held back (spill.h) until the
- * whole file has been read without error; then its outcome is appended to
- * the plan journal and only then are its lines given to the subscribers'
- * sinks and its bad lines to the quarantine.  A file that fails (corrupt
- * gzip, read error) therefore forwards nothing and quarantines nothing.
+ * run_execute() reads the plan's files in order.  A gzip file is read
+ * twice: first only decompressed, to verify every member (a remote object
+ * is copied to the spool meanwhile, so the second read is local); once it
+ * is good its outcome is appended to the plan journal, and the second read
+ * streams it through the line splitter; each line is validated (event.h),
+ * checked against the tenant guard (its org_id must be the source's), and
+ * offered to the filters of the file's subscribers, whose sinks get the
+ * matching lines at once.  A file that fails (corrupt gzip, unreadable)
+ * therefore forwards nothing and quarantines nothing; a failure after
+ * verification can only come from this machine or a source changed in
+ * between, and fails the run (nothing is committed).
  *
  * When re-executing an interrupted plan, `outcomes` holds the outcomes
  * journaled before the interruption: files that failed then are failed
