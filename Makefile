@@ -53,7 +53,7 @@ TEST_SRCS = $(wildcard tests/check_*.c)
 TEST_OBJS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all demo check check-build unit integration fuzz install uninstall \
-        clean lint-man deps bench
+        clean lint-man deps bench FORCE
 all: evshare
 
 evshare: $(BUILD)/evshare
@@ -75,10 +75,14 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # Every tests/check_MODULE.c defines MODULE_suite(); collect the names.
-$(BUILD)/tests/suites.h: $(TEST_SRCS)
+# (regenerated every time, replaced only when it changes, so that removing
+# a suite file is noticed too)
+$(BUILD)/tests/suites.h: FORCE
 	@mkdir -p $(dir $@)
-	sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' $(TEST_SRCS) > $@.tmp
-	mv $@.tmp $@
+	@sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' $(TEST_SRCS) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+FORCE:
 
 $(BUILD)/tests/unit_main.o: tests/unit_main.c $(BUILD)/tests/suites.h
 	@mkdir -p $(dir $@)
