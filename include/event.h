@@ -39,6 +39,8 @@ typedef struct event_parser {
 	buf scratch;                /* decoded event_id and org_id */
 	json_value *keys;           /* top-level keys, for the duplicate check */
 	size_t nkeys, keys_alloc;
+	json_member *members;       /* top-level members, recorded by the parser */
+	size_t members_alloc;
 } event_parser;
 
 void event_parser_init(event_parser *ep, unsigned max_depth);

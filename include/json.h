@@ -52,6 +52,19 @@ typedef struct json_error {
 bool json_parse(const char *p, size_t n, unsigned max_depth, json_value *out,
 		json_error *err);
 
+typedef struct json_member {
+	json_value key;      /* a JSON_STRING value (quotes included) */
+	json_value value;
+} json_member;
+
+/* json_parse(), and when the value is an object, its top-level members in
+ * order, recorded during the same pass: the first `max` go to members[],
+ * and *nmembers tells how many there are in all (more than max: the rest
+ * were not stored).  *nmembers is 0 for anything but an object. */
+bool json_parse_members(const char *p, size_t n, unsigned max_depth,
+			json_value *out, json_member *members, size_t max,
+			size_t *nmembers, json_error *err);
+
 /* The name of a type: "string", "number", "object", ... */
 const char *json_type_name(json_type t);
 

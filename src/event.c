@@ -20,6 +20,12 @@ static const struct required_field {
 };
 #define NREQUIRED (sizeof(required_fields) / sizeof(required_fields[0]))
 
+/* Their JSON paths, for messages (same order). */
+static const char *const required_paths[] = {
+	"$.event_id", "$.org_id", "$.domain", "$.event_type", "$.schema_version",
+	"$.timestamp",
+};
+
 void event_parser_init(event_parser *ep, unsigned max_depth)
 {
 	ep->max_depth = max_depth;
@@ -27,6 +33,8 @@ void event_parser_init(event_parser *ep, unsigned max_depth)
 	ep->keys = NULL;
 	ep->nkeys = 0;
 	ep->keys_alloc = 0;
+	ep->members = NULL;
+	ep->members_alloc = 0;
 }
 
 void event_parser_release(event_parser *ep)
@@ -35,6 +43,9 @@ void event_parser_release(event_parser *ep)
 	free(ep->keys);
 	ep->keys = NULL;
 	ep->nkeys = ep->keys_alloc = 0;
+	free(ep->members);
+	ep->members = NULL;
+	ep->members_alloc = 0;
 }
 
 static bool set_error(event_error *err, const char *path, const char *fmt, ...)
@@ -149,13 +160,15 @@ static void key_for_message(json_value key, char *out, size_t outlen)
 bool event_parse(event_parser *ep, const char *line, size_t n, event *ev,
 		 event_error *err)
 {
-	json_value root, key, val, found[NREQUIRED];
+	json_value root, found[NREQUIRED];
 	bool have[NREQUIRED] = { false };
 	json_error jerr;
-	json_iter it;
-	size_t idlen, orglen;
+	size_t idlen, orglen, nmembers;
 
-	if (!json_parse(line, n, ep->max_depth, &root, &jerr)) {
+	if (!ep->members_alloc)
+		ep->members = xgrow(ep->members, 32, &ep->members_alloc, sizeof(*ep->members));
+	if (!json_parse_members(line, n, ep->max_depth, &root, ep->members,
+				ep->members_alloc, &nmembers, &jerr)) {
 		if (!strcmp(jerr.reason, "invalid UTF-8"))
 			return set_error(err, "$", "invalid UTF-8 at byte %zu",
 					 jerr.offset + 1);
@@ -166,18 +179,24 @@ bool event_parse(event_parser *ep, const char *line, size_t n, event *ev,
 		return set_error(err, "$", "not a JSON object but %s %s",
 				 root.type == JSON_ARRAY || root.type == JSON_OBJECT
 				 ? "an" : "a", json_type_name(root.type));
+	if (nmembers > ep->members_alloc) {
+		/* a wide object (rare): make room and record it again */
+		ep->members = xgrow(ep->members, nmembers, &ep->members_alloc,
+				    sizeof(*ep->members));
+		json_parse_members(line, n, ep->max_depth, &root, ep->members,
+				   ep->members_alloc, &nmembers, &jerr);
+	}
+	ep->keys = xgrow(ep->keys, nmembers, &ep->keys_alloc, sizeof(*ep->keys));
+	ep->nkeys = nmembers;
+	for (size_t m = 0; m < nmembers; m++) {
+		json_value key = ep->members[m].key;
 
-	ep->nkeys = 0;
-	json_iter_init(&it, root);
-	while (json_iter_member(&it, &key, &val)) {
-		ep->keys = xgrow(ep->keys, ep->nkeys + 1, &ep->keys_alloc,
-				 sizeof(*ep->keys));
-		ep->keys[ep->nkeys++] = key;
+		ep->keys[m] = key;
 		for (size_t i = 0; i < NREQUIRED; i++) {
 			if (!have[i] && json_string_equals(key, required_fields[i].name,
 							   strlen(required_fields[i].name))) {
 				have[i] = true;
-				found[i] = val;
+				found[i] = ep->members[m].value;
 				break;
 			}
 		}
@@ -194,9 +213,8 @@ bool event_parse(event_parser *ep, const char *line, size_t n, event *ev,
 		}
 	}
 	for (size_t i = 0; i < NREQUIRED; i++) {
-		char path[64];
+		const char *path = required_paths[i];
 
-		snprintf(path, sizeof(path), "$.%s", required_fields[i].name);
 		if (!have[i])
 			return set_error(err, path, "missing required field");
 		if (required_fields[i].kind == FIELD_STRING) {

@@ -120,11 +120,31 @@ static void skip_ws(struct scanner *s)
 }
 
 /* s->p at the opening quote; on success s->p just past the closing one. */
+/* Does any byte of x need attention in a string: '"', '\\', a control
+ * character or a byte >= 0x80?  (Classic SWAR tests; exact.) */
+static inline uint64_t swar_special(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+
+	return ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) |
+	       (x & highs);
+}
+
 static bool scan_string(struct scanner *s)
 {
 	const unsigned char *p = s->p + 1, *end = s->end;
 
 	for (;;) {
+		/* eight bytes at a time while none needs attention */
+		while (end - p >= 8) {
+			uint64_t x;
+
+			memcpy(&x, p, 8);
+			if (swar_special(x) & 0x8080808080808080ULL)
+				break;
+			p += 8;
+		}
 		while (p < end && !str_special[*p])
 			p++;
 		if (p >= end)
@@ -223,8 +243,62 @@ static bool scan_literal(struct scanner *s, const char *lit, size_t n)
 	return true;
 }
 
+static json_type type_of(unsigned char c)
+{
+	switch (c) {
+	case '{': return JSON_OBJECT;
+	case '[': return JSON_ARRAY;
+	case '"': return JSON_STRING;
+	case 't': return JSON_TRUE;
+	case 'f': return JSON_FALSE;
+	case 'n': return JSON_NULL;
+	default:  return JSON_NUMBER;
+	}
+}
+
+/* Members of the root object, recorded while validating. */
+struct recorder {
+	json_member *m;
+	size_t max, n;
+	const unsigned char *key, *key_end, *val;
+};
+
+static void record_member(struct recorder *rec, const unsigned char *val_end)
+{
+	if (rec->n < rec->max) {
+		json_member *m = &rec->m[rec->n];
+
+		m->key.p = (const char *)rec->key;
+		m->key.n = (size_t)(rec->key_end - rec->key);
+		m->key.type = JSON_STRING;
+		m->value.p = (const char *)rec->val;
+		m->value.n = (size_t)(val_end - rec->val);
+		m->value.type = type_of(*rec->val);
+	}
+	rec->n++;
+}
+
+static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
+			struct recorder *rec, json_error *err);
+
 bool json_parse(const char *text, size_t n, unsigned max_depth, json_value *out,
 		json_error *err)
+{
+	return parse_value(text, n, max_depth, out, NULL, err);
+}
+
+bool json_parse_members(const char *text, size_t n, unsigned max_depth, json_value *out,
+			json_member *members, size_t max, size_t *nmembers, json_error *err)
+{
+	struct recorder rec = { members, max, 0, NULL, NULL, NULL };
+	bool ok = parse_value(text, n, max_depth, out, &rec, err);
+
+	*nmembers = ok && out->type == JSON_OBJECT ? rec.n : 0;
+	return ok;
+}
+
+static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
+			struct recorder *rec, json_error *err)
 {
 	/* stack[i]: '{' or '[' of the open container at depth i+1 */
 	unsigned char stack[MAX_DEPTH_LIMIT];
@@ -261,15 +335,23 @@ bool json_parse(const char *text, size_t n, unsigned max_depth, json_value *out,
 					break;
 				}
 				if (stack[depth - 1] == '{') {
+					const unsigned char *key = s.p;
+
 					if (s.p >= s.end || *s.p != '"')
 						return fail(&s, s.p, "expected a string key or '}'");
 					if (!scan_string(&s))
 						return false;
+					if (rec && depth == 1) {
+						rec->key = key;
+						rec->key_end = s.p;
+					}
 					skip_ws(&s);
 					if (s.p >= s.end || *s.p != ':')
 						return fail(&s, s.p, "expected ':'");
 					s.p++;
 					skip_ws(&s);
+					if (rec && depth == 1)
+						rec->val = s.p;
 				}
 				continue;
 			case '"':
@@ -299,6 +381,8 @@ bool json_parse(const char *text, size_t n, unsigned max_depth, json_value *out,
 			need_value = false;
 		}
 		/* after a value */
+		if (rec && depth == 1 && stack[0] == '{')
+			record_member(rec, s.p);
 		skip_ws(&s);
 		if (depth == 0)
 			break;
@@ -308,15 +392,23 @@ bool json_parse(const char *text, size_t n, unsigned max_depth, json_value *out,
 			s.p++;
 			skip_ws(&s);
 			if (stack[depth - 1] == '{') {
+				const unsigned char *key = s.p;
+
 				if (s.p >= s.end || *s.p != '"')
 					return fail(&s, s.p, "expected a string key");
 				if (!scan_string(&s))
 					return false;
+				if (rec && depth == 1) {
+					rec->key = key;
+					rec->key_end = s.p;
+				}
 				skip_ws(&s);
 				if (s.p >= s.end || *s.p != ':')
 					return fail(&s, s.p, "expected ':'");
 				s.p++;
 				skip_ws(&s);
+				if (rec && depth == 1)
+					rec->val = s.p;
 			}
 			need_value = true;
 			continue;

@@ -805,9 +805,64 @@ START_TEST(type_names)
 }
 END_TEST
 
+/* Top-level members recorded during validation: the same spans as the
+ * iterator gives, whatever the whitespace and nesting. */
+START_TEST(parse_members_records_top_level)
+{
+	static const char *docs[] = {
+		"{\"a\":1,\"b\":{\"x\":[1,{\"y\":\"}\"}]},\"c\":\"s\\\"q\",\"d\":[],\"e\":{}}",
+		" { \"k\" : true , \"l\" :\tnull , \"m\":\n-1.5e3 } ",
+		"{}",
+		"{\"only\":{\"deep\":{\"deeper\":[[[]]]}}}",
+	};
+
+	for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+		json_member m[8];
+		json_value root, k, v;
+		json_error e;
+		json_iter it;
+		size_t n, i = 0;
+
+		ck_assert(json_parse_members(docs[d], strlen(docs[d]), 16, &root, m, 8, &n, &e));
+		json_iter_init(&it, root);
+		while (json_iter_member(&it, &k, &v)) {
+			ck_assert_uint_lt(i, n);
+			ck_assert(m[i].key.p == k.p && m[i].key.n == k.n);
+			ck_assert_msg(m[i].value.p == v.p && m[i].value.n == v.n,
+				      "doc %zu member %zu: '%.*s' vs '%.*s'", d, i,
+				      (int)m[i].value.n, m[i].value.p, (int)v.n, v.p);
+			ck_assert_int_eq(m[i].value.type, v.type);
+			i++;
+		}
+		ck_assert_uint_eq(i, n);
+	}
+}
+END_TEST
+
+START_TEST(parse_members_counts_beyond_max_and_non_objects)
+{
+	json_member m[2];
+	json_value root;
+	json_error e;
+	size_t n;
+
+	ck_assert(json_parse_members("{\"a\":1,\"b\":2,\"c\":3}", 19, 8, &root, m, 2, &n, &e));
+	ck_assert_uint_eq(n, 3);
+	ck_assert(!strncmp(m[1].key.p, "\"b\"", 3));
+	ck_assert(json_parse_members("[1,{\"a\":2}]", 11, 8, &root, m, 2, &n, &e));
+	ck_assert_uint_eq(n, 0);
+	ck_assert(!json_parse_members("{\"a\":1,}", 8, 8, &root, m, 2, &n, &e));
+}
+END_TEST
+
 Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
+	TCase *members = tcase_create("members");
+
+	tcase_add_test(members, parse_members_records_top_level);
+	tcase_add_test(members, parse_members_counts_beyond_max_and_non_objects);
+	suite_add_tcase(s, members);
 	TCase *tc = tcase_create("json");
 
 	tcase_add_test(tc, scalars_valid);
