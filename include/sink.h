@@ -12,8 +12,8 @@
  * than one block's compressed size (a few per cent of the limit at most,
  * far less for large limits).  With {source} in key_format, a change of
  * source also ends the object.  Finished objects are put to the
- * destination under the next keys of key_format as they appear;
- * sink_finish() ends and puts the last one.  A subscriber that received no
+ * destination under the next keys of key_format when the caller says
+ * (sink_put_ready); sink_finish() ends and puts the last one.  A subscriber that received no
  * line gets no object.
  *
  * Everything a sink writes is a function of the lines it is given and the
@@ -58,6 +58,10 @@ void sink_init(sink *s, const additional_subscriber *sub, store *dest, zpool *po
 void sink_release(sink *s);
 es_result sink_write(sink *s, const char *source_org, dedup_fp fp,
 		     const char *line, size_t n);
+/* Put the objects finished so far.  The caller decides when: only once
+ * every line in them comes from a file known to be good. */
+es_result sink_put_ready(sink *s);
+/* End the last object and put every object not yet put. */
 es_result sink_finish(sink *s);
 
 #endif

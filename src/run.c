@@ -56,6 +56,9 @@ struct run_ctx {
 	const char *url;
 	const char *source_org;
 	size_t source_org_len;
+	bool verify_first;           /* check each gzip file before delivering it */
+	bool restart;                /* a bad file was partly delivered: run again */
+	char **reasons;              /* per plan file: why it failed in this process */
 	int copy_fd;                 /* spool copy of a remote object, or -1 */
 	bool verifying;              /* first read: check only */
 	bool plain_local;            /* verification found a local plain file */
@@ -485,9 +488,42 @@ static es_result cannot_resume(struct run_ctx *c, es_result fr)
 			    "then read again)", c->p->run_id, c->url, c->f_reason);
 }
 
-/* Read and deliver plan file i.  ES_OK also when the file failed (it is
- * counted); anything else fails the run. */
-static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcomes)
+/* After a file was delivered and journaled: count it, put what is ready. */
+static es_result file_done(struct run_ctx *c)
+{
+	es_result r;
+
+	c->sum->files_processed++;
+	c->sum->ev_read += c->f_read;
+	c->sum->ev_malformed += c->f_malformed;
+	c->sum->ev_rejected += c->f_rejected;
+	if (c->f_malformed || c->f_rejected)
+		log_msg(LOG_WARNING, c->url, "'%s': %llu malformed and %llu rejected line(s) "
+			"quarantined in '%s'", c->url, (unsigned long long)c->f_malformed,
+			(unsigned long long)c->f_rejected, c->qpath);
+	for (size_t a = 0; a < c->cfg->nadditional; a++)
+		if (c->sink_used[a] && (r = sink_put_ready(&c->sinks[a])) != ES_OK)
+			return r;
+	return ES_OK;
+}
+
+static es_result file_failed(struct run_ctx *c, size_t i, char *outcomes)
+{
+	es_result r;
+
+	log_msg(LOG_WARNING, c->url, "'%s' failed: %s; it stays pending and is "
+		"retried next run", c->url, c->f_reason);
+	if ((r = state_plan_outcome(c->ss, i, false)) != ES_OK)
+		return r;
+	outcomes[i] = 'f';
+	free(c->reasons[i]);
+	c->reasons[i] = xstrdup(c->f_reason);
+	add_failure(c->sum, i, c->url, c->f_reason);
+	return ES_OK;
+}
+
+/* Verify first, then deliver (used after a restart). */
+static es_result run_file_checked(struct run_ctx *c, size_t i, store *src, char *outcomes)
 {
 	es_result fr, r;
 
@@ -501,7 +537,7 @@ static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcome
 			return fr;
 		if (outcomes[i] == 'o')
 			return cannot_resume(c, fr);
-		goto file_failed;
+		return file_failed(c, i, outcomes);
 	}
 	/* the file is good: journal it, then deliver it */
 	if (outcomes[i] != 'o' && (r = state_plan_outcome(c->ss, i, true)) != ES_OK)
@@ -509,36 +545,53 @@ static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcome
 	outcomes[i] = 'o';
 	fr = deliver_from(c, src);
 	if (fr != ES_OK) {
-		if (!c->delivered && !c->f_local_error) {
-			/* nothing of it went anywhere yet: the file fails alone */
-			goto file_failed;
-		}
+		if (!c->delivered && !c->f_local_error)
+			return file_failed(c, i, outcomes);
 		return es_error_url(c->f_local_error ? fr : ES_ERR_TEMP, c->url,
 				    "'%s' could not be read to the end after it was checked "
 				    "(%s); nothing is committed and the next run finishes this "
 				    "one", c->url, c->f_reason);
 	}
-	c->sum->files_processed++;
-	c->sum->ev_read += c->f_read;
-	c->sum->ev_malformed += c->f_malformed;
-	c->sum->ev_rejected += c->f_rejected;
-	if (c->f_malformed || c->f_rejected)
-		log_msg(LOG_WARNING, c->url, "'%s': %llu malformed and %llu rejected line(s) "
-			"quarantined in '%s'", c->url, (unsigned long long)c->f_malformed,
-			(unsigned long long)c->f_rejected, c->qpath);
-	return ES_OK;
-file_failed:
-	log_msg(LOG_WARNING, c->url, "'%s' failed: %s; it stays pending and is "
-		"retried next run", c->url, c->f_reason);
-	if ((r = state_plan_outcome(c->ss, i, false)) != ES_OK)
-		return r;
-	outcomes[i] = 'f';
-	add_failure(c->sum, i, c->url, c->f_reason);
-	return ES_OK;
+	return file_done(c);
 }
 
-es_result run_execute(const config *cfg, state_store *ss, const plan *p,
-		      unsigned jobs, char *outcomes, run_summary *sum)
+/*
+ * Read and deliver plan file i in one pass.  Objects holding its lines are
+ * put only after its last byte was read and checked and its outcome
+ * journaled, so a file that turns out corrupt half way has gone nowhere
+ * but the spool.  Then the run must start over without it: its failure is
+ * journaled and c->restart set.  ES_OK also when the file failed (it is
+ * counted); anything else fails the run.
+ */
+static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcomes)
+{
+	es_result fr, r;
+
+	if (c->verify_first)
+		return run_file_checked(c, i, src, outcomes);
+	c->copy_fd = -1;
+	fr = deliver_from(c, src);
+	if (fr != ES_OK) {
+		if (c->f_local_error)
+			return fr;
+		if (outcomes[i] == 'o')
+			return cannot_resume(c, fr);
+		if ((r = file_failed(c, i, outcomes)) != ES_OK || !c->delivered)
+			return r;
+		log_msg(LOG_WARNING, c->url, "part of '%s' was read before it failed; "
+			"the run starts over without it, checking each file first", c->url);
+		c->restart = true;
+		return ES_OK;
+	}
+	if (outcomes[i] != 'o' && (r = state_plan_outcome(c->ss, i, true)) != ES_OK)
+		return r;
+	outcomes[i] = 'o';
+	return file_done(c);
+}
+
+static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
+			      unsigned jobs, bool verify_first, char *outcomes,
+			      char **reasons, bool *restart, run_summary *sum)
 {
 	struct run_ctx c;
 	size_t ndedup = 0, dedup_mem, nsubs = cfg->nadditional ? cfg->nadditional : 1;
@@ -553,6 +606,8 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 	c.sum = sum;
 	c.qfd = -1;
 	c.copy_fd = -1;
+	c.verify_first = verify_first;
+	c.reasons = reasons;
 	buf_init(&c.qbuf, 0);
 	c.spool_dir = state_spool_dir(ss, p->run_id);
 	c.qpath = state_quarantine_path(ss, p->run_id);
@@ -590,7 +645,7 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 			  p->started_ms, c.spool_dir, dedup_mem);
 	}
 
-	for (size_t i = 0; i < p->nfiles && r == ES_OK; i++) {
+	for (size_t i = 0; i < p->nfiles && r == ES_OK && !c.restart; i++) {
 		const plan_file *pf = &p->files[i];
 		const direct_subscriber *d = &cfg->direct[pf->source];
 		char *url;
@@ -604,7 +659,8 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		url = store_url(sources[pf->source], pf->obj.key);
 		c.url = url;
 		if (outcomes[i] == 'f') {
-			add_failure(sum, i, url, "failed before the run was interrupted");
+			add_failure(sum, i, url, reasons[i] ? reasons[i]
+				    : "failed before the run was interrupted");
 		} else {
 			log_msg(LOG_DEBUG, url, "reading '%s' (%llu bytes) for %zu subscriber(s)",
 				url, (unsigned long long)pf->obj.size, pf->nsubs);
@@ -613,7 +669,8 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		c.url = NULL;
 		free(url);
 	}
-	for (size_t a = 0; a < cfg->nadditional && r == ES_OK; a++)
+	*restart = c.restart;
+	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
 		if (c.sink_used[a])
 			r = sink_finish(&c.sinks[a]);
 	if (r == ES_OK && c.qfd >= 0 && fdatasync(c.qfd) < 0)
@@ -661,6 +718,33 @@ done:
 		sum->status = "failed";
 	else if (sum->files_failed)
 		sum->status = "partial";
+	return r;
+}
+
+es_result run_execute(const config *cfg, state_store *ss, const plan *p,
+		      unsigned jobs, char *outcomes, run_summary *sum)
+{
+	char **reasons = xcalloc(p->nfiles + 1, sizeof(char *));
+	bool restart = false;
+	es_result r;
+
+	r = execute_once(cfg, ss, p, jobs, false, outcomes, reasons, &restart, sum);
+	if (r == ES_OK && restart) {
+		/* nothing of this attempt that holds a line of the bad file was
+		 * put; the second attempt rewrites the rest byte for byte */
+		double elapsed = sum->elapsed_s;
+		run_summary *resumed = sum->resumed;
+
+		sum->resumed = NULL;
+		run_summary_release(sum);
+		run_summary_init(sum, cfg, p);
+		sum->resumed = resumed;
+		sum->elapsed_s = elapsed;
+		r = execute_once(cfg, ss, p, jobs, true, outcomes, reasons, &restart, sum);
+	}
+	for (size_t i = 0; i < p->nfiles; i++)
+		free(reasons[i]);
+	free(reasons);
 	return r;
 }
 

@@ -155,6 +155,17 @@ es_result sink_write(sink *s, const char *source_org, dedup_fp fp,
 	submit_block(s);
 	if ((err = zstream_error(s->zs)) != 0)
 		return stream_error(s, err);
+	return ES_OK;
+}
+
+es_result sink_put_ready(sink *s)
+{
+	int err;
+
+	if (!s->zs)
+		return ES_OK;
+	if ((err = zstream_error(s->zs)) != 0)
+		return stream_error(s, err);
 	return put_finished(s);
 }
 

@@ -317,6 +317,37 @@ def test_truncated_gzip_fails_whole_file_and_is_retried():
 
 
 @test
+def test_corrupt_file_found_late_delivers_nothing():
+    """A file is read once and delivered as it goes; its objects are put
+    only after its last CRC checked out.  Here it fills many objects before
+    its CRC turns out wrong: none of them may reach the destination, the
+    run starts over without it, and the good files come out as usual."""
+    sc = Scenario("latecrc")
+    try:
+        sc.direct(A)
+        rnd = random.Random(9)
+        good1 = [event("g1-%03d" % i, A, data={"n": "%x" % rnd.getrandbits(128)}) for i in range(50)]
+        big = [event("bad-%05d" % i, A, data={"n": "%x" % rnd.getrandbits(128)}) for i in range(3000)]
+        good2 = [event("g2-%03d" % i, A, data={"n": "%x" % rnd.getrandbits(128)}) for i in range(50)]
+        sc.add_file(A, "1.ndjson.gz", gz(lines(*good1)))
+        data = gz(lines(*big))
+        sc.add_file(A, "2.ndjson.gz", data[:-8] + bytes([data[-8] ^ 1]) + data[-7:])
+        sc.add_file(A, "3.ndjson.gz", gz(lines(*good2)))
+        sc.additional(X, [A], max_object_bytes=4096)
+        p = sc.run("run", "--json", check=1)
+        s = json.loads(p.stdout)
+        assert b"starts over" in p.stderr, p.stderr
+        eq(s["files"]["failed"], 1, "the corrupt file failed")
+        eq(s["files"]["processed"], 2, "the others were processed")
+        eq(sc.output_lines(X), good1 + good2, "nothing of the corrupt file was put")
+        eq(s["subscribers"][0]["events"], 100, "counts are those of the second attempt")
+        eq(len(s["subscribers"][0]["objects"]), len(sc.objects(X)), "no stray object")
+        eq(os.listdir(sc.path("state", "spool")), [], "spool cleaned")
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_poisoned_after_max_attempts_then_forget():
     sc = Scenario("poison")
     try:
