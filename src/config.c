@@ -432,7 +432,7 @@ static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
 		const cJSON *links, *dest;
 		uint64_t v;
 
-		a->compression_level = 6;
+		a->compression_level = 5;
 		a->dedup = true;
 		a->max_object_bytes = DEFAULT_MAX_OBJECT_BYTES;
 		if (!cJSON_IsObject(it)) {
@@ -523,7 +523,7 @@ static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
 		if (get_uint(c, it, "max_object_bytes", path, 1024, 5ull << 40,
 			     DEFAULT_MAX_OBJECT_BYTES, &v))
 			a->max_object_bytes = v;
-		if (get_uint(c, it, "compression_level", path, 1, 9, 6, &v))
+		if (get_uint(c, it, "compression_level", path, 1, 9, 5, &v))
 			a->compression_level = (int)v;
 		free(path);
 	}

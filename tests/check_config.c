@@ -221,7 +221,7 @@ START_TEST(full_config_fields)
 	/* defaults */
 	ck_assert(a->dedup);
 	ck_assert_uint_eq(a->max_object_bytes, 134217728);
-	ck_assert_int_eq(a->compression_level, 6);
+	ck_assert_int_eq(a->compression_level, 5);
 	ck_assert_str_eq(a->key_format_text, KEYFMT_DEFAULT);
 	ck_assert_ptr_nonnull(a->key_format);
 	ck_assert(!keyfmt_uses_source(a->key_format));
@@ -247,7 +247,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c->max_attempts, 3);
 	ck_assert(c->additional[0].dedup);
 	ck_assert_uint_eq(c->additional[0].max_object_bytes, 134217728);
-	ck_assert_int_eq(c->additional[0].compression_level, 6);
+	ck_assert_int_eq(c->additional[0].compression_level, 5);
 	ck_assert_str_eq(c->additional[0].key_format_text, KEYFMT_DEFAULT);
 	ck_assert_ptr_null(c->additional[0].filter);
 	ck_assert_ptr_null(l->region);
