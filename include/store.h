@@ -21,7 +21,9 @@
  *    returns ES_ERR_DATA without logging: the callback reports why.
  *  - put: makes the local file's content visible under key atomically
  *    (readers see the old object or the whole new one, never a part),
- *    replacing any object already there.
+ *    replacing any object already there.  The store may take the local
+ *    file itself (file:// hard-links it when it can): the caller must not
+ *    change it afterwards, only remove it.
  *
  * Errors are logged by the backend with store_fail(), naming the URL, and
  * returned as ES_ERR_TEMP (worth retrying later), ES_ERR_AUTH,

@@ -317,8 +317,18 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 		r = es_error(ES_ERR_IO, "cannot read '%s': %s", local_path, strerror(errno));
 		goto done;
 	}
-	out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (out < 0 || copy_fd(in, out) < 0 || fsync(out) < 0) {
+	/* on the same filesystem the spool file itself becomes the object
+	 * (a hard link: no copy); otherwise its bytes are copied */
+	if (linkat(AT_FDCWD, local_path, dirfd, tmp, 0) == 0) {
+		out = openat(dirfd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (out < 0 || fchmod(out, 0644) < 0 || fsync(out) < 0) {
+			r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url,
+				       strerror(errno));
+			goto fail_tmp;
+		}
+	} else if ((out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+				 O_CLOEXEC, 0644)) < 0 || copy_fd(in, out) < 0 ||
+		   fsync(out) < 0) {
 		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto fail_tmp;
 	}

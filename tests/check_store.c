@@ -167,10 +167,13 @@ static es_result get_key(store *s, const char *key, const char *etag, buf *out)
 }
 
 /* A local file with the given content, for put. */
+/* A new local file to put (a new inode each time: a put may take the
+ * file itself, so it must not be rewritten afterwards). */
 static char *local_file(const char *name, const void *p, size_t n)
 {
 	char *path = xasprintf("%s/local-%s", tmpdir, name);
 
+	unlink(path);
 	write_bytes(path, p, n);
 	return path;
 }
