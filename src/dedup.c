@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -127,6 +128,38 @@ struct dedup_set {
 	unsigned char *io;    /* one block */
 };
 
+/*
+ * The table and the Bloom filter are read at random, one cache line per
+ * lookup; with 4 KiB pages each lookup also misses the TLB.  Large zeroed
+ * areas are therefore mapped directly and marked for transparent huge
+ * pages (a hint: the kernel may ignore it).  Pages are still only touched,
+ * and counted, as they are used.
+ */
+#define HUGE_ALIGN (2u << 20)
+
+static void *big_zalloc(size_t n)
+{
+	void *p;
+
+	if (n < HUGE_ALIGN)
+		return xcalloc(1, n);
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("out of memory (%zu bytes)", n);
+	madvise(p, n, MADV_HUGEPAGE);
+	return p;
+}
+
+static void big_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	if (n < HUGE_ALIGN)
+		free(p);
+	else
+		munmap(p, n);
+}
+
 static bool fp_is_zero(dedup_fp f)
 {
 	return f.hi == 0 && f.lo == 0;
@@ -160,7 +193,7 @@ dedup_set *dedup_new(size_t mem_budget, const char *spill_dir)
 	 * a set's footprint then no longer depends on how much input a run
 	 * has once it spills.  Without one it grows by doubling. */
 	d->slots = spill_dir ? max_slots : MIN_TABLE_SLOTS;
-	d->table = xcalloc(d->slots, sizeof(dedup_fp));
+	d->table = big_zalloc(d->slots * sizeof(dedup_fp));
 	if (spill_dir) {
 		size_t table = max_slots * sizeof(dedup_fp);
 		size_t bloom_bytes = mem_budget > table ? mem_budget - table : 0;
@@ -184,8 +217,8 @@ void dedup_free(dedup_set *d)
 		free(d->runs[i].index);
 	}
 	free(d->runs);
-	free(d->table);
-	free(d->bloom);
+	big_free(d->table, d->slots * sizeof(dedup_fp));
+	big_free(d->bloom, d->bloom ? d->bloom_bytes : 0);
 	free(d->spill_dir);
 	free(d->io);
 	free(d);
@@ -209,12 +242,12 @@ static size_t table_slot(const dedup_fp *table, size_t slots, dedup_fp fp)
 static void table_grow(dedup_set *d)
 {
 	size_t nslots = d->slots * 2;
-	dedup_fp *nt = xcalloc(nslots, sizeof(dedup_fp));
+	dedup_fp *nt = big_zalloc(nslots * sizeof(dedup_fp));
 
 	for (size_t i = 0; i < d->slots; i++)
 		if (!fp_is_zero(d->table[i]))
 			nt[table_slot(nt, nslots, d->table[i])] = d->table[i];
-	free(d->table);
+	big_free(d->table, d->slots * sizeof(dedup_fp));
 	d->table = nt;
 	d->slots = nslots;
 }
@@ -439,7 +472,7 @@ static int spill(dedup_set *d)
 	int rc = -1;
 
 	if (!d->bloom)
-		d->bloom = xcalloc(1, d->bloom_bytes);
+		d->bloom = big_zalloc(d->bloom_bytes);
 	for (size_t i = 0; i < d->slots; i++)
 		if (!fp_is_zero(d->table[i]))
 			d->table[n++] = d->table[i];

@@ -9,14 +9,17 @@ enum field_kind { FIELD_STRING, FIELD_INTEGER };
 
 static const struct required_field {
 	const char *name;
+	size_t len;
 	enum field_kind kind;
 } required_fields[] = {
-	{ "event_id", FIELD_STRING },
-	{ "org_id", FIELD_STRING },
-	{ "domain", FIELD_STRING },
-	{ "event_type", FIELD_STRING },
-	{ "schema_version", FIELD_INTEGER },
-	{ "timestamp", FIELD_STRING },
+#define FIELD(name, kind) { name, sizeof(name) - 1, kind }
+	FIELD("event_id", FIELD_STRING),
+	FIELD("org_id", FIELD_STRING),
+	FIELD("domain", FIELD_STRING),
+	FIELD("event_type", FIELD_STRING),
+	FIELD("schema_version", FIELD_INTEGER),
+	FIELD("timestamp", FIELD_STRING),
+#undef FIELD
 };
 #define NREQUIRED (sizeof(required_fields) / sizeof(required_fields[0]))
 
@@ -190,11 +193,17 @@ bool event_parse(event_parser *ep, const char *line, size_t n, event *ev,
 	ep->nkeys = nmembers;
 	for (size_t m = 0; m < nmembers; m++) {
 		json_value key = ep->members[m].key;
+		bool escaped = json_string_has_escape(key);   /* once per key */
 
 		ep->keys[m] = key;
 		for (size_t i = 0; i < NREQUIRED; i++) {
-			if (!have[i] && json_string_equals(key, required_fields[i].name,
-							   strlen(required_fields[i].name))) {
+			size_t len = required_fields[i].len;
+
+			if (have[i])
+				continue;
+			if (escaped ? json_string_equals(key, required_fields[i].name, len)
+				    : key.n - 2 == len &&
+				      !memcmp(key.p + 1, required_fields[i].name, len)) {
 				have[i] = true;
 				found[i] = ep->members[m].value;
 				break;
