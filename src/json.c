@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define MAX_DEPTH_LIMIT 1024
 
 /* Character classes for the string fast path: 1 = needs attention. */
@@ -136,6 +140,29 @@ static bool scan_string(struct scanner *s)
 	const unsigned char *p = s->p + 1, *end = s->end;
 
 	for (;;) {
+#ifdef __SSE2__
+		/* sixteen bytes at a time: as signed bytes, both control
+		 * characters and bytes >= 0x80 are below 0x20 */
+		{
+			const __m128i quote = _mm_set1_epi8('"');
+			const __m128i bslash = _mm_set1_epi8('\\');
+			const __m128i space = _mm_set1_epi8(0x20);
+
+			while (end - p >= 16) {
+				__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+				__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+								      _mm_cmpeq_epi8(x, bslash)),
+							 _mm_cmplt_epi8(x, space));
+				int bits = _mm_movemask_epi8(m);
+
+				if (bits) {
+					p += __builtin_ctz((unsigned)bits);
+					break;
+				}
+				p += 16;
+			}
+		}
+#endif
 		/* eight bytes at a time while none needs attention */
 		while (end - p >= 8) {
 			uint64_t x;

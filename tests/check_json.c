@@ -805,6 +805,45 @@ START_TEST(type_names)
 }
 END_TEST
 
+/* The string scanner skips plain bytes 16 and 8 at a time: a byte that
+ * needs attention must be seen at every offset from the opening quote. */
+START_TEST(string_specials_at_every_offset)
+{
+	static const struct {
+		const char *tail;   /* what follows the run of plain bytes */
+		bool valid;
+	} cases[] = {
+		{ "\"", true },            /* the end of the string */
+		{ "\\n\"", true },        /* an escape */
+		{ "\xc3\xa9\"", true },   /* two-byte UTF-8 */
+		{ "\x01\"", false },       /* a control character */
+		{ "\x1f\"", false },
+		{ "\xff\"", false },       /* not UTF-8 */
+		{ "\xc3\"", false },       /* a cut UTF-8 sequence */
+		{ "\\q\"", false },       /* a bad escape */
+	};
+	char text[128];
+
+	for (size_t k = 0; k < 48; k++) {
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			json_value v;
+			json_error e;
+			size_t n;
+
+			text[0] = '"';
+			memset(text + 1, 'a', k);
+			n = 1 + k;
+			memcpy(text + n, cases[c].tail, strlen(cases[c].tail));
+			n += strlen(cases[c].tail);
+			ck_assert_msg(json_parse(text, n, 4, &v, &e) == cases[c].valid,
+				      "offset %zu, case %zu", k, c);
+			if (cases[c].valid)
+				ck_assert_uint_eq(v.n, n);
+		}
+	}
+}
+END_TEST
+
 /* Top-level members recorded during validation: the same spans as the
  * iterator gives, whatever the whitespace and nesting. */
 START_TEST(parse_members_records_top_level)
@@ -861,6 +900,7 @@ Suite *json_suite(void)
 	TCase *members = tcase_create("members");
 
 	tcase_add_test(members, parse_members_records_top_level);
+	tcase_add_test(members, string_specials_at_every_offset);
 	tcase_add_test(members, parse_members_counts_beyond_max_and_non_objects);
 	suite_add_tcase(s, members);
 	TCase *tc = tcase_create("json");
