@@ -7,13 +7,15 @@
  * n^2 / 2^129 (1e-25 for ten million ids).  The set stores fingerprints
  * only (16 bytes each).
  *
- * Memory is bounded by `mem_budget`: a third of it is a hash table of
- * fingerprints, allocated at its full size from the start (pages are
- * touched as it fills); when it is three-quarters full it is written out
- * as a sorted run file under `spill_dir`, and a Bloom filter (the rest of
- * the budget, allocated at the first spill) answers "certainly new" for
- * almost every lookup, so only rare probable hits read a run file.  Runs
- * of similar size are merged, keeping their number logarithmic.
+ * Memory is fixed by `mem_budget`, whatever the input: a hash table of
+ * fingerprints (a third of the budget, at most 1 MiB, so that it stays in
+ * the cache) and a blocked Bloom filter (the rest, rounded down to a power
+ * of two), both allocated when the set is made.  When the table is
+ * three-quarters full it is sorted and written out as a run file under
+ * `spill_dir`; the Bloom filter, holding every fingerprint written out,
+ * answers "certainly new" for almost every lookup, so only rare probable
+ * hits read a run file (one 4 KiB block per run).  Runs of similar size
+ * are merged, keeping their number logarithmic.
  *
  * Ownership: the set owns its table, filter and run files (unlinked at
  * creation, so nothing is left behind by a crash).

@@ -23,6 +23,7 @@
 #define BLOCK_FPS 256                      /* 4 KiB blocks */
 #define BLOOM_K 6
 #define MIN_TABLE_SLOTS 1024
+#define TABLE_MAX ((size_t)1 << 20)
 
 static unsigned char process_key[16];
 static bool process_key_set;
@@ -182,7 +183,11 @@ static int fp_qsort_cmp(const void *x, const void *y)
 dedup_set *dedup_new(size_t mem_budget, const char *spill_dir)
 {
 	dedup_set *d = xcalloc(1, sizeof(*d));
-	size_t table_bytes = spill_dir ? mem_budget / 3 : SIZE_MAX;
+	/* a third of the budget, at most 1 MiB: the table is probed at random
+	 * on every insert, so it should stay in the cache; the rest goes to the
+	 * Bloom filter */
+	size_t table_bytes = spill_dir ? (mem_budget / 3 < TABLE_MAX ? mem_budget / 3 : TABLE_MAX)
+				       : SIZE_MAX;
 	size_t max_slots = MIN_TABLE_SLOTS;
 
 	while (max_slots * 2 * sizeof(dedup_fp) <= table_bytes && max_slots < ((size_t)1 << 40))
@@ -204,6 +209,10 @@ dedup_set *dedup_new(size_t mem_budget, const char *spill_dir)
 		d->bloom_bits = bits;
 		d->bloom_bytes = (size_t)(bits / 8);
 		d->spill_dir = xstrdup(spill_dir);
+		/* allocated and touched now, so that the set's footprint is the
+		 * same whether or not this run ever spills */
+		d->bloom = big_zalloc(d->bloom_bytes);
+		memset(d->bloom, 0, d->bloom_bytes);
 	}
 	return d;
 }
@@ -471,8 +480,6 @@ static int spill(dedup_set *d)
 	size_t n = 0;
 	int rc = -1;
 
-	if (!d->bloom)
-		d->bloom = big_zalloc(d->bloom_bytes);
 	for (size_t i = 0; i < d->slots; i++)
 		if (!fp_is_zero(d->table[i]))
 			d->table[n++] = d->table[i];

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define DEDUP_MEMORY_TOTAL (36u << 20)  /* shared by the subscribers with dedup */
-#define DEDUP_MEMORY_MIN (2u << 20)
+#define DEDUP_MEMORY_MIN (512u << 10)
 #define DEDUP_MEMORY_MAX (12u << 20)
 #define QUARANTINE_FLUSH (64u << 10)
 #define READ_CHUNK (256u << 10)
