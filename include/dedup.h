@@ -44,6 +44,9 @@ void dedup_free(dedup_set *d);
 /* Insert fp.  Returns 1 if it was already in the set, 0 if it is new,
  * -1 on an I/O error with a spill file (logged). */
 int dedup_insert(dedup_set *d, dedup_fp fp);
+/* Start loading what dedup_insert(d, fp) will read (a hint; no effect on
+ * the result). */
+void dedup_prefetch(const dedup_set *d, dedup_fp fp);
 /* Number of distinct fingerprints inserted. */
 uint64_t dedup_count(const dedup_set *d);
 

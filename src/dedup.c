@@ -560,6 +560,15 @@ static int run_contains(dedup_set *d, const struct run *r, dedup_fp fp)
 	return 0;
 }
 
+void dedup_prefetch(const dedup_set *d, dedup_fp fp)
+{
+	if (fp_is_zero(fp))
+		fp.lo = 1;
+	__builtin_prefetch(&d->table[(size_t)fp.lo & (d->slots - 1)]);
+	if (d->nruns)
+		__builtin_prefetch(bloom_block(d, fp));
+}
+
 int dedup_insert(dedup_set *d, dedup_fp fp)
 {
 	size_t slot;

@@ -43,6 +43,7 @@ struct run_ctx {
 	char *spool_dir;
 	sink *sinks;                 /* per config.additional (only used ones set up) */
 	bool *sink_used;
+	bool *matches;               /* per subscriber of the current file */
 	store **dests;
 	zpool *pool;
 	int qfd;                     /* the run's quarantine file, -1 until needed */
@@ -257,18 +258,28 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 		r = quarantine_line(c, lineno, "rejected", "$.org_id", reason, line, n);
 		return r == ES_OK ? 0 : fail_local(c, r);
 	}
+	/* decide for every subscriber first, starting the dedup lookups, then
+	 * deliver: the lookups' cache misses overlap the filters' work */
 	for (size_t k = 0; k < c->pf->nsubs; k++) {
 		size_t a = c->pf->subs[k];
 		const additional_subscriber *sub = &cfg->additional[a];
 
-		if (sub->filter && !filter_match(sub->filter, ev.object))
+		c->matches[k] = !sub->filter || filter_match(sub->filter, ev.object);
+		if (!c->matches[k])
 			continue;
 		if (!have_fp) {
 			fp = dedup_fingerprint(ev.event_id, ev.event_id_len);
 			have_fp = true;
 		}
+		if (c->sinks[a].dedup)
+			dedup_prefetch(c->sinks[a].dedup, fp);
+	}
+	for (size_t k = 0; k < c->pf->nsubs; k++) {
+		if (!c->matches[k])
+			continue;
 		c->delivered = true;
-		if ((r = sink_write(&c->sinks[a], c->source_org, fp, line, n)) != ES_OK)
+		r = sink_write(&c->sinks[c->pf->subs[k]], c->source_org, fp, line, n);
+		if (r != ES_OK)
 			return fail_local(c, r);
 	}
 	return 0;
@@ -461,8 +472,8 @@ static es_result deliver_from(struct run_ctx *c, store *src)
 	}
 	if (c->f_error == ES_OK && gz_decoder_finish(c->gz, on_plain, c) == -1)
 		fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
-	if (c->f_error == ES_OK && lines_finish(&c->lines) != 0 && c->f_error == ES_OK)
-		fail_local(c, ES_ERR_IO);
+	if (c->f_error == ES_OK)
+		lines_finish(&c->lines);   /* its callbacks record any failure */
 	if (c->f_error == ES_OK && (r = q_flush(c)) != ES_OK)
 		fail_local(c, r);
 	if (c->copy_fd >= 0) {
@@ -615,6 +626,7 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 	unlink(c.qpath);
 	c.sinks = xcalloc(nsubs, sizeof(sink));
 	c.sink_used = xcalloc(nsubs, sizeof(bool));
+	c.matches = xcalloc(nsubs, sizeof(bool));
 	c.dests = xcalloc(nsubs, sizeof(store *));
 	c.gz = gz_decoder_new();
 	lines_init(&c.lines, cfg->max_line_bytes, on_line, on_overlong, &c);
@@ -635,7 +647,7 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 		dedup_mem = DEDUP_MEMORY_MIN;
 	if (dedup_mem > DEDUP_MEMORY_MAX)
 		dedup_mem = DEDUP_MEMORY_MAX;
-	c.pool = zpool_new(jobs, jobs + 2);
+	c.pool = zpool_new(jobs, 2 * jobs + 2);
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		if (!c.sink_used[a])
 			continue;
@@ -710,6 +722,7 @@ done:
 	buf_release(&c.qbuf);
 	free(c.sinks);
 	free(c.sink_used);
+	free(c.matches);
 	free(c.dests);
 	free(c.spool_dir);
 	free(c.qpath);
