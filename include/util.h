@@ -69,7 +69,8 @@ void buf_init(buf *b, size_t cap);
 void buf_release(buf *b);
 /* Forget the content, keep the memory. */
 void buf_reset(buf *b);
-/* Make room for `extra` more bytes; false if that would pass the cap. */
+/* Make room for `extra` more bytes; false if that would pass the cap.
+ * The first allocation is exactly the size needed; later ones double. */
 bool buf_reserve(buf *b, size_t extra);
 /* Append; false (and nothing appended) if the cap would be passed. */
 bool buf_add(buf *b, const void *p, size_t n);

@@ -163,7 +163,9 @@ bool buf_reserve(buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->alloc)
 		return true;
-	n = b->alloc ? b->alloc : 64;
+	/* the first allocation is what was asked for (callers that know the
+	 * size, such as a block of lines, get no slack); growth doubles */
+	n = b->alloc ? b->alloc : (need > 64 ? need : 64);
 	while (n < need)
 		n = n > SIZE_MAX / 2 ? need : n * 2;
 	b->data = xrealloc(b->data, n);
