@@ -103,6 +103,7 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
 	    SANITIZE="$(ASAN_FLAGS)" check-build
+	@$(MAKE) --no-print-directory evshare   # a plain build too, for valgrind
 	@$(MAKE) --no-print-directory lint-man
 	@scripts/run-tests build/asan
 

@@ -60,6 +60,9 @@ int main(int argc, char **argv)
 	es_result r;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* a file-size limit (ulimit -f) makes writes fail with EFBIG, reported
+	 * like a full disk, instead of killing the process */
+	signal(SIGXFSZ, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "+c:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -131,12 +131,14 @@ class Scenario:
                 if sub is not None and ("/" + sub + "/") not in ("/" + rel) and not rel.startswith(sub):
                     continue
                 with open(full, "rb") as f:
-                    res.append((rel, f.read()))
+                    res.append((rel, f.read(), os.stat(full).st_mtime_ns))
 
         def order(item):
-            m = re.search(r"(\d{8}T\d{6}Z-[0-9a-f]{8})-(\d{6})", item[0])
-            return (m.group(1), int(m.group(2)), item[0]) if m else ("", 0, item[0])
-        return sorted(res, key=order)
+            # run start (second), then when the object was made (two runs can
+            # start in the same second), then its sequence number
+            m = re.search(r"(\d{8}T\d{6}Z)-[0-9a-f]{8}-(\d{6})", item[0])
+            return (m.group(1), item[2], int(m.group(2)), item[0]) if m else ("", item[2], 0, item[0])
+        return [(k, d) for k, d, _ in sorted(res, key=order)]
 
     def output_lines(self, sub, dest="out"):
         out = []
