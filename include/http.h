@@ -167,8 +167,12 @@ typedef struct http_retry {
 /* The wait after failed attempt `attempt` (1 for the first):
  * uniform in [0, min(max_ms, base_ms << (attempt - 1))]. */
 unsigned http_backoff_ms(const http_retry *p, unsigned attempt);
-/* Sleep ms milliseconds with p's sleep (nanosleep when it is NULL). */
+/* Sleep ms milliseconds with p's sleep (nanosleep when it is NULL): the
+ * wait before another attempt, counted as one retry. */
 void http_sleep(const http_retry *p, unsigned ms);
+/* Retries so far in this process (http_sleep and http_retry_wait calls,
+ * from any thread): the runs' metrics. */
+uint64_t http_retries_total(void);
 /* Sleep http_backoff_ms(p, attempt) with p's sleep; returns the ms slept. */
 unsigned http_retry_wait(const http_retry *p, unsigned attempt);
 

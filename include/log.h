@@ -34,6 +34,11 @@ void log_msg(enum log_level level, const char *url, const char *fmt, ...)
 void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/* A transient line (progress.h) is shown on standard error's terminal
+ * (true) or not (false).  While it is, the next message erases it first,
+ * in the same write. */
+void log_status_line(bool shown);
+
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,12 +21,17 @@
  *
  * run_commit() records the results in the state (not for replays) and
  * clears the journal.
+ *
+ * Progress (progress.h) is counted where the summary is: files done,
+ * bytes read, events matched; the line is redrawn when due, checked once
+ * per chunk read and once per file, never per line.
  */
 #ifndef EVSHARE_RUN_H
 #define EVSHARE_RUN_H
 
 #include "config.h"
 #include "plan.h"
+#include "progress.h"
 #include "state.h"
 
 typedef struct sub_summary {
@@ -70,10 +75,11 @@ void run_summary_release(run_summary *s);
 /* outcomes: one byte per plan file; on entry the journaled outcomes of an
  * interrupted run ('o', 'f') or 0, on return 'o' or 'f' for every file
  * reached.  jobs: compression threads (0: compress in this thread).
+ * prog: the progress line, or NULL; it is erased before this returns.
  * Returns ES_OK when every output was put (some files may have failed: see
  * sum), else the failure (nothing may be committed). */
 es_result run_execute(const config *cfg, state_store *ss, const plan *p,
-		      unsigned jobs, char *outcomes, run_summary *sum);
+		      unsigned jobs, progress *prog, char *outcomes, run_summary *sum);
 /* Record the run in st and save it (a replay records nothing), then
  * clear the plan journal and the spool. */
 es_result run_commit(const config *cfg, state_store *ss, state_data *st,

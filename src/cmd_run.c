@@ -1,8 +1,11 @@
 /* cmd_run.c - `evshare run` and `evshare list`. */
 #include "cmd.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "plan.h"
+#include "progress.h"
 #include "report.h"
 #include "run.h"
 #include "state.h"
@@ -16,6 +19,8 @@
 struct run_opts {
 	bool dry_run, json, replay;
 	unsigned jobs;
+	enum progress_mode progress;
+	const char *metrics_path;
 	plan_options popt;
 	bool *source_selected;
 	bool *sub_selected;
@@ -23,7 +28,7 @@ struct run_opts {
 
 enum {
 	OPT_SINCE = 256, OPT_UNTIL, OPT_SOURCE, OPT_SUBSCRIBER, OPT_REPLAY,
-	OPT_JSON, OPT_DRY_RUN, OPT_JOBS
+	OPT_JSON, OPT_DRY_RUN, OPT_JOBS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_METRICS_FILE
 };
 
 static const struct option run_long[] = {
@@ -35,6 +40,9 @@ static const struct option run_long[] = {
 	{ "replay", no_argument, NULL, OPT_REPLAY },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "jobs", required_argument, NULL, OPT_JOBS },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -43,7 +51,8 @@ static void run_usage(const char *cmd)
 {
 	fprintf(stderr, "usage: evshare [-c FILE] %s [--since T] [--until T] "
 		"[--source ORG]... [--subscriber ORG]... [--replay] [--json]%s\n",
-		cmd, strcmp(cmd, "run") ? "" : " [--dry-run] [--jobs N]");
+		cmd, strcmp(cmd, "run") ? "" : " [--dry-run] [--jobs N]\n"
+		"       [--progress | --no-progress] [--metrics-file PATH]");
 }
 
 /* Parse options; the selections need the config, so they are kept as
@@ -103,6 +112,17 @@ static es_result parse_run_opts(int argc, char **argv, bool is_run,
 			o->jobs = (unsigned)v;
 			break;
 		}
+		case OPT_PROGRESS:
+		case OPT_NO_PROGRESS:
+			if (!is_run)
+				goto bad;
+			o->progress = c == OPT_PROGRESS ? PROGRESS_ALWAYS : PROGRESS_NEVER;
+			break;
+		case OPT_METRICS_FILE:
+			if (!is_run || !*optarg)
+				goto bad;
+			o->metrics_path = optarg;
+			break;
 		case 'h':
 			run_usage(argv[0]);
 			exit(0);
@@ -195,7 +215,7 @@ static void print_plan(const config *cfg, const plan *p, bool json)
 
 /* Finish an interrupted run, if the journal holds one. */
 static es_result resume_plan(state_store *ss, state_data *st, unsigned jobs,
-			     run_summary **resumed)
+			     progress *prog, run_summary **resumed)
 {
 	buf text = BUF_INIT;
 	bool exists;
@@ -228,7 +248,7 @@ static es_result resume_plan(state_store *ss, state_data *st, unsigned jobs,
 	sum = xcalloc(1, sizeof(*sum));
 	run_summary_init(sum, pcfg, &p);
 	*resumed = sum;
-	r = run_execute(pcfg, ss, &p, jobs, outcomes, sum);
+	r = run_execute(pcfg, ss, &p, jobs, prog, outcomes, sum);
 	if (r == ES_OK)
 		r = run_commit(pcfg, ss, st, &p, sum, outcomes);
 	if (r != ES_OK)
@@ -240,8 +260,9 @@ done:
 	return r;
 }
 
-static es_result finish(const run_summary *sum, bool json, es_result r)
+static es_result finish(const run_summary *sum, bool json, metrics_run *mr, es_result r)
 {
+	metrics_add_summary(mr, sum);
 	if (json)
 		report_json(stdout, sum);
 	else if (log_enabled(LOG_INFO))
@@ -267,13 +288,17 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 	plan p;
 	char *outcomes = NULL, *json = NULL;
 	size_t json_len;
-	bool have_plan = false, have_sum = false, writing;
+	bool have_plan = false, have_sum = false, writing, want_metrics = false;
+	progress *prog = NULL;
+	metrics_run mr;
 	es_result r;
 
 	memset(&p, 0, sizeof(p));
+	metrics_init(&mr, time_now_ms());
 	r = parse_run_opts(argc, argv, is_run, &o, &sources, &nsources, &subs, &nsubs);
 	if (r != ES_OK)
 		goto out;
+	want_metrics = o.metrics_path && !o.dry_run;
 	if ((r = config_load(g->config_path, &cfg)) != ES_OK)
 		goto out;
 	if ((r = select_orgs(cfg, &o, sources, nsources, subs, nsubs)) != ES_OK)
@@ -291,10 +316,13 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 			goto out;
 	}
 	if (writing) {
-		r = resume_plan(ss, st, o.jobs, &resumed);
+		/* -q turns the automatic progress line off, not a forced one */
+		prog = progress_new(o.progress == PROGRESS_AUTO && !log_enabled(LOG_INFO)
+				    ? PROGRESS_NEVER : o.progress, STDERR_FILENO);
+		r = resume_plan(ss, st, o.jobs, prog, &resumed);
 		if (r != ES_OK) {
 			if (resumed) {
-				r = finish(resumed, o.json, r);
+				r = finish(resumed, o.json, &mr, r);
 				run_summary_release(resumed);
 				free(resumed);
 			}
@@ -332,23 +360,23 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 	if (o.dry_run) {
 		if (!o.json)
 			print_plan(cfg, &p, false);
-		r = finish(&sum, o.json, ES_OK);
+		r = finish(&sum, o.json, &mr, ES_OK);
 		goto out;
 	}
 	if (p.nfiles == 0) {
 		sum.committed = true;   /* nothing was owed */
-		r = finish(&sum, o.json, ES_OK);
+		r = finish(&sum, o.json, &mr, ES_OK);
 		goto out;
 	}
 	info("run %s: %zu file(s) to read%s", p.run_id, p.nfiles, p.replay ? " (replay)" : "");
 	json = plan_to_json(&p, cfg, &json_len);
 	if ((r = state_plan_save(ss, json, json_len)) != ES_OK) {
 		sum.status = "failed";
-		r = finish(&sum, o.json, r);
+		r = finish(&sum, o.json, &mr, r);
 		goto out;
 	}
 	outcomes = xcalloc(p.nfiles + 1, 1);
-	r = run_execute(cfg, ss, &p, o.jobs, outcomes, &sum);
+	r = run_execute(cfg, ss, &p, o.jobs, prog, outcomes, &sum);
 	if (r == ES_OK)
 		r = run_commit(cfg, ss, st, &p, &sum, outcomes);
 	if (r != ES_OK) {
@@ -356,8 +384,17 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		error("run %s failed; nothing was committed, and the next run finishes it",
 		      p.run_id);
 	}
-	r = finish(&sum, o.json, r);
+	r = finish(&sum, o.json, &mr, r);
 out:
+	progress_free(prog);
+	if (want_metrics) {
+		mr.end_ms = time_now_ms();
+		mr.exit_status = es_exit_status(r);
+		mr.http_retries = http_retries_total();
+		/* the run's exit status stands: the error is in the log */
+		(void)metrics_write(o.metrics_path, &mr);
+	}
+	metrics_release(&mr);
 	if (have_sum)
 		run_summary_release(&sum);
 	if (have_plan)

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,8 +586,16 @@ static void default_sleep(unsigned ms)
 		;
 }
 
+static atomic_uint_fast64_t http_retries;
+
+uint64_t http_retries_total(void)
+{
+	return atomic_load(&http_retries);
+}
+
 void http_sleep(const http_retry *p, unsigned ms)
 {
+	atomic_fetch_add(&http_retries, 1);
 	if (p->sleep_ms)
 		p->sleep_ms(p->ud, ms);
 	else if (ms)

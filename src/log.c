@@ -1,12 +1,14 @@
 /* log.c - text or JSON lines on stderr. */
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static enum log_format log_fmt = LOG_TEXT;
 static enum log_level log_level_max = LOG_INFO;
+static atomic_bool log_status_shown;
 
 static const char *const level_names[] = {
 	"error", "warning", "info", "debug", "trace"
@@ -28,6 +30,11 @@ bool log_enabled(enum log_level level)
 	return level <= log_level_max;
 }
 
+void log_status_line(bool shown)
+{
+	atomic_store(&log_status_shown, shown);
+}
+
 void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap)
 {
 	buf msg = BUF_INIT, line = BUF_INIT;
@@ -35,6 +42,8 @@ void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap
 	if (!log_enabled(level))
 		return;
 	buf_vprintf(&msg, fmt, ap);
+	if (atomic_exchange(&log_status_shown, false))
+		buf_addstr(&line, "\r\033[K");   /* erase the progress line */
 	if (log_fmt == LOG_JSON) {
 		char now[32];
 

@@ -17,6 +17,7 @@
 #include "gz.h"
 #include "log.h"
 #include "ndjson.h"
+#include "progress.h"
 #include "sink.h"
 #include "zpool.h"
 
@@ -70,6 +71,8 @@ struct run_ctx {
 	char f_reason[256];
 	unsigned char b64_carry[3];  /* over-long line: bytes not yet encoded */
 	size_t b64_n;
+	progress *progress;          /* NULL: none */
+	uint64_t bytes_total;        /* of the plan's files */
 };
 
 static double now_s(void)
@@ -78,6 +81,29 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_counts_of(const struct run_ctx *c, progress_counts *pc)
+{
+	pc->files_done = c->sum->files_processed + c->sum->files_failed;
+	pc->files_total = c->p->nfiles;
+	pc->bytes_read = c->sum->bytes_read;
+	pc->bytes_total = c->bytes_total;
+	pc->events_matched = 0;
+	for (size_t a = 0; a < c->cfg->nadditional; a++)
+		if (c->sink_used && c->sink_used[a])
+			pc->events_matched += c->sinks[a].matched;
+}
+
+/* Redraw the progress line when it is due (a clock read otherwise). */
+static void tick_progress(struct run_ctx *c)
+{
+	progress_counts pc;
+
+	if (!progress_due(c->progress))
+		return;
+	progress_counts_of(c, &pc);
+	progress_show(c->progress, &pc);
 }
 
 static void add_problem(file_problem **arr, size_t *n, size_t index, const char *url,
@@ -366,6 +392,7 @@ static int on_object(void *ud, const char *p, size_t n)
 	if (!c->verifying)
 		c->sum->bytes_read += n;
 	rc = gz_decoder_feed(c->gz, p, n, on_plain, c);
+	tick_progress(c);
 	if (rc == -1 && c->f_error == ES_OK)
 		return fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
 	if (rc == 0 && c->verifying && c->copy_fd < 0 && !gz_decoder_is_gzip(c->gz) &&
@@ -602,7 +629,8 @@ static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcome
 
 static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 			      unsigned jobs, bool verify_first, char *outcomes,
-			      char **reasons, bool *restart, run_summary *sum)
+			      char **reasons, bool *restart, progress *prog,
+			      run_summary *sum)
 {
 	struct run_ctx c;
 	size_t ndedup = 0, dedup_mem, nsubs = cfg->nadditional ? cfg->nadditional : 1;
@@ -619,6 +647,10 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 	c.copy_fd = -1;
 	c.verify_first = verify_first;
 	c.reasons = reasons;
+	c.progress = prog;
+	for (size_t i = 0; i < p->nfiles; i++)
+		c.bytes_total += p->files[i].obj.size;
+	progress_begin(prog);
 	buf_init(&c.qbuf, 0);
 	c.spool_dir = state_spool_dir(ss, p->run_id);
 	c.qpath = state_quarantine_path(ss, p->run_id);
@@ -680,6 +712,7 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 		}
 		c.url = NULL;
 		free(url);
+		tick_progress(&c);
 	}
 	*restart = c.restart;
 	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
@@ -689,6 +722,12 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 		r = es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s", c.qpath,
 			     strerror(errno));
 done:
+	if (prog) {
+		progress_counts pc;
+
+		progress_counts_of(&c, &pc);
+		progress_end(prog, &pc);
+	}
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		sink *s = &c.sinks[a];
 		sub_summary *ssum = &sum->subs[a];
@@ -735,13 +774,13 @@ done:
 }
 
 es_result run_execute(const config *cfg, state_store *ss, const plan *p,
-		      unsigned jobs, char *outcomes, run_summary *sum)
+		      unsigned jobs, progress *prog, char *outcomes, run_summary *sum)
 {
 	char **reasons = xcalloc(p->nfiles + 1, sizeof(char *));
 	bool restart = false;
 	es_result r;
 
-	r = execute_once(cfg, ss, p, jobs, false, outcomes, reasons, &restart, sum);
+	r = execute_once(cfg, ss, p, jobs, false, outcomes, reasons, &restart, prog, sum);
 	if (r == ES_OK && restart) {
 		/* nothing of this attempt that holds a line of the bad file was
 		 * put; the second attempt rewrites the rest byte for byte */
@@ -753,7 +792,7 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		run_summary_init(sum, cfg, p);
 		sum->resumed = resumed;
 		sum->elapsed_s = elapsed;
-		r = execute_once(cfg, ss, p, jobs, true, outcomes, reasons, &restart, sum);
+		r = execute_once(cfg, ss, p, jobs, true, outcomes, reasons, &restart, prog, sum);
 	}
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(reasons[i]);
