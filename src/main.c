@@ -29,6 +29,7 @@ static void usage(FILE *out)
 "  run      read new files, write and upload outputs, commit state\n"
 "           [--dry-run] [--since T] [--until T] [--source ORG]...\n"
 "           [--subscriber ORG]... [--replay] [--json] [--jobs N]\n"
+"           [--progress | --no-progress] [--metrics-file PATH]\n"
 "  list     print what a run would read (same selection options; --json)\n"
 "  check    validate the config (exit 78 naming the JSON path at fault)\n"
 "  filter   --filter JSON|@FILE: print the stdin NDJSON lines it matches\n"
