@@ -31,7 +31,14 @@ struct gz_decoder {
 	unsigned char magic[2];
 	size_t nmagic;         /* bytes of magic held while undecided */
 	unsigned member;       /* 1-based member number */
-	size_t flg_at;         /* member bytes still to see before its FLG byte */
+#ifdef HAVE_ISAL
+	/* the member header, parsed here (see header_some) */
+	enum gz_hfield { H_FIXED, H_XLEN, H_EXTRA, H_NAME, H_COMMENT, H_HCRC, H_DONE } hfield;
+	unsigned char flg;     /* its FLG byte */
+	size_t hlen;           /* bytes of the current field seen */
+	uint32_t hval;         /* XLEN or the stored CRC16 being read; extra bytes left */
+	uint32_t hcrc;         /* CRC-32 of the header bytes so far */
+#endif
 	uint64_t bytes_in;     /* compressed bytes consumed */
 	char error[160];
 	unsigned char out[GZ_CHUNK];
@@ -98,30 +105,97 @@ static void member_start(gz_decoder *d)
 {
 	d->in_member = true;
 	d->member++;
-	d->flg_at = 3;
 #ifdef HAVE_ISAL
+	d->hfield = H_FIXED;
+	d->hlen = 0;
+	d->hval = 0;
+	d->hcrc = (uint32_t)crc32(0L, Z_NULL, 0);
 	isal_inflate_reset(&d->is);
-	d->is.crc_flag = ISAL_GZIP;
+	d->is.crc_flag = ISAL_GZIP_NO_HDR_VER;   /* deflate data, then the trailer */
 #else
 	inflateReset(&d->zs);
 #endif
 }
 
 #ifdef HAVE_ISAL
-/* ISA-L ignores the reserved bits of a member's FLG byte (the 4th byte);
- * RFC 1952 says a decoder must refuse them, as zlib does.  Called with
- * each stretch of new input of the current member. */
-static int check_flags(gz_decoder *d, const uint8_t *p, size_t n, size_t left)
+/*
+ * The member header (RFC 1952 2.3) is read here, byte by byte, and ISA-L
+ * is given the deflate data and the trailer only: ISA-L 2.30 checks a
+ * header CRC (FHCRC) wrongly unless the whole header comes in one call,
+ * and it ignores the reserved FLG bits, which a decoder must refuse.
+ */
+
+/* The field after f that this member's header has. */
+static enum gz_hfield field_after(const gz_decoder *d, enum gz_hfield f)
 {
-	if (d->flg_at == SIZE_MAX)
-		return 0;
-	if (d->flg_at >= n) {
-		d->flg_at -= n;
-		return 0;
+	if (f < H_XLEN && (d->flg & 0x04))      /* FEXTRA */
+		return H_XLEN;
+	if (f < H_NAME && (d->flg & 0x08))      /* FNAME */
+		return H_NAME;
+	if (f < H_COMMENT && (d->flg & 0x10))   /* FCOMMENT */
+		return H_COMMENT;
+	if (f < H_HCRC && (d->flg & 0x02))      /* FHCRC */
+		return H_HCRC;
+	return H_DONE;
+}
+
+/* Read header bytes of the current member from in[0..n); *used says how
+ * many were header bytes.  -1 on a bad header. */
+static int header_some(gz_decoder *d, const unsigned char *in, size_t n,
+		       size_t *used)
+{
+	size_t i = 0;
+
+	while (i < n && d->hfield != H_DONE) {
+		unsigned char c = in[i++];
+		bool done = false;
+
+		if (d->hfield == H_HCRC) {
+			d->hval |= (uint32_t)c << (8 * d->hlen);
+			if (++d->hlen == 2 && d->hval != (d->hcrc & 0xffff))
+				return corrupt(d, "gzip header crc mismatch", n - i);
+			done = d->hlen == 2;
+		} else {
+			d->hcrc = (uint32_t)crc32(d->hcrc, &c, 1);
+			switch (d->hfield) {
+			case H_FIXED:
+				if ((d->hlen == 0 && c != 0x1f) || (d->hlen == 1 && c != 0x8b))
+					return corrupt(d, "data after the end of the gzip stream",
+						       n - i + 1);
+				if (d->hlen == 2 && c != 8)
+					return corrupt(d, "unsupported compression method", n - i);
+				if (d->hlen == 3 && (c & 0xe0))
+					return corrupt(d, "reserved gzip header flags set", n - i);
+				if (d->hlen == 3)
+					d->flg = c;
+				done = ++d->hlen == 10;
+				break;
+			case H_XLEN:
+				d->hval |= (uint32_t)c << (8 * d->hlen);
+				done = ++d->hlen == 2;
+				if (done && d->hval) {
+					d->hfield = H_EXTRA;   /* hval bytes follow */
+					continue;
+				}
+				break;
+			case H_EXTRA:
+				done = --d->hval == 0;
+				break;
+			case H_NAME:
+			case H_COMMENT:
+				done = c == 0;
+				break;
+			default:
+				break;
+			}
+		}
+		if (done) {
+			d->hfield = field_after(d, d->hfield);
+			d->hlen = 0;
+			d->hval = 0;
+		}
 	}
-	if (p[d->flg_at] & 0xe0)
-		return corrupt(d, "reserved gzip header flags set", left);
-	d->flg_at = SIZE_MAX;
+	*used = i;
 	return 0;
 }
 
@@ -142,48 +216,40 @@ static int inflate_some(gz_decoder *d, const unsigned char *in, size_t n,
 			gz_out_fn out, void *ud)
 {
 	while (n) {
-		uint32_t chunk = n > (1u << 30) ? (1u << 30) : (uint32_t)n;
+		uint32_t chunk;
+		size_t have, used;
+		int zr, rc;
 
+		if (!d->in_member) {
+			if (in[0] != 0x1f || (n > 1 && in[1] != 0x8b))
+				return corrupt(d, "data after the end of the gzip stream", n);
+			member_start(d);
+		}
+		if (d->hfield != H_DONE) {
+			if (header_some(d, in, n, &used) < 0)
+				return -1;
+			in += used;
+			n -= used;
+			continue;
+		}
+		chunk = n > (1u << 30) ? (1u << 30) : (uint32_t)n;
 		d->is.next_in = (uint8_t *)in;
 		d->is.avail_in = chunk;
-		in += chunk;
-		n -= chunk;
-		if (d->in_member && check_flags(d, d->is.next_in, d->is.avail_in, chunk + n))
-			return -1;
-		while (d->is.avail_in) {
-			int zr, rc;
-			size_t have;
-
-			if (!d->in_member) {
-				if (d->is.next_in[0] != 0x1f ||
-				    (d->is.avail_in > 1 && d->is.next_in[1] != 0x8b))
-					return corrupt(d, "data after the end of the gzip stream",
-						       d->is.avail_in + n);
-				/* keep the input across the reset */
-				{
-					uint8_t *ni = d->is.next_in;
-					uint32_t ai = d->is.avail_in;
-
-					member_start(d);
-					d->is.next_in = ni;
-					d->is.avail_in = ai;
-				}
-				if (check_flags(d, d->is.next_in, d->is.avail_in, d->is.avail_in + n))
-					return -1;
-			}
-			d->is.next_out = d->out;
-			d->is.avail_out = sizeof(d->out);
-			zr = isal_inflate(&d->is);
-			have = sizeof(d->out) - d->is.avail_out;
-			if (zr != ISAL_DECOMP_OK && zr != ISAL_END_INPUT)
-				return corrupt(d, isal_reason(zr), d->is.avail_in + n);
-			if (have && (rc = out(ud, (const char *)d->out, have)) != 0)
-				return rc;
-			if (d->is.block_state == ISAL_BLOCK_FINISH)
-				d->in_member = false;
-			else if (!have && d->is.avail_in && d->is.avail_out)
-				return corrupt(d, "inflate made no progress", d->is.avail_in + n);
-		}
+		d->is.next_out = d->out;
+		d->is.avail_out = sizeof(d->out);
+		zr = isal_inflate(&d->is);
+		have = sizeof(d->out) - d->is.avail_out;
+		used = chunk - d->is.avail_in;
+		in += used;
+		n -= used;
+		if (zr != ISAL_DECOMP_OK && zr != ISAL_END_INPUT)
+			return corrupt(d, isal_reason(zr), n);
+		if (have && (rc = out(ud, (const char *)d->out, have)) != 0)
+			return rc;
+		if (d->is.block_state == ISAL_BLOCK_FINISH)
+			d->in_member = false;
+		else if (!have && !used)
+			return corrupt(d, "inflate made no progress", n);
 	}
 	return 0;
 }
