@@ -4,7 +4,7 @@
  * A store is opened on a location (a bucket and a key prefix).  The
  * pipeline only ever calls the functions below; it never knows which
  * backend it talks to.  Backends: store_file.c (file://), store_s3.c
- * (s3://, gs://).
+ * (s3://, gs://), store_az.c (az://).
  *
  * Keys are full keys within the bucket (the prefix included), as UTF-8
  * byte strings without NUL.  store_url() turns a key into the URL used in
@@ -52,6 +52,8 @@ typedef struct location {
 	uint64_t part_size;   /* multipart part size in bytes, 0: the default */
 	uint64_t multipart_threshold; /* objects at or above: multipart; 0: default */
 	unsigned retries;     /* attempts per request, 0: the default */
+	char *credentials_file; /* az: a file holding a connection string;
+				   NULL: the AZURE_STORAGE_* environment */
 } location;
 
 /* Parse a URL (file:///abs/dir/, file:rel/dir/ relative to base_dir,
@@ -143,5 +145,6 @@ bool store_key_is_safe(const char *key);
 /* Backends. */
 es_result store_file_open(const location *loc, store **out);
 es_result store_s3_open(const location *loc, store **out);
+es_result store_az_open(const location *loc, store **out);
 
 #endif

@@ -187,9 +187,11 @@ static bool get_uint(struct ctx *c, const cJSON *obj, const char *key,
 	return true;
 }
 
+static char *resolve_dir(const char *base, const char *p);
+
 static const char *const location_keys[] = {
 	"url", "endpoint", "region", "profile", "path_style", "part_size",
-	"multipart_threshold", "retries", NULL
+	"multipart_threshold", "retries", "credentials_file", NULL
 };
 
 #define MIN_PART_SIZE (5ull << 20)
@@ -220,11 +222,44 @@ static bool endpoint_is_valid(const char *e)
 	return !strncmp(e, "http://", 7) || !strncmp(e, "https://", 8);
 }
 
-static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
-			   const struct s3_defaults *dflt, location *out)
+/*
+ * An az:// location takes none of the "s3" defaults (they are S3
+ * settings): only its own url, endpoint, part_size, multipart_threshold,
+ * retries and credentials_file; region, profile and path_style are
+ * errors there.  credentials_file is for az:// only.
+ */
+static bool check_az_keys(struct ctx *c, const cJSON *j, const char *path, bool az)
 {
+	static const char *const s3_only[] = { "region", "profile", "path_style", NULL };
+	bool ok = true;
+
+	for (size_t i = 0; az && s3_only[i]; i++)
+		if (cJSON_GetObjectItemCaseSensitive(j, s3_only[i])) {
+			char *p = child_path(path, s3_only[i]);
+
+			cerr(c, p, "not used by az:// locations");
+			free(p);
+			ok = false;
+		}
+	if (!az && cJSON_GetObjectItemCaseSensitive(j, "credentials_file")) {
+		char *p = child_path(path, "credentials_file");
+
+		cerr(c, p, "only az:// locations have a credentials_file");
+		free(p);
+		ok = false;
+	}
+	return ok;
+}
+
+static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
+			   const struct s3_defaults *s3_dflt, location *out)
+{
+	static const struct s3_defaults none = { NULL, NULL, NULL, -1, 0, 0, 0 };
+	const cJSON *u = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "url") : j;
+	bool az = cJSON_IsString(u) && !strncmp(u->valuestring, "az://", 5);
+	const struct s3_defaults *dflt = az ? &none : s3_dflt;
 	const char *url = NULL, *endpoint = dflt->endpoint, *region = dflt->region;
-	const char *profile = dflt->profile;
+	const char *profile = dflt->profile, *cred_file = NULL;
 	int path_style = dflt->path_style;
 	struct s3_defaults xfer = *dflt;
 	buf err = BUF_INIT;
@@ -237,7 +272,19 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 		bool b;
 
 		ok &= check_keys(c, j, path, location_keys);
+		ok &= check_az_keys(c, j, path, az);
 		ok &= get_string(c, j, "url", path, true, &url);
+		if (get_string(c, j, "credentials_file", path, false, &s) && s) {
+			if (*s) {
+				cred_file = s;
+			} else {
+				char *p = child_path(path, "credentials_file");
+
+				cerr(c, p, "must not be empty");
+				free(p);
+				ok = false;
+			}
+		}
 		if (get_string(c, j, "endpoint", path, false, &s) && s)
 			endpoint = s;
 		if (get_string(c, j, "region", path, false, &s) && s)
@@ -279,6 +326,8 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 	out->part_size = xfer.part_size;
 	out->multipart_threshold = xfer.multipart_threshold;
 	out->retries = (unsigned)xfer.retries;
+	if (cred_file)
+		out->credentials_file = resolve_dir(c->base_dir, cred_file);
 	return ok;
 }
 

@@ -23,6 +23,7 @@ void location_release(location *l)
 	free(l->endpoint);
 	free(l->region);
 	free(l->profile);
+	free(l->credentials_file);
 	location_zero(l);
 }
 
@@ -46,6 +47,7 @@ void location_copy(location *d, const location *s)
 	d->part_size = s->part_size;
 	d->multipart_threshold = s->multipart_threshold;
 	d->retries = s->retries;
+	d->credentials_file = dup_or_null(s->credentials_file);
 }
 
 /* Normalise an absolute directory path lexically: collapse "//" and "/./",
@@ -297,7 +299,7 @@ es_result store_open(const location *loc, store **out)
 	case LOC_GS:
 		return store_s3_open(loc, out);
 	case LOC_AZ:
-		break;
+		return store_az_open(loc, out);
 	}
 	return es_error_url(ES_ERR_CONFIG, loc->url,
 			    "'%s': this build of evshare has no backend for it", loc->url);
