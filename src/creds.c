@@ -3,11 +3,13 @@
  * shared files, as the AWS CLI reads them.  See creds.h.
  */
 #include "creds.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 /* --- ini parsing ------------------------------------------------------- */
@@ -300,6 +302,31 @@ static char *expand_home(const creds_env *env, const char *path)
 	return home ? xasprintf("%s/%s", home, path + 2) : NULL;
 }
 
+/* A file that holds a secret key or token and that others may read draws
+ * a warning (once per file and process); the AWS CLI itself says nothing. */
+static void warn_if_exposed(const char *path, const aws_ini *ini)
+{
+	static char *warned[8];
+	struct stat st;
+	bool secret = false;
+
+	for (size_t i = 0; i < ini->count && !secret; i++)
+		secret = !strcmp(ini->items[i].key, "aws_secret_access_key") ||
+			 !strcmp(ini->items[i].key, "aws_session_token");
+	if (!secret || stat(path, &st) < 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)))
+		return;
+	for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
+		if (warned[i] && !strcmp(warned[i], path))
+			return;
+		if (!warned[i]) {
+			warned[i] = xstrdup(path);
+			break;
+		}
+	}
+	warning("'%s' holds secret keys and others may read it (mode %04o); "
+		"make it private: chmod 600 '%s'", path, (unsigned)(st.st_mode & 07777), path);
+}
+
 /* Read and parse one shared file; a missing one is an empty ini. */
 static es_result load_ini(const char *path, aws_ini *out, buf *err)
 {
@@ -327,6 +354,8 @@ static es_result load_ini(const char *path, aws_ini *out, buf *err)
 	if (b.data)
 		secure_wipe(b.data, b.alloc);
 	buf_release(&b);
+	if (r == ES_OK)
+		warn_if_exposed(path, out);
 	return r;
 }
 

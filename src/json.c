@@ -305,6 +305,30 @@ static void record_member(struct recorder *rec, const unsigned char *val_end)
 	rec->n++;
 }
 
+/* A member's key and its ':' (s->p at the key, left at the value);
+ * recorded when rec is given (the root object's members). */
+static bool scan_key(struct scanner *s, struct recorder *rec, const char *expected)
+{
+	const unsigned char *key = s->p;
+
+	if (s->p >= s->end || *s->p != '"')
+		return fail(s, s->p, expected);
+	if (!scan_string(s))
+		return false;
+	if (rec) {
+		rec->key = key;
+		rec->key_end = s->p;
+	}
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != ':')
+		return fail(s, s->p, "expected ':'");
+	s->p++;
+	skip_ws(s);
+	if (rec)
+		rec->val = s->p;
+	return true;
+}
+
 static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
 			struct recorder *rec, json_error *err);
 
@@ -361,25 +385,9 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 					need_value = false;
 					break;
 				}
-				if (stack[depth - 1] == '{') {
-					const unsigned char *key = s.p;
-
-					if (s.p >= s.end || *s.p != '"')
-						return fail(&s, s.p, "expected a string key or '}'");
-					if (!scan_string(&s))
-						return false;
-					if (rec && depth == 1) {
-						rec->key = key;
-						rec->key_end = s.p;
-					}
-					skip_ws(&s);
-					if (s.p >= s.end || *s.p != ':')
-						return fail(&s, s.p, "expected ':'");
-					s.p++;
-					skip_ws(&s);
-					if (rec && depth == 1)
-						rec->val = s.p;
-				}
+				if (stack[depth - 1] == '{' &&
+				    !scan_key(&s, depth == 1 ? rec : NULL, "expected a string key or '}'"))
+					return false;
 				continue;
 			case '"':
 				if (!scan_string(&s))
@@ -418,25 +426,9 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 		if (*s.p == ',') {
 			s.p++;
 			skip_ws(&s);
-			if (stack[depth - 1] == '{') {
-				const unsigned char *key = s.p;
-
-				if (s.p >= s.end || *s.p != '"')
-					return fail(&s, s.p, "expected a string key");
-				if (!scan_string(&s))
-					return false;
-				if (rec && depth == 1) {
-					rec->key = key;
-					rec->key_end = s.p;
-				}
-				skip_ws(&s);
-				if (s.p >= s.end || *s.p != ':')
-					return fail(&s, s.p, "expected ':'");
-				s.p++;
-				skip_ws(&s);
-				if (rec && depth == 1)
-					rec->val = s.p;
-			}
+			if (stack[depth - 1] == '{' &&
+			    !scan_key(&s, depth == 1 ? rec : NULL, "expected a string key"))
+				return false;
 			need_value = true;
 			continue;
 		}

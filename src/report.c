@@ -4,9 +4,23 @@
 #include <cJSON.h>
 #include <stdlib.h>
 
+/* name: [{"url": ..., "reason": ...}, ...] */
+static void add_problems(cJSON *o, const char *name, const file_problem *fp, size_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, name);
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *fo = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(fo, "url", fp[i].url);
+		cJSON_AddStringToObject(fo, "reason", fp[i].reason);
+		cJSON_AddItemToArray(arr, fo);
+	}
+}
+
 static cJSON *summary_json(const run_summary *s)
 {
-	cJSON *o = cJSON_CreateObject(), *files, *ev, *bytes, *subs, *arr;
+	cJSON *o = cJSON_CreateObject(), *files, *ev, *bytes, *subs;
 
 	cJSON_AddStringToObject(o, "run_id", s->run_id);
 	cJSON_AddStringToObject(o, "status", s->status);
@@ -43,30 +57,9 @@ static cJSON *summary_json(const run_summary *s)
 			cJSON_AddItemToArray(objs, cJSON_CreateString(ss->objects[j]));
 		cJSON_AddItemToArray(subs, so);
 	}
-	arr = cJSON_AddArrayToObject(o, "failed_files");
-	for (size_t i = 0; i < s->nfailed; i++) {
-		cJSON *fo = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(fo, "url", s->failed[i].url);
-		cJSON_AddStringToObject(fo, "reason", s->failed[i].reason);
-		cJSON_AddItemToArray(arr, fo);
-	}
-	arr = cJSON_AddArrayToObject(o, "failed_sources");
-	for (size_t i = 0; i < s->nfailed_sources; i++) {
-		cJSON *fo = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(fo, "url", s->failed_sources[i].url);
-		cJSON_AddStringToObject(fo, "reason", s->failed_sources[i].reason);
-		cJSON_AddItemToArray(arr, fo);
-	}
-	arr = cJSON_AddArrayToObject(o, "poisoned_files");
-	for (size_t i = 0; i < s->npoisoned; i++) {
-		cJSON *fo = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(fo, "url", s->poisoned[i].url);
-		cJSON_AddStringToObject(fo, "reason", s->poisoned[i].reason);
-		cJSON_AddItemToArray(arr, fo);
-	}
+	add_problems(o, "failed_files", s->failed, s->nfailed);
+	add_problems(o, "failed_sources", s->failed_sources, s->nfailed_sources);
+	add_problems(o, "poisoned_files", s->poisoned, s->npoisoned);
 	if (s->quarantine)
 		cJSON_AddStringToObject(o, "quarantine", s->quarantine);
 	else

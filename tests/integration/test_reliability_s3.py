@@ -290,6 +290,40 @@ def test_crash_at_random_moments_with_multipart():
 
 
 @test
+def test_credentials_file_readable_by_others_draws_a_warning():
+    p = peer()
+    base = Scenario("credmode")
+    base.direct(A)
+    base.add_file(A, "f.ndjson", lines(event_line("1")))
+    base.additional(X, [A])
+    sc = S3Scenario(base, p)
+    try:
+        sc.upload()
+        key = s3harness.KEY
+        path = sc.path("credentials")
+        with open(path, "w") as f:
+            f.write("[bench]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % key)
+        env = {"AWS_SHARED_CREDENTIALS_FILE": path, "AWS_PROFILE": "bench"}
+        sc.env.pop("AWS_ACCESS_KEY_ID", None)
+        sc.env.pop("AWS_SECRET_ACCESS_KEY", None)
+        sc.env.pop("AWS_SESSION_TOKEN", None)
+        os.chmod(path, 0o644)
+        pr = sc.run("list", env=env, check=0)
+        assert b"others may read it" in pr.stderr and b"chmod 600" in pr.stderr, pr.stderr
+        assert key[1].encode() not in pr.stderr, "the secret is in the warning"
+        os.chmod(path, 0o600)
+        pr = sc.run("list", env=env, check=0)
+        assert b"others may read it" not in pr.stderr, pr.stderr
+    finally:
+        sc.cleanup()
+
+
+def event_line(eid):
+    from harness import event
+    return event(eid, A)
+
+
+@test
 def test_zz_report():
     print("     fault runs: %(fault_runs)d (%(fault_runs_completed)d finished correctly, "
           "%(fault_runs_failed_cleanly)d failed cleanly and were completed by the next run); "
