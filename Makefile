@@ -121,17 +121,30 @@ bench: evshare
 	scripts/bench
 
 install: evshare
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(DOCDIR)/examples
-	install -m 0755 evshare $(DESTDIR)$(BINDIR)/evshare
-	install -m 0644 man/evshare.1 $(DESTDIR)$(MANDIR)/man1/evshare.1
-	install -m 0644 man/evshare.json.5 $(DESTDIR)$(MANDIR)/man5/evshare.json.5
-	cp -R examples/. $(DESTDIR)$(DOCDIR)/examples/
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(MANDIR)/man5' \
+	    '$(DESTDIR)$(DOCDIR)/examples'
+	install -m 0755 evshare '$(DESTDIR)$(BINDIR)/evshare'
+	install -m 0644 man/evshare.1 '$(DESTDIR)$(MANDIR)/man1/evshare.1'
+	install -m 0644 man/evshare.json.5 '$(DESTDIR)$(MANDIR)/man5/evshare.json.5'
+	install -m 0644 README.md LICENSE '$(DESTDIR)$(DOCDIR)/'
+	@set -e; dest='$(DESTDIR)$(DOCDIR)/examples'; \
+	case "$$dest" in /*) ;; *) dest="$$PWD/$$dest" ;; esac; cd examples; \
+	for d in $$(find . -name '.?*' -prune -o -type d -print | sort); do install -d "$$dest/$$d"; done; \
+	for f in $$(find . -name '.?*' -prune -o -type f ! -name '*~' -print | sort); do \
+	    f=$${f#./}; if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+	    echo "install -m $$m examples/$$f $$dest/$$f"; install -m $$m "$$f" "$$dest/$$f"; \
+	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/evshare $(DESTDIR)$(MANDIR)/man1/evshare.1 \
-	    $(DESTDIR)$(MANDIR)/man5/evshare.json.5
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f '$(DESTDIR)$(BINDIR)/evshare' '$(DESTDIR)$(MANDIR)/man1/evshare.1' \
+	    '$(DESTDIR)$(MANDIR)/man5/evshare.json.5' \
+	    '$(DESTDIR)$(DOCDIR)/README.md' '$(DESTDIR)$(DOCDIR)/LICENSE'
+	@set -e; dest='$(DESTDIR)$(DOCDIR)/examples'; \
+	case "$$dest" in /*) ;; *) dest="$$PWD/$$dest" ;; esac; cd examples; \
+	for f in $$(find . -name '.?*' -prune -o -type f -print); do rm -f "$$dest/$$f"; done; \
+	for d in $$(find . -name '.?*' -prune -o -type d -print | sort -r); do \
+	    rmdir "$$dest/$${d#.}" 2>/dev/null || true; done
+	@rmdir '$(DESTDIR)$(DOCDIR)' 2>/dev/null || true
 
 clean:
 	rm -rf build evshare
