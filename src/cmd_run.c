@@ -346,9 +346,18 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		goto out;
 	}
 	have_plan = true;
-	if (p.npoisoned)
-		warning("%zu poisoned file(s) skipped; 'evshare state show' lists them and "
-			"'evshare state forget URL' re-enables one", p.npoisoned);
+	for (size_t s = 0; s < cfg->ndirect; s++) {
+		/* one warning per source, naming it: not one per file every run */
+		size_t n = 0;
+
+		for (size_t i = 0; i < p.npoisoned; i++)
+			n += p.poisoned[i].source == s;
+		if (n)
+			log_msg(LOG_WARNING, cfg->direct[s].source.url, "%zu poisoned file(s) "
+				"under '%s' skipped; 'evshare state show' lists them and "
+				"'evshare state forget URL' re-enables one", n,
+				cfg->direct[s].source.url);
+	}
 	if (!is_run) {
 		print_plan(cfg, &p, o.json);
 		goto out;

@@ -386,7 +386,8 @@ static int on_object(void *ud, const char *p, size_t n)
 	int rc;
 
 	if (c->verifying && c->copy_fd >= 0 && write_all(c->copy_fd, p, n) < 0) {
-		error("cannot write a spool copy in '%s': %s", c->spool_dir, strerror(errno));
+		log_msg(LOG_ERROR, c->url, "cannot write a spool copy of '%s' in '%s': %s",
+			c->url, c->spool_dir, strerror(errno));
 		return fail_local(c, ES_ERR_IO);
 	}
 	if (!c->verifying)
@@ -448,8 +449,8 @@ static es_result verify_file(struct run_ctx *c, store *src)
 			unlink(path);
 		free(path);
 		if (c->copy_fd < 0) {
-			error("cannot create a spool copy in '%s': %s", c->spool_dir,
-			      strerror(errno));
+			log_msg(LOG_ERROR, c->url, "cannot create a spool copy of '%s' in "
+				"'%s': %s", c->url, c->spool_dir, strerror(errno));
 			fail_local(c, ES_ERR_IO);
 			return c->f_error;
 		}
@@ -482,8 +483,8 @@ static es_result deliver_from(struct run_ctx *c, store *src)
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				error("cannot read a spool copy in '%s': %s", c->spool_dir,
-				      strerror(errno));
+				log_msg(LOG_ERROR, c->url, "cannot read the spool copy of '%s' "
+					"in '%s': %s", c->url, c->spool_dir, strerror(errno));
 				fail_local(c, ES_ERR_IO);
 				break;
 			}

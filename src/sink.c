@@ -62,8 +62,9 @@ static es_result put_object(sink *s, const zfile *f)
 
 	buf_addstr(&key, s->dest->loc.prefix);
 	if (!keyfmt_render(s->sub->key_format, &v, &key)) {
-		r = es_error(ES_ERR_INTERNAL, "key_format of '%s' gave an unsafe key '%s'",
-			     s->sub->org_id, key.data);
+		r = es_error_url(ES_ERR_INTERNAL, s->dest->loc.url, "key_format of '%s' gave "
+				 "an unsafe key '%s' under '%s'", s->sub->org_id, key.data,
+				 s->dest->loc.url);
 		buf_release(&key);
 		return r;
 	}

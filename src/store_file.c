@@ -314,7 +314,8 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 		free(prefix);
 	}
 	if ((in = open(local_path, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = es_error(ES_ERR_IO, "cannot read '%s': %s", local_path, strerror(errno));
+		r = es_error_url(ES_ERR_IO, url, "cannot read '%s' to put '%s': %s", local_path,
+				 url, strerror(errno));
 		goto done;
 	}
 	/* on the same filesystem the spool file itself becomes the object
