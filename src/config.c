@@ -29,9 +29,21 @@ struct ctx {
 static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* End the error line begun at err->data[start]: a control character in it
+ * (a key or a value may hold an escaped "\n") becomes '?', so that every
+ * error stays on a line of its own. */
+static void end_error_line(buf *err, size_t start)
+{
+	for (size_t i = start; i < err->len; i++)
+		if ((unsigned char)err->data[i] < 0x20 || err->data[i] == 0x7f)
+			err->data[i] = '?';
+	buf_addch(err, '\n');
+}
+
 static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
 {
 	va_list ap;
+	size_t start = c->err->len;
 
 	if (c->nerrors++ >= 50)
 		return;
@@ -39,7 +51,7 @@ static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(c->err, fmt, ap);
 	va_end(ap);
-	buf_addch(c->err, '\n');
+	end_error_line(c->err, start);
 }
 
 bool org_id_is_valid(const char *s)
@@ -458,10 +470,13 @@ static void parse_filter(struct ctx *c, additional_subscriber *a, const cJSON *f
 	}
 	if (filter_compile(p, n, path, &a->filter, &err) != ES_OK) {
 		/* filter errors carry their own path */
+		size_t start = c->err->len, len = err.len;
+
+		while (len && err.data[len - 1] == '\n')
+			len--;
 		c->nerrors++;
-		buf_add(c->err, err.data, err.len);
-		if (!err.len || err.data[err.len - 1] != '\n')
-			buf_addch(c->err, '\n');
+		buf_add(c->err, err.data, len);
+		end_error_line(c->err, start);
 	}
 	buf_release(&err);
 	cJSON_free(text);
@@ -589,8 +604,10 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 		       const char *base_dir, config **out, buf *err)
 {
 	struct ctx c = { err, 0, base_dir, text, n };
-	const char *endp = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, n, &endp, false);
+	const char *endp = NULL, *why = NULL;
+	cJSON *root = NULL;
+	json_value top;
+	json_error jerr;
 	config *cfg = xcalloc(1, sizeof(*cfg));
 	struct s3_defaults dflt = { NULL, NULL, NULL, -1, 0, 0, 0 };
 	const cJSON *j;
@@ -601,6 +618,15 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 	cfg->dir = xstrdup(base_dir);
 	cfg->text = xstrndup(text, n);
 	cfg->text_len = n;
+	/* RFC 8259 and UTF-8, as evshare.json(5) says: cJSON alone would take
+	 * control characters (NUL too: the text kept for the journal would end
+	 * there) and bytes that are not UTF-8 */
+	if (!json_parse(text, n, 1000 /* cJSON's nesting limit */, &top, &jerr)) {
+		endp = text + jerr.offset;
+		why = jerr.reason;
+	} else {
+		root = cJSON_ParseWithLengthOpts(text, n, &endp, false);
+	}
 	if (root && endp) {
 		/* only whitespace may follow the value */
 		const char *e = endp;
@@ -628,7 +654,10 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 				col++;
 			}
 		}
-		cerr(&c, "$", "invalid JSON near line %zu, column %zu", line, col);
+		if (why)
+			cerr(&c, "$", "invalid JSON near line %zu, column %zu: %s", line, col, why);
+		else
+			cerr(&c, "$", "invalid JSON near line %zu, column %zu", line, col);
 		goto fail;
 	}
 	if (!cJSON_IsObject(root)) {

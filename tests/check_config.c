@@ -594,6 +594,38 @@ START_TEST(invalid_json_position)
 }
 END_TEST
 
+/* The file is JSON as RFC 8259 says, in UTF-8 (evshare.json(5)); cJSON
+ * alone takes more.  And every error stays on a line of its own, even
+ * when a key holds an escaped newline.  (Found by fuzz_config.) */
+START_TEST(strict_json_and_one_line_per_error)
+{
+	static const char nul_first[] =
+		"\0{\"direct_subscribers\":[],\"additional_subscribers\":[]}";
+	config *c = (config *)1;
+	buf err = BUF_INIT;
+	char *msgs;
+
+	/* a NUL byte (the text kept for the journal would end there) */
+	ck_assert_int_eq(config_parse(nul_first, sizeof(nul_first) - 1, "t.json", BASE, &c,
+				      &err), ES_ERR_CONFIG);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(has_error(err.data, "$", "line 1, column 1"), "%s", err.data);
+	buf_release(&err);
+	/* a raw newline inside a key, bytes that are not UTF-8, a leading zero */
+	expect_error("{\"state\ndir\": \"x\"}", "$", "control character in string");
+	expect_error("{\"state_dir\": \"caf\xe9\"}", "$", "invalid UTF-8");
+	expect_error("{\"max_attempts\": 03}", "$", "line 1, column 19");
+	/* an escaped newline in a key or a value: '?' in the message */
+	EXPECT("\"sta\\nte\":1", NULL, NULL, "$.sta?te", "unknown key");
+	msgs = parse_bad("{\"a\\nb\":1,\"lookback\":\"1\\r\\nx\",\"direct_subscribers\":[],"
+			 "\"additional_subscribers\":[]}");
+	ck_assert_msg(has_error(msgs, "$.a?b", "unknown key"), "%s", msgs);
+	ck_assert_msg(has_error(msgs, "$.lookback", "'1??x'"), "%s", msgs);
+	ck_assert_uint_eq(count_lines(msgs), 2);
+	free(msgs);
+}
+END_TEST
+
 START_TEST(several_errors_together)
 {
 	const char *t =
@@ -767,6 +799,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, invalid_filter);
 	tcase_add_test(tc, invalid_json_position);
+	tcase_add_test(tc, strict_json_and_one_line_per_error);
 	tcase_add_test(tc, several_errors_together);
 	tcase_add_test(tc, many_errors_capped);
 	tcase_add_test(tc, config_load_files);
