@@ -431,8 +431,10 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d)
 void time_utc_fields(int64_t t_ms, int *year, int *mon, int *day, int *hour,
 		     int *min, int *sec)
 {
-	int64_t s = t_ms >= 0 ? t_ms / 1000 : (t_ms - 999) / 1000;
-	int64_t days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
+	/* floor divisions that cannot overflow, for any t_ms (a state file
+	 * or a journal may hold INT64_MIN) */
+	int64_t s = t_ms / 1000 - (t_ms % 1000 < 0);
+	int64_t days = s / 86400 - (s % 86400 < 0);
 	int64_t rem = s - days * 86400;
 
 	civil_from_days(days, year, mon, day);

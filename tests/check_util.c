@@ -77,6 +77,30 @@ START_TEST(time_round_trip)
 }
 END_TEST
 
+/* Before the epoch, and at the ends of int64 (a corrupt state file or
+ * journal may hold them; found by fuzz_keyfmt): no overflow, fields in
+ * range. */
+START_TEST(time_fields_any_int64)
+{
+	static const int64_t ends[] = { INT64_MIN, INT64_MIN + 999, INT64_MAX, -1, 0 };
+	char s[32];
+
+	time_format_rfc3339(-1, s);
+	ck_assert_str_eq(s, "1969-12-31T23:59:59.999Z");
+	time_format_rfc3339(-86400000, s);
+	ck_assert_str_eq(s, "1969-12-31T00:00:00.000Z");
+	time_format_rfc3339(-86400001, s);
+	ck_assert_str_eq(s, "1969-12-30T23:59:59.999Z");
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		int y, mo, d, h, mi, sec;
+
+		time_utc_fields(ends[i], &y, &mo, &d, &h, &mi, &sec);
+		ck_assert(mo >= 1 && mo <= 12 && d >= 1 && d <= 31);
+		ck_assert(h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59);
+	}
+}
+END_TEST
+
 START_TEST(durations)
 {
 	int64_t d;
@@ -104,6 +128,7 @@ Suite *util_suite(void)
 	tcase_add_test(tc, base64_matches_rfc4648);
 	tcase_add_test(tc, utf8_validation);
 	tcase_add_test(tc, time_round_trip);
+	tcase_add_test(tc, time_fields_any_int64);
 	tcase_add_test(tc, durations);
 	suite_add_tcase(s, tc);
 	return s;
