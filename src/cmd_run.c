@@ -299,6 +299,7 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 	if (r != ES_OK)
 		goto out;
 	want_metrics = o.metrics_path && !o.dry_run;
+	mr.replay = o.replay;
 	if ((r = config_load(g->config_path, &cfg)) != ES_OK)
 		goto out;
 	if ((r = select_orgs(cfg, &o, sources, nsources, subs, nsubs)) != ES_OK)

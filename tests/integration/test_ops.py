@@ -424,9 +424,10 @@ def test_metrics_keep_the_last_success_across_failures():
         # a run that cannot start (the lock is held): 75, failed, success kept
         with open(sc.path("state", "lock"), "w") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
-            sc.run("run", "--metrics-file", mpath, check=75)
+            sc.run("run", "--replay", "--metrics-file", mpath, check=75)
         v2 = read_metrics(mpath)
         eq(one(v2, "evshare_last_run_exit_status"), 75, "exit status")
+        eq(one(v2, "evshare_last_run_replay"), 1, "a replay, from its options")
         eq(one(v2, "evshare_last_run_status", status="failed"), 1, "failed")
         eq(one(v2, "evshare_last_success_timestamp_seconds"), ok_end, "success carried over")
         assert one(v2, "evshare_last_run_end_timestamp_seconds") >= ok_end
