@@ -83,8 +83,16 @@ class Peer:
 
 
 def peer():
+    """The suite's Azurite (started on first use).  If it cannot start, every
+    test that needs it fails at once with the same reason."""
+    if "failed" in _state:
+        raise azurite.Unavailable(_state["failed"])
     if "peer" not in _state:
-        _state["peer"] = Peer()
+        try:
+            _state["peer"] = Peer()
+        except azurite.Unavailable as e:
+            _state["failed"] = str(e)
+            raise
     return _state["peer"]
 
 

@@ -53,6 +53,7 @@ def pinned_version():
 
 
 VERSION = pinned_version()
+MIN_NODE = 20
 
 
 class Unavailable(Exception):
@@ -99,6 +100,14 @@ def install(log=sys.stderr):
     for tool in ("node", "npm"):
         if not shutil.which(tool):
             raise Unavailable("%s is not installed" % tool)
+    v = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    try:
+        major = int(v.lstrip("v").split(".")[0])
+    except ValueError:
+        major = 0
+    if major < MIN_NODE:
+        raise Unavailable("node %s is too old: azurite@%s needs node %d or later (its "
+                          "package.json says 22; 20 works)" % (v or "?", VERSION, MIN_NODE))
     d = install_dir()
     os.makedirs(d, exist_ok=True)
     t0 = time.time()
