@@ -520,7 +520,10 @@ static es_result az_call(az_store *s, struct az_call *c)
 		az_error_info_release(&einfo);
 		break;
 	}
-	free(sas_url);
+	if (sas_url) {
+		secure_wipe(sas_url, strlen(sas_url));
+		free(sas_url);
+	}
 	az_target_release(&t);
 	return res;
 }

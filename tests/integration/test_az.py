@@ -840,6 +840,22 @@ def test_tls_peer_is_verified_and_requests_ca_bundle_is_used():
         sc.cleanup()
 
 
+@test
+def test_example_azure_config_passes_check():
+    p = subprocess.run([BIN, "-c", os.path.join(ROOT, "examples", "azure.json"), "check"],
+                       capture_output=True, timeout=60)
+    eq(p.returncode, 0, "evshare check examples/azure.json (%s)" % p.stderr.decode())
+    with open(os.path.join(ROOT, "examples", "azure.json")) as f:
+        cfg = json.load(f)
+    urls = [d["source"] if isinstance(d["source"], str) else d["source"]["url"]
+            for d in cfg["direct_subscribers"]]
+    urls += [a["destination"] if isinstance(a["destination"], str) else a["destination"]["url"]
+             for a in cfg["additional_subscribers"]]
+    assert sum(u.startswith("az://") for u in urls) >= 2, urls
+    assert any(isinstance(a["destination"], dict) and "credentials_file" in a["destination"]
+               for a in cfg["additional_subscribers"]), "no per-location credentials"
+
+
 # --------------------------------------------------------------------------
 # mixed: s3:// sources, az:// + gs:// + file:// subscribers in one run
 # --------------------------------------------------------------------------
