@@ -153,7 +153,7 @@ def test_progress_line_under_script():
 
 
 @test
-def test_progress_counts_and_final_state_on_a_pty():
+def test_progress_counts_on_a_pty_and_width():
     sc = small_scenario("progress-pty", nfiles=12)
     try:
         rc, out, term, _ = run_pty(["-c", sc.path("evshare.json"), "run", "--json"])
@@ -167,6 +167,14 @@ def test_progress_counts_and_final_state_on_a_pty():
         # done counts never go back
         dones = [int(d) for d, _, _ in draws]
         eq(dones, sorted(dones), "files done only grows")
+        assert term.endswith(ERASE), term[-100:]
+        # a narrow terminal: the line is cut, never wrapped
+        rc, _, term, _ = run_pty(["-c", sc.path("evshare.json"), "run", "--replay"], cols=50)
+        eq(rc, 0, "exit status")
+        shown = re.findall(rb"\r(evshare: [^\r\x1b]*)\x1b\[K", term)
+        assert shown, term
+        for line in shown:
+            assert len(line) <= 49, line
     finally:
         sc.cleanup()
 
