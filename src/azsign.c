@@ -39,11 +39,12 @@ static bool is_token(const char *s)
 	return true;
 }
 
+/* A control character other than a tab? */
 static bool has_ctl(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return *s != '\t';
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return true;
 	return false;
 }
 

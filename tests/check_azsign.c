@@ -276,6 +276,10 @@ START_TEST(refused_arguments)
 	ck_assert(refused(&req, "acct"));                    /* repeated */
 	h[1] = (azsign_header){ "x-ms-meta-a", "a\r\nb" };
 	ck_assert(refused(&req, "acct"));                    /* control character */
+	h[1] = (azsign_header){ "x-ms-meta-a", "tab\tthen\nnewline" };
+	ck_assert(refused(&req, "acct"));
+	h[1] = (azsign_header){ "Content-Type", "text/plain\x7f" };
+	ck_assert(refused(&req, "acct"));
 	h[1] = (azsign_header){ "bad name", "x" };
 	ck_assert(refused(&req, "acct"));
 	h[1] = (azsign_header){ "x-ms-meta-a", "tab\tis fine" };
