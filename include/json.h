@@ -52,6 +52,14 @@ typedef struct json_error {
 bool json_parse(const char *p, size_t n, unsigned max_depth, json_value *out,
 		json_error *err);
 
+/* json_parse(), except that bytes >= 0x80 inside strings are taken as
+ * they are, UTF-8 or not; outside strings they are still errors.  For the
+ * files evshare writes itself through cJSON, which copies a string's bytes
+ * (keys of file:// sources are file names, and those are bytes).  The
+ * string helpers below work on such values too. */
+bool json_parse_bytes(const char *p, size_t n, unsigned max_depth, json_value *out,
+		      json_error *err);
+
 typedef struct json_member {
 	json_value key;      /* a JSON_STRING value (quotes included) */
 	json_value value;

@@ -107,6 +107,7 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 struct scanner {
 	const unsigned char *start, *p, *end;
 	json_error *err;
+	bool raw_bytes;      /* bytes >= 0x80 in strings need not be UTF-8 */
 };
 
 static bool fail(struct scanner *s, const unsigned char *at, const char *reason)
@@ -216,9 +217,9 @@ static bool scan_string(struct scanner *s)
 		{
 			size_t k = utf8_len(p, end);
 
-			if (!k)
+			if (!k && !s->raw_bytes)
 				return fail(s, p, "invalid UTF-8");
-			p += k;
+			p += k ? k : 1;
 		}
 	}
 }
@@ -330,26 +331,32 @@ static bool scan_key(struct scanner *s, struct recorder *rec, const char *expect
 }
 
 static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
-			struct recorder *rec, json_error *err);
+			struct recorder *rec, bool raw_bytes, json_error *err);
 
 bool json_parse(const char *text, size_t n, unsigned max_depth, json_value *out,
 		json_error *err)
 {
-	return parse_value(text, n, max_depth, out, NULL, err);
+	return parse_value(text, n, max_depth, out, NULL, false, err);
+}
+
+bool json_parse_bytes(const char *text, size_t n, unsigned max_depth, json_value *out,
+		      json_error *err)
+{
+	return parse_value(text, n, max_depth, out, NULL, true, err);
 }
 
 bool json_parse_members(const char *text, size_t n, unsigned max_depth, json_value *out,
 			json_member *members, size_t max, size_t *nmembers, json_error *err)
 {
 	struct recorder rec = { members, max, 0, NULL, NULL, NULL };
-	bool ok = parse_value(text, n, max_depth, out, &rec, err);
+	bool ok = parse_value(text, n, max_depth, out, &rec, false, err);
 
 	*nmembers = ok && out->type == JSON_OBJECT ? rec.n : 0;
 	return ok;
 }
 
 static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
-			struct recorder *rec, json_error *err)
+			struct recorder *rec, bool raw_bytes, json_error *err)
 {
 	/* stack[i]: '{' or '[' of the open container at depth i+1 */
 	unsigned char stack[MAX_DEPTH_LIMIT];
@@ -362,6 +369,7 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 	s.p = s.start;
 	s.end = s.start + n;
 	s.err = err;
+	s.raw_bytes = raw_bytes;
 	if (max_depth > MAX_DEPTH_LIMIT)
 		max_depth = MAX_DEPTH_LIMIT;
 

@@ -1,5 +1,6 @@
 /* plan.c - list sources, choose new files, journal the plan. */
 #include "plan.h"
+#include "json.h"
 #include "log.h"
 
 #include <cJSON.h>
@@ -301,9 +302,22 @@ static es_result bad_plan(const char *why)
 			"corrupt (%s); see 'evshare state forget --plan' in evshare(1)", why);
 }
 
+/* j as an int64 in [min, INT64_MAX]; false if it is not a number or out
+ * of that range (converting 1e300 or -1 to the type would be undefined). */
+static bool number_in_range(const cJSON *j, int64_t min, int64_t *out)
+{
+	if (!cJSON_IsNumber(j) || !(j->valuedouble >= (double)min &&
+				    j->valuedouble < 9223372036854775808.0))
+		return false;
+	*out = (int64_t)j->valuedouble;
+	return true;
+}
+
 es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
 {
-	cJSON *root = cJSON_ParseWithLength(text, n);
+	cJSON *root = NULL;
+	json_value top;
+	json_error jerr;
 	const cJSON *j, *it;
 	config *cfg = NULL;
 	buf err = BUF_INIT;
@@ -312,6 +326,9 @@ es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
 
 	memset(out, 0, sizeof(*out));
 	*cfgp = NULL;
+	/* JSON as written (cJSON alone also takes data after the value) */
+	if (json_parse_bytes(text, n, JSON_DEFAULT_MAX_DEPTH, &top, &jerr))
+		root = cJSON_ParseWithLength(text, n);
 	if (!root || !cJSON_IsObject(root)) {
 		r = bad_plan("not a JSON object");
 		goto done;
@@ -331,10 +348,21 @@ es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
 	}
 	snprintf(out->run_id, RUN_ID_MAX, "%s", run_id);
 	j = cJSON_GetObjectItemCaseSensitive(root, "started_ms");
-	out->started_ms = cJSON_IsNumber(j) ? (int64_t)j->valuedouble : 0;
+	if (j && !number_in_range(j, INT64_MIN, &out->started_ms)) {
+		r = bad_plan("started_ms out of range");
+		goto done;
+	}
 	out->replay = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "replay"));
 	j = cJSON_GetObjectItemCaseSensitive(root, "objects_listed");
-	out->objects_listed = cJSON_IsNumber(j) ? (uint64_t)j->valuedouble : 0;
+	{
+		int64_t listed = 0;
+
+		if (j && !number_in_range(j, 0, &listed)) {
+			r = bad_plan("objects_listed out of range");
+			goto done;
+		}
+		out->objects_listed = (uint64_t)listed;
+	}
 	plan_alloc_sources(out, cfg->ndirect);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "sources")) {
 		const char *org = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "org_id"));
@@ -344,8 +372,10 @@ es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
 			continue;
 		out->listed[s] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "listed"));
 		j = cJSON_GetObjectItemCaseSensitive(it, "min_pending_ms");
-		if (cJSON_IsNumber(j))
-			out->min_pending_ms[s] = (int64_t)j->valuedouble;
+		if (j && !number_in_range(j, INT64_MIN, &out->min_pending_ms[s])) {
+			r = bad_plan("min_pending_ms out of range");
+			goto done;
+		}
 	}
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "files")) {
 		const char *org = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "source"));
@@ -355,10 +385,11 @@ es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
 		const cJSON *mtime = cJSON_GetObjectItemCaseSensitive(it, "mtime_ms");
 		const cJSON *subs = cJSON_GetObjectItemCaseSensitive(it, "subscribers"), *sj;
 		ssize_t s = org ? config_direct_index(cfg, org) : -1;
+		int64_t size_v, mtime_v;
 		plan_file *f;
 
-		if (s < 0 || !key || !etag || !cJSON_IsNumber(size) || !cJSON_IsNumber(mtime) ||
-		    !cJSON_IsArray(subs)) {
+		if (s < 0 || !key || !etag || !number_in_range(size, 0, &size_v) ||
+		    !number_in_range(mtime, INT64_MIN, &mtime_v) || !cJSON_IsArray(subs)) {
 			r = bad_plan("a file entry is incomplete");
 			goto done;
 		}
@@ -368,8 +399,8 @@ es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
 		f->source = (size_t)s;
 		f->obj.key = xstrdup(key);
 		f->obj.etag = xstrdup(etag);
-		f->obj.size = (uint64_t)size->valuedouble;
-		f->obj.mtime_ms = (int64_t)mtime->valuedouble;
+		f->obj.size = (uint64_t)size_v;
+		f->obj.mtime_ms = mtime_v;
 		f->changed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "changed"));
 		f->subs = xcalloc((size_t)cJSON_GetArraySize(subs) + 1, sizeof(size_t));
 		cJSON_ArrayForEach(sj, subs) {

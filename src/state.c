@@ -1,5 +1,6 @@
 /* state.c - the local state directory. */
 #include "state.h"
+#include "json.h"
 #include "log.h"
 
 #include <cJSON.h>
@@ -238,11 +239,14 @@ void state_prune(source_state *src)
 
 /* --- state.json ------------------------------------------------------ */
 
+/* A number that fits in int64 (1e300 does not: converting it would be
+ * undefined). */
 static bool json_int64(const cJSON *o, const char *key, int64_t *out)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	if (!cJSON_IsNumber(j))
+	if (!cJSON_IsNumber(j) || !(j->valuedouble >= -9223372036854775808.0 &&
+				    j->valuedouble < 9223372036854775808.0))
 		return false;
 	*out = (int64_t)j->valuedouble;
 	return true;
@@ -296,10 +300,10 @@ static es_result parse_state(const char *path, const cJSON *root, state_data *d)
 			file_record *fr;
 			int64_t size = 0, mtime = 0, failures = 0;
 
-			if (!key || !etag || !json_int64(f, "size", &size) ||
+			if (!key || !etag || !json_int64(f, "size", &size) || size < 0 ||
 			    !json_int64(f, "mtime_ms", &mtime) || !cJSON_IsArray(done))
 				return corrupt(path, "a file record lacks key, etag, size, "
-					       "mtime_ms or done");
+					       "mtime_ms or done, or has one out of range");
 			if (state_file(ss, key))
 				return corrupt(path, "a file is recorded twice");
 			fr = state_file_add(ss, key);
@@ -328,7 +332,9 @@ es_result state_load(state_store *s, state_data **out)
 	char *path = path_in(s, "state.json");
 	buf text = BUF_INIT;
 	state_data *d = xcalloc(1, sizeof(*d));
-	cJSON *root;
+	cJSON *root = NULL;
+	json_value top;
+	json_error jerr;
 	es_result r = ES_OK;
 
 	*out = NULL;
@@ -342,8 +348,11 @@ es_result state_load(state_store *s, state_data **out)
 		state_data_free(d);
 		goto done;
 	}
-	root = cJSON_ParseWithLength(text.data, text.len);
-	if (!root) {
+	/* cJSON alone takes more than JSON: data after the value (two files
+	 * run together, NUL blocks of a damaged disk), control characters,
+	 * numbers like 01 */
+	if (!json_parse_bytes(text.data, text.len, JSON_DEFAULT_MAX_DEPTH, &top, &jerr) ||
+	    !(root = cJSON_ParseWithLength(text.data, text.len))) {
 		r = corrupt(path, "not valid JSON");
 		state_data_free(d);
 		goto done;

@@ -357,6 +357,46 @@ START_TEST(utf8_invalid_sequences)
 }
 END_TEST
 
+/* json_parse_bytes: the same grammar, but bytes >= 0x80 in strings are
+ * taken as they are (file names in evshare's own state files). */
+START_TEST(parse_bytes_in_strings)
+{
+	static const char *ok[] = {
+		"\"\xff\"", "\"\xc0\x80\"", "{\"caf\xe9\":\"\xed\xa0\x80\"}", "[\"\xe2\x82\"]",
+		"\"\xc3\xa9\"",
+	};
+	static const char *bad[] = {
+		"[\xc3\xa9]", "\"\x01\"", "{} x", "01", "\"\xff", "\"\\ud800\"",
+	};
+	json_value v, k, e;
+	json_error err;
+	json_iter it;
+	char out[8];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char *c = dup_exact(ok[i], strlen(ok[i]));
+
+		ck_assert_msg(json_parse_bytes(c, strlen(ok[i]), 64, &v, &err),
+			      "'%s' rejected: %s", ok[i], err.reason);
+		free(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *c = dup_exact(bad[i], strlen(bad[i]));
+
+		ck_assert_msg(!json_parse_bytes(c, strlen(bad[i]), 64, &v, &err),
+			      "'%s' accepted", bad[i]);
+		free(c);
+	}
+	/* the helpers work on such strings */
+	ck_assert(json_parse_bytes("{\"k\xe9\":\"a\xff\\n\"}", 13, 64, &v, &err));
+	json_iter_init(&it, v);
+	ck_assert(json_iter_member(&it, &k, &e));
+	ck_assert(json_string_equals(k, "k\xe9", 2));
+	ck_assert_uint_eq(json_string_decode(e, out), 3);
+	ck_assert(!memcmp(out, "a\xff\n", 3));
+}
+END_TEST
+
 /* n nested arrays "[[[...]]]" */
 static char *nested(unsigned n, char open, char close, size_t *len)
 {
@@ -916,6 +956,7 @@ Suite *json_suite(void)
 	tcase_add_test(tc, raw_control_characters);
 	tcase_add_test(tc, utf8_valid_sequences);
 	tcase_add_test(tc, utf8_invalid_sequences);
+	tcase_add_test(tc, parse_bytes_in_strings);
 	tcase_add_test(tc, depth_limit);
 	tcase_add_test(tc, iterate_object);
 	tcase_add_test(tc, iterate_array);

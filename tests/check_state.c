@@ -431,6 +431,68 @@ START_TEST(corrupt_state_refused_and_untouched)
 }
 END_TEST
 
+/* What cJSON alone would take but is not JSON, and numbers that do not
+ * fit their fields, are corrupt too; a key that is not UTF-8 (a file://
+ * name) is not.  (Found by fuzz_state.) */
+START_TEST(state_json_strict_but_bytes_in_keys)
+{
+	static const char ok[] = "{\"version\":1,\"sources\":{}}";
+	static const char file_ok[] =
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"caf\xe9\","
+		"\"etag\":\"e\",\"size\":1,\"mtime_ms\":1,\"done\":[]}]}}}";
+	static const char *bad[] = {
+		"{\"version\":1,\"sources\":{}} garbage",
+		"{\"version\":1,\"sources\":{}}{\"version\":1,\"sources\":{}}",
+		"{\"version\":01,\"sources\":{}}",
+		"{\"version\":1.,\"sources\":{}}",
+		"{\"version\":1,\"sources\":{\"A\tB\":{\"files\":[]}}}",
+		"\x01{\"version\":1,\"sources\":{}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":-1,\"mtime_ms\":1,\"done\":[]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1,\"mtime_ms\":1e300,\"done\":[]}]}}}",
+	};
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *path = in_dir(dir, "state.json");
+	state_data *d = (state_data *)1;
+	buf padded = BUF_INIT;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_text(path, bad[i]);
+		ck_assert_msg(state_load(s, &d) == ES_ERR_STATE, "accepted: %s", bad[i]);
+		ck_assert_ptr_null(d);
+	}
+	/* NUL bytes around a valid file (blocks of a damaged disk) */
+	buf_add(&padded, "\0\0\0\0", 4);
+	buf_addstr(&padded, ok);
+	buf_add(&padded, "\0\0\0\0", 4);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, padded.data, padded.len), 0);
+	close(fd);
+	ck_assert_int_eq(state_load(s, &d), ES_ERR_STATE);
+	ck_assert_ptr_null(d);
+	/* the valid ones, and a key that is not UTF-8 survives a round trip */
+	write_text(path, ok);
+	ck_assert_int_eq(state_load(s, &d), ES_OK);
+	state_data_free(d);
+	write_text(path, file_ok);
+	ck_assert_int_eq(state_load(s, &d), ES_OK);
+	ck_assert_uint_eq(d->nsources, 1);
+	ck_assert_ptr_nonnull(state_file(&d->sources[0], "caf\xe9"));
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	state_data_free(d);
+	ck_assert_int_eq(state_load(s, &d), ES_OK);
+	ck_assert_ptr_nonnull(state_file(&d->sources[0], "caf\xe9"));
+	state_data_free(d);
+	buf_release(&padded);
+	free(path);
+	state_close(s);
+}
+END_TEST
+
 START_TEST(lock_is_exclusive)
 {
 	const char *dir = new_dir();
@@ -712,6 +774,7 @@ Suite *state_suite(void)
 	tcase_add_test(tc, save_load_round_trip);
 	tcase_add_test(tc, many_records_round_trip);
 	tcase_add_test(tc, corrupt_state_refused_and_untouched);
+	tcase_add_test(tc, state_json_strict_but_bytes_in_keys);
 	tcase_add_test(tc, lock_is_exclusive);
 	tcase_add_test(tc, plan_journal);
 	tcase_add_test(tc, plan_outcomes_after_torn_line_and_resume);

@@ -1,0 +1,130 @@
+/*
+ * check_plan.c - the plan journal: plan_to_json and plan_from_json give
+ * back the same plan and configuration; a journal that is not JSON, or
+ * holds numbers its fields cannot take, is corrupt (ES_ERR_STATE).
+ * (plan_build is exercised by the integration suites, on real stores.)
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "plan.h"
+#include "util.h"
+
+static const char config_text[] =
+	"{\"direct_subscribers\":[{\"org_id\":\"A\",\"source\":\"file:///in/a/\"}],"
+	"\"additional_subscribers\":[{\"org_id\":\"B\",\"links\":[\"A\"],"
+	"\"destination\":\"file:///out/b/\"}]}";
+
+/* A plan of one file (key k) for B, and its configuration. */
+static char *journal_of(const char *key, size_t *len)
+{
+	config *cfg = NULL;
+	buf err = BUF_INIT;
+	plan p;
+	char *json;
+
+	ck_assert_int_eq(config_parse(config_text, sizeof(config_text) - 1, "t.json", "/cfg",
+				      &cfg, &err), ES_OK);
+	memset(&p, 0, sizeof(p));
+	snprintf(p.run_id, sizeof(p.run_id), "20261127T004612Z-1a2b3c4d");
+	p.started_ms = 1795740372000;
+	p.objects_listed = 3;
+	p.listed = xcalloc(1, sizeof(bool));
+	p.listed[0] = true;
+	p.min_pending_ms = xcalloc(1, sizeof(int64_t));
+	p.min_pending_ms[0] = 1795740000000;
+	p.files = xcalloc(1, sizeof(*p.files));
+	p.nfiles = p.alloc = 1;
+	p.files[0].obj.key = xstrdup(key);
+	p.files[0].obj.etag = xstrdup("e1");
+	p.files[0].obj.size = 959;
+	p.files[0].obj.mtime_ms = 1795740371000;
+	p.files[0].subs = xcalloc(1, sizeof(size_t));
+	p.files[0].nsubs = 1;
+	json = plan_to_json(&p, cfg, len);
+	plan_release(&p);
+	config_free(cfg);
+	buf_release(&err);
+	return json;
+}
+
+START_TEST(round_trip_with_key_not_utf8)
+{
+	size_t len;
+	char *json = journal_of("2026/11/26/caf\xe9.ndjson.gz", &len);
+	config *cfg = NULL;
+	plan p;
+
+	ck_assert_int_eq(plan_from_json(json, len, &p, &cfg), ES_OK);
+	ck_assert_str_eq(p.run_id, "20261127T004612Z-1a2b3c4d");
+	ck_assert_int_eq(p.started_ms, 1795740372000);
+	ck_assert_uint_eq(p.objects_listed, 3);
+	ck_assert(p.listed[0]);
+	ck_assert_int_eq(p.min_pending_ms[0], 1795740000000);
+	ck_assert_uint_eq(p.nfiles, 1);
+	ck_assert_str_eq(p.files[0].obj.key, "2026/11/26/caf\xe9.ndjson.gz");
+	ck_assert_uint_eq(p.files[0].obj.size, 959);
+	ck_assert_int_eq(p.files[0].obj.mtime_ms, 1795740371000);
+	ck_assert_uint_eq(p.files[0].nsubs, 1);
+	ck_assert_uint_eq(p.files[0].subs[0], 0);
+	ck_assert_str_eq(cfg->additional[0].org_id, "B");
+	plan_release(&p);
+	config_free(cfg);
+	free(json);
+}
+END_TEST
+
+/* Swap the first `from` in json for `to`. */
+static char *swap(const char *json, const char *from, const char *to)
+{
+	const char *at = strstr(json, from);
+
+	ck_assert_ptr_nonnull(at);
+	return xasprintf("%.*s%s%s", (int)(at - json), json, to, at + strlen(from));
+}
+
+/* (Found by fuzz_state: cJSON took data after the journal, and numbers
+ * out of range were converted to int64 and uint64 regardless.) */
+START_TEST(corrupt_journal_refused)
+{
+	size_t len;
+	char *json = journal_of("k", &len);
+	char *bad[] = {
+		xasprintf("%s}", json),
+		xasprintf("%s\n%s", json, json),
+		swap(json, "\"size\":959", "\"size\":-959"),
+		swap(json, "\"size\":959", "\"size\":1e300"),
+		swap(json, "\"mtime_ms\":1795740371000", "\"mtime_ms\":-1e300"),
+		swap(json, "\"started_ms\":1795740372000", "\"started_ms\":1e19"),
+		swap(json, "\"objects_listed\":3", "\"objects_listed\":-3"),
+		swap(json, "\"min_pending_ms\":1795740000000", "\"min_pending_ms\":1e300"),
+		swap(json, "\"size\":959", "\"size\":0959"),
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config *cfg = (config *)1;
+		plan p;
+
+		ck_assert_msg(plan_from_json(bad[i], strlen(bad[i]), &p, &cfg) == ES_ERR_STATE,
+			      "accepted: %s", bad[i]);
+		ck_assert_ptr_null(cfg);
+		ck_assert_uint_eq(p.nfiles, 0);
+		free(bad[i]);
+	}
+	free(json);
+}
+END_TEST
+
+Suite *plan_suite(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, round_trip_with_key_not_utf8);
+	tcase_add_test(tc, corrupt_journal_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
