@@ -150,3 +150,14 @@ clean:
 	rm -rf build evshare
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d
+
+# libFuzzer targets (clang): tests/fuzz/run-fuzz builds the library with the
+# rules above into build/fuzz/, links every tests/fuzz/fuzz_*.c against it,
+# replays tests/fuzz/regressions/ and the corpora, then fuzzes each target.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz fuzz-brief
+fuzz:
+	tests/fuzz/run-fuzz $(FUZZ_SECONDS)
+
+fuzz-brief:
+	tests/fuzz/run-fuzz 5

@@ -9,10 +9,7 @@
  * ASan/UBSan report the rest; timeouts catch matching that is not bounded.
  * Seeds are in tests/fuzz/corpus/filter/ (one per shared case).
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude \
- *       $(pkg-config --cflags libcjson) tests/fuzz/fuzz_filter.c \
- *       src/filter.c src/json.c src/util.c src/log.c $(pkg-config --libs openssl) \
- *       -o /tmp/fuzz_filter && /tmp/fuzz_filter tests/fuzz/corpus/filter
+ * Built and run by tests/fuzz/run-fuzz (make fuzz).
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,10 +5,7 @@
  * releases what they return; ASan/UBSan report the rest.  Seeds are in
  * tests/fuzz/corpus/s3xml/ and tests/data/s3xml/.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude \
- *       $(pkg-config --cflags libcjson expat) tests/fuzz/fuzz_s3xml.c \
- *       src/s3xml.c src/util.c src/log.c $(pkg-config --libs expat openssl) \
- *       -o /tmp/fuzz_s3xml && /tmp/fuzz_s3xml tests/fuzz/corpus/s3xml
+ * Built and run by tests/fuzz/run-fuzz (make fuzz).
  */
 #include <stdint.h>
 #include <stdlib.h>
