@@ -515,8 +515,15 @@ static es_result deliver_from(struct run_ctx *c, store *src)
  * now: it must not be counted as failed (it may have been delivered). */
 static es_result cannot_resume(struct run_ctx *c, es_result fr)
 {
-	if (fr == ES_ERR_TEMP || c->f_local_error)
-		return es_error_url(fr == ES_ERR_TEMP ? ES_ERR_TEMP : fr, c->url,
+	/*
+	 * Only a file that is gone or whose bytes changed makes the run
+	 * impossible to finish.  Anything else (network, refused credentials,
+	 * configuration, local disk) keeps its own status: the plan stays and
+	 * the next run tries again once the cause is fixed.
+	 */
+	if (fr == ES_ERR_TEMP || fr == ES_ERR_AUTH || fr == ES_ERR_CONFIG ||
+	    fr == ES_ERR_IO || c->f_local_error)
+		return es_error_url(fr, c->url,
 				    "cannot finish the interrupted run %s: '%s' was read before "
 				    "the interruption but not now (%s); will try again next run",
 				    c->p->run_id, c->url, c->f_reason);

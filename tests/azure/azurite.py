@@ -53,7 +53,7 @@ def pinned_version():
 
 
 VERSION = pinned_version()
-MIN_NODE = 20
+MIN_NODE = 18
 
 
 class Unavailable(Exception):
@@ -107,7 +107,7 @@ def install(log=sys.stderr):
         major = 0
     if major < MIN_NODE:
         raise Unavailable("node %s is too old: azurite@%s needs node %d or later (its "
-                          "package.json says 22; 20 works)" % (v or "?", VERSION, MIN_NODE))
+                          "package.json says 22; 18 and 20 work)" % (v or "?", VERSION, MIN_NODE))
     d = install_dir()
     os.makedirs(d, exist_ok=True)
     t0 = time.time()

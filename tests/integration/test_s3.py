@@ -327,6 +327,37 @@ def test_wrong_destination_secret_commits_nothing_uploads_nothing():
 
 
 @test
+def test_refused_credentials_while_finishing_an_interrupted_run_keep_the_plan():
+    """An interrupted run (its upload refused) is finished next run; if the
+    sources now refuse our credentials, that is 77 and 'try again next run',
+    not 65 'gone or different' with advice to forget the plan; with the
+    credentials fixed the same plan completes."""
+    p = peer()
+    sc, exp = small_scenario("resumeauth", p)
+    try:
+        creds = write_creds(sc, "[dst]\naws_access_key_id = %s\naws_secret_access_key = wrong\n"
+                            % KEY[0])
+        sc.dst_extra = {"profile": "dst"}
+        env = {"AWS_SHARED_CREDENTIALS_FILE": creds}
+        sc.run("run", env=env, check=77)
+        assert not state_committed(sc), "state committed"
+        write_creds(sc, "[dst]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % KEY)
+        pr = sc.run("run", env=dict(env, AWS_SECRET_ACCESS_KEY="not-the-secret"), check=77)
+        err = pr.stderr.decode()
+        assert "cannot finish the interrupted run" in err, err
+        assert "will try again next run" in err, err
+        assert "state forget" not in err and "gone or different" not in err, err
+        assert not state_committed(sc), "state committed"
+        eq(sc.objects(X), [], "nothing uploaded")
+        pr = sc.run("run", env=env, check=0)
+        assert b"interrupted run" in pr.stderr, pr.stderr
+        check_lines(sc, exp, [X])
+        assert state_committed(sc)
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_session_token():
     p = peer()
     sc, exp = small_scenario("token", p)
