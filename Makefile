@@ -3,6 +3,7 @@
 #   make            build ./evshare (development flags: warnings are errors)
 #   make demo       install missing Debian packages, build, run the bundled example
 #   make check      install missing packages, build with ASan+UBSan, run every test
+#   make unit       build and run the Check unit suites only (no sanitizers)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (clang)
 #   make install    PREFIX=/usr/local DESTDIR= : binary, man pages, examples
 #   make uninstall / clean / lint-man
@@ -52,7 +53,7 @@ LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 TEST_SRCS = $(wildcard tests/check_*.c)
 TEST_OBJS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 
-.PHONY: all demo check check-build unit integration fuzz install uninstall \
+.PHONY: all demo check check-build unit fuzz install uninstall \
         clean lint-man deps bench FORCE
 all: evshare
 
@@ -93,6 +94,9 @@ $(BUILD)/check_unit: $(BUILD)/tests/unit_main.o $(TEST_OBJS) $(BUILD)/libevshare
 
 deps:
 	@scripts/install-deps
+
+unit: $(BUILD)/check_unit
+	$(BUILD)/check_unit
 
 demo: deps
 	@$(MAKE) --no-print-directory evshare

@@ -111,6 +111,17 @@ bool duration_parse(const char *s, int64_t *out_ms);
 /* Broken-down UTC time of t (ms); reentrant. */
 void time_utc_fields(int64_t t_ms, int *year, int *mon, int *day, int *hour, int *min, int *sec);
 
+/* The value of the hex digit c (either case), or -1. */
+int hex_digit(int c);
+
+/* %XX-decoding of s[0..n) appended to out, for the callers' own rules. */
+enum {
+	PCT_PLUS_IS_SPACE = 1 << 0,   /* '+' means ' ' (form encoding) */
+	PCT_NUL_IS_BAD    = 1 << 1    /* a NUL byte, literal or %00, is refused */
+};
+typedef enum pct_result { PCT_OK, PCT_BAD_ESCAPE, PCT_NUL } pct_result;
+pct_result pct_decode(buf *out, const char *s, size_t n, unsigned flags);
+
 /* Write all of p to fd, retrying on EINTR and short writes; -1 with errno. */
 int write_all(int fd, const void *p, size_t n);
 /* Create dir and its parents (mode 0755 or `mode`); -1 with errno. */

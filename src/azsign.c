@@ -57,44 +57,21 @@ static bool plain_ascii(const char *s, const char *not)
 	return true;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* %XX-decode s[0..n) ('+' kept) into an allocated string; NULL if a
  * %-escape is bad or decodes to NUL. */
-static char *pct_decode(const char *s, size_t n, bool lower)
+static char *query_decode(const char *s, size_t n, bool lower)
 {
-	char *d = xmalloc(n + 1);
-	size_t j = 0;
+	buf d = BUF_INIT;
 
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (n - i < 3 || (hi = hex_value(s[i + 1])) < 0 ||
-			    (lo = hex_value(s[i + 2])) < 0 || (hi | lo) == 0) {
-				free(d);
-				return NULL;
-			}
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (lower && c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		d[j++] = c;
+	if (pct_decode(&d, s, n, PCT_NUL_IS_BAD) != PCT_OK) {
+		buf_release(&d);
+		return NULL;
 	}
-	d[j] = '\0';
-	return d;
+	if (lower)
+		for (size_t i = 0; i < d.len; i++)
+			if (d.data[i] >= 'A' && d.data[i] <= 'Z')
+				d.data[i] = (char)(d.data[i] - 'A' + 'a');
+	return buf_detach(&d, NULL);
 }
 
 struct param {
@@ -141,8 +118,8 @@ static bool add_resource(buf *b, const char *account, const azsign_request *req)
 		size_t nlen = eq ? (size_t)(eq - q) : len;
 
 		if (nlen) {
-			char *name = pct_decode(q, nlen, true);
-			char *value = eq ? pct_decode(eq + 1, len - nlen - 1, false) : xstrdup("");
+			char *name = query_decode(q, nlen, true);
+			char *value = eq ? query_decode(eq + 1, len - nlen - 1, false) : xstrdup("");
 
 			if (!name || !value) {
 				free(name);

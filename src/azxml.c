@@ -260,40 +260,16 @@ static bool first_time(struct xml_reader *r, unsigned *have, unsigned bit, const
 	return true;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* %XX-decode ('+' is itself); NULL on a bad escape or a %00. */
-static char *pct_decode(const char *s, size_t n)
+static char *name_decode(const char *s, size_t n)
 {
-	char *d = xmalloc(n + 1);
-	size_t j = 0;
+	buf d = BUF_INIT;
 
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] != '%') {
-			d[j++] = s[i];
-			continue;
-		}
-		if (n - i < 3 || (hi = hex_value(s[i + 1])) < 0 ||
-		    (lo = hex_value(s[i + 2])) < 0 || (hi | lo) == 0) {
-			free(d);
-			return NULL;
-		}
-		d[j++] = (char)(hi << 4 | lo);
-		i += 2;
+	if (pct_decode(&d, s, n, PCT_NUL_IS_BAD) != PCT_OK) {
+		buf_release(&d);
+		return NULL;
 	}
-	d[j] = '\0';
-	return d;
+	return buf_detach(&d, NULL);
 }
 
 /* --- List Blobs --------------------------------------------------------- */
@@ -368,7 +344,7 @@ static void list_end(struct xml_reader *r, const char *path, const char *text, s
 		if (!len) {
 			reader_fail(r, "empty <Name> in <Blob>");
 		} else if (st->name_encoded) {
-			if (!(b->name = pct_decode(text, len)))
+			if (!(b->name = name_decode(text, len)))
 				fail_value(r, "<Name Encoded=\"true\"> in <Blob>", text, len,
 					   "bad %-escape or %00");
 		} else {

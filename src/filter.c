@@ -546,17 +546,6 @@ static bool parse_ipv4(const char *s, size_t n, unsigned char out[4])
 	return i == n;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* RFC 4291 text forms: eight groups, "::" once, a dotted quad at the end. */
 static bool parse_ipv6(const char *s, size_t n, unsigned char out[16])
 {
@@ -588,7 +577,7 @@ static bool parse_ipv6(const char *s, size_t n, unsigned char out[16])
 		if (j == i || j - i > 4 || *cnt >= 16)
 			return false;
 		for (size_t k = i; k < j; k++) {
-			int h = hex_digit(s[k]);
+			int h = hex_digit((unsigned char)s[k]);
 
 			if (h < 0)
 				return false;

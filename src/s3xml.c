@@ -321,60 +321,24 @@ static void take_encoding(struct xml_reader *r, const char *text, size_t len, ch
 		*out = xstrdup(text);
 }
 
-enum url_status { URL_OK, URL_BAD_ESCAPE, URL_NUL };
-
-static int hex_value(char c)
+static pct_result url_decode(const char *s, size_t n, char **out)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	buf d = BUF_INIT;
+	pct_result st = pct_decode(&d, s, n, PCT_PLUS_IS_SPACE | PCT_NUL_IS_BAD);
 
-static enum url_status url_decode(const char *s, size_t n, char **out)
-{
-	char *d = xmalloc(n + 1);
-	size_t j = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] == '+') {
-			d[j++] = ' ';
-			continue;
-		}
-		if (s[i] != '%') {
-			if (s[i] == '\0')
-				goto nul;
-			d[j++] = s[i];
-			continue;
-		}
-		if (n - i < 3 || (hi = hex_value(s[i + 1])) < 0 ||
-		    (lo = hex_value(s[i + 2])) < 0) {
-			free(d);
-			return URL_BAD_ESCAPE;
-		}
-		if (hi == 0 && lo == 0)
-			goto nul;
-		d[j++] = (char)(hi << 4 | lo);
-		i += 2;
+	if (st != PCT_OK) {
+		buf_release(&d);
+		return st;
 	}
-	d[j] = '\0';
-	*out = d;
-	return URL_OK;
-nul:
-	free(d);
-	return URL_NUL;
+	*out = buf_detach(&d, NULL);
+	return PCT_OK;
 }
 
 char *s3xml_url_decode(const char *s, size_t n)
 {
 	char *d = NULL;
 
-	return url_decode(s, n, &d) == URL_OK ? d : NULL;
+	return url_decode(s, n, &d) == PCT_OK ? d : NULL;
 }
 
 /* Replace *field (NULL is left alone) by its url-decoding.  Returns NULL,
@@ -382,19 +346,19 @@ char *s3xml_url_decode(const char *s, size_t n)
 static char *decode_field(char **field, const char *what)
 {
 	char *d = NULL, *v, *msg;
-	enum url_status st;
+	pct_result st;
 
 	if (!*field)
 		return NULL;
 	st = url_decode(*field, strlen(*field), &d);
-	if (st == URL_OK) {
+	if (st == PCT_OK) {
 		free(*field);
 		*field = d;
 		return NULL;
 	}
 	v = shown(*field, strlen(*field), SHOWN_VALUE);
 	msg = xasprintf("invalid %s '%s': %s", what, v,
-			st == URL_NUL ? "decodes to a NUL byte" : "bad %-escape");
+			st == PCT_NUL ? "decodes to a NUL byte" : "bad %-escape");
 	free(v);
 	return msg;
 }

@@ -90,17 +90,6 @@ static bool is_field_value(const char *s)
 	return true;
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool is_upper_hex(unsigned char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
@@ -293,35 +282,13 @@ static void canonical_uri(buf *out, const char *path, const sigv4_params *params
 	buf_release(&norm);
 }
 
-/* Decode %XX in s[0..n) into out; false on a malformed escape. */
-static bool percent_decode(buf *out, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] != '%') {
-			buf_addch(out, s[i]);
-			continue;
-		}
-		if (n - i < 3)
-			return false;
-		hi = hex_value((unsigned char)s[i + 1]);
-		lo = hex_value((unsigned char)s[i + 2]);
-		if (hi < 0 || lo < 0)
-			return false;
-		buf_addch(out, (char)(hi << 4 | lo));
-		i += 2;
-	}
-	return true;
-}
-
 /* Decode s[0..n) and encode it again the canonical way; NULL if malformed. */
 static char *canonical_component(const char *s, size_t n)
 {
 	buf raw = BUF_INIT, enc = BUF_INIT;
 	char *ret = NULL;
 
-	if (percent_decode(&raw, s, n)) {
+	if (pct_decode(&raw, s, n, 0) == PCT_OK) {
 		sigv4_uri_encode(&enc, raw.data ? raw.data : "", raw.len, false);
 		ret = buf_detach(&enc, NULL);
 	}

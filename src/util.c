@@ -693,3 +693,36 @@ void secure_wipe(void *p, size_t n)
 	if (p && n)
 		OPENSSL_cleanse(p, n);
 }
+
+int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+pct_result pct_decode(buf *out, const char *s, size_t n, unsigned flags)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int hi, lo;
+
+		if (c == '%') {
+			if (n - i < 3 || (hi = hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_digit((unsigned char)s[i + 2])) < 0)
+				return PCT_BAD_ESCAPE;
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && (flags & PCT_PLUS_IS_SPACE)) {
+			c = ' ';
+		}
+		if (c == '\0' && (flags & PCT_NUL_IS_BAD))
+			return PCT_NUL;
+		buf_addch(out, (char)c);
+	}
+	return PCT_OK;
+}

@@ -118,6 +118,48 @@ START_TEST(durations)
 }
 END_TEST
 
+START_TEST(hex_digits_and_percent_decoding)
+{
+	static const char digits[] = "0123456789abcdefABCDEF";
+	buf b = BUF_INIT;
+
+	for (int c = 0; c < 256; c++) {
+		const char *at = c ? strchr(digits, c) : NULL;
+		int want = !at ? -1 : at - digits < 16 ? (int)(at - digits)
+						       : (int)(at - digits) - 6;
+
+		ck_assert_int_eq(hex_digit(c), want);
+	}
+
+	ck_assert_int_eq(pct_decode(&b, "a%2Fb+c%2b%7e", 13, 0), PCT_OK);
+	ck_assert_uint_eq(b.len, 7);
+	ck_assert_mem_eq(b.data, "a/b+c+~", 7);
+	buf_reset(&b);
+	ck_assert_int_eq(pct_decode(&b, "a+b%20c", 7, PCT_PLUS_IS_SPACE), PCT_OK);
+	ck_assert_mem_eq(b.data, "a b c", 5);
+	buf_reset(&b);
+	/* %00 is a NUL byte: kept unless refused */
+	ck_assert_int_eq(pct_decode(&b, "x%00y", 5, 0), PCT_OK);
+	ck_assert_uint_eq(b.len, 3);
+	ck_assert_int_eq(b.data[1], 0);
+	buf_reset(&b);
+	ck_assert_int_eq(pct_decode(&b, "x%00y", 5, PCT_NUL_IS_BAD), PCT_NUL);
+	buf_reset(&b);
+	ck_assert_int_eq(pct_decode(&b, "x\0y", 3, PCT_NUL_IS_BAD), PCT_NUL);
+	buf_reset(&b);
+	/* cut or non-hex escapes, at the end and inside */
+	ck_assert_int_eq(pct_decode(&b, "ab%4", 4, 0), PCT_BAD_ESCAPE);
+	buf_reset(&b);
+	ck_assert_int_eq(pct_decode(&b, "ab%", 3, 0), PCT_BAD_ESCAPE);
+	buf_reset(&b);
+	ck_assert_int_eq(pct_decode(&b, "%g0x", 4, 0), PCT_BAD_ESCAPE);
+	buf_reset(&b);
+	/* n bounds the input: an escape cut by n is bad even if s goes on */
+	ck_assert_int_eq(pct_decode(&b, "a%41", 3, 0), PCT_BAD_ESCAPE);
+	buf_release(&b);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -130,6 +172,7 @@ Suite *util_suite(void)
 	tcase_add_test(tc, time_round_trip);
 	tcase_add_test(tc, time_fields_any_int64);
 	tcase_add_test(tc, durations);
+	tcase_add_test(tc, hex_digits_and_percent_decoding);
 	suite_add_tcase(s, tc);
 	return s;
 }
