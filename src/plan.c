@@ -242,6 +242,16 @@ es_result plan_build(const config *cfg, const state_data *st,
 	return ES_OK;
 }
 
+/* An integer written exactly: cJSON prints a number with 15 digits when
+ * that reads back within its tolerance, which loses digits above 2^52. */
+static void add_integer(cJSON *o, const char *name, long long v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", v);
+	cJSON_AddRawToObject(o, name, num);
+}
+
 char *plan_to_json(const plan *p, const config *cfg, size_t *len)
 {
 	cJSON *root = cJSON_CreateObject(), *files = cJSON_CreateArray();
@@ -250,9 +260,9 @@ char *plan_to_json(const plan *p, const config *cfg, size_t *len)
 
 	cJSON_AddNumberToObject(root, "version", 1);
 	cJSON_AddStringToObject(root, "run_id", p->run_id);
-	cJSON_AddNumberToObject(root, "started_ms", (double)p->started_ms);
+	add_integer(root, "started_ms", p->started_ms);
 	cJSON_AddBoolToObject(root, "replay", p->replay);
-	cJSON_AddNumberToObject(root, "objects_listed", (double)p->objects_listed);
+	add_integer(root, "objects_listed", (long long)p->objects_listed);
 	cJSON_AddStringToObject(root, "config_path", cfg->path);
 	cJSON_AddStringToObject(root, "config_dir", cfg->dir);
 	cJSON_AddStringToObject(root, "config", cfg->text);
@@ -262,7 +272,7 @@ char *plan_to_json(const plan *p, const config *cfg, size_t *len)
 		cJSON_AddStringToObject(so, "org_id", cfg->direct[s].org_id);
 		cJSON_AddBoolToObject(so, "listed", p->listed[s]);
 		if (p->min_pending_ms[s] != INT64_MAX)
-			cJSON_AddNumberToObject(so, "min_pending_ms", (double)p->min_pending_ms[s]);
+			add_integer(so, "min_pending_ms", p->min_pending_ms[s]);
 		cJSON_AddItemToArray(sources, so);
 	}
 	cJSON_AddItemToObject(root, "sources", sources);
@@ -272,8 +282,8 @@ char *plan_to_json(const plan *p, const config *cfg, size_t *len)
 
 		cJSON_AddStringToObject(fo, "source", cfg->direct[f->source].org_id);
 		cJSON_AddStringToObject(fo, "key", f->obj.key);
-		cJSON_AddNumberToObject(fo, "size", (double)f->obj.size);
-		cJSON_AddNumberToObject(fo, "mtime_ms", (double)f->obj.mtime_ms);
+		add_integer(fo, "size", (long long)f->obj.size);
+		add_integer(fo, "mtime_ms", f->obj.mtime_ms);
 		cJSON_AddStringToObject(fo, "etag", f->obj.etag);
 		cJSON_AddBoolToObject(fo, "changed", f->changed);
 		for (size_t k = 0; k < f->nsubs; k++)

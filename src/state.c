@@ -369,6 +369,16 @@ done:
 	return r;
 }
 
+/* An integer written exactly: cJSON prints a number with 15 digits when
+ * that reads back within its tolerance, which loses digits above 2^52. */
+static void add_integer(cJSON *o, const char *name, long long v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", v);
+	cJSON_AddRawToObject(o, name, num);
+}
+
 es_result state_save(state_store *s, const state_data *d)
 {
 	cJSON *root = cJSON_CreateObject(), *sources = cJSON_CreateObject();
@@ -378,14 +388,14 @@ es_result state_save(state_store *s, const state_data *d)
 	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
 	if (d->committed_run)
 		cJSON_AddStringToObject(root, "committed_run", d->committed_run);
-	cJSON_AddNumberToObject(root, "committed_ms", (double)d->committed_ms);
+	add_integer(root, "committed_ms", d->committed_ms);
 	cJSON_AddItemToObject(root, "sources", sources);
 	for (size_t i = 0; i < d->nsources; i++) {
 		const source_state *src = &d->sources[i];
 		cJSON *so = cJSON_CreateObject(), *files = cJSON_CreateArray();
 
 		if (src->horizon_ms != INT64_MIN)
-			cJSON_AddNumberToObject(so, "horizon_ms", (double)src->horizon_ms);
+			add_integer(so, "horizon_ms", src->horizon_ms);
 		cJSON_AddItemToObject(so, "files", files);
 		for (size_t j = 0; j < src->nfiles; j++) {
 			const file_record *f = &src->files[j];
@@ -396,8 +406,8 @@ es_result state_save(state_store *s, const state_data *d)
 			fo = cJSON_CreateObject();
 			cJSON_AddStringToObject(fo, "key", f->key);
 			cJSON_AddStringToObject(fo, "etag", f->etag ? f->etag : "");
-			cJSON_AddNumberToObject(fo, "size", (double)f->size);
-			cJSON_AddNumberToObject(fo, "mtime_ms", (double)f->mtime_ms);
+			add_integer(fo, "size", (long long)f->size);
+			add_integer(fo, "mtime_ms", f->mtime_ms);
 			done = cJSON_CreateArray();
 			for (size_t k = 0; k < f->ndone; k++)
 				cJSON_AddItemToArray(done, cJSON_CreateString(f->done[k]));

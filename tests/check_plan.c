@@ -41,7 +41,7 @@ static char *journal_of(const char *key, size_t *len)
 	p.files[0].obj.key = xstrdup(key);
 	p.files[0].obj.etag = xstrdup("e1");
 	p.files[0].obj.size = 959;
-	p.files[0].obj.mtime_ms = 1795740371000;
+	p.files[0].obj.mtime_ms = 9007199254740991;   /* 2^53 - 1: exact (not 15 digits) */
 	p.files[0].subs = xcalloc(1, sizeof(size_t));
 	p.files[0].nsubs = 1;
 	json = plan_to_json(&p, cfg, len);
@@ -67,7 +67,7 @@ START_TEST(round_trip_with_key_not_utf8)
 	ck_assert_uint_eq(p.nfiles, 1);
 	ck_assert_str_eq(p.files[0].obj.key, "2026/11/26/caf\xe9.ndjson.gz");
 	ck_assert_uint_eq(p.files[0].obj.size, 959);
-	ck_assert_int_eq(p.files[0].obj.mtime_ms, 1795740371000);
+	ck_assert_int_eq(p.files[0].obj.mtime_ms, 9007199254740991);
 	ck_assert_uint_eq(p.files[0].nsubs, 1);
 	ck_assert_uint_eq(p.files[0].subs[0], 0);
 	ck_assert_str_eq(cfg->additional[0].org_id, "B");
@@ -97,7 +97,7 @@ START_TEST(corrupt_journal_refused)
 		xasprintf("%s\n%s", json, json),
 		swap(json, "\"size\":959", "\"size\":-959"),
 		swap(json, "\"size\":959", "\"size\":1e300"),
-		swap(json, "\"mtime_ms\":1795740371000", "\"mtime_ms\":-1e300"),
+		swap(json, "\"mtime_ms\":9007199254740991", "\"mtime_ms\":-1e300"),
 		swap(json, "\"started_ms\":1795740372000", "\"started_ms\":1e19"),
 		swap(json, "\"objects_listed\":3", "\"objects_listed\":-3"),
 		swap(json, "\"min_pending_ms\":1795740000000", "\"min_pending_ms\":1e300"),

@@ -493,6 +493,33 @@ START_TEST(state_json_strict_but_bytes_in_keys)
 }
 END_TEST
 
+/* Integers come back exactly, also above 2^52, where cJSON's own number
+ * printing keeps 15 digits.  (Found by fuzz_state.) */
+START_TEST(integers_round_trip_exactly)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	state_data *d = xcalloc(1, sizeof(*d)), *e = NULL;
+	source_state *a = state_source(d, "TN-a", true);
+	file_record *f = state_file_add(a, "k");
+
+	d->committed_ms = -9007199254740991LL;
+	a->horizon_ms = 4503599627370497LL;
+	f->etag = xstrdup("e");
+	f->size = 4503599627370497ULL;
+	f->mtime_ms = 9007199254740991LL;
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	ck_assert_int_eq(state_load(s, &e), ES_OK);
+	ck_assert_int_eq(e->committed_ms, -9007199254740991LL);
+	ck_assert_int_eq(e->sources[0].horizon_ms, 4503599627370497LL);
+	ck_assert_uint_eq(e->sources[0].files[0].size, 4503599627370497ULL);
+	ck_assert_int_eq(e->sources[0].files[0].mtime_ms, 9007199254740991LL);
+	state_data_free(d);
+	state_data_free(e);
+	state_close(s);
+}
+END_TEST
+
 START_TEST(lock_is_exclusive)
 {
 	const char *dir = new_dir();
@@ -775,6 +802,7 @@ Suite *state_suite(void)
 	tcase_add_test(tc, many_records_round_trip);
 	tcase_add_test(tc, corrupt_state_refused_and_untouched);
 	tcase_add_test(tc, state_json_strict_but_bytes_in_keys);
+	tcase_add_test(tc, integers_round_trip_exactly);
 	tcase_add_test(tc, lock_is_exclusive);
 	tcase_add_test(tc, plan_journal);
 	tcase_add_test(tc, plan_outcomes_after_torn_line_and_resume);
