@@ -2,12 +2,13 @@
  * azxml.h - parsers for the XML bodies Azure Blob Storage sends back:
  * List Blobs (<EnumerationResults>) and <Error>.
  *
- * Built on expat, with the rules of s3xml.h: nothing here parses XML by
- * hand, performs I/O, or logs.  A parser that fails returns ES_ERR_REMOTE
- * and, when err is not NULL, sets *err to an allocated one-line message
- * naming the problem ("invalid <Content-Length> in <Blob> '12a': not a
- * decimal byte count"); the caller adds the context, logs it once, and
- * frees it.  On success *err is set to NULL.
+ * Built on expat through the reader of xmlread.h, as s3xml.h is, and with
+ * its rules: nothing here parses XML by hand, performs I/O, or logs.  A
+ * parser that fails returns ES_ERR_REMOTE and, when err is not NULL, sets
+ * *err to an allocated one-line message naming the problem ("invalid
+ * <Content-Length> in <Blob> '12a': not a decimal byte count"); the caller
+ * adds the context, logs it once, and frees it.  On success *err is set to
+ * NULL.
  *
  * What is refused, always as ES_ERR_REMOTE:
  *  - a body over its cap: AZXML_MAX_LIST_BYTES for a listing,
