@@ -2,12 +2,13 @@
  * s3xml.h - parsers for the XML bodies S3 sends back: ListObjectsV2,
  * ListMultipartUploads, Create/CompleteMultipartUpload and <Error>.
  *
- * Built on expat (a streaming parser); nothing here parses XML by hand,
- * performs I/O, or logs.  A parser that fails returns ES_ERR_REMOTE and,
- * when err is not NULL, sets *err to an allocated one-line message naming
- * the problem ("invalid <Size> in <Contents> '12a': not a decimal byte
- * count"); the caller adds the context (bucket, request), logs it once, and
- * frees it.  On success *err is set to NULL.
+ * Built on expat (a streaming parser) through the reader of xmlread.h,
+ * which makes the refusals below that are not about values; nothing here
+ * parses XML by hand, performs I/O, or logs.  A parser that fails returns
+ * ES_ERR_REMOTE and, when err is not NULL, sets *err to an allocated
+ * one-line message naming the problem ("invalid <Size> in <Contents> '12a':
+ * not a decimal byte count"); the caller adds the context (bucket,
+ * request), logs it once, and frees it.  On success *err is set to NULL.
  *
  * What is refused, always as ES_ERR_REMOTE:
  *  - a body over its cap: S3XML_MAX_LIST_BYTES for the two listings,
