@@ -181,5 +181,9 @@ unsigned http_retry_wait(const http_retry *p, unsigned attempt);
 /* Parse an HTTP date (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT"; also
  * the RFC 850 and asctime forms) into seconds since the epoch. */
 bool http_date_parse(const char *s, int64_t *out_s);
+/* Parse a Content-Range "bytes START-LAST/TOTAL" (TOTAL may be '*':
+ * *total = UINT64_MAX); false for anything else, LAST before START, or
+ * LAST not before TOTAL. */
+bool http_parse_content_range(const char *s, uint64_t *start, uint64_t *total);
 
 #endif

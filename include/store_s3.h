@@ -158,9 +158,6 @@ uint64_t s3_part_size_for(uint64_t size, uint64_t part_size);
  * exhausted is true when the failure was retryable and the attempts ran out. */
 es_result s3_error_result(long status, const char *code, bool exhausted);
 
-/* Parse "bytes START-LAST/TOTAL" (TOTAL may be '*': *total = UINT64_MAX). */
-bool s3_parse_content_range(const char *s, uint64_t *start, uint64_t *total);
-
 /* Append to m the note of a RequestTimeTooSkewed failure: by how much this
  * machine's clock (now_s) differs from the reply's Date header (NULL when
  * there was none). */

@@ -710,3 +710,37 @@ bool http_date_parse(const char *s, int64_t *out_s)
 		 hh * 3600 + mm * 60 + ss;
 	return true;
 }
+
+/* --- Content-Range ----------------------------------------------------- */
+
+/* Digits at *p up to a stop character: the number, *p moved past them. */
+static bool take_u64(const char **p, char stop, uint64_t *out)
+{
+	const char *end = strchr(*p, stop);
+	char *digits;
+	bool ok;
+
+	if (!end || end == *p)
+		return false;
+	digits = xstrndup(*p, (size_t)(end - *p));
+	ok = parse_u64(digits, out);
+	free(digits);
+	*p = end + 1;
+	return ok;
+}
+
+bool http_parse_content_range(const char *s, uint64_t *start, uint64_t *total)
+{
+	uint64_t last;
+
+	if (!s || strncmp(s, "bytes ", 6))
+		return false;
+	s += 6;
+	if (!take_u64(&s, '-', start) || !take_u64(&s, '/', &last) || last < *start)
+		return false;
+	if (!strcmp(s, "*")) {
+		*total = UINT64_MAX;
+		return true;
+	}
+	return parse_u64(s, total) && last < *total;
+}

@@ -279,8 +279,8 @@ static bool get_begin(struct get_state *g)
 	if (r->status == 206) {
 		uint64_t start, total;
 
-		if (!s3_parse_content_range(http_response_header(r, "Content-Range"),
-					    &start, &total)) {
+		if (!http_parse_content_range(http_response_header(r, "Content-Range"),
+					      &start, &total)) {
 			snprintf(g->bad, sizeof(g->bad), "a 206 reply without a valid Content-Range");
 			return false;
 		}

@@ -350,38 +350,6 @@ static void call_header(struct s3_call *c, const char *name, const char *value)
 	c->nextra++;
 }
 
-/* Digits at *p up to a stop character: the number, *p moved past them. */
-static bool take_u64(const char **p, char stop, uint64_t *out)
-{
-	const char *end = strchr(*p, stop);
-	char *digits;
-	bool ok;
-
-	if (!end || end == *p)
-		return false;
-	digits = xstrndup(*p, (size_t)(end - *p));
-	ok = parse_u64(digits, out);
-	free(digits);
-	*p = end + 1;
-	return ok;
-}
-
-bool s3_parse_content_range(const char *s, uint64_t *start, uint64_t *total)
-{
-	uint64_t last;
-
-	if (!s || strncmp(s, "bytes ", 6))
-		return false;
-	s += 6;
-	if (!take_u64(&s, '-', start) || !take_u64(&s, '/', &last) || last < *start)
-		return false;
-	if (!strcmp(s, "*")) {
-		*total = UINT64_MAX;
-		return true;
-	}
-	return parse_u64(s, total) && last < *total;
-}
-
 /* Learn where this attempt's body starts and how long the object is. */
 static bool get_begin(struct get_state *g)
 {
@@ -393,8 +361,8 @@ static bool get_begin(struct get_state *g)
 	if (r->status == 206) {
 		uint64_t start, total;
 
-		if (!s3_parse_content_range(http_response_header(r, "Content-Range"),
-					    &start, &total)) {
+		if (!http_parse_content_range(http_response_header(r, "Content-Range"),
+					      &start, &total)) {
 			snprintf(g->bad, sizeof(g->bad), "a 206 reply without a valid Content-Range");
 			return false;
 		}

@@ -489,18 +489,18 @@ START_TEST(content_ranges)
 {
 	uint64_t start, total;
 
-	ck_assert(s3_parse_content_range("bytes 100-199/1000", &start, &total));
+	ck_assert(http_parse_content_range("bytes 100-199/1000", &start, &total));
 	ck_assert_uint_eq(start, 100);
 	ck_assert_uint_eq(total, 1000);
-	ck_assert(s3_parse_content_range("bytes 0-0/*", &start, &total));
+	ck_assert(http_parse_content_range("bytes 0-0/*", &start, &total));
 	ck_assert_uint_eq(total, UINT64_MAX);
-	ck_assert(!s3_parse_content_range(NULL, &start, &total));
-	ck_assert(!s3_parse_content_range("bytes 100-199", &start, &total));
-	ck_assert(!s3_parse_content_range("bytes 200-100/1000", &start, &total));
-	ck_assert(!s3_parse_content_range("bytes 0-999/999", &start, &total));
-	ck_assert(!s3_parse_content_range("bytes -5/10", &start, &total));
-	ck_assert(!s3_parse_content_range("items 0-1/2", &start, &total));
-	ck_assert(!s3_parse_content_range("bytes 0-99999999999999999999999/1", &start, &total));
+	ck_assert(!http_parse_content_range(NULL, &start, &total));
+	ck_assert(!http_parse_content_range("bytes 100-199", &start, &total));
+	ck_assert(!http_parse_content_range("bytes 200-100/1000", &start, &total));
+	ck_assert(!http_parse_content_range("bytes 0-999/999", &start, &total));
+	ck_assert(!http_parse_content_range("bytes -5/10", &start, &total));
+	ck_assert(!http_parse_content_range("items 0-1/2", &start, &total));
+	ck_assert(!http_parse_content_range("bytes 0-99999999999999999999999/1", &start, &total));
 }
 END_TEST
 
