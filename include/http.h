@@ -25,8 +25,9 @@
  *    transfer is never cut); connecting is bounded by connect_timeout_s.
  *    There is no overall time limit: a large object takes what it takes.
  *
- * Nothing here logs or signs: the caller (store_s3.c) signs each attempt,
- * decides with http_classify() and waits with http_retry_wait().  The
+ * Nothing here logs or signs: the caller (objhttp.c, with the signer of
+ * store_s3.c or store_az.c) signs each attempt, decides with
+ * http_classify() and waits with http_backoff_ms() and http_sleep().  The
  * caller's headers are sent as given, so whatever was signed is what goes
  * on the wire; Host must be among them.  Neither requests nor responses
  * are ever logged here, so no Authorization header can reach a log.

@@ -1,8 +1,9 @@
 /*
  * store_az.h - the az:// object store: the store.h interface over the
  * Azure Blob Storage REST API (version AZ_API_VERSION), signed with
- * azsign.c (Shared Key) or authorized by a SAS token, sent with http.c,
- * replies parsed with azxml.c, credentials from azcreds.c.
+ * azsign.c (Shared Key) or authorized by a SAS token, sent with objhttp.c
+ * (retries, resumed GETs, messages, as for s3://) over http.c, replies
+ * parsed with azxml.c, credentials from azcreds.c.
  *
  * A location az://ACCOUNT/CONTAINER/prefix/ names a storage account, a
  * container in it and a blob-name prefix.  store_az_open() (declared in
@@ -40,7 +41,7 @@
  *               default AZ_DEFAULT_ATTEMPTS (5); backoff with full jitter
  *               from 100 ms doubling up to 20 s (http.h).  A GET that
  *               keeps making progress resumes past that bound (up to
- *               AZ_MAX_RESUMES attempts in all).
+ *               OBJHTTP_MAX_RESUMES, 100, attempts in all).
  *  CA bundle    REQUESTS_CA_BUNDLE (as the az CLI reads it), else the
  *               system's CA store.  TLS peers are always verified.
  *  stall timeout  EVSHARE_STALL_TIMEOUT (whole seconds, 1..3600), default
@@ -98,6 +99,7 @@
 #define EVSHARE_STORE_AZ_H
 
 #include "azcreds.h"
+#include "objhttp.h"
 #include "store.h"
 #include "store_s3.h"
 
@@ -108,7 +110,6 @@
 #define AZ_MAX_PUT_BLOB       (5000ull << 20)
 #define AZ_LIST_PAGE          5000
 #define AZ_DEFAULT_ATTEMPTS   5
-#define AZ_MAX_RESUMES        100
 #define AZ_DEFAULT_HOST_SUFFIX ".blob.core.windows.net"
 #define AZ_BLOCK_ID_RAW_LEN   24   /* "evshare-NNNNNNNN-IIIIIII" */
 #define AZ_BLOCK_ID_LEN       33   /* its Base64 (32) and a NUL */
@@ -136,18 +137,12 @@ void az_settings_release(az_settings *s);
 bool az_account_name_is_valid(const char *s);
 bool az_container_name_is_valid(const char *s);
 
-typedef struct az_target {
-	char *host;          /* the Host header */
-	char *path;          /* encoded path as sent and signed */
-	char *url;           /* scheme://host/path[?query], without any SAS */
-} az_target;
-
 /* The request target for blob `key` (NULL: the container itself) with an
  * encoded query (NULL or "": none).  Key bytes are percent-encoded but for
- * A-Z a-z 0-9 - . _ ~ and '/'. */
+ * A-Z a-z 0-9 - . _ ~ and '/'.  The URL holds no SAS: the token is added
+ * only to the URL that is sent.  Release with objhttp_target_release(). */
 void az_target_build(const az_settings *s, const char *container, const char *key,
-		     const char *query, az_target *out);
-void az_target_release(az_target *t);
+		     const char *query, objhttp_target *out);
 
 /* The block size for an object of `size` bytes: block_size, raised to whole
  * MiB so that at most AZ_MAX_BLOCKS blocks are needed. */

@@ -1,7 +1,8 @@
 /*
  * store_s3.h - the s3:// and gs:// object store: the store.h interface over
- * the S3 REST API, signed with sigv4.c, sent with http.c, replies parsed
- * with s3xml.c, credentials from creds.c.
+ * the S3 REST API, signed with sigv4.c, sent with objhttp.c (retries,
+ * resumed GETs, messages) over http.c, replies parsed with s3xml.c,
+ * credentials from creds.c.
  *
  * store_s3_open() (declared in store.h) resolves the settings below,
  * loads the credentials and opens an http_client; nothing is sent until
@@ -44,7 +45,7 @@
  *               default S3_DEFAULT_ATTEMPTS (5); backoff with full jitter
  *               from 100 ms doubling up to 20 s (http.h).  A GET that
  *               keeps making progress resumes past that bound (up to
- *               S3_MAX_RESUMES attempts in all).
+ *               OBJHTTP_MAX_RESUMES, 100, attempts in all).
  *  CA bundle    AWS_CA_BUNDLE, else the profile's ca_bundle, else the
  *               system's CA store.  TLS peers are always verified.
  *  stall timeout  EVSHARE_STALL_TIMEOUT (whole seconds, 1..3600), default
@@ -87,6 +88,7 @@
 #define EVSHARE_STORE_S3_H
 
 #include "creds.h"
+#include "objhttp.h"
 #include "store.h"
 
 #define S3_DEFAULT_REGION     "us-east-1"
@@ -98,7 +100,6 @@
 #define S3_MAX_PARTS          10000
 #define S3_MAX_PUT_SIZE       (5ull << 30)
 #define S3_DEFAULT_ATTEMPTS   5
-#define S3_MAX_RESUMES        100
 #define S3_STALL_ENV          "EVSHARE_STALL_TIMEOUT"
 
 typedef struct s3_endpoint {
@@ -132,18 +133,12 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 			      const creds_env *env, s3_settings *out, buf *err);
 void s3_settings_release(s3_settings *s);
 
-typedef struct s3_target {
-	char *host;          /* the Host header */
-	char *path;          /* encoded path as sent and signed */
-	char *url;           /* scheme://host/path[?query] */
-} s3_target;
-
 /* The request target for key (NULL: the bucket itself) with an encoded
  * query (NULL or "": none).  Key bytes are encoded with
- * sigv4_uri_encode(keep_slash = true). */
+ * sigv4_uri_encode(keep_slash = true).  Release with
+ * objhttp_target_release(). */
 void s3_target_build(const s3_settings *s, const char *bucket, const char *key,
-		     const char *query, s3_target *out);
-void s3_target_release(s3_target *t);
+		     const char *query, objhttp_target *out);
 
 /* Append "name=value" (or "name" when value is NULL) to an encoded query,
  * both encoded with sigv4_uri_encode(keep_slash = false), with '&' first

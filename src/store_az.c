@@ -3,42 +3,36 @@
  * Blob Storage REST API.  See store_az.h for the settings, the requests and
  * the error mapping; store.h for what every backend guarantees.
  *
- * Every request goes through az_call(): build the target, sign the attempt
- * (a new x-ms-date each time) or append the SAS token, send it, classify
- * the outcome, and either return, wait and try again, or log the failure
- * once and return its result.  A streaming GET keeps its position across
- * attempts and resumes with a Range request, so each byte reaches the
- * caller once.  The same shape as store_s3.c.
+ * What is Azure's lives here: settings, request targets, Shared Key
+ * signing or the SAS token of each attempt, the reading and wording of
+ * Azure errors, and block-list uploads.  Retries, resumed GETs and the
+ * failure messages are objhttp.c's, shared with store_s3.c: every request
+ * goes through objhttp_run() with the az_http_ops below.
  */
 #include "store_az.h"
 #include "azsign.h"
 #include "azxml.h"
 #include "http.h"
 #include "log.h"
+#include "objhttp.h"
 #include "sigv4.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define HASH_CHUNK        (1u << 20)
-#define MAX_EXTRA_HEADERS 8
-#define MIB               (1ull << 20)
 #define MAX_REPLY_BYTES   (1u << 20)
+#define NO_CODE           "(no Azure error code)"
 
 typedef struct az_store {
 	store base;
 	az_settings set;
 	az_credentials cred;         /* wiped when the store is freed */
-	http_client *http;
-	http_retry retry;
+	objhttp oh;                  /* requests */
 } az_store;
 
 /* --- settings ---------------------------------------------------------- */
@@ -147,7 +141,7 @@ fail:
 /* --- targets and small pure parts -------------------------------------- */
 
 void az_target_build(const az_settings *s, const char *container, const char *key,
-		     const char *query, az_target *out)
+		     const char *query, objhttp_target *out)
 {
 	buf path = BUF_INIT;
 
@@ -162,27 +156,9 @@ void az_target_build(const az_settings *s, const char *container, const char *ke
 			     query && *query ? "?" : "", query && *query ? query : "");
 }
 
-void az_target_release(az_target *t)
-{
-	if (!t)
-		return;
-	free(t->host);
-	free(t->path);
-	free(t->url);
-	memset(t, 0, sizeof(*t));
-}
-
 uint64_t az_block_size_for(uint64_t size, uint64_t block_size)
 {
-	uint64_t need;
-
-	if (block_size && size / block_size < AZ_MAX_BLOCKS)
-		return block_size;
-	if (block_size && size / block_size == AZ_MAX_BLOCKS && size % block_size == 0)
-		return block_size;
-	need = (size + AZ_MAX_BLOCKS - 1) / AZ_MAX_BLOCKS;
-	need = (need + MIB - 1) / MIB * MIB;
-	return need > block_size ? need : block_size;
+	return objhttp_part_size_for(size, block_size, AZ_MAX_BLOCKS);
 }
 
 void az_block_id(uint32_t nonce, size_t index, char out[AZ_BLOCK_ID_LEN])
@@ -194,14 +170,6 @@ void az_block_id(uint32_t nonce, size_t index, char out[AZ_BLOCK_ID_LEN])
 	buf_add_base64(&b, raw, AZ_BLOCK_ID_RAW_LEN);
 	snprintf(out, AZ_BLOCK_ID_LEN, "%s", b.data);
 	buf_release(&b);
-}
-
-static bool code_in(const char *code, const char *const *list)
-{
-	for (size_t i = 0; code && list[i]; i++)
-		if (!strcmp(code, list[i]))
-			return true;
-	return false;
 }
 
 static const char *const auth_codes[] = {
@@ -216,328 +184,121 @@ es_result az_error_result(long status, const char *code, bool exhausted)
 {
 	if (exhausted)
 		return ES_ERR_TEMP;
-	if (code_in(code, auth_codes) || status == 401 || status == 403)
+	if (objhttp_code_in(code, auth_codes) || status == 401 || status == 403)
 		return ES_ERR_AUTH;
 	if (status >= 300 && status < 400)
 		return ES_ERR_CONFIG;
 	return ES_ERR_REMOTE;
 }
 
-/* --- one request, with retries ----------------------------------------- */
+/* --- one request: the Azure side of objhttp_run() ---------------------- */
 
-/* A streaming GET's position, kept across attempts. */
-struct get_state {
-	store_write_fn fn;
-	void *ud;
-	const http_response *resp;   /* the current attempt's */
-	uint64_t delivered;          /* bytes given to fn */
-	uint64_t pos;                /* object offset of the next body byte */
-	uint64_t total;              /* object size once known; UINT64_MAX before */
-	bool started;                /* this attempt's reply was looked at */
-	bool stopped;                /* fn asked to stop */
-	char bad[200];               /* a reply that cannot be resumed from */
-};
-
-struct az_call {
-	const char *method;
-	const char *key;             /* NULL: the container */
-	const char *query;           /* encoded, without the SAS; NULL: none */
-	azsign_header extra[MAX_EXTRA_HEADERS];
-	size_t nextra;
-	const http_body *body;
-	size_t body_cap;             /* collected 2xx bodies; 0: MAX_REPLY_BYTES */
-	struct get_state *get;
-	/* for messages */
-	const char *verb;            /* "cannot VERB 'URL'" */
-	const char *url;             /* the az:// URL */
-	/* results */
-	http_response resp;          /* the last attempt's reply */
-};
-
-static void call_header(struct az_call *c, const char *name, const char *value)
+static void az_call_target(void *ud, const objhttp_call *c, objhttp_target *out)
 {
-	if (c->nextra >= MAX_EXTRA_HEADERS)
-		die("az: too many headers");
-	c->extra[c->nextra].name = name;
-	c->extra[c->nextra].value = value;
-	c->nextra++;
+	az_store *s = ud;
+
+	az_target_build(&s->set, s->base.loc.bucket, c->key, c->query, out);
 }
 
-static void call_release(struct az_call *c)
+/* Sign the attempt with the Shared Key (a new x-ms-date each time), or date
+ * it and append the SAS token to its URL, and send it. */
+static es_result az_send(void *ud, const objhttp_call *c, const objhttp_target *t,
+			 const char *range, http_request *req, http_response *resp)
 {
-	http_response_release(&c->resp);
-}
+	az_store *s = ud;
+	azsign_header sh[OBJHTTP_MAX_EXTRA_HEADERS + 3];
+	http_header hh[OBJHTTP_MAX_EXTRA_HEADERS + 3 + 2];
+	azsign_result sig = { 0 };
+	azsign_request sreq;
+	char date[AZSIGN_DATE_LEN], *sas_url = NULL;
+	size_t ns = 0, nh = 0;
 
-/* Learn where this attempt's body starts and how long the object is. */
-static bool get_begin(struct get_state *g)
-{
-	const http_response *r = g->resp;
-	const char *cl = http_response_header(r, "Content-Length");
-	uint64_t v;
-
-	g->started = true;
-	if (r->status == 206) {
-		uint64_t start, total;
-
-		if (!http_parse_content_range(http_response_header(r, "Content-Range"),
-					      &start, &total)) {
-			snprintf(g->bad, sizeof(g->bad), "a 206 reply without a valid Content-Range");
-			return false;
-		}
-		if (start > g->delivered) {
-			snprintf(g->bad, sizeof(g->bad), "the resumed reply starts at byte %" PRIu64
-				 ", not %" PRIu64, start, g->delivered);
-			return false;
-		}
-		g->pos = start;
-		if (total != UINT64_MAX)
-			g->total = total;
-		return true;
-	}
-	g->pos = 0;   /* a whole reply: skip what was delivered already */
-	if (cl && parse_u64(cl, &v))
-		g->total = v;
-	return true;
-}
-
-static int get_on_body(void *ud, const char *p, size_t n)
-{
-	struct get_state *g = ud;
-
-	if (!g->started && !get_begin(g))
-		return 1;
-	if (g->pos < g->delivered) {
-		uint64_t skip = g->delivered - g->pos;
-
-		if (skip > n)
-			skip = n;
-		p += skip;
-		n -= (size_t)skip;
-		g->pos += skip;
-	}
-	if (!n)
-		return 0;
-	if (g->fn(g->ud, p, n)) {
-		g->stopped = true;
-		return 1;
-	}
-	g->pos += n;
-	g->delivered += n;
-	return 0;
-}
-
-static void trace_attempt(const struct az_call *c, const az_target *t, unsigned attempt,
-			  const char *code)
-{
-	const http_response *r = &c->resp;
-
-	if (!log_enabled(LOG_TRACE))
-		return;
-	if (r->error == HTTP_OK)
-		log_msg(LOG_TRACE, c->url, "%s %s -> %ld%s%s (attempt %u, sent %" PRIu64
-			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url, r->status,
-			code ? " " : "", code ? code : "", attempt,
-			r->sent_bytes, r->body_bytes, r->seconds);
-	else
-		log_msg(LOG_TRACE, c->url, "%s %s -> %s: %s (attempt %u, sent %" PRIu64
-			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url,
-			http_error_name(r->error), r->message, attempt,
-			r->sent_bytes, r->body_bytes, r->seconds);
-}
-
-/* Azure's error code: the x-ms-error-code header, else the <Error> body. */
-static void reply_error(const http_response *r, az_error_info *e)
-{
-	const char *h = http_response_header(r, "x-ms-error-code");
-
-	memset(e, 0, sizeof(*e));
-	if (r->body.data && r->body.len)
-		azxml_parse_error(r->body.data, r->body.len, e);
-	if (h && *h && (!e->code || strcmp(e->code, h))) {
-		free(e->code);
-		e->code = xstrndup(h, strlen(h) < 100 ? strlen(h) : 100);
-	}
-}
-
-static es_result call_fail(az_store *s, struct az_call *c, const az_error_info *e,
-			   bool exhausted, unsigned attempts)
-{
-	const http_response *r = &c->resp;
-	buf m = BUF_INIT;
-	es_result res;
-
-	buf_printf(&m, "cannot %s '%s': ", c->verb, c->url);
-	if (c->get && c->get->bad[0]) {
-		res = ES_ERR_REMOTE;
-		buf_addstr(&m, c->get->bad);
-	} else if (r->error != HTTP_OK) {
-		res = exhausted ? ES_ERR_TEMP : r->error == HTTP_E_LOCAL ? ES_ERR_IO : ES_ERR_REMOTE;
-		buf_printf(&m, "%s (%s)", http_error_name(r->error), r->message);
-		if (r->error == HTTP_E_TLS)
-			buf_printf(&m, "; the TLS peer '%s' is not trusted or TLS failed "
-				   "(REQUESTS_CA_BUNDLE names a CA file)", s->set.endpoint.host);
+	sh[ns++] = (azsign_header){ "Host", t->host };
+	sh[ns++] = (azsign_header){ "x-ms-version", AZ_API_VERSION };
+	for (size_t i = 0; i < c->nextra; i++)
+		sh[ns++] = (azsign_header){ c->extra[i].name, c->extra[i].value };
+	if (range)
+		sh[ns++] = (azsign_header){ "Range", range };
+	for (size_t i = 0; i < ns; i++)
+		hh[nh++] = (http_header){ sh[i].name, sh[i].value };
+	if (s->cred.key) {
+		sreq = (azsign_request){ c->method, t->path, c->query, sh, ns,
+					 c->body ? c->body->length : 0 };
+		if (azsign_sign(&sreq, s->base.loc.account, s->cred.key, s->cred.key_len,
+				time_now_ms() / 1000, &sig) != ES_OK)
+			return ES_ERR_INTERNAL;
+		for (size_t i = 0; i < sig.nadd; i++)
+			hh[nh++] = (http_header){ sig.add[i].name, sig.add[i].value };
 	} else {
-		const char *code = e->code;
-
-		res = az_error_result(r->status, code, exhausted);
-		if (r->status == 412)
-			buf_printf(&m, "the object changed since it was listed (412 %s)",
-				   code ? code : "ConditionNotMet");
-		else if (code && !strcmp(code, "ContainerNotFound"))
-			buf_printf(&m, "container '%s' does not exist in account '%s' "
-				   "(404 ContainerNotFound)", s->base.loc.bucket,
-				   s->base.loc.account);
-		else {
-			/* Azure's message is a sentence: drop its full stop */
-			int mlen = e->message ? (int)strlen(e->message) : 0;
-
-			while (mlen > 0 && (e->message[mlen - 1] == '.' || e->message[mlen - 1] == ' '))
-				mlen--;
-			buf_printf(&m, "%ld %s%s%.*s", r->status,
-				   code ? code : "(no Azure error code)", mlen ? ": " : "", mlen,
-				   mlen ? e->message : "");
-		}
-		if (res == ES_ERR_AUTH)
-			buf_printf(&m, " (%s from %s)", s->cred.key ? "Shared Key" : "SAS token",
-				   s->cred.source);
+		azsign_format_date(time_now_ms() / 1000, date);
+		hh[nh++] = (http_header){ "x-ms-date", date };
 	}
-	if (exhausted)
-		buf_printf(&m, "; gave up after %u attempts", attempts);
-	store_fail(&s->base, res, c->url, "%s", m.data);
-	buf_release(&m);
-	return res;
-}
-
-static es_result az_call(az_store *s, struct az_call *c)
-{
-	az_target t;
-	unsigned failures = 0, attempts = 0;
-	es_result res = ES_ERR_INTERNAL;
-	char *sas_url = NULL;
-
-	az_target_build(&s->set, s->base.loc.bucket, c->key, c->query, &t);
 	if (s->cred.sas)
-		sas_url = xasprintf("%s%s%s", t.url, c->query && *c->query ? "&" : "?",
+		sas_url = xasprintf("%s%s%s", t->url, c->query && *c->query ? "&" : "?",
 				    s->cred.sas);
-	for (;;) {
-		azsign_header sh[MAX_EXTRA_HEADERS + 3];
-		http_header hh[MAX_EXTRA_HEADERS + 3 + 2];
-		azsign_result sig = { 0 };
-		azsign_request sreq;
-		http_request req;
-		az_error_info einfo = { 0 };
-		char range[48], date[AZSIGN_DATE_LEN];
-		size_t ns = 0, nh = 0;
-		uint64_t before = c->get ? c->get->delivered : 0;
-		http_verdict v;
-		const char *code = NULL;
-
-		attempts++;
-		if (c->get && c->get->total != UINT64_MAX && c->get->delivered == c->get->total) {
-			res = ES_OK;    /* everything arrived before the connection broke */
-			break;
-		}
-		sh[ns++] = (azsign_header){ "Host", t.host };
-		sh[ns++] = (azsign_header){ "x-ms-version", AZ_API_VERSION };
-		for (size_t i = 0; i < c->nextra; i++)
-			sh[ns++] = c->extra[i];
-		if (c->get && c->get->delivered) {
-			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", c->get->delivered);
-			sh[ns++] = (azsign_header){ "Range", range };
-		}
-		for (size_t i = 0; i < ns; i++)
-			hh[nh++] = (http_header){ sh[i].name, sh[i].value };
-		if (s->cred.key) {
-			sreq = (azsign_request){ c->method, t.path, c->query, sh, ns,
-						 c->body ? c->body->length : 0 };
-			if (azsign_sign(&sreq, s->base.loc.account, s->cred.key, s->cred.key_len,
-					time_now_ms() / 1000, &sig) != ES_OK) {
-				res = store_fail(&s->base, ES_ERR_INTERNAL, c->url,
-						 "cannot %s '%s': the request could not be signed",
-						 c->verb, c->url);
-				break;
-			}
-			for (size_t i = 0; i < sig.nadd; i++)
-				hh[nh++] = (http_header){ sig.add[i].name, sig.add[i].value };
-		} else {
-			azsign_format_date(time_now_ms() / 1000, date);
-			hh[nh++] = (http_header){ "x-ms-date", date };
-		}
-		req = (http_request){ c->method, sas_url ? sas_url : t.url, hh, nh, c->body,
-				      c->get ? get_on_body : NULL, c->get,
-				      c->body_cap ? c->body_cap : MAX_REPLY_BYTES };
-		http_response_release(&c->resp);
-		if (c->get) {
-			c->get->started = false;
-			c->get->resp = &c->resp;
-		}
-		http_perform(s->http, &req, &c->resp);
-		azsign_result_release(&sig);
-		if (c->resp.error == HTTP_OK && c->resp.status >= 300) {
-			reply_error(&c->resp, &einfo);
-			code = einfo.code;
-		}
-		v = http_classify(c->resp.error, c->resp.status, code);
-		trace_attempt(c, &t, attempts, code);
-		if (c->get && c->resp.error == HTTP_OK && v == HTTP_VERDICT_DONE) {
-			if (!c->get->started && !get_begin(c->get))
-				v = HTTP_VERDICT_FAIL;
-			else if (c->get->total != UINT64_MAX && c->get->delivered != c->get->total)
-				v = HTTP_VERDICT_RETRY;   /* shorter than announced */
-		}
-		if (v == HTTP_VERDICT_DONE) {
-			az_error_info_release(&einfo);
-			res = ES_OK;
-			break;
-		}
-		if (c->get && (c->get->stopped || c->get->bad[0])) {
-			res = c->get->stopped ? ES_ERR_DATA
-					      : call_fail(s, c, &einfo, false, attempts);
-			az_error_info_release(&einfo);
-			break;
-		}
-		if (c->get && c->get->delivered > before)
-			failures = 0;     /* progress: a resume is not a failed attempt */
-		failures++;
-		if (v == HTTP_VERDICT_RETRY && failures < s->set.attempts &&
-		    attempts < AZ_MAX_RESUMES) {
-			unsigned ms = http_backoff_ms(&s->retry, failures);
-			char why[320];
-
-			if (c->resp.error != HTTP_OK)
-				snprintf(why, sizeof(why), "%s (%s)", http_error_name(c->resp.error),
-					 c->resp.message);
-			else
-				snprintf(why, sizeof(why), "%ld %s", c->resp.status,
-					 code ? code : "(no Azure error code)");
-			log_msg(LOG_DEBUG, c->url, "%s '%s': %s; retrying in %u ms (attempt %u of %u)",
-				c->method, c->url, why, ms, failures + 1, s->set.attempts);
-			http_sleep(&s->retry, ms);
-			az_error_info_release(&einfo);
-			continue;
-		}
-		res = call_fail(s, c, &einfo, v == HTTP_VERDICT_RETRY, attempts);
-		az_error_info_release(&einfo);
-		break;
-	}
+	req->url = sas_url ? sas_url : t->url;
+	req->headers = hh;
+	req->nheaders = nh;
+	http_perform(s->oh.http, req, resp);
+	azsign_result_release(&sig);
 	if (sas_url) {
 		secure_wipe(sas_url, strlen(sas_url));
 		free(sas_url);
 	}
-	az_target_release(&t);
+	return ES_OK;
+}
+
+/* Azure's error code: the x-ms-error-code header, else the <Error> body. */
+static void az_reply_error(const http_response *r, objhttp_error *out)
+{
+	const char *h = http_response_header(r, "x-ms-error-code");
+	az_error_info e = { 0 };
+
+	if (r->body.data && r->body.len)
+		azxml_parse_error(r->body.data, r->body.len, &e);
+	out->code = e.code;
+	out->message = e.message;
+	e.code = e.message = NULL;
+	az_error_info_release(&e);
+	if (h && *h && (!out->code || strcmp(out->code, h))) {
+		free(out->code);
+		out->code = xstrndup(h, strlen(h) < 100 ? strlen(h) : 100);
+	}
+}
+
+static es_result az_status_failure(void *ud, const objhttp_call *c, const objhttp_error *e,
+				   bool exhausted, buf *m)
+{
+	az_store *s = ud;
+	const http_response *r = &c->resp;
+	const char *code = e->code;
+	es_result res = az_error_result(r->status, code, exhausted);
+
+	if (r->status == 412)
+		buf_printf(m, "the object changed since it was listed (412 %s)",
+			   code ? code : "ConditionNotMet");
+	else if (code && !strcmp(code, "ContainerNotFound"))
+		buf_printf(m, "container '%s' does not exist in account '%s' "
+			   "(404 ContainerNotFound)", s->base.loc.bucket, s->base.loc.account);
+	else
+		objhttp_add_status(m, r->status, code ? code : NO_CODE, e->message);
+	if (res == ES_ERR_AUTH)
+		buf_printf(m, " (%s from %s)", s->cred.key ? "Shared Key" : "SAS token",
+			   s->cred.source);
 	return res;
 }
 
-/* --- list -------------------------------------------------------------- */
+static const objhttp_ops az_http_ops = {
+	.no_code = NO_CODE,
+	.ca_bundle_env = "REQUESTS_CA_BUNDLE",
+	.reply_cap = MAX_REPLY_BYTES,
+	.target = az_call_target,
+	.send = az_send,
+	.reply_error = az_reply_error,
+	.status_failure = az_status_failure,
+};
 
-static void query_add(buf *q, const char *name, const char *value)
-{
-	if (q->len)
-		buf_addch(q, '&');
-	sigv4_uri_encode(q, name, strlen(name), false);
-	buf_addch(q, '=');
-	sigv4_uri_encode(q, value, strlen(value), false);
-}
+/* --- list -------------------------------------------------------------- */
 
 static es_result az_list(store *st, store_list *out)
 {
@@ -550,31 +311,31 @@ static es_result az_list(store *st, store_list *out)
 
 	snprintf(pagesz, sizeof(pagesz), "%d", AZ_LIST_PAGE);
 	for (;;) {
-		struct az_call c = { 0 };
+		objhttp_call c = { 0 };
 		buf q = BUF_INIT;
 		az_list_page page;
 		char *err = NULL;
 
-		query_add(&q, "restype", "container");
-		query_add(&q, "comp", "list");
+		s3_query_add(&q, "restype", "container");
+		s3_query_add(&q, "comp", "list");
 		if (*prefix)
-			query_add(&q, "prefix", prefix);
+			s3_query_add(&q, "prefix", prefix);
 		if (marker)
-			query_add(&q, "marker", marker);
-		query_add(&q, "maxresults", pagesz);
+			s3_query_add(&q, "marker", marker);
+		s3_query_add(&q, "maxresults", pagesz);
 		c.method = "GET";
 		c.query = q.data;
 		c.body_cap = AZXML_MAX_LIST_BYTES;
 		c.verb = "list";
 		c.url = st->loc.url;
-		r = az_call(s, &c);
+		r = objhttp_run(&s->oh, &c);
 		if (r == ES_OK && azxml_parse_list_blobs(c.resp.body.data ? c.resp.body.data : "",
 							 c.resp.body.len, &page, &err) != ES_OK) {
 			r = store_fail(st, ES_ERR_REMOTE, st->loc.url,
 				       "cannot list '%s': invalid reply: %s", st->loc.url, err);
 			free(err);
 		}
-		call_release(&c);
+		objhttp_call_release(&c);
 		buf_release(&q);
 		if (r != ES_OK)
 			break;
@@ -612,88 +373,21 @@ static es_result az_list(store *st, store_list *out)
 
 static es_result az_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
 {
-	az_store *s = (az_store *)st;
-	struct get_state g = { fn, ud, NULL, 0, 0, UINT64_MAX, false, false, "" };
-	struct az_call c = { 0 };
-	char *url = store_url(st, obj->key);
-	char *if_match = NULL;
-	es_result r;
-
-	c.method = "GET";
-	c.key = obj->key;
-	c.get = &g;
-	c.verb = "read";
-	c.url = url;
-	if (obj->etag && *obj->etag) {
-		if_match = xasprintf("\"%s\"", obj->etag);
-		call_header(&c, "If-Match", if_match);
-	}
-	r = az_call(s, &c);
-	call_release(&c);
-	free(if_match);
-	free(url);
-	return r;
+	return objhttp_get(&((az_store *)st)->oh, obj, fn, ud);
 }
 
 /* --- put --------------------------------------------------------------- */
 
-static void md5_base64(const unsigned char md5[16], char out[32])
-{
-	buf b = BUF_INIT;
-
-	buf_add_base64(&b, md5, 16);
-	snprintf(out, 32, "%s", b.data);
-	buf_release(&b);
-}
-
-/* MD5 of length bytes of fd at offset, also fed to `whole` when not NULL.
- * -1 with errno. */
-static int md5_file(int fd, uint64_t offset, uint64_t length, EVP_MD_CTX *whole,
-		    char out[32])
-{
-	EVP_MD_CTX *md5 = EVP_MD_CTX_new();
-	unsigned char *chunk = xmalloc(HASH_CHUNK), sum[16];
-	unsigned int len = 0;
-	int rc = -1;
-
-	if (!md5)
-		die("out of memory");
-	EVP_DigestInit_ex(md5, EVP_md5(), NULL);
-	while (length) {
-		size_t want = length < HASH_CHUNK ? (size_t)length : HASH_CHUNK;
-		ssize_t got = pread(fd, chunk, want, (off_t)offset);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			if (got == 0)
-				errno = EIO;   /* the file shrank */
-			goto done;
-		}
-		EVP_DigestUpdate(md5, chunk, (size_t)got);
-		if (whole)
-			EVP_DigestUpdate(whole, chunk, (size_t)got);
-		offset += (uint64_t)got;
-		length -= (uint64_t)got;
-	}
-	EVP_DigestFinal_ex(md5, sum, &len);
-	md5_base64(sum, out);
-	rc = 0;
-done:
-	EVP_MD_CTX_free(md5);
-	free(chunk);
-	return rc;
-}
-
-static es_result put_blob(az_store *s, const char *key, const char *url, int fd,
+static es_result put_blob(void *ud, const char *key, const char *url, int fd,
 			  uint64_t size, const char *local_path)
 {
-	struct az_call c = { 0 };
+	az_store *s = ud;
+	objhttp_call c = { 0 };
 	http_body body = { NULL, fd, 0, size };
-	char md5[32];
+	objhttp_digest d;
 	es_result r;
 
-	if (md5_file(fd, 0, size, NULL, md5) < 0)
+	if (objhttp_digest_file(fd, 0, size, false, NULL, &d) < 0)
 		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
 				  strerror(errno));
 	c.method = "PUT";
@@ -701,11 +395,11 @@ static es_result put_blob(az_store *s, const char *key, const char *url, int fd,
 	c.body = &body;
 	c.verb = "write";
 	c.url = url;
-	call_header(&c, "Content-MD5", md5);
-	call_header(&c, "Content-Type", "application/octet-stream");
-	call_header(&c, "x-ms-blob-type", "BlockBlob");
-	r = az_call(s, &c);
-	call_release(&c);
+	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
+	objhttp_call_header(&c, "x-ms-blob-type", "BlockBlob");
+	r = objhttp_run(&s->oh, &c);
+	objhttp_call_release(&c);
 	return r;
 }
 
@@ -718,17 +412,19 @@ static uint32_t upload_nonce(void)
 	return n;
 }
 
-static es_result put_blocks(az_store *s, const char *key, const char *url, int fd,
+static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
 			    uint64_t size, const char *local_path)
 {
+	az_store *s = ud;
 	uint64_t block_size = az_block_size_for(size, s->set.block_size);
 	size_t nblocks = (size_t)((size + block_size - 1) / block_size);
 	uint32_t nonce = upload_nonce();
 	EVP_MD_CTX *whole = EVP_MD_CTX_new();
 	unsigned char sum[16];
 	unsigned int len = 0;
-	char whole_md5[32], xml_md5[32], id[AZ_BLOCK_ID_LEN];
-	struct az_call c = { 0 };
+	char whole_md5[OBJHTTP_MD5_B64_LEN], id[AZ_BLOCK_ID_LEN];
+	objhttp_digest xml_md5;
+	objhttp_call c = { 0 };
 	buf q = BUF_INIT, xml = BUF_INIT;
 	es_result r = ES_OK;
 
@@ -741,9 +437,9 @@ static es_result put_blocks(az_store *s, const char *key, const char *url, int f
 	for (size_t i = 0; i < nblocks; i++) {
 		uint64_t off = (uint64_t)i * block_size;
 		http_body body = { NULL, fd, off, size - off < block_size ? size - off : block_size };
-		char md5[32];
+		objhttp_digest d;
 
-		if (md5_file(fd, body.offset, body.length, whole, md5) < 0) {
+		if (objhttp_digest_file(fd, body.offset, body.length, false, whole, &d) < 0) {
 			r = store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
 				       strerror(errno));
 			goto done;
@@ -751,8 +447,8 @@ static es_result put_blocks(az_store *s, const char *key, const char *url, int f
 		az_block_id(nonce, i, id);
 		buf_printf(&xml, "<Latest>%s</Latest>", id);
 		buf_reset(&q);
-		query_add(&q, "comp", "block");
-		query_add(&q, "blockid", id);
+		s3_query_add(&q, "comp", "block");
+		s3_query_add(&q, "blockid", id);
 		memset(&c, 0, sizeof(c));
 		c.method = "PUT";
 		c.key = key;
@@ -760,22 +456,21 @@ static es_result put_blocks(az_store *s, const char *key, const char *url, int f
 		c.body = &body;
 		c.verb = "write";
 		c.url = url;
-		call_header(&c, "Content-MD5", md5);
-		r = az_call(s, &c);
-		call_release(&c);
+		objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+		r = objhttp_run(&s->oh, &c);
+		objhttp_call_release(&c);
 		if (r != ES_OK)
 			goto done;   /* uncommitted blocks are invisible; Azure drops them */
 	}
 	buf_addstr(&xml, "</BlockList>");
 	EVP_DigestFinal_ex(whole, sum, &len);
-	md5_base64(sum, whole_md5);
-	EVP_Digest(xml.data, xml.len, sum, &len, EVP_md5(), NULL);
-	md5_base64(sum, xml_md5);
+	objhttp_md5_base64(sum, whole_md5);
+	objhttp_digest_mem(xml.data, xml.len, false, &xml_md5);
 	{
 		http_body body = { xml.data, -1, 0, xml.len };
 
 		buf_reset(&q);
-		query_add(&q, "comp", "blocklist");
+		s3_query_add(&q, "comp", "blocklist");
 		memset(&c, 0, sizeof(c));
 		c.method = "PUT";
 		c.key = key;
@@ -783,12 +478,12 @@ static es_result put_blocks(az_store *s, const char *key, const char *url, int f
 		c.body = &body;
 		c.verb = "write";
 		c.url = url;
-		call_header(&c, "Content-MD5", xml_md5);
-		call_header(&c, "Content-Type", "application/xml");
-		call_header(&c, "x-ms-blob-content-md5", whole_md5);
-		call_header(&c, "x-ms-blob-content-type", "application/octet-stream");
-		r = az_call(s, &c);
-		call_release(&c);
+		objhttp_call_header(&c, "Content-MD5", xml_md5.md5_b64);
+		objhttp_call_header(&c, "Content-Type", "application/xml");
+		objhttp_call_header(&c, "x-ms-blob-content-md5", whole_md5);
+		objhttp_call_header(&c, "x-ms-blob-content-type", "application/octet-stream");
+		r = objhttp_run(&s->oh, &c);
+		objhttp_call_release(&c);
 	}
 done:
 	EVP_MD_CTX_free(whole);
@@ -800,29 +495,8 @@ done:
 static es_result az_put(store *st, const char *key, const char *local_path)
 {
 	az_store *s = (az_store *)st;
-	char *url = store_url(st, key);
-	struct stat sb;
-	int fd = -1;
-	es_result r;
 
-	if (!store_key_is_safe(key)) {
-		r = store_fail(st, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
-		goto done;
-	}
-	if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
-		r = store_fail(st, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-			       strerror(errno));
-		goto done;
-	}
-	if ((uint64_t)sb.st_size >= s->set.threshold)
-		r = put_blocks(s, key, url, fd, (uint64_t)sb.st_size, local_path);
-	else
-		r = put_blob(s, key, url, fd, (uint64_t)sb.st_size, local_path);
-done:
-	if (fd >= 0)
-		close(fd);
-	free(url);
-	return r;
+	return objhttp_put(&s->oh, key, local_path, s->set.threshold, put_blob, put_blocks);
 }
 
 /* --- open / free ------------------------------------------------------- */
@@ -833,7 +507,7 @@ static void az_free(store *st)
 
 	if (!s)
 		return;
-	http_client_free(s->http);
+	objhttp_release(&s->oh);
 	az_credentials_release(&s->cred);
 	az_settings_release(&s->set);
 	location_release(&st->loc);
@@ -851,7 +525,6 @@ es_result store_az_open(const location *loc, store **out)
 {
 	az_store *s;
 	buf err = BUF_INIT;
-	http_options opt = { 0 };
 	es_result r;
 
 	*out = NULL;
@@ -870,11 +543,8 @@ es_result store_az_open(const location *loc, store **out)
 		az_free(&s->base);
 		return r;
 	}
-	opt.ca_bundle = s->set.ca_bundle;
-	opt.stall_timeout_s = s->set.stall_timeout_s;
-	opt.user_agent = "evshare/" EVSHARE_VERSION;
-	s->http = http_client_new(&opt);
-	s->retry.max_attempts = s->set.attempts;
+	objhttp_init(&s->oh, &s->base, &az_http_ops, s, s->set.endpoint.host, s->set.ca_bundle,
+		     s->set.stall_timeout_s, s->set.attempts);
 	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, %s from %s", loc->url,
 		s->set.endpoint.scheme, s->set.endpoint.host, s->set.endpoint.base_path,
 		s->cred.key ? "Shared Key" : "SAS token", s->cred.source);

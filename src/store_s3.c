@@ -3,41 +3,33 @@
  * the S3 REST API.  See store_s3.h for the settings, the requests and the
  * error mapping; store.h for what every backend guarantees.
  *
- * Every request goes through s3_call(): build the target, sign the attempt
- * (a new X-Amz-Date each time), send it, classify the outcome, and either
- * return, wait and try again, or log the failure once and return its
- * result.  A streaming GET keeps its position across attempts and resumes
- * with a Range request, so each byte reaches the caller once.
+ * What is S3's lives here: settings, request targets (path or virtual-host
+ * style), SigV4 signing of each attempt, the reading and wording of S3
+ * errors, and multipart uploads.  Retries, resumed GETs and the failure
+ * messages are objhttp.c's, shared with store_az.c: every request goes
+ * through objhttp_run() with the s3_http_ops below.
  */
 #include "store_s3.h"
 #include "http.h"
 #include "log.h"
+#include "objhttp.h"
 #include "s3xml.h"
 #include "sigv4.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define HASH_CHUNK        (1u << 20)
-#define MAX_EXTRA_HEADERS 8
-#define MIB               (1ull << 20)
 
 typedef struct s3_store {
 	store base;
 	const char *scheme;          /* "s3" or "gs", for messages */
 	s3_settings set;
 	aws_config aws;              /* credentials: wiped when the store is freed */
-	http_client *http;
-	http_retry retry;
+	objhttp oh;                  /* requests */
 } s3_store;
 
 /* --- settings ---------------------------------------------------------- */
@@ -227,7 +219,7 @@ void s3_query_add(buf *q, const char *name, const char *value)
 }
 
 void s3_target_build(const s3_settings *s, const char *bucket, const char *key,
-		     const char *query, s3_target *out)
+		     const char *query, objhttp_target *out)
 {
 	buf path = BUF_INIT;
 
@@ -248,35 +240,9 @@ void s3_target_build(const s3_settings *s, const char *bucket, const char *key,
 			     query && *query ? "?" : "", query && *query ? query : "");
 }
 
-void s3_target_release(s3_target *t)
-{
-	if (!t)
-		return;
-	free(t->host);
-	free(t->path);
-	free(t->url);
-	memset(t, 0, sizeof(*t));
-}
-
 uint64_t s3_part_size_for(uint64_t size, uint64_t part_size)
 {
-	uint64_t need;
-
-	if (part_size && size / part_size < S3_MAX_PARTS)
-		return part_size;
-	if (part_size && size / part_size == S3_MAX_PARTS && size % part_size == 0)
-		return part_size;
-	need = (size + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
-	need = (need + MIB - 1) / MIB * MIB;
-	return need > part_size ? need : part_size;
-}
-
-static bool code_is(const char *code, const char *const *list)
-{
-	for (size_t i = 0; code && list[i]; i++)
-		if (!strcmp(code, list[i]))
-			return true;
-	return false;
+	return objhttp_part_size_for(size, part_size, S3_MAX_PARTS);
 }
 
 static const char *const auth_codes[] = {
@@ -294,9 +260,9 @@ es_result s3_error_result(long status, const char *code, bool exhausted)
 {
 	if (exhausted)
 		return ES_ERR_TEMP;
-	if (code_is(code, auth_codes))
+	if (objhttp_code_in(code, auth_codes))
 		return ES_ERR_AUTH;
-	if (code_is(code, config_codes))
+	if (objhttp_code_in(code, config_codes))
 		return ES_ERR_CONFIG;
 	if (status == 401 || status == 403)
 		return ES_ERR_AUTH;
@@ -305,127 +271,9 @@ es_result s3_error_result(long status, const char *code, bool exhausted)
 	return ES_ERR_REMOTE;
 }
 
-/* --- one request, with retries ----------------------------------------- */
+/* --- one request: the S3 side of objhttp_run() ------------------------- */
 
-/* A streaming GET's position, kept across attempts. */
-struct get_state {
-	store_write_fn fn;
-	void *ud;
-	const http_response *resp;   /* the current attempt's */
-	uint64_t delivered;          /* bytes given to fn */
-	uint64_t pos;                /* object offset of the next body byte */
-	uint64_t total;              /* object size once known; UINT64_MAX before */
-	bool started;                /* this attempt's reply was looked at */
-	bool stopped;                /* fn asked to stop */
-	char bad[200];               /* a reply that cannot be resumed from */
-};
-
-struct s3_call {
-	const char *method;
-	const char *key;             /* NULL: the bucket */
-	const char *query;           /* encoded; NULL: none */
-	http_header extra[MAX_EXTRA_HEADERS];
-	size_t nextra;
-	const http_body *body;
-	const char *payload_hash;    /* NULL: that of an empty body */
-	size_t body_cap;             /* collected 2xx bodies; 0: S3XML_MAX_REPLY_BYTES */
-	bool error_in_200;           /* a 200 reply may be an <Error> */
-	struct get_state *get;
-	/* for messages */
-	const char *verb;            /* "cannot VERB 'URL'" */
-	const char *url;             /* the s3:// URL */
-	bool quiet;                  /* failure: a warning, and not the store's error */
-	/* results */
-	http_response resp;          /* the last attempt's reply */
-	bool had_transport_error;    /* some attempt failed in transit */
-	char *message;               /* the failure message, when quiet */
-};
-
-static void call_header(struct s3_call *c, const char *name, const char *value)
-{
-	if (c->nextra >= MAX_EXTRA_HEADERS)
-		die("s3: too many headers");
-	c->extra[c->nextra].name = name;
-	c->extra[c->nextra].value = value;
-	c->nextra++;
-}
-
-/* Learn where this attempt's body starts and how long the object is. */
-static bool get_begin(struct get_state *g)
-{
-	const http_response *r = g->resp;
-	const char *cl = http_response_header(r, "Content-Length");
-	uint64_t v;
-
-	g->started = true;
-	if (r->status == 206) {
-		uint64_t start, total;
-
-		if (!http_parse_content_range(http_response_header(r, "Content-Range"),
-					      &start, &total)) {
-			snprintf(g->bad, sizeof(g->bad), "a 206 reply without a valid Content-Range");
-			return false;
-		}
-		if (start > g->delivered) {
-			snprintf(g->bad, sizeof(g->bad), "the resumed reply starts at byte %" PRIu64
-				 ", not %" PRIu64, start, g->delivered);
-			return false;
-		}
-		g->pos = start;
-		if (total != UINT64_MAX)
-			g->total = total;
-		return true;
-	}
-	g->pos = 0;   /* a whole reply: skip what was delivered already */
-	if (cl && parse_u64(cl, &v))
-		g->total = v;
-	return true;
-}
-
-static int get_on_body(void *ud, const char *p, size_t n)
-{
-	struct get_state *g = ud;
-
-	if (!g->started && !get_begin(g))
-		return 1;
-	if (g->pos < g->delivered) {
-		uint64_t skip = g->delivered - g->pos;
-
-		if (skip > n)
-			skip = n;
-		p += skip;
-		n -= (size_t)skip;
-		g->pos += skip;
-	}
-	if (!n)
-		return 0;
-	if (g->fn(g->ud, p, n)) {
-		g->stopped = true;
-		return 1;
-	}
-	g->pos += n;
-	g->delivered += n;
-	return 0;
-}
-
-static void trace_attempt(const struct s3_call *c, const s3_target *t, unsigned attempt,
-			  const char *code)
-{
-	const http_response *r = &c->resp;
-
-	if (!log_enabled(LOG_TRACE))
-		return;
-	if (r->error == HTTP_OK)
-		log_msg(LOG_TRACE, c->url, "%s %s -> %ld%s%s (attempt %u, sent %" PRIu64
-			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url, r->status,
-			code ? " " : "", code ? code : "", attempt,
-			r->sent_bytes, r->body_bytes, r->seconds);
-	else
-		log_msg(LOG_TRACE, c->url, "%s %s -> %s: %s (attempt %u, sent %" PRIu64
-			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url,
-			http_error_name(r->error), r->message, attempt,
-			r->sent_bytes, r->body_bytes, r->seconds);
-}
+#define NO_CODE "(no S3 error code)"
 
 void s3_skew_note(buf *m, const char *date, int64_t now_s)
 {
@@ -442,183 +290,99 @@ void s3_skew_note(buf *m, const char *date, int64_t now_s)
 		   diff >= 0 ? "ahead of" : "behind", date);
 }
 
-static es_result call_fail(s3_store *s, struct s3_call *c, const s3_error_info *e,
-			   bool exhausted, unsigned attempts)
+static void s3_call_target(void *ud, const objhttp_call *c, objhttp_target *out)
 {
-	const http_response *r = &c->resp;
-	buf m = BUF_INIT;
-	es_result res;
+	s3_store *s = ud;
 
-	buf_printf(&m, "cannot %s '%s': ", c->verb, c->url);
-	if (c->get && c->get->bad[0]) {
-		res = ES_ERR_REMOTE;
-		buf_addstr(&m, c->get->bad);
-	} else if (r->error != HTTP_OK) {
-		res = exhausted ? ES_ERR_TEMP : r->error == HTTP_E_LOCAL ? ES_ERR_IO : ES_ERR_REMOTE;
-		buf_printf(&m, "%s (%s)", http_error_name(r->error), r->message);
-		if (r->error == HTTP_E_TLS)
-			buf_printf(&m, "; the TLS peer '%s' is not trusted or TLS failed "
-				   "(AWS_CA_BUNDLE names a CA file)", s->set.endpoint.host);
-	} else {
-		const char *code = e->code;
-
-		res = s3_error_result(r->status, code, exhausted);
-		if (r->status == 412)
-			buf_printf(&m, "the object changed since it was listed (412 %s)",
-				   code ? code : "PreconditionFailed");
-		else if (code && !strcmp(code, "NoSuchBucket"))
-			buf_printf(&m, "bucket '%s' does not exist (404 NoSuchBucket)",
-				   s->base.loc.bucket);
-		else {
-			/* S3's message is a sentence: drop its full stop, more may follow */
-			int mlen = e->message ? (int)strlen(e->message) : 0;
-
-			while (mlen > 0 && (e->message[mlen - 1] == '.' || e->message[mlen - 1] == ' '))
-				mlen--;
-			buf_printf(&m, "%ld %s%s%.*s", r->status, code ? code : "(no S3 error code)",
-				   mlen ? ": " : "", mlen, mlen ? e->message : "");
-		}
-		if (code && !strcmp(code, "RequestTimeTooSkewed"))
-			s3_skew_note(&m, http_response_header(r, "Date"), time_now_ms() / 1000);
-		else if (res == ES_ERR_AUTH)
-			buf_printf(&m, " (credentials from %s)", s->aws.source);
-		if (r->status >= 300 && r->status < 400) {
-			const char *region = http_response_header(r, "x-amz-bucket-region");
-
-			if (region)
-				buf_printf(&m, "; the bucket is in region '%s'", region);
-		}
-	}
-	if (exhausted)
-		buf_printf(&m, "; gave up after %u attempts", attempts);
-	if (c->quiet) {
-		free(c->message);
-		c->message = buf_detach(&m, NULL);
-	} else {
-		store_fail(&s->base, res, c->url, "%s", m.data);
-		buf_release(&m);
-	}
-	return res;
+	s3_target_build(&s->set, s->base.loc.bucket, c->key, c->query, out);
 }
 
-static es_result s3_call(s3_store *s, struct s3_call *c)
+/* Sign the attempt with SigV4 (a new X-Amz-Date each time) and send it. */
+static es_result s3_send(void *ud, const objhttp_call *c, const objhttp_target *t,
+			 const char *range, http_request *req, http_response *resp)
 {
+	s3_store *s = ud;
 	sigv4_credentials cred = { s->aws.access_key_id, s->aws.secret_access_key,
 				   s->aws.session_token };
-	s3_target t;
-	unsigned failures = 0, attempts = 0;
-	es_result res = ES_ERR_INTERNAL;
+	sigv4_header sh[OBJHTTP_MAX_EXTRA_HEADERS + 2];
+	http_header hh[OBJHTTP_MAX_EXTRA_HEADERS + 2 + SIGV4_MAX_ADDED];
+	sigv4_params params = { s->set.region, "s3", time_now_ms() / 1000, 0,
+				false, false, true, false };
+	sigv4_request sreq;
+	sigv4_result sig;
+	size_t ns = 0, nh = 0;
 
-	s3_target_build(&s->set, s->base.loc.bucket, c->key, c->query, &t);
-	for (;;) {
-		sigv4_header sh[MAX_EXTRA_HEADERS + 2];
-		http_header hh[MAX_EXTRA_HEADERS + 2 + SIGV4_MAX_ADDED];
-		sigv4_params params = { s->set.region, "s3", time_now_ms() / 1000, 0,
-					false, false, true, false };
-		sigv4_request sreq;
-		sigv4_result sig;
-		http_request req;
-		s3_error_info einfo = { 0 };
-		char range[48];
-		size_t ns = 0, nh = 0;
-		uint64_t before = c->get ? c->get->delivered : 0;
-		http_verdict v;
-		const char *code = NULL;
+	sh[ns++] = (sigv4_header){ "Host", t->host };
+	for (size_t i = 0; i < c->nextra; i++)
+		sh[ns++] = (sigv4_header){ c->extra[i].name, c->extra[i].value };
+	if (range)
+		sh[ns++] = (sigv4_header){ "Range", range };
+	sreq = (sigv4_request){ c->method, t->path, c->query, sh, ns,
+				c->payload_hash ? c->payload_hash : SIGV4_EMPTY_SHA256 };
+	if (sigv4_sign_headers(&sreq, &cred, &params, &sig) != ES_OK)
+		return ES_ERR_INTERNAL;
+	for (size_t i = 0; i < ns; i++)
+		hh[nh++] = (http_header){ sh[i].name, sh[i].value };
+	for (size_t i = 0; i < sig.nadd; i++)
+		hh[nh++] = (http_header){ sig.add[i].name, sig.add[i].value };
+	req->url = t->url;
+	req->headers = hh;
+	req->nheaders = nh;
+	http_perform(s->oh.http, req, resp);
+	sigv4_result_release(&sig);
+	return ES_OK;
+}
 
-		attempts++;
-		if (c->get && c->get->total != UINT64_MAX && c->get->delivered == c->get->total) {
-			res = ES_OK;    /* everything arrived before the connection broke */
-			break;
-		}
-		sh[ns++] = (sigv4_header){ "Host", t.host };
-		for (size_t i = 0; i < c->nextra; i++)
-			sh[ns++] = (sigv4_header){ c->extra[i].name, c->extra[i].value };
-		if (c->get && c->get->delivered) {
-			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", c->get->delivered);
-			sh[ns++] = (sigv4_header){ "Range", range };
-		}
-		sreq = (sigv4_request){ c->method, t.path, c->query, sh, ns,
-					c->payload_hash ? c->payload_hash : SIGV4_EMPTY_SHA256 };
-		if (sigv4_sign_headers(&sreq, &cred, &params, &sig) != ES_OK) {
-			res = store_fail(&s->base, ES_ERR_INTERNAL, c->url,
-					 "cannot %s '%s': the request could not be signed", c->verb,
-					 c->url);
-			break;
-		}
-		for (size_t i = 0; i < ns; i++)
-			hh[nh++] = (http_header){ sh[i].name, sh[i].value };
-		for (size_t i = 0; i < sig.nadd; i++)
-			hh[nh++] = (http_header){ sig.add[i].name, sig.add[i].value };
-		req = (http_request){ c->method, t.url, hh, nh, c->body,
-				      c->get ? get_on_body : NULL, c->get,
-				      c->body_cap ? c->body_cap : S3XML_MAX_REPLY_BYTES };
-		http_response_release(&c->resp);
-		if (c->get) {
-			c->get->started = false;
-			c->get->resp = &c->resp;
-		}
-		http_perform(s->http, &req, &c->resp);
-		sigv4_result_release(&sig);
-		if (c->resp.error != HTTP_OK && c->resp.error != HTTP_E_ABORTED)
-			c->had_transport_error = true;
-		if (c->resp.error == HTTP_OK &&
-		    (c->resp.status >= 300 || (c->error_in_200 && c->resp.status < 300)) &&
-		    s3xml_parse_error(c->resp.body.data ? c->resp.body.data : "",
-				      c->resp.body.len, &einfo) == ES_OK)
-			code = einfo.code;
-		v = http_classify(c->resp.error, c->resp.status, code);
-		trace_attempt(c, &t, attempts, code);
-		if (c->get && c->resp.error == HTTP_OK && v == HTTP_VERDICT_DONE) {
-			if (!c->get->started && !get_begin(c->get))
-				v = HTTP_VERDICT_FAIL;
-			else if (c->get->total != UINT64_MAX && c->get->delivered != c->get->total)
-				v = HTTP_VERDICT_RETRY;   /* shorter than announced */
-		}
-		if (v == HTTP_VERDICT_DONE) {
-			s3_error_info_release(&einfo);
-			res = ES_OK;
-			break;
-		}
-		if (c->get && (c->get->stopped || c->get->bad[0])) {
-			res = c->get->stopped ? ES_ERR_DATA
-					      : call_fail(s, c, &einfo, false, attempts);
-			s3_error_info_release(&einfo);
-			break;
-		}
-		if (c->get && c->get->delivered > before)
-			failures = 0;     /* progress: a resume is not a failed attempt */
-		failures++;
-		if (v == HTTP_VERDICT_RETRY && failures < s->set.attempts &&
-		    attempts < S3_MAX_RESUMES) {
-			unsigned ms = http_backoff_ms(&s->retry, failures);
-			char why[320];
+/* S3's error document: <Error> with its Code and Message. */
+static void s3_reply_error(const http_response *r, objhttp_error *out)
+{
+	s3_error_info e = { 0 };
 
-			if (c->resp.error != HTTP_OK)
-				snprintf(why, sizeof(why), "%s (%s)", http_error_name(c->resp.error),
-					 c->resp.message);
-			else
-				snprintf(why, sizeof(why), "%ld %s", c->resp.status,
-					 code ? code : "(no S3 error code)");
-			log_msg(LOG_DEBUG, c->url, "%s '%s': %s; retrying in %u ms (attempt %u of %u)",
-				c->method, c->url, why, ms, failures + 1, s->set.attempts);
-			http_sleep(&s->retry, ms);
-			s3_error_info_release(&einfo);
-			continue;
-		}
-		res = call_fail(s, c, &einfo, v == HTTP_VERDICT_RETRY, attempts);
-		s3_error_info_release(&einfo);
-		break;
+	if (s3xml_parse_error(r->body.data ? r->body.data : "", r->body.len, &e) == ES_OK) {
+		out->code = e.code;
+		out->message = e.message;
+		e.code = e.message = NULL;
 	}
-	s3_target_release(&t);
+	s3_error_info_release(&e);
+}
+
+static es_result s3_status_failure(void *ud, const objhttp_call *c, const objhttp_error *e,
+				   bool exhausted, buf *m)
+{
+	s3_store *s = ud;
+	const http_response *r = &c->resp;
+	const char *code = e->code;
+	es_result res = s3_error_result(r->status, code, exhausted);
+
+	if (r->status == 412)
+		buf_printf(m, "the object changed since it was listed (412 %s)",
+			   code ? code : "PreconditionFailed");
+	else if (code && !strcmp(code, "NoSuchBucket"))
+		buf_printf(m, "bucket '%s' does not exist (404 NoSuchBucket)", s->base.loc.bucket);
+	else
+		objhttp_add_status(m, r->status, code ? code : NO_CODE, e->message);
+	if (code && !strcmp(code, "RequestTimeTooSkewed"))
+		s3_skew_note(m, http_response_header(r, "Date"), time_now_ms() / 1000);
+	else if (res == ES_ERR_AUTH)
+		buf_printf(m, " (credentials from %s)", s->aws.source);
+	if (r->status >= 300 && r->status < 400) {
+		const char *region = http_response_header(r, "x-amz-bucket-region");
+
+		if (region)
+			buf_printf(m, "; the bucket is in region '%s'", region);
+	}
 	return res;
 }
 
-static void call_release(struct s3_call *c)
-{
-	http_response_release(&c->resp);
-	free(c->message);
-	c->message = NULL;
-}
+static const objhttp_ops s3_http_ops = {
+	.no_code = NO_CODE,
+	.ca_bundle_env = "AWS_CA_BUNDLE",
+	.reply_cap = S3XML_MAX_REPLY_BYTES,
+	.target = s3_call_target,
+	.send = s3_send,
+	.reply_error = s3_reply_error,
+	.status_failure = s3_status_failure,
+};
 
 /* --- list -------------------------------------------------------------- */
 
@@ -632,7 +396,7 @@ static es_result s3_list(store *st, store_list *out)
 	es_result r = ES_OK;
 
 	for (;;) {
-		struct s3_call c = { 0 };
+		objhttp_call c = { 0 };
 		buf q = BUF_INIT;
 		s3_list_page page;
 		char *err = NULL;
@@ -648,14 +412,14 @@ static es_result s3_list(store *st, store_list *out)
 		c.body_cap = S3XML_MAX_LIST_BYTES;
 		c.verb = "list";
 		c.url = st->loc.url;
-		r = s3_call(s, &c);
+		r = objhttp_run(&s->oh, &c);
 		if (r == ES_OK && s3xml_parse_list_v2(c.resp.body.data ? c.resp.body.data : "",
 						      c.resp.body.len, &page, &err) != ES_OK) {
 			r = store_fail(st, ES_ERR_REMOTE, st->loc.url,
 				       "cannot list '%s': invalid reply: %s", st->loc.url, err);
 			free(err);
 		}
-		call_release(&c);
+		objhttp_call_release(&c);
 		buf_release(&q);
 		if (r != ES_OK)
 			break;
@@ -693,101 +457,21 @@ static es_result s3_list(store *st, store_list *out)
 
 static es_result s3_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
 {
-	s3_store *s = (s3_store *)st;
-	struct get_state g = { fn, ud, NULL, 0, 0, UINT64_MAX, false, false, "" };
-	struct s3_call c = { 0 };
-	char *url = store_url(st, obj->key);
-	char *if_match = NULL;
-	es_result r;
-
-	c.method = "GET";
-	c.key = obj->key;
-	c.get = &g;
-	c.verb = "read";
-	c.url = url;
-	if (obj->etag && *obj->etag) {
-		if_match = xasprintf("\"%s\"", obj->etag);
-		call_header(&c, "If-Match", if_match);
-	}
-	r = s3_call(s, &c);
-	call_release(&c);
-	free(if_match);
-	free(url);
-	return r;
+	return objhttp_get(&((s3_store *)st)->oh, obj, fn, ud);
 }
 
 /* --- put --------------------------------------------------------------- */
 
-struct digest {
-	char md5_b64[32];
-	char sha256_hex[65];
-	unsigned char md5[16];
-};
-
-static void digest_mem(const void *p, size_t n, struct digest *d)
-{
-	buf b = BUF_INIT;
-	unsigned int len = 0;
-
-	EVP_Digest(p, n, d->md5, &len, EVP_md5(), NULL);
-	sigv4_sha256_hex(p, n, d->sha256_hex);
-	buf_add_base64(&b, d->md5, 16);
-	snprintf(d->md5_b64, sizeof(d->md5_b64), "%s", b.data);
-	buf_release(&b);
-}
-
-/* MD5 and SHA-256 of length bytes of fd at offset.  -1 with errno. */
-static int digest_file(int fd, uint64_t offset, uint64_t length, struct digest *d)
-{
-	EVP_MD_CTX *md5 = EVP_MD_CTX_new(), *sha = EVP_MD_CTX_new();
-	unsigned char *chunk = xmalloc(HASH_CHUNK), sum[32];
-	unsigned int len = 0;
-	buf b = BUF_INIT;
-	int rc = -1;
-
-	if (!md5 || !sha)
-		die("out of memory");
-	EVP_DigestInit_ex(md5, EVP_md5(), NULL);
-	EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
-	while (length) {
-		size_t want = length < HASH_CHUNK ? (size_t)length : HASH_CHUNK;
-		ssize_t got = pread(fd, chunk, want, (off_t)offset);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			if (got == 0)
-				errno = EIO;   /* the file shrank */
-			goto done;
-		}
-		EVP_DigestUpdate(md5, chunk, (size_t)got);
-		EVP_DigestUpdate(sha, chunk, (size_t)got);
-		offset += (uint64_t)got;
-		length -= (uint64_t)got;
-	}
-	EVP_DigestFinal_ex(md5, d->md5, &len);
-	EVP_DigestFinal_ex(sha, sum, &len);
-	hex_encode(sum, 32, d->sha256_hex);
-	buf_add_base64(&b, d->md5, 16);
-	snprintf(d->md5_b64, sizeof(d->md5_b64), "%s", b.data);
-	buf_release(&b);
-	rc = 0;
-done:
-	EVP_MD_CTX_free(md5);
-	EVP_MD_CTX_free(sha);
-	free(chunk);
-	return rc;
-}
-
-static es_result put_single(s3_store *s, const char *key, const char *url, int fd,
+static es_result put_single(void *ud, const char *key, const char *url, int fd,
 			    uint64_t size, const char *local_path)
 {
-	struct s3_call c = { 0 };
+	s3_store *s = ud;
+	objhttp_call c = { 0 };
 	http_body body = { NULL, fd, 0, size };
-	struct digest d;
+	objhttp_digest d;
 	es_result r;
 
-	if (digest_file(fd, 0, size, &d) < 0)
+	if (objhttp_digest_file(fd, 0, size, true, NULL, &d) < 0)
 		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
 				  strerror(errno));
 	c.method = "PUT";
@@ -796,10 +480,10 @@ static es_result put_single(s3_store *s, const char *key, const char *url, int f
 	c.payload_hash = d.sha256_hex;
 	c.verb = "write";
 	c.url = url;
-	call_header(&c, "Content-MD5", d.md5_b64);
-	call_header(&c, "Content-Type", "application/octet-stream");
-	r = s3_call(s, &c);
-	call_release(&c);
+	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
+	r = objhttp_run(&s->oh, &c);
+	objhttp_call_release(&c);
 	return r;
 }
 
@@ -808,7 +492,7 @@ static es_result put_single(s3_store *s, const char *key, const char *url, int f
 static void abort_upload(s3_store *s, const char *key, const char *upload_id,
 			 const char *url)
 {
-	struct s3_call c = { 0 };
+	objhttp_call c = { 0 };
 	buf q = BUF_INIT;
 
 	s3_query_add(&q, "uploadId", upload_id);
@@ -818,7 +502,7 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id,
 	c.verb = "abort the multipart upload of";
 	c.url = url;
 	c.quiet = true;
-	if (s3_call(s, &c) != ES_OK) {
+	if (objhttp_run(&s->oh, &c) != ES_OK) {
 		if (c.resp.error == HTTP_OK && c.resp.status == 404)
 			log_msg(LOG_DEBUG, url, "multipart upload of '%s' already gone", url);
 		else
@@ -826,7 +510,7 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id,
 	} else {
 		log_msg(LOG_DEBUG, url, "aborted multipart upload %s of '%s'", upload_id, url);
 	}
-	call_release(&c);
+	objhttp_call_release(&c);
 	buf_release(&q);
 }
 
@@ -838,7 +522,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 	unsigned aborted = 0;
 
 	for (;;) {
-		struct s3_call c = { 0 };
+		objhttp_call c = { 0 };
 		buf q = BUF_INIT;
 		s3_upload_list list;
 		char *err = NULL;
@@ -857,7 +541,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 		c.verb = "list the unfinished uploads of";
 		c.url = url;
 		c.quiet = true;
-		r = s3_call(s, &c);
+		r = objhttp_run(&s->oh, &c);
 		if (r != ES_OK) {
 			/* Bad credentials stop here.  Anything else, a policy that
 			 * allows s3:PutObject but not listing uploads included, only
@@ -874,7 +558,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 				log_msg(LOG_WARNING, url, "%s; going on (unfinished uploads of "
 					"interrupted runs stay until a lifecycle rule removes them)",
 					c.message);
-			call_release(&c);
+			objhttp_call_release(&c);
 			buf_release(&q);
 			free(key_marker);
 			free(id_marker);
@@ -882,7 +566,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 		}
 		r = s3xml_parse_list_multipart_uploads(c.resp.body.data ? c.resp.body.data : "",
 						       c.resp.body.len, &list, &err);
-		call_release(&c);
+		objhttp_call_release(&c);
 		buf_release(&q);
 		if (r != ES_OK) {
 			log_msg(LOG_WARNING, url, "cannot list the unfinished uploads of '%s': "
@@ -943,7 +627,7 @@ static char *unquote(const char *etag)
 static bool completed_already(s3_store *s, const char *key, const char *url,
 			      const unsigned char *md5s, size_t nparts)
 {
-	struct s3_call c = { 0 };
+	objhttp_call c = { 0 };
 	unsigned char sum[16];
 	unsigned int len = 0;
 	char hex[33], *want, *got = NULL;
@@ -958,25 +642,26 @@ static bool completed_already(s3_store *s, const char *key, const char *url,
 	c.verb = "check";
 	c.url = url;
 	c.quiet = true;
-	if (s3_call(s, &c) == ES_OK && (etag = http_response_header(&c.resp, "ETag"))) {
+	if (objhttp_run(&s->oh, &c) == ES_OK && (etag = http_response_header(&c.resp, "ETag"))) {
 		got = unquote(etag);
 		same = !strcasecmp(got, want);
 	}
-	call_release(&c);
+	objhttp_call_release(&c);
 	free(got);
 	free(want);
 	return same;
 }
 
-static es_result put_multipart(s3_store *s, const char *key, const char *url, int fd,
+static es_result put_multipart(void *ud, const char *key, const char *url, int fd,
 			       uint64_t size, const char *local_path)
 {
+	s3_store *s = ud;
 	uint64_t part_size = s3_part_size_for(size, s->set.part_size);
 	size_t nparts = (size_t)((size + part_size - 1) / part_size);
 	char **etags = xcalloc(nparts ? nparts : 1, sizeof(char *));
 	unsigned char *md5s = xcalloc(nparts ? nparts : 1, 16);
 	char *upload_id = NULL, *err = NULL;
-	struct s3_call c = { 0 };
+	objhttp_call c = { 0 };
 	buf q = BUF_INIT, xml = BUF_INIT;
 	es_result r;
 
@@ -989,8 +674,8 @@ static es_result put_multipart(s3_store *s, const char *key, const char *url, in
 	c.query = q.data;
 	c.verb = "start the multipart upload of";
 	c.url = url;
-	call_header(&c, "Content-Type", "application/octet-stream");
-	if ((r = s3_call(s, &c)) != ES_OK)
+	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
+	if ((r = objhttp_run(&s->oh, &c)) != ES_OK)
 		goto done;
 	if (s3xml_parse_initiate_multipart(c.resp.body.data ? c.resp.body.data : "",
 					   c.resp.body.len, &upload_id, &err) != ES_OK) {
@@ -998,18 +683,18 @@ static es_result put_multipart(s3_store *s, const char *key, const char *url, in
 			       "of '%s': invalid reply: %s", url, err);
 		goto done;
 	}
-	call_release(&c);
+	objhttp_call_release(&c);
 	log_msg(LOG_DEBUG, url, "multipart upload of '%s': %zu part(s) of %" PRIu64 " bytes",
 		url, nparts, part_size);
 	/* parts */
 	for (size_t i = 0; i < nparts; i++) {
 		uint64_t off = (uint64_t)i * part_size;
 		http_body body = { NULL, fd, off, size - off < part_size ? size - off : part_size };
-		struct digest d;
+		objhttp_digest d;
 		char num[24];
 		const char *etag;
 
-		if (digest_file(fd, body.offset, body.length, &d) < 0) {
+		if (objhttp_digest_file(fd, body.offset, body.length, true, NULL, &d) < 0) {
 			r = store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
 				       strerror(errno));
 			goto abort;
@@ -1027,8 +712,8 @@ static es_result put_multipart(s3_store *s, const char *key, const char *url, in
 		c.payload_hash = d.sha256_hex;
 		c.verb = "write";
 		c.url = url;
-		call_header(&c, "Content-MD5", d.md5_b64);
-		if ((r = s3_call(s, &c)) != ES_OK)
+		objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+		if ((r = objhttp_run(&s->oh, &c)) != ES_OK)
 			goto abort;
 		if (!(etag = http_response_header(&c.resp, "ETag")) || !*etag) {
 			r = store_fail(&s->base, ES_ERR_REMOTE, url, "cannot write '%s': part %zu "
@@ -1036,7 +721,7 @@ static es_result put_multipart(s3_store *s, const char *key, const char *url, in
 			goto abort;
 		}
 		etags[i] = xstrdup(etag);
-		call_release(&c);
+		objhttp_call_release(&c);
 	}
 	/* complete */
 	buf_addstr(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
@@ -1048,11 +733,11 @@ static es_result put_multipart(s3_store *s, const char *key, const char *url, in
 	buf_addstr(&xml, "</CompleteMultipartUpload>");
 	{
 		http_body body = { xml.data, -1, 0, xml.len };
-		struct digest d;
+		objhttp_digest d;
 		char *final_etag = NULL;
 		s3_error_info einfo = { 0 };
 
-		digest_mem(xml.data, xml.len, &d);
+		objhttp_digest_mem(xml.data, xml.len, true, &d);
 		buf_reset(&q);
 		s3_query_add(&q, "uploadId", upload_id);
 		memset(&c, 0, sizeof(c));
@@ -1061,13 +746,13 @@ static es_result put_multipart(s3_store *s, const char *key, const char *url, in
 		c.query = q.data;
 		c.body = &body;
 		c.payload_hash = d.sha256_hex;
-		c.error_in_200 = true;
+		c.error_in_2xx = true;
 		c.verb = "complete the multipart upload of";
 		c.url = url;
 		c.quiet = true;
-		call_header(&c, "Content-MD5", d.md5_b64);
-		call_header(&c, "Content-Type", "application/xml");
-		r = s3_call(s, &c);
+		objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+		objhttp_call_header(&c, "Content-Type", "application/xml");
+		r = objhttp_run(&s->oh, &c);
 		if (r != ES_OK) {
 			bool lost_reply = c.had_transport_error && c.resp.error == HTTP_OK &&
 					  c.resp.status == 404;
@@ -1107,7 +792,7 @@ static es_result put_multipart(s3_store *s, const char *key, const char *url, in
 abort:
 	abort_upload(s, key, upload_id, url);
 done:
-	call_release(&c);
+	objhttp_call_release(&c);
 	for (size_t i = 0; i < nparts; i++)
 		free(etags[i]);
 	free(etags);
@@ -1122,29 +807,9 @@ done:
 static es_result s3_put(store *st, const char *key, const char *local_path)
 {
 	s3_store *s = (s3_store *)st;
-	char *url = store_url(st, key);
-	struct stat sb;
-	int fd = -1;
-	es_result r;
 
-	if (!store_key_is_safe(key)) {
-		r = store_fail(st, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
-		goto done;
-	}
-	if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
-		r = store_fail(st, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-			       strerror(errno));
-		goto done;
-	}
-	if ((uint64_t)sb.st_size >= s->set.threshold)
-		r = put_multipart(s, key, url, fd, (uint64_t)sb.st_size, local_path);
-	else
-		r = put_single(s, key, url, fd, (uint64_t)sb.st_size, local_path);
-done:
-	if (fd >= 0)
-		close(fd);
-	free(url);
-	return r;
+	return objhttp_put(&s->oh, key, local_path, s->set.threshold, put_single,
+			   put_multipart);
 }
 
 /* --- open / free ------------------------------------------------------- */
@@ -1155,7 +820,7 @@ static void s3_free(store *st)
 
 	if (!s)
 		return;
-	http_client_free(s->http);
+	objhttp_release(&s->oh);
 	aws_config_release(&s->aws);
 	s3_settings_release(&s->set);
 	location_release(&st->loc);
@@ -1173,7 +838,6 @@ es_result store_s3_open(const location *loc, store **out)
 {
 	s3_store *s;
 	buf err = BUF_INIT;
-	http_options opt = { 0 };
 	es_result r;
 
 	*out = NULL;
@@ -1191,11 +855,8 @@ es_result store_s3_open(const location *loc, store **out)
 		s3_free(&s->base);
 		return r;
 	}
-	opt.ca_bundle = s->set.ca_bundle;
-	opt.stall_timeout_s = s->set.stall_timeout_s;
-	opt.user_agent = "evshare/" EVSHARE_VERSION;
-	s->http = http_client_new(&opt);
-	s->retry.max_attempts = s->set.attempts;
+	objhttp_init(&s->oh, &s->base, &s3_http_ops, s, s->set.endpoint.host, s->set.ca_bundle,
+		     s->set.stall_timeout_s, s->set.attempts);
 	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, region %s, %s-style, "
 		"credentials from %s%s", loc->url, s->set.endpoint.scheme,
 		s->set.endpoint.host, s->set.endpoint.base_path, s->set.region,

@@ -395,18 +395,18 @@ static void settings_for(s3_settings *s, const char *endpoint, bool path_style)
 START_TEST(targets_path_and_virtual)
 {
 	s3_settings s;
-	s3_target t;
+	objhttp_target t;
 
 	settings_for(&s, "http://127.0.0.1:9000", true);
 	s3_target_build(&s, "evb", "in/a b+c=d%e&f é~.gz", NULL, &t);
 	ck_assert_str_eq(t.host, "127.0.0.1:9000");
 	ck_assert_str_eq(t.path, "/evb/in/a%20b%2Bc%3Dd%25e%26f%20%C3%A9~.gz");
 	ck_assert_str_eq(t.url, "http://127.0.0.1:9000/evb/in/a%20b%2Bc%3Dd%25e%26f%20%C3%A9~.gz");
-	s3_target_release(&t);
+	objhttp_target_release(&t);
 	s3_target_build(&s, "evb", NULL, "list-type=2&prefix=in%2F", &t);
 	ck_assert_str_eq(t.path, "/evb");
 	ck_assert_str_eq(t.url, "http://127.0.0.1:9000/evb?list-type=2&prefix=in%2F");
-	s3_target_release(&t);
+	objhttp_target_release(&t);
 	s3_endpoint_release(&s.endpoint);
 
 	settings_for(&s, "https://s3.eu-west-1.amazonaws.com", false);
@@ -414,17 +414,17 @@ START_TEST(targets_path_and_virtual)
 	ck_assert_str_eq(t.host, "evb.s3.eu-west-1.amazonaws.com");
 	ck_assert_str_eq(t.path, "/a//b/./c");   /* sent as is: S3 never normalises */
 	ck_assert_str_eq(t.url, "https://evb.s3.eu-west-1.amazonaws.com/a//b/./c");
-	s3_target_release(&t);
+	objhttp_target_release(&t);
 	s3_target_build(&s, "evb", NULL, "uploads", &t);
 	ck_assert_str_eq(t.path, "/");
 	ck_assert_str_eq(t.url, "https://evb.s3.eu-west-1.amazonaws.com/?uploads");
-	s3_target_release(&t);
+	objhttp_target_release(&t);
 	s3_endpoint_release(&s.endpoint);
 
 	settings_for(&s, "https://gw.example.com/s3/", true);
 	s3_target_build(&s, "evb", "k", NULL, &t);
 	ck_assert_str_eq(t.path, "/s3/evb/k");
-	s3_target_release(&t);
+	objhttp_target_release(&t);
 	s3_endpoint_release(&s.endpoint);
 }
 END_TEST

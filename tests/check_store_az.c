@@ -155,26 +155,26 @@ START_TEST(targets)
 	static const char *const none[] = { NULL };
 	buf err = BUF_INIT;
 	az_settings s;
-	az_target t;
+	objhttp_target t;
 
 	ck_assert_int_eq(resolve("az://acct/cont/", NULL, NULL, none, &s, &err), ES_OK);
 	az_target_build(&s, "cont", "in/a b+c\xc3\xa9%.gz", NULL, &t);
 	ck_assert_str_eq(t.host, "acct.blob.core.windows.net");
 	ck_assert_str_eq(t.path, "/cont/in/a%20b%2Bc%C3%A9%25.gz");
 	ck_assert_str_eq(t.url, "https://acct.blob.core.windows.net/cont/in/a%20b%2Bc%C3%A9%25.gz");
-	az_target_release(&t);
+	objhttp_target_release(&t);
 	az_target_build(&s, "cont", NULL, "restype=container&comp=list", &t);
 	ck_assert_str_eq(t.path, "/cont");
 	ck_assert_str_eq(t.url, "https://acct.blob.core.windows.net/cont?restype=container&comp=list");
-	az_target_release(&t);
+	objhttp_target_release(&t);
 	az_settings_release(&s);
 	ck_assert_int_eq(resolve("az://devstoreaccount1/cont/", "http://127.0.0.1:10000/devstoreaccount1",
 				 NULL, none, &s, &err), ES_OK);
 	az_target_build(&s, "cont", "k", "", &t);
 	ck_assert_str_eq(t.path, "/devstoreaccount1/cont/k");
 	ck_assert_str_eq(t.url, "http://127.0.0.1:10000/devstoreaccount1/cont/k");
-	az_target_release(&t);
-	az_target_release(NULL);
+	objhttp_target_release(&t);
+	objhttp_target_release(NULL);
 	az_settings_release(&s);
 	buf_release(&err);
 }

@@ -1,0 +1,216 @@
+/*
+ * objhttp.h - what the object stores over HTTP (store_s3.c, store_az.c)
+ * share: one request with retries and resumed GETs, the failure message,
+ * the get and put operations around it, and body digests.
+ *
+ * It sits between the stores and http.c: http.c is plain HTTP (it neither
+ * logs nor knows what a store, a signature or a message is); this module
+ * speaks store.h (results, store_fail(), the write callback of a get) and
+ * knows no protocol.  A backend keeps only what is its protocol's: the
+ * request target, signing (or a SAS token), reading its error replies, the
+ * result and wording of an HTTP error, and its upload scheme (multipart
+ * upload, block list).  It embeds an `objhttp`
+ * in its store, gives it an objhttp_ops, and sends every request with
+ * objhttp_run():
+ *
+ *  target   once per call, ops->target: Host, encoded path, and the URL
+ *           that traces name (never one holding a secret);
+ *  attempt  ops->send signs the attempt (a new date each time) and sends
+ *           it, with "Range: bytes=N-" when a GET resumes; the outcome is
+ *           classified by http_classify() with the error code
+ *           ops->reply_error reads from a reply of status >= 300 (or from
+ *           a 2xx one when the call says error_in_2xx);
+ *  retry    what http_classify() calls worth retrying, after a full-jitter
+ *           wait (http.h), until retry.max_attempts attempts have failed;
+ *           an attempt of a GET that moved the stream on is not a failure,
+ *           up to OBJHTTP_MAX_RESUMES attempts in all;
+ *  fail     once: "cannot VERB 'URL': WHY[; gave up after N attempts]",
+ *           logged with store_fail() and returned, or kept in
+ *           call->message when the call is quiet (the caller decides).
+ *
+ * A streaming GET (objhttp_get) hands each byte of the object to its
+ * callback once and in order, whatever the attempts: a resumed reply (206)
+ * must start at or before the next byte wanted and is skipped up to it, a
+ * whole reply (200) is skipped up to it too, and a reply shorter than its
+ * object is resumed.  If the callback returns non-zero the GET stops with
+ * ES_ERR_DATA, logging nothing.
+ *
+ * At -v -v every attempt is logged: method, target URL, status and error
+ * code or transport error, attempt number, bytes sent and received, time.
+ * Nothing ops->send adds to a request (Authorization, a SAS) is logged.
+ */
+#ifndef EVSHARE_OBJHTTP_H
+#define EVSHARE_OBJHTTP_H
+
+#include <openssl/evp.h>
+
+#include "http.h"
+#include "store.h"
+
+#define OBJHTTP_MAX_EXTRA_HEADERS 8
+#define OBJHTTP_MAX_RESUMES       100     /* attempts of a GET in all */
+#define OBJHTTP_MD5_B64_LEN       25      /* Base64 of an MD5, and a NUL */
+
+/* --- one request ------------------------------------------------------ */
+
+typedef struct objhttp_target {
+	char *host;          /* the Host header */
+	char *path;          /* encoded path as sent and signed */
+	char *url;           /* scheme://host/path[?query], without any secret */
+} objhttp_target;
+
+void objhttp_target_release(objhttp_target *t);
+
+/* The error a reply carries (both NULL: none). */
+typedef struct objhttp_error {
+	char *code;          /* "NoSuchKey", "BlobNotFound" */
+	char *message;       /* the server's sentence */
+} objhttp_error;
+
+void objhttp_error_release(objhttp_error *e);
+
+/* A streaming GET's position, kept across attempts (objhttp_get). */
+typedef struct objhttp_stream {
+	store_write_fn fn;
+	void *ud;
+	const http_response *resp;   /* the current attempt's */
+	uint64_t delivered;          /* bytes given to fn */
+	uint64_t pos;                /* object offset of the next body byte */
+	uint64_t total;              /* object size once known; UINT64_MAX before */
+	bool started;                /* this attempt's reply was looked at */
+	bool stopped;                /* fn asked to stop */
+	char bad[200];               /* a reply that cannot be resumed from */
+} objhttp_stream;
+
+typedef struct objhttp_call {
+	/* the request */
+	const char *method;
+	const char *key;             /* NULL: the bucket or container */
+	const char *query;           /* encoded; NULL: none */
+	http_header extra[OBJHTTP_MAX_EXTRA_HEADERS];
+	size_t nextra;
+	const http_body *body;       /* NULL: none */
+	const char *payload_hash;    /* hex SHA-256 of the body, for a signer
+	                                that signs it; NULL: of an empty body */
+	size_t body_cap;             /* collected 2xx bodies; 0: ops->reply_cap */
+	bool error_in_2xx;           /* a 2xx reply may be an error document */
+	objhttp_stream *get;         /* a streaming GET; NULL: none */
+	/* for messages */
+	const char *verb;            /* "cannot VERB 'URL'" */
+	const char *url;             /* the store's URL of the object */
+	bool quiet;                  /* failure: kept in message, not logged */
+	/* results */
+	http_response resp;          /* the last attempt's reply */
+	bool had_transport_error;    /* some attempt failed in transit */
+	char *message;               /* quiet: the failure message */
+} objhttp_call;
+
+/* Add a header to c (the strings are not copied); dies past
+ * OBJHTTP_MAX_EXTRA_HEADERS, a bug. */
+void objhttp_call_header(objhttp_call *c, const char *name, const char *value);
+/* Free what objhttp_run() left in c; c can be run again after. */
+void objhttp_call_release(objhttp_call *c);
+
+/* What a backend supplies.  ud is the objhttp's. */
+typedef struct objhttp_ops {
+	const char *no_code;          /* "(no S3 error code)": an error reply
+	                                 that names none */
+	const char *ca_bundle_env;    /* named when TLS fails: "AWS_CA_BUNDLE" */
+	size_t reply_cap;             /* collected 2xx bodies by default */
+	/* c's request target (released by objhttp_run). */
+	void (*target)(void *ud, const objhttp_call *c, objhttp_target *out);
+	/*
+	 * Sign one attempt of c and send it: set req->url and req->headers
+	 * (Host, c's extra headers, "Range: range" when range is not NULL,
+	 * and the protocol's own), then http_perform() it into resp.  The
+	 * rest of req (method, body, body callback, cap) is set.  Returns
+	 * ES_OK once sent, whatever the outcome; ES_ERR_INTERNAL when the
+	 * request could not be signed (nothing sent, resp untouched).
+	 */
+	es_result (*send)(void *ud, const objhttp_call *c, const objhttp_target *t,
+			  const char *range, http_request *req, http_response *resp);
+	/* The error code and message of reply r (fields NULL when none). */
+	void (*reply_error)(const http_response *r, objhttp_error *out);
+	/*
+	 * A final failure with an HTTP status (c->resp): append why to m,
+	 * after "cannot VERB 'URL': ", and return the result.  exhausted: the
+	 * failure was worth retrying and the attempts ran out.
+	 */
+	es_result (*status_failure)(void *ud, const objhttp_call *c, const objhttp_error *e,
+				    bool exhausted, buf *m);
+} objhttp_ops;
+
+typedef struct objhttp {
+	store *st;                    /* the backend's: messages, URLs */
+	const objhttp_ops *ops;
+	void *ud;                     /* given to ops: the backend's store */
+	http_client *http;
+	http_retry retry;             /* max_attempts: failed attempts per request */
+	const char *endpoint_host;    /* named when TLS fails; not owned */
+} objhttp;
+
+/* Open h's HTTP client (ca_bundle NULL: the system's; the user agent is
+ * evshare's) for a store whose requests go to endpoint_host (kept, not
+ * copied), with `attempts` attempts per request. */
+void objhttp_init(objhttp *h, store *st, const objhttp_ops *ops, void *ud,
+		  const char *endpoint_host, const char *ca_bundle, long stall_timeout_s,
+		  unsigned attempts);
+/* Close h's client; h may be zeroed or NULL. */
+void objhttp_release(objhttp *h);
+
+/*
+ * Send c with retries (see above).  ES_OK: the last reply (c->resp) is a
+ * success and, for a GET, the whole object reached its callback.
+ * ES_ERR_DATA: the GET's callback stopped it (nothing logged).  Otherwise
+ * the failure's result, logged (or kept in c->message when c->quiet).
+ * Release c with objhttp_call_release() either way.
+ */
+es_result objhttp_run(objhttp *h, objhttp_call *c);
+
+/* Is code (may be NULL) one of list (NULL-terminated)? */
+bool objhttp_code_in(const char *code, const char *const *list);
+
+/* Append an HTTP error to m: "STATUS CODE: MESSAGE", the message without
+ * its full stop (a server's sentence; more may follow), or "STATUS CODE"
+ * when message is NULL or empty. */
+void objhttp_add_status(buf *m, long status, const char *code, const char *message);
+
+/* --- operations ------------------------------------------------------- */
+
+/* The store.h get of obj: a streaming GET with If-Match: its etag (when
+ * there is one), resumed across attempts. */
+es_result objhttp_get(objhttp *h, const store_object *obj, store_write_fn fn, void *ud);
+
+/* Send `size` bytes of fd, local_path's, to key (url: the store's URL of
+ * key, for messages).  Errors are logged with store_fail(). */
+typedef es_result (*objhttp_put_fn)(void *ud, const char *key, const char *url, int fd,
+				    uint64_t size, const char *local_path);
+
+/* The store.h put: refuse an unsafe key, open local_path, and send it with
+ * `parts` when it has at least `threshold` bytes, else with `one`. */
+es_result objhttp_put(objhttp *h, const char *key, const char *local_path,
+		      uint64_t threshold, objhttp_put_fn one, objhttp_put_fn parts);
+
+/* The part size for an object of `size` bytes: part_size, raised to whole
+ * MiB so that at most max_parts parts are needed. */
+uint64_t objhttp_part_size_for(uint64_t size, uint64_t part_size, uint64_t max_parts);
+
+/* --- digests ---------------------------------------------------------- */
+
+typedef struct objhttp_digest {
+	unsigned char md5[16];
+	char md5_b64[OBJHTTP_MD5_B64_LEN];   /* Content-MD5 */
+	char sha256_hex[65];                 /* "" unless asked for */
+} objhttp_digest;
+
+/* MD5, and SHA-256 when sha256, of n bytes at p. */
+void objhttp_digest_mem(const void *p, size_t n, bool sha256, objhttp_digest *d);
+/* The same of length bytes of fd at offset, read with pread; the bytes are
+ * also fed to `also` when it is not NULL (a digest of the whole file).
+ * 0, or -1 with errno (EIO when the file is shorter). */
+int objhttp_digest_file(int fd, uint64_t offset, uint64_t length, bool sha256,
+			EVP_MD_CTX *also, objhttp_digest *d);
+/* The Base64 of an MD5 (a Content-MD5 value). */
+void objhttp_md5_base64(const unsigned char md5[16], char out[OBJHTTP_MD5_B64_LEN]);
+
+#endif

@@ -1,0 +1,444 @@
+/*
+ * objhttp.c - one request of an object store over HTTP, with retries and
+ * resumed GETs; the get and put operations and the digests of the bodies.
+ * See objhttp.h; the backends are store_s3.c and store_az.c.
+ */
+#include "objhttp.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HASH_CHUNK (1u << 20)
+#define MIB        (1ull << 20)
+
+void objhttp_target_release(objhttp_target *t)
+{
+	if (!t)
+		return;
+	free(t->host);
+	free(t->path);
+	free(t->url);
+	memset(t, 0, sizeof(*t));
+}
+
+void objhttp_error_release(objhttp_error *e)
+{
+	if (!e)
+		return;
+	free(e->code);
+	free(e->message);
+	memset(e, 0, sizeof(*e));
+}
+
+void objhttp_call_header(objhttp_call *c, const char *name, const char *value)
+{
+	if (c->nextra >= OBJHTTP_MAX_EXTRA_HEADERS)
+		die("objhttp: too many headers");
+	c->extra[c->nextra].name = name;
+	c->extra[c->nextra].value = value;
+	c->nextra++;
+}
+
+void objhttp_call_release(objhttp_call *c)
+{
+	http_response_release(&c->resp);
+	free(c->message);
+	c->message = NULL;
+}
+
+void objhttp_init(objhttp *h, store *st, const objhttp_ops *ops, void *ud,
+		  const char *endpoint_host, const char *ca_bundle, long stall_timeout_s,
+		  unsigned attempts)
+{
+	http_options opt = { 0 };
+
+	memset(h, 0, sizeof(*h));
+	h->st = st;
+	h->ops = ops;
+	h->ud = ud;
+	h->endpoint_host = endpoint_host;
+	opt.ca_bundle = ca_bundle;
+	opt.stall_timeout_s = stall_timeout_s;
+	opt.user_agent = "evshare/" EVSHARE_VERSION;
+	h->http = http_client_new(&opt);
+	h->retry.max_attempts = attempts;
+}
+
+void objhttp_release(objhttp *h)
+{
+	if (!h)
+		return;
+	http_client_free(h->http);
+	h->http = NULL;
+}
+
+/* --- a streaming GET --------------------------------------------------- */
+
+/* Learn where this attempt's body starts and how long the object is. */
+static bool stream_begin(objhttp_stream *g)
+{
+	const http_response *r = g->resp;
+	const char *cl = http_response_header(r, "Content-Length");
+	uint64_t v;
+
+	g->started = true;
+	if (r->status == 206) {
+		uint64_t start, total;
+
+		if (!http_parse_content_range(http_response_header(r, "Content-Range"),
+					      &start, &total)) {
+			snprintf(g->bad, sizeof(g->bad), "a 206 reply without a valid Content-Range");
+			return false;
+		}
+		if (start > g->delivered) {
+			snprintf(g->bad, sizeof(g->bad), "the resumed reply starts at byte %" PRIu64
+				 ", not %" PRIu64, start, g->delivered);
+			return false;
+		}
+		g->pos = start;
+		if (total != UINT64_MAX)
+			g->total = total;
+		return true;
+	}
+	g->pos = 0;   /* a whole reply: skip what was delivered already */
+	if (cl && parse_u64(cl, &v))
+		g->total = v;
+	return true;
+}
+
+static int stream_body(void *ud, const char *p, size_t n)
+{
+	objhttp_stream *g = ud;
+
+	if (!g->started && !stream_begin(g))
+		return 1;
+	if (g->pos < g->delivered) {
+		uint64_t skip = g->delivered - g->pos;
+
+		if (skip > n)
+			skip = n;
+		p += skip;
+		n -= (size_t)skip;
+		g->pos += skip;
+	}
+	if (!n)
+		return 0;
+	if (g->fn(g->ud, p, n)) {
+		g->stopped = true;
+		return 1;
+	}
+	g->pos += n;
+	g->delivered += n;
+	return 0;
+}
+
+/* --- one request, with retries ----------------------------------------- */
+
+static void trace_attempt(const objhttp_call *c, const objhttp_target *t, unsigned attempt,
+			  const char *code)
+{
+	const http_response *r = &c->resp;
+
+	if (!log_enabled(LOG_TRACE))
+		return;
+	if (r->error == HTTP_OK)
+		log_msg(LOG_TRACE, c->url, "%s %s -> %ld%s%s (attempt %u, sent %" PRIu64
+			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url, r->status,
+			code ? " " : "", code ? code : "", attempt,
+			r->sent_bytes, r->body_bytes, r->seconds);
+	else
+		log_msg(LOG_TRACE, c->url, "%s %s -> %s: %s (attempt %u, sent %" PRIu64
+			" B, received %" PRIu64 " B, %.3f s)", c->method, t->url,
+			http_error_name(r->error), r->message, attempt,
+			r->sent_bytes, r->body_bytes, r->seconds);
+}
+
+/* The failure message m of c, result res: logged, or kept when c is quiet. */
+static es_result call_report(objhttp *h, objhttp_call *c, es_result res, buf *m)
+{
+	if (c->quiet) {
+		free(c->message);
+		c->message = buf_detach(m, NULL);
+	} else {
+		store_fail(h->st, res, c->url, "%s", m->data);
+		buf_release(m);
+	}
+	return res;
+}
+
+static es_result call_fail(objhttp *h, objhttp_call *c, const objhttp_error *e,
+			   bool exhausted, unsigned attempts)
+{
+	const http_response *r = &c->resp;
+	buf m = BUF_INIT;
+	es_result res;
+
+	buf_printf(&m, "cannot %s '%s': ", c->verb, c->url);
+	if (c->get && c->get->bad[0]) {
+		res = ES_ERR_REMOTE;
+		buf_addstr(&m, c->get->bad);
+	} else if (r->error != HTTP_OK) {
+		res = exhausted ? ES_ERR_TEMP : r->error == HTTP_E_LOCAL ? ES_ERR_IO : ES_ERR_REMOTE;
+		buf_printf(&m, "%s (%s)", http_error_name(r->error), r->message);
+		if (r->error == HTTP_E_TLS)
+			buf_printf(&m, "; the TLS peer '%s' is not trusted or TLS failed "
+				   "(%s names a CA file)", h->endpoint_host, h->ops->ca_bundle_env);
+	} else {
+		res = h->ops->status_failure(h->ud, c, e, exhausted, &m);
+	}
+	if (exhausted)
+		buf_printf(&m, "; gave up after %u attempts", attempts);
+	return call_report(h, c, res, &m);
+}
+
+bool objhttp_code_in(const char *code, const char *const *list)
+{
+	for (size_t i = 0; code && list[i]; i++)
+		if (!strcmp(code, list[i]))
+			return true;
+	return false;
+}
+
+void objhttp_add_status(buf *m, long status, const char *code, const char *message)
+{
+	int mlen = message ? (int)strlen(message) : 0;
+
+	while (mlen > 0 && (message[mlen - 1] == '.' || message[mlen - 1] == ' '))
+		mlen--;
+	buf_printf(m, "%ld %s%s%.*s", status, code, mlen ? ": " : "", mlen,
+		   mlen ? message : "");
+}
+
+es_result objhttp_run(objhttp *h, objhttp_call *c)
+{
+	const objhttp_ops *ops = h->ops;
+	objhttp_target t = { 0 };
+	unsigned failures = 0, attempts = 0;
+	es_result res = ES_ERR_INTERNAL;
+
+	ops->target(h->ud, c, &t);
+	for (;;) {
+		http_request req = { c->method, NULL, NULL, 0, c->body,
+				     c->get ? stream_body : NULL, c->get,
+				     c->body_cap ? c->body_cap : ops->reply_cap };
+		objhttp_error e = { 0 };
+		char range[48];
+		uint64_t before = c->get ? c->get->delivered : 0;
+		http_verdict v;
+
+		attempts++;
+		if (c->get && c->get->total != UINT64_MAX && c->get->delivered == c->get->total) {
+			res = ES_OK;    /* everything arrived before the connection broke */
+			break;
+		}
+		if (c->get && c->get->delivered)
+			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", c->get->delivered);
+		http_response_release(&c->resp);
+		if (c->get) {
+			c->get->started = false;
+			c->get->resp = &c->resp;
+		}
+		if (ops->send(h->ud, c, &t, c->get && c->get->delivered ? range : NULL, &req,
+			      &c->resp) != ES_OK) {
+			buf m = BUF_INIT;
+
+			buf_printf(&m, "cannot %s '%s': the request could not be signed", c->verb,
+				   c->url);
+			res = call_report(h, c, ES_ERR_INTERNAL, &m);
+			break;
+		}
+		if (c->resp.error != HTTP_OK && c->resp.error != HTTP_E_ABORTED)
+			c->had_transport_error = true;
+		if (c->resp.error == HTTP_OK && (c->resp.status >= 300 || c->error_in_2xx))
+			ops->reply_error(&c->resp, &e);
+		v = http_classify(c->resp.error, c->resp.status, e.code);
+		trace_attempt(c, &t, attempts, e.code);
+		if (c->get && c->resp.error == HTTP_OK && v == HTTP_VERDICT_DONE) {
+			if (!c->get->started && !stream_begin(c->get))
+				v = HTTP_VERDICT_FAIL;
+			else if (c->get->total != UINT64_MAX && c->get->delivered != c->get->total)
+				v = HTTP_VERDICT_RETRY;   /* shorter than announced */
+		}
+		if (v == HTTP_VERDICT_DONE) {
+			objhttp_error_release(&e);
+			res = ES_OK;
+			break;
+		}
+		if (c->get && (c->get->stopped || c->get->bad[0])) {
+			res = c->get->stopped ? ES_ERR_DATA : call_fail(h, c, &e, false, attempts);
+			objhttp_error_release(&e);
+			break;
+		}
+		if (c->get && c->get->delivered > before)
+			failures = 0;     /* progress: a resume is not a failed attempt */
+		failures++;
+		if (v == HTTP_VERDICT_RETRY && failures < h->retry.max_attempts &&
+		    attempts < OBJHTTP_MAX_RESUMES) {
+			unsigned ms = http_backoff_ms(&h->retry, failures);
+			char why[320];
+
+			if (c->resp.error != HTTP_OK)
+				snprintf(why, sizeof(why), "%s (%s)", http_error_name(c->resp.error),
+					 c->resp.message);
+			else
+				snprintf(why, sizeof(why), "%ld %s", c->resp.status,
+					 e.code ? e.code : ops->no_code);
+			log_msg(LOG_DEBUG, c->url, "%s '%s': %s; retrying in %u ms (attempt %u of %u)",
+				c->method, c->url, why, ms, failures + 1, h->retry.max_attempts);
+			http_sleep(&h->retry, ms);
+			objhttp_error_release(&e);
+			continue;
+		}
+		res = call_fail(h, c, &e, v == HTTP_VERDICT_RETRY, attempts);
+		objhttp_error_release(&e);
+		break;
+	}
+	objhttp_target_release(&t);
+	return res;
+}
+
+/* --- get and put ---------------------------------------------------- */
+
+es_result objhttp_get(objhttp *h, const store_object *obj, store_write_fn fn, void *ud)
+{
+	objhttp_stream g = { fn, ud, NULL, 0, 0, UINT64_MAX, false, false, "" };
+	objhttp_call c = { 0 };
+	char *url = store_url(h->st, obj->key);
+	char *if_match = NULL;
+	es_result r;
+
+	c.method = "GET";
+	c.key = obj->key;
+	c.get = &g;
+	c.verb = "read";
+	c.url = url;
+	if (obj->etag && *obj->etag) {
+		if_match = xasprintf("\"%s\"", obj->etag);
+		objhttp_call_header(&c, "If-Match", if_match);
+	}
+	r = objhttp_run(h, &c);
+	objhttp_call_release(&c);
+	free(if_match);
+	free(url);
+	return r;
+}
+
+es_result objhttp_put(objhttp *h, const char *key, const char *local_path,
+		      uint64_t threshold, objhttp_put_fn one, objhttp_put_fn parts)
+{
+	char *url = store_url(h->st, key);
+	struct stat sb;
+	int fd = -1;
+	es_result r;
+
+	if (!store_key_is_safe(key)) {
+		r = store_fail(h->st, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
+		goto done;
+	}
+	if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
+		r = store_fail(h->st, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
+			       strerror(errno));
+		goto done;
+	}
+	if ((uint64_t)sb.st_size >= threshold)
+		r = parts(h->ud, key, url, fd, (uint64_t)sb.st_size, local_path);
+	else
+		r = one(h->ud, key, url, fd, (uint64_t)sb.st_size, local_path);
+done:
+	if (fd >= 0)
+		close(fd);
+	free(url);
+	return r;
+}
+
+uint64_t objhttp_part_size_for(uint64_t size, uint64_t part_size, uint64_t max_parts)
+{
+	uint64_t need;
+
+	if (part_size && size / part_size < max_parts)
+		return part_size;
+	if (part_size && size / part_size == max_parts && size % part_size == 0)
+		return part_size;
+	need = (size + max_parts - 1) / max_parts;
+	need = (need + MIB - 1) / MIB * MIB;
+	return need > part_size ? need : part_size;
+}
+
+/* --- digests ----------------------------------------------------------- */
+
+void objhttp_md5_base64(const unsigned char md5[16], char out[OBJHTTP_MD5_B64_LEN])
+{
+	buf b = BUF_INIT;
+
+	buf_add_base64(&b, md5, 16);
+	snprintf(out, OBJHTTP_MD5_B64_LEN, "%s", b.data);
+	buf_release(&b);
+}
+
+void objhttp_digest_mem(const void *p, size_t n, bool sha256, objhttp_digest *d)
+{
+	unsigned char sum[32];
+	unsigned int len = 0;
+
+	EVP_Digest(p, n, d->md5, &len, EVP_md5(), NULL);
+	objhttp_md5_base64(d->md5, d->md5_b64);
+	d->sha256_hex[0] = '\0';
+	if (sha256) {
+		EVP_Digest(p, n, sum, &len, EVP_sha256(), NULL);
+		hex_encode(sum, 32, d->sha256_hex);
+	}
+}
+
+int objhttp_digest_file(int fd, uint64_t offset, uint64_t length, bool sha256,
+			EVP_MD_CTX *also, objhttp_digest *d)
+{
+	EVP_MD_CTX *md5 = EVP_MD_CTX_new(), *sha = sha256 ? EVP_MD_CTX_new() : NULL;
+	unsigned char *chunk = xmalloc(HASH_CHUNK), sum[32];
+	unsigned int len = 0;
+	int rc = -1;
+
+	if (!md5 || (sha256 && !sha))
+		die("out of memory");
+	EVP_DigestInit_ex(md5, EVP_md5(), NULL);
+	if (sha)
+		EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+	while (length) {
+		size_t want = length < HASH_CHUNK ? (size_t)length : HASH_CHUNK;
+		ssize_t got = pread(fd, chunk, want, (off_t)offset);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (got == 0)
+				errno = EIO;   /* the file shrank */
+			goto done;
+		}
+		EVP_DigestUpdate(md5, chunk, (size_t)got);
+		if (sha)
+			EVP_DigestUpdate(sha, chunk, (size_t)got);
+		if (also)
+			EVP_DigestUpdate(also, chunk, (size_t)got);
+		offset += (uint64_t)got;
+		length -= (uint64_t)got;
+	}
+	EVP_DigestFinal_ex(md5, d->md5, &len);
+	objhttp_md5_base64(d->md5, d->md5_b64);
+	d->sha256_hex[0] = '\0';
+	if (sha) {
+		EVP_DigestFinal_ex(sha, sum, &len);
+		hex_encode(sum, 32, d->sha256_hex);
+	}
+	rc = 0;
+done:
+	EVP_MD_CTX_free(md5);
+	EVP_MD_CTX_free(sha);
+	free(chunk);
+	return rc;
+}

@@ -1,0 +1,586 @@
+/*
+ * check_objhttp.c - the request loop the HTTP object stores share, driven
+ * through a scripted backend (no network): resumed GETs (Range offsets, a
+ * 206 that starts early, a 200 that ignores the Range, a reply shorter than
+ * its object, a stream complete before the connection broke), what is
+ * refused, retries and their limits, the failure messages, quiet calls, and
+ * the digests of bodies.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "objhttp.h"
+
+/* --- a scripted backend ------------------------------------------------ */
+
+struct step {
+	bool sign_fails;
+	long status;
+	const char *content_range;   /* NULL: none */
+	const char *content_length;  /* NULL: none */
+	const char *body;            /* sent, whatever the status */
+	http_error error;            /* after the body */
+	const char *want_range;      /* the Range this attempt must carry */
+};
+
+struct script {
+	const struct step *steps;
+	size_t nsteps, sent;
+	char *target_url;            /* the last target built */
+};
+
+static void fake_target(void *ud, const objhttp_call *c, objhttp_target *out)
+{
+	struct script *sc = ud;
+
+	out->host = xstrdup("fake.example");
+	out->path = xasprintf("/b/%s", c->key ? c->key : "");
+	out->url = xasprintf("http://fake.example%s", out->path);
+	free(sc->target_url);
+	sc->target_url = xstrdup(out->url);
+}
+
+static void add_header(http_response *r, const char *name, const char *value)
+{
+	r->headers[r->nheaders].name = xstrdup(name);
+	r->headers[r->nheaders].value = xstrdup(value);
+	r->nheaders++;
+}
+
+/* What http_perform would leave in resp for this step. */
+static es_result fake_send(void *ud, const objhttp_call *c, const objhttp_target *t,
+			   const char *range, http_request *req, http_response *resp)
+{
+	struct script *sc = ud;
+	const struct step *st;
+	size_t n;
+
+	(void)c;
+	ck_assert_uint_lt(sc->sent, sc->nsteps);
+	st = &sc->steps[sc->sent++];
+	if (st->want_range)
+		ck_assert_str_eq(range ? range : "(none)", st->want_range);
+	else
+		ck_assert_ptr_null(range);
+	if (st->sign_fails)
+		return ES_ERR_INTERNAL;
+	req->url = t->url;
+	memset(resp, 0, sizeof(*resp));
+	resp->status = st->status;
+	if (st->content_range)
+		add_header(resp, "Content-Range", st->content_range);
+	if (st->content_length)
+		add_header(resp, "Content-Length", st->content_length);
+	n = st->body ? strlen(st->body) : 0;
+	if (n && st->status >= 200 && st->status < 300 && req->on_body) {
+		/* two pieces, as a body arrives */
+		size_t half = n / 2;
+
+		if (req->on_body(req->ud, st->body, half) ||
+		    req->on_body(req->ud, st->body + half, n - half)) {
+			resp->error = HTTP_E_ABORTED;
+			return ES_OK;
+		}
+	} else if (n) {
+		buf_add(&resp->body, st->body, n);
+	}
+	resp->body_bytes = n;
+	resp->error = st->error;
+	if (st->error != HTTP_OK)
+		snprintf(resp->message, sizeof(resp->message), "scripted");
+	return ES_OK;
+}
+
+/* The code is the error body's first word, the rest its message. */
+static void fake_reply_error(const http_response *r, objhttp_error *out)
+{
+	const char *sp;
+
+	if (!r->body.len)
+		return;
+	sp = strchr(r->body.data, ' ');
+	out->code = sp ? xstrndup(r->body.data, (size_t)(sp - r->body.data))
+		       : xstrdup(r->body.data);
+	out->message = sp ? xstrdup(sp + 1) : NULL;
+}
+
+static es_result fake_status_failure(void *ud, const objhttp_call *c, const objhttp_error *e,
+				     bool exhausted, buf *m)
+{
+	(void)ud;
+	objhttp_add_status(m, c->resp.status, e->code ? e->code : "(no fake code)",
+			   e->message);
+	return exhausted ? ES_ERR_TEMP : ES_ERR_REMOTE;
+}
+
+static const objhttp_ops fake_ops = {
+	.no_code = "(no fake code)",
+	.ca_bundle_env = "FAKE_CA_BUNDLE",
+	.reply_cap = 1 << 20,
+	.target = fake_target,
+	.send = fake_send,
+	.reply_error = fake_reply_error,
+	.status_failure = fake_status_failure,
+};
+
+static unsigned slept;
+
+static uint64_t no_random(void *ud)
+{
+	(void)ud;
+	return 0;
+}
+
+static void count_sleep(void *ud, unsigned ms)
+{
+	(void)ud;
+	(void)ms;
+	slept++;
+}
+
+struct fixture {
+	store st;
+	struct script sc;
+	objhttp h;
+	buf got;                     /* what the GET's callback received */
+	int stop_after;              /* > 0: the callback stops past that many bytes */
+};
+
+static void fixture_init(struct fixture *f, const struct step *steps, size_t n,
+			 unsigned attempts)
+{
+	buf err = BUF_INIT;
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_int_eq(location_parse("s3://bkt/in/", "/", &f->st.loc, &err), ES_OK);
+	buf_release(&err);
+	f->sc.steps = steps;
+	f->sc.nsteps = n;
+	f->h.st = &f->st;
+	f->h.ops = &fake_ops;
+	f->h.ud = &f->sc;
+	f->h.endpoint_host = "fake.example";
+	f->h.retry.max_attempts = attempts;
+	f->h.retry.random = no_random;
+	f->h.retry.sleep_ms = count_sleep;
+	buf_init(&f->got, 1 << 20);
+	slept = 0;
+}
+
+static void fixture_release(struct fixture *f)
+{
+	location_release(&f->st.loc);
+	free(f->sc.target_url);
+	buf_release(&f->got);
+}
+
+static int collect(void *ud, const char *p, size_t n)
+{
+	struct fixture *f = ud;
+
+	buf_add(&f->got, p, n);
+	return f->stop_after > 0 && f->got.len > (size_t)f->stop_after;
+}
+
+static es_result get(struct fixture *f, const char *etag)
+{
+	store_object obj = { (char *)"in/k", 10, 0, (char *)etag };
+
+	return objhttp_get(&f->h, &obj, collect, f);
+}
+
+/* --- resumed GETs ------------------------------------------------------ */
+
+START_TEST(get_whole_in_one)
+{
+	static const struct step steps[] = {
+		{ .status = 200, .content_length = "10", .body = "0123456789" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 1, 5);
+	ck_assert_int_eq(get(&f, "e1"), ES_OK);
+	ck_assert_str_eq(f.got.data, "0123456789");
+	ck_assert_str_eq(f.sc.target_url, "http://fake.example/b/in/k");
+	ck_assert_uint_eq(slept, 0);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_resumes_from_what_was_delivered)
+{
+	/* cut after 4 bytes; the resumed reply starts two bytes early; a
+	 * resume that made progress is not counted as a failure, so two
+	 * attempts are enough however many times the body is cut */
+	static const struct step steps[] = {
+		{ .status = 200, .content_length = "10", .body = "0123", .error = HTTP_E_RECV },
+		{ .status = 206, .content_range = "bytes 2-6/10", .body = "23456",
+		  .error = HTTP_E_STALL, .want_range = "bytes=4-" },
+		{ .status = 206, .content_range = "bytes 7-9/10", .body = "789",
+		  .want_range = "bytes=7-" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 3, 2);
+	ck_assert_int_eq(get(&f, "e1"), ES_OK);
+	ck_assert_str_eq(f.got.data, "0123456789");
+	ck_assert_uint_eq(f.sc.sent, 3);
+	ck_assert_uint_eq(slept, 2);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_whole_reply_to_a_range_is_skipped)
+{
+	/* a server that ignores Range sends the whole object again */
+	static const struct step steps[] = {
+		{ .status = 200, .content_length = "10", .body = "01234", .error = HTTP_E_RECV },
+		{ .status = 200, .content_length = "10", .body = "0123456789",
+		  .want_range = "bytes=5-" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 2, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_OK);
+	ck_assert_str_eq(f.got.data, "0123456789");
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_shorter_than_announced_is_resumed)
+{
+	static const struct step steps[] = {
+		{ .status = 206, .content_range = "bytes 0-5/10", .body = "012345" },
+		{ .status = 206, .content_range = "bytes 6-9/10", .body = "6789",
+		  .want_range = "bytes=6-" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 2, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_OK);
+	ck_assert_str_eq(f.got.data, "0123456789");
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_complete_before_the_break_sends_nothing_more)
+{
+	static const struct step steps[] = {
+		{ .status = 200, .content_length = "10", .body = "0123456789",
+		  .error = HTTP_E_RECV },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 1, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_OK);
+	ck_assert_str_eq(f.got.data, "0123456789");
+	ck_assert_uint_eq(f.sc.sent, 1);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_refuses_a_reply_that_starts_late)
+{
+	static const struct step steps[] = {
+		{ .status = 200, .content_length = "10", .body = "0123", .error = HTTP_E_RECV },
+		{ .status = 206, .content_range = "bytes 6-9/10", .body = "6789",
+		  .want_range = "bytes=4-" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 2, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': the resumed "
+			 "reply starts at byte 6, not 4");
+	ck_assert_str_eq(f.got.data, "0123");
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_refuses_a_206_without_content_range)
+{
+	static const struct step steps[] = {
+		{ .status = 206, .content_range = "bytes 0-3", .body = "0123" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 1, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': a 206 reply "
+			 "without a valid Content-Range");
+	ck_assert_uint_eq(f.got.len, 0);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_stopped_by_the_reader_logs_nothing)
+{
+	static const struct step steps[] = {
+		{ .status = 200, .content_length = "10", .body = "0123456789" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 1, 5);
+	f.stop_after = 3;
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_DATA);
+	ck_assert_str_eq(store_last_error(&f.st), "");
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_precondition_failed_is_final)
+{
+	static const struct step steps[] = {
+		{ .status = 412, .body = "PreconditionFailed At least one condition failed." },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 1, 5);
+	ck_assert_int_eq(get(&f, "old"), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': 412 "
+			 "PreconditionFailed: At least one condition failed");
+	ck_assert_uint_eq(slept, 0);
+	fixture_release(&f);
+}
+END_TEST
+
+/* --- retries and messages ---------------------------------------------- */
+
+static es_result run_put(struct fixture *f, bool quiet, bool error_in_2xx, objhttp_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->method = "PUT";
+	c->key = "in/k";
+	c->verb = "write";
+	c->url = "s3://bkt/in/k";
+	c->quiet = quiet;
+	c->error_in_2xx = error_in_2xx;
+	return objhttp_run(&f->h, c);
+}
+
+START_TEST(retries_until_the_attempts_run_out)
+{
+	static const struct step steps[] = {
+		{ .status = 503, .body = "SlowDown Please reduce your request rate." },
+		{ .status = 500 },
+		{ .status = 503, .body = "SlowDown Please reduce your request rate." },
+	};
+	struct fixture f;
+	objhttp_call c;
+
+	fixture_init(&f, steps, 3, 3);
+	ck_assert_int_eq(run_put(&f, false, false, &c), ES_ERR_TEMP);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot write 's3://bkt/in/k': 503 SlowDown: "
+			 "Please reduce your request rate; gave up after 3 attempts");
+	ck_assert_uint_eq(slept, 2);
+	ck_assert(!c.had_transport_error);
+	objhttp_call_release(&c);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(transport_failures_and_tls)
+{
+	static const struct step reset[] = {
+		{ .error = HTTP_E_RECV }, { .error = HTTP_E_RECV },
+	};
+	static const struct step tls[] = { { .error = HTTP_E_TLS } };
+	struct fixture f;
+	objhttp_call c;
+
+	fixture_init(&f, reset, 2, 2);
+	ck_assert_int_eq(run_put(&f, false, false, &c), ES_ERR_TEMP);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot write 's3://bkt/in/k': connection "
+			 "reset or closed early (scripted); gave up after 2 attempts");
+	ck_assert(c.had_transport_error);
+	objhttp_call_release(&c);
+	fixture_release(&f);
+
+	fixture_init(&f, tls, 1, 5);
+	ck_assert_int_eq(run_put(&f, false, false, &c), ES_ERR_REMOTE);
+	ck_assert_ptr_nonnull(strstr(store_last_error(&f.st), "; the TLS peer 'fake.example' is "
+				     "not trusted or TLS failed (FAKE_CA_BUNDLE names a CA file)"));
+	objhttp_call_release(&c);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(quiet_calls_keep_the_message)
+{
+	static const struct step steps[] = { { .status = 404, .body = "NoSuchUpload" } };
+	struct fixture f;
+	objhttp_call c;
+
+	fixture_init(&f, steps, 1, 5);
+	ck_assert_int_eq(run_put(&f, true, false, &c), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "");
+	ck_assert_str_eq(c.message, "cannot write 's3://bkt/in/k': 404 NoSuchUpload");
+	ck_assert_int_eq(c.resp.status, 404);
+	objhttp_call_release(&c);
+	ck_assert_ptr_null(c.message);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(signing_failures)
+{
+	/* A quiet call that cannot be signed has a message for its caller
+	 * like any other failure (store_s3.c's copy left it NULL, and logged
+	 * it as the store's error although the caller only warns). */
+	static const struct step steps[] = { { .sign_fails = true } };
+	struct fixture f;
+	objhttp_call c;
+
+	fixture_init(&f, steps, 1, 5);
+	ck_assert_int_eq(run_put(&f, true, false, &c), ES_ERR_INTERNAL);
+	ck_assert_str_eq(store_last_error(&f.st), "");
+	ck_assert_str_eq(c.message, "cannot write 's3://bkt/in/k': the request could not be "
+			 "signed");
+	objhttp_call_release(&c);
+	fixture_release(&f);
+
+	fixture_init(&f, steps, 1, 5);
+	ck_assert_int_eq(run_put(&f, false, false, &c), ES_ERR_INTERNAL);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot write 's3://bkt/in/k': the request "
+			 "could not be signed");
+	objhttp_call_release(&c);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(error_in_2xx_only_when_asked)
+{
+	static const struct step steps[] = { { .status = 200, .body = "InternalError Oops." },
+					     { .status = 200, .body = "InternalError Oops." } };
+	struct fixture f;
+	objhttp_call c;
+
+	/* a 2xx body is a reply, not an error... */
+	fixture_init(&f, steps, 1, 1);
+	ck_assert_int_eq(run_put(&f, false, false, &c), ES_OK);
+	objhttp_call_release(&c);
+	fixture_release(&f);
+	/* ...unless the call says a 2xx may be an error document */
+	fixture_init(&f, steps, 2, 2);
+	ck_assert_int_eq(run_put(&f, false, true, &c), ES_ERR_TEMP);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot write 's3://bkt/in/k': 200 "
+			 "InternalError: Oops; gave up after 2 attempts");
+	objhttp_call_release(&c);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(status_text)
+{
+	buf m = BUF_INIT;
+
+	objhttp_add_status(&m, 403, "AccessDenied", "Access Denied. ");
+	ck_assert_str_eq(m.data, "403 AccessDenied: Access Denied");
+	buf_reset(&m);
+	objhttp_add_status(&m, 500, "(no S3 error code)", NULL);
+	ck_assert_str_eq(m.data, "500 (no S3 error code)");
+	buf_reset(&m);
+	objhttp_add_status(&m, 400, "X", "..");
+	ck_assert_str_eq(m.data, "400 X");
+	buf_release(&m);
+}
+END_TEST
+
+START_TEST(part_sizes)
+{
+	const uint64_t mib = 1ull << 20;
+
+	ck_assert_uint_eq(objhttp_part_size_for(0, 16 * mib, 10000), 16 * mib);
+	ck_assert_uint_eq(objhttp_part_size_for(10 * 5 * mib, 5 * mib, 10), 5 * mib);
+	ck_assert_uint_eq(objhttp_part_size_for(10 * 5 * mib + 1, 5 * mib, 10), 6 * mib);
+	ck_assert_uint_eq(objhttp_part_size_for(100 * mib, 0, 10), 10 * mib);
+}
+END_TEST
+
+/* --- digests ----------------------------------------------------------- */
+
+START_TEST(digests_of_memory)
+{
+	objhttp_digest d;
+
+	objhttp_digest_mem("", 0, true, &d);
+	ck_assert_str_eq(d.md5_b64, "1B2M2Y8AsgTpgAmY7PhCfg==");
+	ck_assert_str_eq(d.sha256_hex,
+			 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	objhttp_digest_mem("abc", 3, false, &d);
+	ck_assert_str_eq(d.md5_b64, "kAFQmDzST7DWlj99KOF/cg==");
+	ck_assert_str_eq(d.sha256_hex, "");
+	ck_assert_uint_eq(d.md5[0], 0x90);
+}
+END_TEST
+
+START_TEST(digests_of_files)
+{
+	char path[] = "/tmp/evshare-objhttp-XXXXXX";
+	int fd = mkstemp(path);
+	objhttp_digest d, want;
+	EVP_MD_CTX *whole = EVP_MD_CTX_new();
+	unsigned char sum[16];
+	unsigned int len = 0;
+	char b64[OBJHTTP_MD5_B64_LEN];
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "hello, world", 12), 12);
+	/* two slices, the second also fed to a digest of the whole */
+	EVP_DigestInit_ex(whole, EVP_md5(), NULL);
+	ck_assert_int_eq(objhttp_digest_file(fd, 0, 5, true, whole, &d), 0);
+	objhttp_digest_mem("hello", 5, true, &want);
+	ck_assert_str_eq(d.md5_b64, want.md5_b64);
+	ck_assert_str_eq(d.sha256_hex, want.sha256_hex);
+	ck_assert_int_eq(objhttp_digest_file(fd, 5, 7, false, whole, &d), 0);
+	objhttp_digest_mem(", world", 7, false, &want);
+	ck_assert_str_eq(d.md5_b64, want.md5_b64);
+	ck_assert_str_eq(d.sha256_hex, "");
+	EVP_DigestFinal_ex(whole, sum, &len);
+	objhttp_md5_base64(sum, b64);
+	objhttp_digest_mem("hello, world", 12, false, &want);
+	ck_assert_str_eq(b64, want.md5_b64);
+	/* a file shorter than asked */
+	errno = 0;
+	ck_assert_int_eq(objhttp_digest_file(fd, 10, 5, true, NULL, &d), -1);
+	ck_assert_int_eq(errno, EIO);
+	EVP_MD_CTX_free(whole);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+Suite *objhttp_suite(void)
+{
+	Suite *s = suite_create("objhttp");
+	TCase *tc = tcase_create("get");
+
+	tcase_add_test(tc, get_whole_in_one);
+	tcase_add_test(tc, get_resumes_from_what_was_delivered);
+	tcase_add_test(tc, get_whole_reply_to_a_range_is_skipped);
+	tcase_add_test(tc, get_shorter_than_announced_is_resumed);
+	tcase_add_test(tc, get_complete_before_the_break_sends_nothing_more);
+	tcase_add_test(tc, get_refuses_a_reply_that_starts_late);
+	tcase_add_test(tc, get_refuses_a_206_without_content_range);
+	tcase_add_test(tc, get_stopped_by_the_reader_logs_nothing);
+	tcase_add_test(tc, get_precondition_failed_is_final);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("run");
+	tcase_add_test(tc, retries_until_the_attempts_run_out);
+	tcase_add_test(tc, transport_failures_and_tls);
+	tcase_add_test(tc, quiet_calls_keep_the_message);
+	tcase_add_test(tc, signing_failures);
+	tcase_add_test(tc, error_in_2xx_only_when_asked);
+	tcase_add_test(tc, status_text);
+	tcase_add_test(tc, part_sizes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("digests");
+	tcase_add_test(tc, digests_of_memory);
+	tcase_add_test(tc, digests_of_files);
+	suite_add_tcase(s, tc);
+	return s;
+}
