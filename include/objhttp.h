@@ -1,15 +1,15 @@
 /*
  * objhttp.h - what the object stores over HTTP (store_s3.c, store_az.c)
  * share: one request with retries and resumed GETs, the failure message,
- * the get and put operations around it, and body digests.
+ * the list, get and put operations around it, and body digests.
  *
  * It sits between the stores and http.c: http.c is plain HTTP (it neither
  * logs nor knows what a store, a signature or a message is); this module
  * speaks store.h (results, store_fail(), the write callback of a get) and
  * knows no protocol.  A backend keeps only what is its protocol's: the
  * request target, signing (or a SAS token), reading its error replies, the
- * result and wording of an HTTP error, and its upload scheme (multipart
- * upload, block list).  It embeds an `objhttp`
+ * result and wording of an HTTP error, its listing's query and reply, and
+ * its upload scheme (multipart upload, block list).  It embeds an `objhttp`
  * in its store, gives it an objhttp_ops, and sends every request with
  * objhttp_run():
  *
@@ -176,6 +176,30 @@ bool objhttp_code_in(const char *code, const char *const *list);
 void objhttp_add_status(buf *m, long status, const char *code, const char *message);
 
 /* --- operations ------------------------------------------------------- */
+
+/* A listing's pages: the backend's request and reply. */
+typedef struct objhttp_lister {
+	size_t reply_cap;             /* a page's reply */
+	const char *marker_name;      /* "continuation token": in messages */
+	/* The encoded query of the page after marker (NULL: the first) of the
+	 * objects under prefix. */
+	void (*query)(buf *q, const char *prefix, const char *marker);
+	/* Parse a page: objhttp_list_add() its objects to out, and set *next
+	 * to the marker of the next page (allocated), NULL after the last.
+	 * ES_ERR_REMOTE with *err (allocated) for an invalid reply, having
+	 * added nothing. */
+	es_result (*parse)(const char *body, size_t n, const char *prefix, store_list *out,
+			   char **next, char **err);
+} objhttp_lister;
+
+/* The store.h list: every page of the listing of the location's prefix,
+ * until a page names no next one; the same marker twice is an error. */
+es_result objhttp_list(objhttp *h, const objhttp_lister *l, store_list *out);
+
+/* Add an object of a listing to out, unless it is not under prefix (never
+ * asked for) or a "folder" marker (no bytes, a name ending in '/'). */
+void objhttp_list_add(store_list *out, const char *prefix, const char *key, uint64_t size,
+		      int64_t mtime_ms, const char *etag);
 
 /* The store.h get of obj: a streaming GET with If-Match: its etag (when
  * there is one), resumed across attempts. */

@@ -1,6 +1,7 @@
 /*
  * objhttp.c - one request of an object store over HTTP, with retries and
- * resumed GETs; the get and put operations and the digests of the bodies.
+ * resumed GETs; the list, get and put operations and the digests of the
+ * bodies.
  * See objhttp.h; the backends are store_s3.c and store_az.c.
  */
 #include "objhttp.h"
@@ -304,7 +305,68 @@ es_result objhttp_run(objhttp *h, objhttp_call *c)
 	return res;
 }
 
-/* --- get and put ---------------------------------------------------- */
+/* --- list, get and put ------------------------------------------------- */
+
+void objhttp_list_add(store_list *out, const char *prefix, const char *key, uint64_t size,
+		      int64_t mtime_ms, const char *etag)
+{
+	size_t klen = strlen(key);
+
+	if (strncmp(key, prefix, strlen(prefix)))
+		return;    /* not under the prefix: never asked for */
+	if (klen && key[klen - 1] == '/' && size == 0)
+		return;    /* a "folder" marker */
+	store_list_add(out, key, size, mtime_ms, etag);
+}
+
+es_result objhttp_list(objhttp *h, const objhttp_lister *l, store_list *out)
+{
+	store *st = h->st;
+	const char *prefix = st->loc.prefix;
+	char *marker = NULL;
+	unsigned pages = 0;
+	es_result r = ES_OK;
+
+	for (;;) {
+		objhttp_call c = { 0 };
+		buf q = BUF_INIT;
+		char *next = NULL, *err = NULL;
+
+		l->query(&q, prefix, marker);
+		c.method = "GET";
+		c.query = q.data;
+		c.body_cap = l->reply_cap;
+		c.verb = "list";
+		c.url = st->loc.url;
+		r = objhttp_run(h, &c);
+		if (r == ES_OK && l->parse(c.resp.body.data ? c.resp.body.data : "", c.resp.body.len,
+					   prefix, out, &next, &err) != ES_OK) {
+			r = store_fail(st, ES_ERR_REMOTE, st->loc.url,
+				       "cannot list '%s': invalid reply: %s", st->loc.url, err);
+			free(err);
+		}
+		objhttp_call_release(&c);
+		buf_release(&q);
+		if (r != ES_OK)
+			break;
+		pages++;
+		if (next && marker && !strcmp(marker, next)) {
+			r = store_fail(st, ES_ERR_REMOTE, st->loc.url, "cannot list '%s': the "
+				       "server sent the same %s twice", st->loc.url, l->marker_name);
+			free(next);
+			break;
+		}
+		free(marker);
+		marker = next;
+		if (!marker)
+			break;
+	}
+	free(marker);
+	if (r == ES_OK)
+		log_msg(LOG_DEBUG, st->loc.url, "listed '%s': %zu objects in %u page(s)",
+			st->loc.url, out->count, pages);
+	return r;
+}
 
 es_result objhttp_get(objhttp *h, const store_object *obj, store_write_fn fn, void *ud)
 {

@@ -300,73 +300,48 @@ static const objhttp_ops az_http_ops = {
 
 /* --- list -------------------------------------------------------------- */
 
-static es_result az_list(store *st, store_list *out)
+static void az_list_query(buf *q, const char *prefix, const char *marker)
 {
-	az_store *s = (az_store *)st;
-	const char *prefix = st->loc.prefix;
-	size_t plen = strlen(prefix);
-	char *marker = NULL, pagesz[16];
-	unsigned pages = 0;
-	es_result r = ES_OK;
+	char pagesz[16];
 
 	snprintf(pagesz, sizeof(pagesz), "%d", AZ_LIST_PAGE);
-	for (;;) {
-		objhttp_call c = { 0 };
-		buf q = BUF_INIT;
-		az_list_page page;
-		char *err = NULL;
+	s3_query_add(q, "restype", "container");
+	s3_query_add(q, "comp", "list");
+	if (*prefix)
+		s3_query_add(q, "prefix", prefix);
+	if (marker)
+		s3_query_add(q, "marker", marker);
+	s3_query_add(q, "maxresults", pagesz);
+}
 
-		s3_query_add(&q, "restype", "container");
-		s3_query_add(&q, "comp", "list");
-		if (*prefix)
-			s3_query_add(&q, "prefix", prefix);
-		if (marker)
-			s3_query_add(&q, "marker", marker);
-		s3_query_add(&q, "maxresults", pagesz);
-		c.method = "GET";
-		c.query = q.data;
-		c.body_cap = AZXML_MAX_LIST_BYTES;
-		c.verb = "list";
-		c.url = st->loc.url;
-		r = objhttp_run(&s->oh, &c);
-		if (r == ES_OK && azxml_parse_list_blobs(c.resp.body.data ? c.resp.body.data : "",
-							 c.resp.body.len, &page, &err) != ES_OK) {
-			r = store_fail(st, ES_ERR_REMOTE, st->loc.url,
-				       "cannot list '%s': invalid reply: %s", st->loc.url, err);
-			free(err);
-		}
-		objhttp_call_release(&c);
-		buf_release(&q);
-		if (r != ES_OK)
-			break;
-		pages++;
-		for (size_t i = 0; i < page.count; i++) {
-			const az_blob_info *b = &page.blobs[i];
-			size_t nlen = strlen(b->name);
+static es_result az_list_parse(const char *body, size_t n, const char *prefix,
+			       store_list *out, char **next, char **err)
+{
+	az_list_page page;
 
-			if (strncmp(b->name, prefix, plen))
-				continue;    /* not under the prefix: never asked for */
-			if (nlen && b->name[nlen - 1] == '/' && b->size == 0)
-				continue;    /* a "folder" marker */
-			store_list_add(out, b->name, (uint64_t)b->size, b->mtime_ms, b->etag);
-		}
-		if (page.next_marker && marker && !strcmp(marker, page.next_marker)) {
-			r = store_fail(st, ES_ERR_REMOTE, st->loc.url, "cannot list '%s': the "
-				       "server sent the same NextMarker twice", st->loc.url);
-			az_list_page_release(&page);
-			break;
-		}
-		free(marker);
-		marker = page.next_marker ? xstrdup(page.next_marker) : NULL;
-		az_list_page_release(&page);
-		if (!marker)
-			break;
+	if (azxml_parse_list_blobs(body, n, &page, err) != ES_OK)
+		return ES_ERR_REMOTE;
+	for (size_t i = 0; i < page.count; i++) {
+		const az_blob_info *b = &page.blobs[i];
+
+		objhttp_list_add(out, prefix, b->name, (uint64_t)b->size, b->mtime_ms, b->etag);
 	}
-	free(marker);
-	if (r == ES_OK)
-		log_msg(LOG_DEBUG, st->loc.url, "listed '%s': %zu objects in %u page(s)",
-			st->loc.url, out->count, pages);
-	return r;
+	*next = page.next_marker ? xstrdup(page.next_marker) : NULL;
+	az_list_page_release(&page);
+	return ES_OK;
+}
+
+/* List Blobs, continued with NextMarker */
+static const objhttp_lister az_lister = {
+	.reply_cap = AZXML_MAX_LIST_BYTES,
+	.marker_name = "NextMarker",
+	.query = az_list_query,
+	.parse = az_list_parse,
+};
+
+static es_result az_list(store *st, store_list *out)
+{
+	return objhttp_list(&((az_store *)st)->oh, &az_lister, out);
 }
 
 /* --- get --------------------------------------------------------------- */

@@ -386,71 +386,44 @@ static const objhttp_ops s3_http_ops = {
 
 /* --- list -------------------------------------------------------------- */
 
+static void s3_list_query(buf *q, const char *prefix, const char *token)
+{
+	if (token)
+		s3_query_add(q, "continuation-token", token);
+	s3_query_add(q, "encoding-type", "url");
+	s3_query_add(q, "list-type", "2");
+	if (*prefix)
+		s3_query_add(q, "prefix", prefix);
+}
+
+static es_result s3_list_parse(const char *body, size_t n, const char *prefix,
+			       store_list *out, char **next, char **err)
+{
+	s3_list_page page;
+
+	if (s3xml_parse_list_v2(body, n, &page, err) != ES_OK)
+		return ES_ERR_REMOTE;
+	for (size_t i = 0; i < page.count; i++) {
+		const s3_object_info *o = &page.objects[i];
+
+		objhttp_list_add(out, prefix, o->key, (uint64_t)o->size, o->mtime_ms, o->etag);
+	}
+	*next = page.truncated ? xstrdup(page.next_token) : NULL;
+	s3_list_page_release(&page);
+	return ES_OK;
+}
+
+/* ListObjectsV2, continued with NextContinuationToken */
+static const objhttp_lister s3_lister = {
+	.reply_cap = S3XML_MAX_LIST_BYTES,
+	.marker_name = "continuation token",
+	.query = s3_list_query,
+	.parse = s3_list_parse,
+};
+
 static es_result s3_list(store *st, store_list *out)
 {
-	s3_store *s = (s3_store *)st;
-	const char *prefix = st->loc.prefix;
-	size_t plen = strlen(prefix);
-	char *token = NULL;
-	unsigned pages = 0;
-	es_result r = ES_OK;
-
-	for (;;) {
-		objhttp_call c = { 0 };
-		buf q = BUF_INIT;
-		s3_list_page page;
-		char *err = NULL;
-
-		if (token)
-			s3_query_add(&q, "continuation-token", token);
-		s3_query_add(&q, "encoding-type", "url");
-		s3_query_add(&q, "list-type", "2");
-		if (*prefix)
-			s3_query_add(&q, "prefix", prefix);
-		c.method = "GET";
-		c.query = q.data;
-		c.body_cap = S3XML_MAX_LIST_BYTES;
-		c.verb = "list";
-		c.url = st->loc.url;
-		r = objhttp_run(&s->oh, &c);
-		if (r == ES_OK && s3xml_parse_list_v2(c.resp.body.data ? c.resp.body.data : "",
-						      c.resp.body.len, &page, &err) != ES_OK) {
-			r = store_fail(st, ES_ERR_REMOTE, st->loc.url,
-				       "cannot list '%s': invalid reply: %s", st->loc.url, err);
-			free(err);
-		}
-		objhttp_call_release(&c);
-		buf_release(&q);
-		if (r != ES_OK)
-			break;
-		pages++;
-		for (size_t i = 0; i < page.count; i++) {
-			const s3_object_info *o = &page.objects[i];
-			size_t klen = strlen(o->key);
-
-			if (strncmp(o->key, prefix, plen))
-				continue;    /* not under the prefix: never asked for */
-			if (klen && o->key[klen - 1] == '/' && o->size == 0)
-				continue;    /* a "folder" marker */
-			store_list_add(out, o->key, (uint64_t)o->size, o->mtime_ms, o->etag);
-		}
-		if (page.truncated && token && !strcmp(token, page.next_token)) {
-			r = store_fail(st, ES_ERR_REMOTE, st->loc.url, "cannot list '%s': the "
-				       "server sent the same continuation token twice", st->loc.url);
-			s3_list_page_release(&page);
-			break;
-		}
-		free(token);
-		token = page.truncated ? xstrdup(page.next_token) : NULL;
-		s3_list_page_release(&page);
-		if (!token)
-			break;
-	}
-	free(token);
-	if (r == ES_OK)
-		log_msg(LOG_DEBUG, st->loc.url, "listed '%s': %zu objects in %u page(s)",
-			st->loc.url, out->count, pages);
-	return r;
+	return objhttp_list(&((s3_store *)st)->oh, &s3_lister, out);
 }
 
 /* --- get --------------------------------------------------------------- */

@@ -3,8 +3,8 @@
  * through a scripted backend (no network): resumed GETs (Range offsets, a
  * 206 that starts early, a 200 that ignores the Range, a reply shorter than
  * its object, a stream complete before the connection broke), what is
- * refused, retries and their limits, the failure messages, quiet calls, and
- * the digests of bodies.
+ * refused, listings and what they keep, retries and their limits, the
+ * failure messages, quiet calls, and the digests of bodies.
  */
 #include <check.h>
 #include <errno.h>
@@ -348,6 +348,95 @@ START_TEST(get_precondition_failed_is_final)
 }
 END_TEST
 
+/* --- listings --------------------------------------------------------- */
+
+/* A page's body: "key:size key:size ...|NEXT" (no '|': the last page). */
+static void fake_list_query(buf *q, const char *prefix, const char *marker)
+{
+	buf_printf(q, "prefix=%s&marker=%s", prefix, marker ? marker : "");
+}
+
+static es_result fake_list_parse(const char *body, size_t n, const char *prefix,
+				 store_list *out, char **next, char **err)
+{
+	const char *bar = memchr(body, '|', n), *end = bar ? bar : body + n, *p = body;
+
+	if (n && body[0] == '!') {
+		*err = xstrdup("not a page");
+		return ES_ERR_REMOTE;
+	}
+	while (p < end) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p)), *colon;
+		char *key;
+
+		if (!sp)
+			sp = end;
+		colon = memchr(p, ':', (size_t)(sp - p));
+		ck_assert_ptr_nonnull(colon);
+		key = xstrndup(p, (size_t)(colon - p));
+		objhttp_list_add(out, prefix, key, (uint64_t)(colon[1] - '0'), 1000, "e");
+		free(key);
+		p = sp + 1;
+	}
+	*next = bar ? xstrndup(bar + 1, n - (size_t)(bar + 1 - body)) : NULL;
+	return ES_OK;
+}
+
+static const objhttp_lister fake_lister = {
+	.reply_cap = 1 << 20,
+	.marker_name = "fake marker",
+	.query = fake_list_query,
+	.parse = fake_list_parse,
+};
+
+START_TEST(list_pages_and_what_is_kept)
+{
+	static const struct step steps[] = {
+		{ .status = 200, .body = "in/a:1 in/dir/:0 out/b:2|m1" },
+		{ .status = 200, .body = "in/dir/:3 in/c:0" },
+	};
+	struct fixture f;
+	store_list l = { 0 };
+
+	fixture_init(&f, steps, 2, 5);
+	ck_assert_int_eq(objhttp_list(&f.h, &fake_lister, &l), ES_OK);
+	ck_assert_uint_eq(l.count, 3);   /* not the folder marker, not out/b */
+	ck_assert_str_eq(l.items[0].key, "in/a");
+	ck_assert_str_eq(l.items[1].key, "in/dir/");
+	ck_assert_str_eq(l.items[2].key, "in/c");
+	ck_assert_str_eq(f.sc.target_url, "http://fake.example/b/");
+	store_list_release(&l);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(list_refusals)
+{
+	static const struct step twice[] = {
+		{ .status = 200, .body = "in/a:1|m1" },
+		{ .status = 200, .body = "in/b:1|m1" },
+	};
+	static const struct step invalid[] = { { .status = 200, .body = "!" } };
+	struct fixture f;
+	store_list l = { 0 };
+
+	fixture_init(&f, twice, 2, 5);
+	ck_assert_int_eq(objhttp_list(&f.h, &fake_lister, &l), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot list 's3://bkt/in/': the server sent "
+			 "the same fake marker twice");
+	store_list_release(&l);
+	fixture_release(&f);
+
+	fixture_init(&f, invalid, 1, 5);
+	ck_assert_int_eq(objhttp_list(&f.h, &fake_lister, &l), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot list 's3://bkt/in/': invalid reply: "
+			 "not a page");
+	ck_assert_uint_eq(l.count, 0);
+	store_list_release(&l);
+	fixture_release(&f);
+}
+END_TEST
+
 /* --- retries and messages ---------------------------------------------- */
 
 static es_result run_put(struct fixture *f, bool quiet, bool error_in_2xx, objhttp_call *c)
@@ -568,6 +657,10 @@ Suite *objhttp_suite(void)
 	tcase_add_test(tc, get_refuses_a_206_without_content_range);
 	tcase_add_test(tc, get_stopped_by_the_reader_logs_nothing);
 	tcase_add_test(tc, get_precondition_failed_is_final);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("list");
+	tcase_add_test(tc, list_pages_and_what_is_kept);
+	tcase_add_test(tc, list_refusals);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("run");
 	tcase_add_test(tc, retries_until_the_attempts_run_out);
