@@ -51,6 +51,31 @@
 #define OBJHTTP_MAX_RESUMES       100     /* attempts of a GET in all */
 #define OBJHTTP_MD5_B64_LEN       25      /* Base64 of an MD5, and a NUL */
 
+/* --- settings ---------------------------------------------------------- */
+
+#define OBJHTTP_STALL_ENV "EVSHARE_STALL_TIMEOUT"
+
+/* The stall timeout from the value of EVSHARE_STALL_TIMEOUT (NULL or "":
+ * HTTP_DEFAULT_STALL_TIMEOUT_S): whole seconds, 1..3600, else
+ * ES_ERR_CONFIG with the reason in err. */
+es_result objhttp_stall_timeout(const char *value, long *out, buf *err);
+
+typedef struct objhttp_endpoint {
+	char *scheme;        /* "http" or "https" */
+	char *host;          /* host[:port] as it goes in the Host header */
+	char *base_path;     /* "" or "/path" without a trailing '/' */
+} objhttp_endpoint;
+
+/* Parse an endpoint URL (http:// or https://, a host, a plain path; no
+ * user, query or fragment).  ES_ERR_CONFIG with a reason in err. */
+es_result objhttp_endpoint_parse(const char *url, objhttp_endpoint *out, buf *err);
+void objhttp_endpoint_release(objhttp_endpoint *e);
+
+/* Append "name=value" (or "name" when value is NULL) to an encoded query,
+ * both encoded with sigv4_uri_encode(keep_slash = false) (RFC 3986
+ * unreserved bytes kept), with '&' first when q is not empty. */
+void objhttp_query_add(buf *q, const char *name, const char *value);
+
 /* --- one request ------------------------------------------------------ */
 
 typedef struct objhttp_target {

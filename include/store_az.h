@@ -101,7 +101,6 @@
 #include "azcreds.h"
 #include "objhttp.h"
 #include "store.h"
-#include "store_s3.h"
 
 #define AZ_API_VERSION        "2021-08-06"
 #define AZ_DEFAULT_BLOCK_SIZE (16ull << 20)
@@ -115,7 +114,7 @@
 #define AZ_BLOCK_ID_LEN       33   /* its Base64 (32) and a NUL */
 
 typedef struct az_settings {
-	s3_endpoint endpoint;     /* the base URL before the container */
+	objhttp_endpoint endpoint;     /* the base URL before the container */
 	bool default_endpoint;    /* https://ACCOUNT.blob.core.windows.net */
 	uint64_t block_size;
 	uint64_t threshold;       /* effective: <= AZ_MAX_PUT_BLOB */

@@ -100,21 +100,10 @@
 #define S3_MAX_PARTS          10000
 #define S3_MAX_PUT_SIZE       (5ull << 30)
 #define S3_DEFAULT_ATTEMPTS   5
-#define S3_STALL_ENV          "EVSHARE_STALL_TIMEOUT"
-
-typedef struct s3_endpoint {
-	char *scheme;        /* "http" or "https" */
-	char *host;          /* host[:port] as it goes in the Host header */
-	char *base_path;     /* "" or "/path" without a trailing '/' */
-} s3_endpoint;
-
-/* Parse an endpoint URL.  ES_ERR_CONFIG with a reason in err. */
-es_result s3_endpoint_parse(const char *url, s3_endpoint *out, buf *err);
-void s3_endpoint_release(s3_endpoint *e);
 
 typedef struct s3_settings {
 	char *region;            /* signing region */
-	s3_endpoint endpoint;
+	objhttp_endpoint endpoint;
 	bool default_endpoint;   /* the scheme's own (AWS, Google) */
 	bool path_style;
 	uint64_t part_size;
@@ -139,11 +128,6 @@ void s3_settings_release(s3_settings *s);
  * objhttp_target_release(). */
 void s3_target_build(const s3_settings *s, const char *bucket, const char *key,
 		     const char *query, objhttp_target *out);
-
-/* Append "name=value" (or "name" when value is NULL) to an encoded query,
- * both encoded with sigv4_uri_encode(keep_slash = false), with '&' first
- * when q is not empty. */
-void s3_query_add(buf *q, const char *name, const char *value);
 
 /* The part size for an object of `size` bytes: part_size, raised to whole
  * MiB so that at most S3_MAX_PARTS parts are needed. */

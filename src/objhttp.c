@@ -6,6 +6,7 @@
  */
 #include "objhttp.h"
 #include "log.h"
+#include "sigv4.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,112 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* --- settings ---------------------------------------------------------- */
+
+es_result objhttp_stall_timeout(const char *value, long *out, buf *err)
+{
+	uint64_t v;
+
+	*out = HTTP_DEFAULT_STALL_TIMEOUT_S;
+	if (!value || !*value)
+		return ES_OK;
+	if (!parse_u64(value, &v) || v < 1 || v > 3600) {
+		buf_printf(err, "%s '%s': expected whole seconds from 1 to 3600",
+			   OBJHTTP_STALL_ENV, value);
+		return ES_ERR_CONFIG;
+	}
+	*out = (long)v;
+	return ES_OK;
+}
+
+static bool host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
+}
+
+static bool path_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+void objhttp_endpoint_release(objhttp_endpoint *e)
+{
+	if (!e)
+		return;
+	free(e->scheme);
+	free(e->host);
+	free(e->base_path);
+	memset(e, 0, sizeof(*e));
+}
+
+es_result objhttp_endpoint_parse(const char *url, objhttp_endpoint *out, buf *err)
+{
+	const char *rest, *end;
+	size_t alen, plen;
+
+	memset(out, 0, sizeof(*out));
+	if (!strncmp(url, "https://", 8)) {
+		out->scheme = xstrdup("https");
+		rest = url + 8;
+	} else if (!strncmp(url, "http://", 7)) {
+		out->scheme = xstrdup("http");
+		rest = url + 7;
+	} else {
+		buf_printf(err, "endpoint '%s' must start with http:// or https://", url);
+		return ES_ERR_CONFIG;
+	}
+	alen = strcspn(rest, "/?#");
+	for (size_t i = 0; i < alen; i++)
+		if (rest[i] == '@') {
+			buf_printf(err, "endpoint '%s...' must not hold a user name or password",
+				   out->scheme);
+			goto fail;
+		}
+	if (!alen) {
+		buf_printf(err, "endpoint '%s' has no host", url);
+		goto fail;
+	}
+	for (size_t i = 0; i < alen; i++)
+		if (!host_char(rest[i])) {
+			buf_printf(err, "endpoint '%s': invalid character in the host", url);
+			goto fail;
+		}
+	out->host = xstrndup(rest, alen);
+	rest += alen;
+	end = rest + strlen(rest);
+	if (strpbrk(rest, "?#")) {
+		buf_printf(err, "endpoint '%s' must not have a query or a fragment", url);
+		goto fail;
+	}
+	for (const char *p = rest; p < end; p++)
+		if (!path_char(*p)) {
+			buf_printf(err, "endpoint '%s': its path must be plain (A-Z a-z 0-9 - . _ ~ /)",
+				   url);
+			goto fail;
+		}
+	plen = (size_t)(end - rest);
+	while (plen && rest[plen - 1] == '/')
+		plen--;
+	out->base_path = xstrndup(rest, plen);
+	return ES_OK;
+fail:
+	objhttp_endpoint_release(out);
+	return ES_ERR_CONFIG;
+}
+
+void objhttp_query_add(buf *q, const char *name, const char *value)
+{
+	if (q->len)
+		buf_addch(q, '&');
+	sigv4_uri_encode(q, name, strlen(name), false);
+	if (value) {
+		buf_addch(q, '=');
+		sigv4_uri_encode(q, value, strlen(value), false);
+	}
+}
 
 #define HASH_CHUNK (1u << 20)
 #define MIB        (1ull << 20)

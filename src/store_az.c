@@ -74,7 +74,7 @@ void az_settings_release(az_settings *s)
 {
 	if (!s)
 		return;
-	s3_endpoint_release(&s->endpoint);
+	objhttp_endpoint_release(&s->endpoint);
 	free(s->ca_bundle);
 	memset(s, 0, sizeof(*s));
 }
@@ -103,7 +103,7 @@ es_result az_settings_resolve(const location *loc, const char *cred_endpoint,
 	out->default_endpoint = !endpoint;
 	if (!endpoint)
 		endpoint = dflt = xasprintf("https://%s" AZ_DEFAULT_HOST_SUFFIX, loc->account);
-	if ((r = s3_endpoint_parse(endpoint, &out->endpoint, err)) != ES_OK)
+	if ((r = objhttp_endpoint_parse(endpoint, &out->endpoint, err)) != ES_OK)
 		goto fail;
 	r = ES_ERR_CONFIG;
 	out->block_size = loc->part_size ? loc->part_size : AZ_DEFAULT_BLOCK_SIZE;
@@ -116,18 +116,9 @@ es_result az_settings_resolve(const location *loc, const char *cred_endpoint,
 	if (out->threshold > AZ_MAX_PUT_BLOB)
 		out->threshold = AZ_MAX_PUT_BLOB;
 	out->attempts = loc->retries ? loc->retries : AZ_DEFAULT_ATTEMPTS;
-	out->stall_timeout_s = 30;
-	v = env->get(env->ud, S3_STALL_ENV);
-	if (v && *v) {
-		uint64_t t;
-
-		if (!parse_u64(v, &t) || t < 1 || t > 3600) {
-			buf_printf(err, "%s '%s': expected whole seconds from 1 to 3600",
-				   S3_STALL_ENV, v);
-			goto fail;
-		}
-		out->stall_timeout_s = (long)t;
-	}
+	if ((r = objhttp_stall_timeout(env->get(env->ud, OBJHTTP_STALL_ENV),
+					 &out->stall_timeout_s, err)) != ES_OK)
+		goto fail;
 	v = env->get(env->ud, "REQUESTS_CA_BUNDLE");
 	out->ca_bundle = v && *v ? xstrdup(v) : NULL;
 	free(dflt);
@@ -305,13 +296,13 @@ static void az_list_query(buf *q, const char *prefix, const char *marker)
 	char pagesz[16];
 
 	snprintf(pagesz, sizeof(pagesz), "%d", AZ_LIST_PAGE);
-	s3_query_add(q, "restype", "container");
-	s3_query_add(q, "comp", "list");
+	objhttp_query_add(q, "restype", "container");
+	objhttp_query_add(q, "comp", "list");
 	if (*prefix)
-		s3_query_add(q, "prefix", prefix);
+		objhttp_query_add(q, "prefix", prefix);
 	if (marker)
-		s3_query_add(q, "marker", marker);
-	s3_query_add(q, "maxresults", pagesz);
+		objhttp_query_add(q, "marker", marker);
+	objhttp_query_add(q, "maxresults", pagesz);
 }
 
 static es_result az_list_parse(const char *body, size_t n, const char *prefix,
@@ -422,8 +413,8 @@ static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
 		az_block_id(nonce, i, id);
 		buf_printf(&xml, "<Latest>%s</Latest>", id);
 		buf_reset(&q);
-		s3_query_add(&q, "comp", "block");
-		s3_query_add(&q, "blockid", id);
+		objhttp_query_add(&q, "comp", "block");
+		objhttp_query_add(&q, "blockid", id);
 		memset(&c, 0, sizeof(c));
 		c.method = "PUT";
 		c.key = key;
@@ -445,7 +436,7 @@ static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
 		http_body body = { xml.data, -1, 0, xml.len };
 
 		buf_reset(&q);
-		s3_query_add(&q, "comp", "blocklist");
+		objhttp_query_add(&q, "comp", "blocklist");
 		memset(&c, 0, sizeof(c));
 		c.method = "PUT";
 		c.key = key;

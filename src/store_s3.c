@@ -34,83 +34,6 @@ typedef struct s3_store {
 
 /* --- settings ---------------------------------------------------------- */
 
-static bool host_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_';
-}
-
-static bool path_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
-}
-
-void s3_endpoint_release(s3_endpoint *e)
-{
-	if (!e)
-		return;
-	free(e->scheme);
-	free(e->host);
-	free(e->base_path);
-	memset(e, 0, sizeof(*e));
-}
-
-es_result s3_endpoint_parse(const char *url, s3_endpoint *out, buf *err)
-{
-	const char *rest, *end;
-	size_t alen, plen;
-
-	memset(out, 0, sizeof(*out));
-	if (!strncmp(url, "https://", 8)) {
-		out->scheme = xstrdup("https");
-		rest = url + 8;
-	} else if (!strncmp(url, "http://", 7)) {
-		out->scheme = xstrdup("http");
-		rest = url + 7;
-	} else {
-		buf_printf(err, "endpoint '%s' must start with http:// or https://", url);
-		return ES_ERR_CONFIG;
-	}
-	alen = strcspn(rest, "/?#");
-	for (size_t i = 0; i < alen; i++)
-		if (rest[i] == '@') {
-			buf_printf(err, "endpoint '%s...' must not hold a user name or password",
-				   out->scheme);
-			goto fail;
-		}
-	if (!alen) {
-		buf_printf(err, "endpoint '%s' has no host", url);
-		goto fail;
-	}
-	for (size_t i = 0; i < alen; i++)
-		if (!host_char(rest[i])) {
-			buf_printf(err, "endpoint '%s': invalid character in the host", url);
-			goto fail;
-		}
-	out->host = xstrndup(rest, alen);
-	rest += alen;
-	end = rest + strlen(rest);
-	if (strpbrk(rest, "?#")) {
-		buf_printf(err, "endpoint '%s' must not have a query or a fragment", url);
-		goto fail;
-	}
-	for (const char *p = rest; p < end; p++)
-		if (!path_char(*p)) {
-			buf_printf(err, "endpoint '%s': its path must be plain (A-Z a-z 0-9 - . _ ~ /)",
-				   url);
-			goto fail;
-		}
-	plen = (size_t)(end - rest);
-	while (plen && rest[plen - 1] == '/')
-		plen--;
-	out->base_path = xstrndup(rest, plen);
-	return ES_OK;
-fail:
-	s3_endpoint_release(out);
-	return ES_ERR_CONFIG;
-}
-
 static bool region_is_valid(const char *r)
 {
 	if (!*r || strlen(r) > 64)
@@ -126,7 +49,7 @@ void s3_settings_release(s3_settings *s)
 	if (!s)
 		return;
 	free(s->region);
-	s3_endpoint_release(&s->endpoint);
+	objhttp_endpoint_release(&s->endpoint);
 	free(s->ca_bundle);
 	memset(s, 0, sizeof(*s));
 }
@@ -135,7 +58,7 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 			      const creds_env *env, s3_settings *out, buf *err)
 {
 	bool gs = loc->scheme == LOC_GS, explicit_style;
-	const char *endpoint = loc->endpoint, *stall;
+	const char *endpoint = loc->endpoint;
 	char *dflt = NULL;
 	es_result r;
 
@@ -161,7 +84,7 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 					 strncmp(out->region, "cn-", 3) ? "" : ".cn");
 		endpoint = dflt;
 	}
-	if ((r = s3_endpoint_parse(endpoint, &out->endpoint, err)) != ES_OK)
+	if ((r = objhttp_endpoint_parse(endpoint, &out->endpoint, err)) != ES_OK)
 		goto fail;
 	explicit_style = loc->path_style >= 0 || (!gs && aws && aws->path_style >= 0);
 	if (loc->path_style >= 0)
@@ -183,19 +106,9 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 	if (out->threshold > S3_MAX_PUT_SIZE)
 		out->threshold = S3_MAX_PUT_SIZE;
 	out->attempts = loc->retries ? loc->retries : S3_DEFAULT_ATTEMPTS;
-	out->stall_timeout_s = 30;
-	stall = env ? env->get(env->ud, S3_STALL_ENV) : NULL;
-	if (stall && *stall) {
-		uint64_t v;
-
-		if (!parse_u64(stall, &v) || v < 1 || v > 3600) {
-			buf_printf(err, "%s '%s': expected whole seconds from 1 to 3600",
-				   S3_STALL_ENV, stall);
-			r = ES_ERR_CONFIG;
-			goto fail;
-		}
-		out->stall_timeout_s = (long)v;
-	}
+	if ((r = objhttp_stall_timeout(env ? env->get(env->ud, OBJHTTP_STALL_ENV) : NULL,
+					 &out->stall_timeout_s, err)) != ES_OK)
+		goto fail;
 	out->ca_bundle = aws && aws->ca_bundle ? xstrdup(aws->ca_bundle) : NULL;
 	free(dflt);
 	return ES_OK;
@@ -206,17 +119,6 @@ fail:
 }
 
 /* --- targets ----------------------------------------------------------- */
-
-void s3_query_add(buf *q, const char *name, const char *value)
-{
-	if (q->len)
-		buf_addch(q, '&');
-	sigv4_uri_encode(q, name, strlen(name), false);
-	if (value) {
-		buf_addch(q, '=');
-		sigv4_uri_encode(q, value, strlen(value), false);
-	}
-}
 
 void s3_target_build(const s3_settings *s, const char *bucket, const char *key,
 		     const char *query, objhttp_target *out)
@@ -389,11 +291,11 @@ static const objhttp_ops s3_http_ops = {
 static void s3_list_query(buf *q, const char *prefix, const char *token)
 {
 	if (token)
-		s3_query_add(q, "continuation-token", token);
-	s3_query_add(q, "encoding-type", "url");
-	s3_query_add(q, "list-type", "2");
+		objhttp_query_add(q, "continuation-token", token);
+	objhttp_query_add(q, "encoding-type", "url");
+	objhttp_query_add(q, "list-type", "2");
 	if (*prefix)
-		s3_query_add(q, "prefix", prefix);
+		objhttp_query_add(q, "prefix", prefix);
 }
 
 static es_result s3_list_parse(const char *body, size_t n, const char *prefix,
@@ -468,7 +370,7 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id,
 	objhttp_call c = { 0 };
 	buf q = BUF_INIT;
 
-	s3_query_add(&q, "uploadId", upload_id);
+	objhttp_query_add(&q, "uploadId", upload_id);
 	c.method = "DELETE";
 	c.key = key;
 	c.query = q.data;
@@ -501,13 +403,13 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 		char *err = NULL;
 		es_result r;
 
-		s3_query_add(&q, "encoding-type", "url");
+		objhttp_query_add(&q, "encoding-type", "url");
 		if (key_marker)
-			s3_query_add(&q, "key-marker", key_marker);
-		s3_query_add(&q, "prefix", key);
+			objhttp_query_add(&q, "key-marker", key_marker);
+		objhttp_query_add(&q, "prefix", key);
 		if (id_marker)
-			s3_query_add(&q, "upload-id-marker", id_marker);
-		s3_query_add(&q, "uploads", NULL);
+			objhttp_query_add(&q, "upload-id-marker", id_marker);
+		objhttp_query_add(&q, "uploads", NULL);
 		c.method = "GET";
 		c.query = q.data;
 		c.body_cap = S3XML_MAX_LIST_BYTES;
@@ -641,7 +543,7 @@ static es_result put_multipart(void *ud, const char *key, const char *url, int f
 	if ((r = abort_leftovers(s, key, url)) != ES_OK)
 		goto done;
 	/* create */
-	s3_query_add(&q, "uploads", NULL);
+	objhttp_query_add(&q, "uploads", NULL);
 	c.method = "POST";
 	c.key = key;
 	c.query = q.data;
@@ -675,8 +577,8 @@ static es_result put_multipart(void *ud, const char *key, const char *url, int f
 		memcpy(md5s + 16 * i, d.md5, 16);
 		buf_reset(&q);
 		snprintf(num, sizeof(num), "%zu", i + 1);
-		s3_query_add(&q, "partNumber", num);
-		s3_query_add(&q, "uploadId", upload_id);
+		objhttp_query_add(&q, "partNumber", num);
+		objhttp_query_add(&q, "uploadId", upload_id);
 		memset(&c, 0, sizeof(c));
 		c.method = "PUT";
 		c.key = key;
@@ -712,7 +614,7 @@ static es_result put_multipart(void *ud, const char *key, const char *url, int f
 
 		objhttp_digest_mem(xml.data, xml.len, true, &d);
 		buf_reset(&q);
-		s3_query_add(&q, "uploadId", upload_id);
+		objhttp_query_add(&q, "uploadId", upload_id);
 		memset(&c, 0, sizeof(c));
 		c.method = "POST";
 		c.key = key;

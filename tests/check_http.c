@@ -178,7 +178,7 @@ static const char *stall_value;
 static const char *env_stall(void *ud, const char *name)
 {
 	(void)ud;
-	return !strcmp(name, S3_STALL_ENV) ? stall_value : NULL;
+	return !strcmp(name, OBJHTTP_STALL_ENV) ? stall_value : NULL;
 }
 
 static void loc_init(location *l, enum location_scheme scheme, const char *bucket)
@@ -202,28 +202,28 @@ static aws_config aws_blank(void)
 
 START_TEST(endpoint_parsing)
 {
-	s3_endpoint e;
+	objhttp_endpoint e;
 	buf err = BUF_INIT;
 
-	ck_assert_int_eq(s3_endpoint_parse("https://s3.eu-west-1.amazonaws.com", &e, &err), ES_OK);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://s3.eu-west-1.amazonaws.com", &e, &err), ES_OK);
 	ck_assert_str_eq(e.scheme, "https");
 	ck_assert_str_eq(e.host, "s3.eu-west-1.amazonaws.com");
 	ck_assert_str_eq(e.base_path, "");
-	s3_endpoint_release(&e);
-	ck_assert_int_eq(s3_endpoint_parse("http://127.0.0.1:9000/base/s3//", &e, &err), ES_OK);
+	objhttp_endpoint_release(&e);
+	ck_assert_int_eq(objhttp_endpoint_parse("http://127.0.0.1:9000/base/s3//", &e, &err), ES_OK);
 	ck_assert_str_eq(e.scheme, "http");
 	ck_assert_str_eq(e.host, "127.0.0.1:9000");
 	ck_assert_str_eq(e.base_path, "/base/s3");
-	s3_endpoint_release(&e);
-	ck_assert_int_eq(s3_endpoint_parse("http://[::1]:9000/", &e, &err), ES_OK);
+	objhttp_endpoint_release(&e);
+	ck_assert_int_eq(objhttp_endpoint_parse("http://[::1]:9000/", &e, &err), ES_OK);
 	ck_assert_str_eq(e.host, "[::1]:9000");
-	s3_endpoint_release(&e);
-	ck_assert_int_eq(s3_endpoint_parse("ftp://x", &e, &err), ES_ERR_CONFIG);
-	ck_assert_int_eq(s3_endpoint_parse("https://", &e, &err), ES_ERR_CONFIG);
-	ck_assert_int_eq(s3_endpoint_parse("https://x?a=b", &e, &err), ES_ERR_CONFIG);
-	ck_assert_int_eq(s3_endpoint_parse("https://x/a b", &e, &err), ES_ERR_CONFIG);
+	objhttp_endpoint_release(&e);
+	ck_assert_int_eq(objhttp_endpoint_parse("ftp://x", &e, &err), ES_ERR_CONFIG);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://", &e, &err), ES_ERR_CONFIG);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://x?a=b", &e, &err), ES_ERR_CONFIG);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://x/a b", &e, &err), ES_ERR_CONFIG);
 	buf_reset(&err);
-	ck_assert_int_eq(s3_endpoint_parse("https://user:pw@host", &e, &err), ES_ERR_CONFIG);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://user:pw@host", &e, &err), ES_ERR_CONFIG);
 	ck_assert_ptr_null(strstr(err.data, "pw"));   /* never echo a password */
 	buf_release(&err);
 }
@@ -374,7 +374,7 @@ START_TEST(settings_stall_env)
 	s3_settings_release(&s);
 	stall_value = "0";
 	ck_assert_int_eq(s3_settings_resolve(&l, NULL, &env, &s, &err), ES_ERR_CONFIG);
-	ck_assert_ptr_nonnull(strstr(err.data, S3_STALL_ENV));
+	ck_assert_ptr_nonnull(strstr(err.data, OBJHTTP_STALL_ENV));
 	stall_value = "10s";
 	ck_assert_int_eq(s3_settings_resolve(&l, NULL, &env, &s, &err), ES_ERR_CONFIG);
 	location_release(&l);
@@ -387,7 +387,7 @@ static void settings_for(s3_settings *s, const char *endpoint, bool path_style)
 	buf err = BUF_INIT;
 
 	memset(s, 0, sizeof(*s));
-	ck_assert_int_eq(s3_endpoint_parse(endpoint, &s->endpoint, &err), ES_OK);
+	ck_assert_int_eq(objhttp_endpoint_parse(endpoint, &s->endpoint, &err), ES_OK);
 	s->path_style = path_style;
 	buf_release(&err);
 }
@@ -407,7 +407,7 @@ START_TEST(targets_path_and_virtual)
 	ck_assert_str_eq(t.path, "/evb");
 	ck_assert_str_eq(t.url, "http://127.0.0.1:9000/evb?list-type=2&prefix=in%2F");
 	objhttp_target_release(&t);
-	s3_endpoint_release(&s.endpoint);
+	objhttp_endpoint_release(&s.endpoint);
 
 	settings_for(&s, "https://s3.eu-west-1.amazonaws.com", false);
 	s3_target_build(&s, "evb", "a//b/./c", "", &t);
@@ -419,13 +419,13 @@ START_TEST(targets_path_and_virtual)
 	ck_assert_str_eq(t.path, "/");
 	ck_assert_str_eq(t.url, "https://evb.s3.eu-west-1.amazonaws.com/?uploads");
 	objhttp_target_release(&t);
-	s3_endpoint_release(&s.endpoint);
+	objhttp_endpoint_release(&s.endpoint);
 
 	settings_for(&s, "https://gw.example.com/s3/", true);
 	s3_target_build(&s, "evb", "k", NULL, &t);
 	ck_assert_str_eq(t.path, "/s3/evb/k");
 	objhttp_target_release(&t);
-	s3_endpoint_release(&s.endpoint);
+	objhttp_endpoint_release(&s.endpoint);
 }
 END_TEST
 
@@ -434,10 +434,10 @@ START_TEST(query_encoding)
 	buf q = BUF_INIT;
 
 	/* S3's continuation tokens are base64: + / = must be encoded */
-	s3_query_add(&q, "continuation-token", "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=+a");
-	s3_query_add(&q, "encoding-type", "url");
-	s3_query_add(&q, "prefix", "in/a b");
-	s3_query_add(&q, "uploads", NULL);
+	objhttp_query_add(&q, "continuation-token", "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=+a");
+	objhttp_query_add(&q, "encoding-type", "url");
+	objhttp_query_add(&q, "prefix", "in/a b");
+	objhttp_query_add(&q, "uploads", NULL);
 	ck_assert_str_eq(q.data, "continuation-token=1ueGcxLPRx1Tr%2FXYExHnhbYLgveDs2J%2Fwm36Hy4vbOwM%3D%2Ba"
 			 "&encoding-type=url&prefix=in%2Fa%20b&uploads");
 	buf_release(&q);

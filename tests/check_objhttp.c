@@ -579,6 +579,52 @@ START_TEST(status_text)
 }
 END_TEST
 
+START_TEST(stall_timeout_setting)
+{
+	static const char *const bad[] = { "0", "3601", "x", "5s", "-1", " 5" };
+	buf err = BUF_INIT;
+	long v = -1;
+
+	ck_assert_int_eq(objhttp_stall_timeout(NULL, &v, &err), ES_OK);
+	ck_assert_int_eq(v, HTTP_DEFAULT_STALL_TIMEOUT_S);
+	ck_assert_int_eq(objhttp_stall_timeout("", &v, &err), ES_OK);
+	ck_assert_int_eq(v, HTTP_DEFAULT_STALL_TIMEOUT_S);
+	ck_assert_int_eq(objhttp_stall_timeout("1", &v, &err), ES_OK);
+	ck_assert_int_eq(v, 1);
+	ck_assert_int_eq(objhttp_stall_timeout("3600", &v, &err), ES_OK);
+	ck_assert_int_eq(v, 3600);
+	ck_assert_uint_eq(err.len, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.len = 0;
+		ck_assert_int_eq(objhttp_stall_timeout(bad[i], &v, &err), ES_ERR_CONFIG);
+		ck_assert_ptr_nonnull(strstr(err.data, OBJHTTP_STALL_ENV));
+		ck_assert_ptr_nonnull(strstr(err.data, bad[i]));
+	}
+	buf_release(&err);
+}
+END_TEST
+
+START_TEST(endpoints)
+{
+	objhttp_endpoint e;
+	buf err = BUF_INIT;
+
+	ck_assert_int_eq(objhttp_endpoint_parse("http://127.0.0.1:10000/devstoreaccount1/",
+						&e, &err), ES_OK);
+	ck_assert_str_eq(e.scheme, "http");
+	ck_assert_str_eq(e.host, "127.0.0.1:10000");
+	ck_assert_str_eq(e.base_path, "/devstoreaccount1");
+	objhttp_endpoint_release(&e);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://acct.blob.core.windows.net", &e, &err),
+			 ES_OK);
+	ck_assert_str_eq(e.base_path, "");
+	objhttp_endpoint_release(&e);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://x/#frag", &e, &err), ES_ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err.data, "fragment"));
+	buf_release(&err);
+}
+END_TEST
+
 START_TEST(part_sizes)
 {
 	const uint64_t mib = 1ull << 20;
@@ -670,6 +716,8 @@ Suite *objhttp_suite(void)
 	tcase_add_test(tc, error_in_2xx_only_when_asked);
 	tcase_add_test(tc, status_text);
 	tcase_add_test(tc, part_sizes);
+	tcase_add_test(tc, stall_timeout_setting);
+	tcase_add_test(tc, endpoints);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("digests");
 	tcase_add_test(tc, digests_of_memory);
