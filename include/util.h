@@ -114,6 +114,13 @@ void time_utc_fields(int64_t t_ms, int *year, int *mon, int *day, int *hour, int
 /* The value of the hex digit c (either case), or -1. */
 int hex_digit(int c);
 
+/* ASCII white space (space, \t, \n, \v, \f, \r), whatever the locale. */
+bool ascii_space(char c);
+
+/* p[0..*n) without leading and trailing ascii_space(): returns the new
+ * start and updates *n. */
+const char *span_trim(const char *p, size_t *n);
+
 /* %XX-decoding of s[0..n) appended to out, for the callers' own rules. */
 enum {
 	PCT_PLUS_IS_SPACE = 1 << 0,   /* '+' means ' ' (form encoding) */

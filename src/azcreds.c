@@ -29,22 +29,6 @@ static void wipe_free(char *s)
 	}
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-static const char *trim(const char *p, size_t *n)
-{
-	while (*n && is_space(*p)) {
-		p++;
-		(*n)--;
-	}
-	while (*n && is_space(p[*n - 1]))
-		(*n)--;
-	return p;
-}
-
 /* A variable's value, or NULL when unset or empty. */
 static const char *env_get(const creds_env *env, const char *name)
 {
@@ -165,7 +149,7 @@ es_result az_conn_string_parse(const char *s, size_t n, const char *origin,
 		buf_printf(err, "%s: connection string over %u bytes", origin, AZ_CREDS_MAX_BYTES);
 		return ES_ERR_CONFIG;
 	}
-	p = trim(s, &n);
+	p = span_trim(s, &n);
 	while (n) {
 		const char *semi = memchr(p, ';', n);
 		size_t len = semi ? (size_t)(semi - p) : n, klen, vlen;
@@ -179,7 +163,7 @@ es_result az_conn_string_parse(const char *s, size_t n, const char *origin,
 			p++;
 			n--;
 		}
-		k = trim(k, &len);
+		k = span_trim(k, &len);
 		if (!len)
 			continue;
 		pairs++;
@@ -191,8 +175,8 @@ es_result az_conn_string_parse(const char *s, size_t n, const char *origin,
 		}
 		klen = (size_t)(eq - k);
 		vlen = len - klen - 1;
-		k = trim(k, &klen);
-		v = trim(eq + 1, &vlen);
+		k = span_trim(k, &klen);
+		v = span_trim(eq + 1, &vlen);
 		for (size_t i = 0; i < klen; i++)
 			if ((unsigned char)k[i] < 0x20 || (unsigned char)k[i] >= 0x7f) {
 				buf_printf(err, "%s: pair %zu of the connection string has an invalid "
@@ -283,7 +267,7 @@ void az_credentials_release(az_credentials *c)
 static es_result take_key(az_credentials *out, const char *b64, const char *what, buf *err)
 {
 	size_t n = strlen(b64);
-	const char *p = trim(b64, &n);
+	const char *p = span_trim(b64, &n);
 
 	out->key = az_base64_decode(p, n, &out->key_len);
 	if (!out->key || out->key_len > AZ_MAX_KEY_BYTES) {
@@ -297,7 +281,7 @@ static es_result take_key(az_credentials *out, const char *b64, const char *what
 static es_result take_sas(az_credentials *out, const char *sas, const char *what, buf *err)
 {
 	size_t n = strlen(sas);
-	const char *p = trim(sas, &n);
+	const char *p = span_trim(sas, &n);
 
 	if (n && *p == '?') {
 		p++;

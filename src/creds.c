@@ -52,23 +52,6 @@ static void ini_continue(aws_ini_entry *e, const char *p, size_t n)
 	e->value = v;
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/* Trim p[0..*n) in place: returns the new start, updates *n. */
-static const char *trim(const char *p, size_t *n)
-{
-	while (*n && is_space(*p)) {
-		p++;
-		(*n)--;
-	}
-	while (*n && is_space(p[*n - 1]))
-		(*n)--;
-	return p;
-}
-
 /* Split "key = value" / "key: value" at the first '=' or ':'. */
 static bool split_option(const char *p, size_t n, const char **k, size_t *klen,
 			 const char **v, size_t *vlen)
@@ -80,9 +63,9 @@ static bool split_option(const char *p, size_t n, const char **k, size_t *klen,
 	if (i == n)
 		return false;
 	*klen = i;
-	*k = trim(p, klen);
+	*k = span_trim(p, klen);
 	*vlen = n - i - 1;
-	*v = trim(p + i + 1, vlen);
+	*v = span_trim(p + i + 1, vlen);
 	return *klen > 0;
 }
 
@@ -106,10 +89,10 @@ static es_result ini_fail(struct ini_state *st, unsigned line, const char *why)
 static es_result ini_line(struct ini_state *st, const char *p, size_t n, unsigned lineno)
 {
 	size_t indent = 0, tn = n;
-	const char *t = trim(p, &tn), *k, *v;
+	const char *t = span_trim(p, &tn), *k, *v;
 	size_t klen, vlen;
 
-	while (indent < n && is_space(p[indent]))
+	while (indent < n && ascii_space(p[indent]))
 		indent++;
 	if (!tn)
 		return ES_OK;                       /* blank lines do not end a value */
@@ -152,7 +135,7 @@ static es_result ini_line(struct ini_state *st, const char *p, size_t n, unsigne
 		if (!close || close == t + 1)
 			return ini_fail(st, lineno, "malformed section header");
 		hn = (size_t)(close - t - 1);
-		h = trim(t + 1, &hn);
+		h = span_trim(t + 1, &hn);
 		free(st->section);
 		st->section = xstrndup(h, hn);
 		if (aws_ini_has_section(st->ini, st->section))
@@ -255,10 +238,10 @@ bool aws_config_section_is(const char *section, const char *profile)
 
 	if (!strcmp(section, "default"))
 		return !strcmp(profile, "default");
-	if (strncmp(section, "profile", 7) || !is_space(section[7]))
+	if (strncmp(section, "profile", 7) || !ascii_space(section[7]))
 		return false;
 	section += 8;
-	while (is_space(*section))
+	while (ascii_space(*section))
 		section++;
 	n = strlen(section);
 	if (n >= 2 && (section[0] == '"' || section[0] == '\'') && section[n - 1] == section[0]) {

@@ -694,6 +694,22 @@ void secure_wipe(void *p, size_t n)
 		OPENSSL_cleanse(p, n);
 }
 
+bool ascii_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+const char *span_trim(const char *p, size_t *n)
+{
+	while (*n && ascii_space(*p)) {
+		p++;
+		(*n)--;
+	}
+	while (*n && ascii_space(p[*n - 1]))
+		(*n)--;
+	return p;
+}
+
 int hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')

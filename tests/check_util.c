@@ -118,6 +118,26 @@ START_TEST(durations)
 }
 END_TEST
 
+START_TEST(ascii_space_and_trim)
+{
+	const char *s = " \t\r\n\v\fkey = v a\t \n";
+	size_t n = strlen(s);
+	const char *p = span_trim(s, &n);
+
+	ck_assert_uint_eq(n, 9);
+	ck_assert_int_eq(memcmp(p, "key = v a", 9), 0);
+	n = 3;
+	p = span_trim("   ", &n);
+	ck_assert_uint_eq(n, 0);
+	n = 0;
+	ck_assert_ptr_eq(span_trim(s, &n), s);
+	ck_assert_uint_eq(n, 0);
+	ck_assert(!ascii_space('\0'));
+	ck_assert(!ascii_space((char)0xa0));
+	ck_assert(ascii_space('\v'));
+}
+END_TEST
+
 START_TEST(hex_digits_and_percent_decoding)
 {
 	static const char digits[] = "0123456789abcdefABCDEF";
@@ -173,6 +193,7 @@ Suite *util_suite(void)
 	tcase_add_test(tc, time_fields_any_int64);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, hex_digits_and_percent_decoding);
+	tcase_add_test(tc, ascii_space_and_trim);
 	suite_add_tcase(s, tc);
 	return s;
 }
