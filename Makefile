@@ -98,7 +98,8 @@ deps:
 unit: $(BUILD)/check_unit
 	$(BUILD)/check_unit
 
-demo: deps
+demo:
+	@scripts/install-deps --build
 	@$(MAKE) --no-print-directory evshare
 	@scripts/demo
 
