@@ -12,7 +12,9 @@ otherwise.  Standard library only; 127.0.0.1 only.
     p = FaultProxy(("127.0.0.1", azurite_port))       # a free port; threads are daemons
     p.set_faults([{"method": "GET", "path": "/in/", "times": 2, "action": "server_busy"}])
     ... point the client at http://127.0.0.1:%d/devstoreaccount1 % p.port ...
-    p.requests()     # [{"conn", "method", "target", "status", "code", "bytes_in", "fault"?}]
+    p.requests()     # [{"conn", "method", "target", "status", "code", "bytes_in",
+                     #   "content_md5", "fault"?}]; content_md5 of a request with a body:
+                     #   "match", "mismatch" (against the body as received) or None
     p.faults()       # the rules with "times" left and "hits"
     p.stop()
 
@@ -32,11 +34,15 @@ Actions ("name", "name:N" or {"name": N}):
   stall_response_after: N   head and N body bytes, then nothing until the client gives up
   close_after_response      the real answer, then the connection is closed
   reset_request_after: N    N bytes of the request body read, then RST (not forwarded)
+  corrupt_request_body      one byte of the body flipped, then forwarded (the headers as
+                            sent: a Content-MD5 no longer matches the body)
 The response faults act on the real request: a PUT whose answer is reset
 *has* been stored.
 
 CLI: faultproxy.py --upstream HOST:PORT [--port P] [--faults FILE]  (prints the port)
 """
+import base64
+import hashlib
 import json
 import re
 import socket
@@ -216,6 +222,14 @@ class FaultProxy:
                         raise _Closed()
                     pending += d
                 body, pending = pending[:length], pending[length:]
+                if length:
+                    md5 = self._get(h, "Content-MD5")
+                    rec["content_md5"] = None if md5 is None else (
+                        "match" if md5 == base64.b64encode(hashlib.md5(body).digest()).decode()
+                        else "mismatch")
+                if name == "corrupt_request_body" and body:
+                    body = body[:len(body) // 2] + bytes([body[len(body) // 2] ^ 0xFF]) + \
+                        body[len(body) // 2 + 1:]
                 close = (self._get(h, "Connection") or "").lower() == "close"
                 if name in ("server_busy", "status"):
                     status = 503 if name == "server_busy" else int(arg)

@@ -317,6 +317,10 @@ def test_block_list_upload_above_threshold():
         eq(len(puts), nblocks, "Put Block requests")
         assert all(r["bytes_in"] <= 5 << 20 for r in puts), "a block above part_size"
         eq(len([r for r in reqs if "comp=blocklist" in r["target"]]), 1, "Put Block List")
+        bodies = [r for r in reqs if r["bytes_in"]]
+        eq(len(bodies), nblocks + 1, "requests with a body")
+        eq([r["content_md5"] for r in bodies], ["match"] * len(bodies),
+           "Content-MD5 of every Put Block and of the Put Block List")
         eq(len([r for r in reqs if r["method"] == "PUT" and "comp=" not in r["target"]]), 0,
            "Put Blob requests")
         eq(s["subscribers"][0]["objects"], ["az://%s/%s/%s" % (ACCOUNT, sc.dst_container, name)],
@@ -645,6 +649,36 @@ def test_fault_upload_fails_for_good_then_next_run_finishes():
         p.clear_faults()
         sc.run("run", check=0)
         check_lines(sc, exp, [X])
+    finally:
+        p.clear_faults()
+        sc.cleanup()
+
+
+@test
+def test_fault_body_corrupted_in_transit_is_refused_by_its_content_md5():
+    p = peer()
+    sc, exp = fault_scenario("md5", p, big=False)
+    try:
+        p.reset_stats()
+        p.set_faults([{"method": "PUT", "path": "/out/", "times": -1,
+                       "action": "corrupt_request_body"}])
+        pr = sc.run("run", check=None)
+        err = pr.stderr.decode()
+        print("     exit %d: %s" % (pr.returncode, err.strip().splitlines()[-1][:160]))
+        eq(pr.returncode, 69, "exit status: the store refused the upload")
+        assert "cannot write 'az://%s/%s/out/" % (ACCOUNT, sc.dst_container) in err, err
+        assert "Md5Mismatch" in err, err
+        puts = [r for r in p.requests() if r["method"] == "PUT" and "/out/" in r["target"]]
+        assert puts and all(r["status"] == 400 and r["code"] == "Md5Mismatch" for r in puts), puts
+        eq(len(puts), 1, "a 400 is not retried")
+        eq(sc.objects(X), [], "nothing stored")
+        assert not state_committed(sc), "state committed"
+        p.clear_faults()
+        p.reset_stats()
+        sc.run("run", check=0)
+        check_lines(sc, exp, [X])
+        bodies = [r for r in p.requests() if r["bytes_in"]]
+        assert bodies and all(r["content_md5"] == "match" for r in bodies), bodies
     finally:
         p.clear_faults()
         sc.cleanup()
