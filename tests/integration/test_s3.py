@@ -98,6 +98,8 @@ def test_core_scenario_on_s3_matches_reference_and_file():
             ", ".join("%s %d" % kv for kv in sorted(st["methods"].items()))))
         eq(st["rejected"], 0, "requests the peer rejected")
         eq(st["warnings"], [], "peer warnings")
+        puts = [r for r in p.requests() if r["method"] == "PUT"]
+        assert puts and all(r["content_md5"] for r in puts), "a PUT without Content-MD5"
         assert st["connections"] <= 2, "connections are not reused: %d" % st["connections"]
         eq(s["status"], "partial", "status")
         check_summary(s, exp, [X, Y, Z])
@@ -256,6 +258,10 @@ def test_multipart_output_above_threshold():
         parts = [r for r in reqs if r["method"] == "PUT" and "partNumber=" in r["target"]]
         eq(len(parts), nparts, "UploadPart requests")
         assert all(r["bytes_in"] <= 5 << 20 for r in parts), "a part above part_size"
+        bodies = [r for r in reqs if r["bytes_in"]]
+        eq(len(bodies), nparts + 1, "requests with a body (the parts, CompleteMultipartUpload)")
+        eq([r["content_md5"] for r in bodies], [True] * len(bodies),
+           "Content-MD5 on every UploadPart and on CompleteMultipartUpload (the peer checks it)")
         no_uploads_left(sc)
         eq(s["subscribers"][0]["objects"], ["s3://%s/%s" % (sc.dst_bucket, key)], "summary")
         eq(p.stats()["rejected"], 0, "rejected requests")

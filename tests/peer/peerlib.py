@@ -122,7 +122,8 @@ class Peer:
         self._control("POST", "/_peer/reset-stats")
 
     def requests(self):
-        """One record per S3 request since the last reset: conn, method, target, status, code, bytes_in, ms, fault."""
+        """One record per S3 request since the last reset: conn, method, target, status, code, bytes_in, ms,
+        content_md5 (whether the request had the header; a wrong one is rejected), fault."""
         return self._control("GET", "/_peer/requests")
 
     def set_faults(self, rules):
