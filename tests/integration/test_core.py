@@ -12,6 +12,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Scenario, event, gz, lines, eq, test, main, quarantined_bytes,  # noqa: E402
@@ -769,6 +770,19 @@ def test_filter_command():
                        capture_output=True)
     eq(p.returncode, 65, "invalid pattern")
     assert b"$.domain" in p.stderr, p.stderr
+    # @FILE reads the pattern from a file (as a config's "filter" may)
+    with tempfile.TemporaryDirectory() as d:
+        f = os.path.join(d, "pattern.json")
+        with open(f, "w") as fh:
+            fh.write(pat + "\n")
+        p = subprocess.run([BIN, "filter", "--filter", "@" + f], input=inp, capture_output=True)
+        eq(p.returncode, 0, "exit status with @FILE")
+        eq(p.stdout, lines(b'{"domain":"onboarding","data":{"n":2}}',
+                           b'{"domain":"onboarding","data":{"n":3e0}}'), "matching lines, @FILE")
+        p = subprocess.run([BIN, "filter", "--filter", "@" + f + ".missing"], input=b"",
+                           capture_output=True)
+        eq(p.returncode, 64, "an unreadable pattern file is a usage error (evshare(1))")
+        assert (f + ".missing").encode() in p.stderr, p.stderr
 
 
 @test
