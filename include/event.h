@@ -27,6 +27,8 @@ typedef struct event {
 	const char *org_id;         /* decoded */
 	size_t org_id_len;
 	int64_t schema_version;
+	const json_member *members; /* its top-level members (the parser's) */
+	size_t nmembers;
 } event;
 
 typedef struct event_error {

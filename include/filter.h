@@ -70,6 +70,13 @@ es_result filter_compile(const char *p, size_t n, const char *base_path,
  * 16 fields. */
 bool filter_match(const filter *f, json_value event);
 
+/* filter_match() on an event whose top-level members the parser recorded
+ * (json_parse_members(), all n of them): the top level is matched from
+ * members[] instead of by scanning the text again, so a key the event
+ * lacks costs a look at each member, not a walk over the whole event. */
+bool filter_match_members(const filter *f, json_value event, const json_member *members,
+			  size_t n);
+
 void filter_free(filter *f);
 
 #endif

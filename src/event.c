@@ -250,5 +250,7 @@ bool event_parse(event_parser *ep, const char *line, size_t n, event *ev,
 	ev->event_id_len = idlen;
 	ev->org_id = ep->scratch.data + idlen;
 	ev->org_id_len = orglen;
+	ev->members = ep->members;
+	ev->nmembers = nmembers;
 	return true;
 }

@@ -1917,7 +1917,37 @@ static void leaf_feed(const struct leaf *l, json_value v, struct fstate *st,
 struct view {
 	json_value obj;
 	unsigned from;
+	const json_member *members;   /* obj's members when recorded, else NULL */
+	size_t nmembers;
 };
+
+/* The members of a view: from its record, else from the text. */
+struct member_iter {
+	json_iter it;
+	const json_member *m;
+	size_t i, n;
+};
+
+static void member_iter_init(struct member_iter *mi, const struct view *v)
+{
+	mi->m = v->members;
+	mi->i = 0;
+	mi->n = v->nmembers;
+	if (!mi->m)
+		json_iter_init(&mi->it, v->obj);
+}
+
+static bool member_iter_next(struct member_iter *mi, json_value *k, json_value *v)
+{
+	if (!mi->m)
+		return json_iter_member(&mi->it, k, v);
+	if (mi->i >= mi->n)
+		return false;
+	*k = mi->m[mi->i].key;
+	*v = mi->m[mi->i].value;
+	mi->i++;
+	return true;
+}
 
 struct matcher {
 	const struct field *path[FILTER_MAX_DEPTH + 1];
@@ -1978,6 +2008,8 @@ static bool child_try(struct matcher *m, const struct node *child, unsigned dept
 		(*objects)++;
 		views[0].obj = v;
 		views[0].from = depth + 1;
+		views[0].members = NULL;
+		views[0].nmembers = 0;
 		if (nextra)
 			memcpy(views + 1, extra, nextra * sizeof(*extra));
 		m->edepth = edepth;
@@ -2016,11 +2048,11 @@ static bool child_settle(struct matcher *m, const struct field *f, unsigned dept
 			extra[nextra++] = views[i];
 	m->path[depth] = f;
 	for (size_t i = 0; i < nviews; i++) {
-		json_iter it;
+		struct member_iter it;
 		json_value k, v;
 
-		json_iter_init(&it, views[i].obj);
-		while (json_iter_member(&it, &k, &v)) {
+		member_iter_init(&it, &views[i]);
+		while (member_iter_next(&it, &k, &v)) {
 			char scratch[256], *heap;
 			const char *kp;
 			size_t kn;
@@ -2067,11 +2099,11 @@ static bool match_node(struct matcher *m, const struct node *nd, unsigned depth,
 
 	for (size_t i = 0; i < nviews && nsettled < nd->nfields; i++) {
 		uint64_t bit = (uint64_t)1 << i;
-		json_iter it;
+		struct member_iter it;
 		json_value k, v;
 
-		json_iter_init(&it, views[i].obj);
-		while (nsettled < nd->nfields && json_iter_member(&it, &k, &v)) {
+		member_iter_init(&it, &views[i]);
+		while (nsettled < nd->nfields && member_iter_next(&it, &k, &v)) {
 			char scratch[256], *heap;
 			const char *kp;
 			size_t kn;
@@ -2146,6 +2178,12 @@ done:
 
 bool filter_match(const filter *f, json_value event)
 {
+	return filter_match_members(f, event, NULL, 0);
+}
+
+bool filter_match_members(const filter *f, json_value event, const json_member *members,
+			  size_t n)
+{
 	struct matcher m;
 	struct view root;
 
@@ -2153,6 +2191,8 @@ bool filter_match(const filter *f, json_value event)
 		return false;
 	root.obj = event;
 	root.from = 0;
+	root.members = members;
+	root.nmembers = members ? n : 0;
 	for (size_t i = 0; i < f->nalts; i++) {
 		m.edepth = 0;
 		if (match_node(&m, f->alts[i], 0, &root, 1))

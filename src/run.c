@@ -290,7 +290,8 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 		size_t a = c->pf->subs[k];
 		const additional_subscriber *sub = &cfg->additional[a];
 
-		c->matches[k] = !sub->filter || filter_match(sub->filter, ev.object);
+		c->matches[k] = !sub->filter ||
+				 filter_match_members(sub->filter, ev.object, ev.members, ev.nmembers);
 		if (!c->matches[k])
 			continue;
 		if (!have_fp) {
