@@ -5,7 +5,9 @@
  * contain newlines).  The pattern is compiled; a rejected pattern must
  * come with a message and no filter.  An accepted one P is matched against
  * the event when the event is valid JSON, and so is {"$or": [P, P]}, which
- * must give the same answer (when it is within the limits).
+ * must give the same answer (when it is within the limits), and so must
+ * matching from the top-level members json_parse_members() recorded (as
+ * run does).
  * ASan/UBSan report the rest; timeouts catch matching that is not bounded.
  * Seeds are in tests/fuzz/corpus/filter/ (one per shared case).
  *
@@ -44,6 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool first = filter_match(f, ev);
 		buf twice = BUF_INIT;
 		filter *f2 = NULL;
+		json_member members[64];
+		json_value ev2;
+		size_t nm;
+
+		if (!json_parse_members(nl + 1, size - plen - 1, JSON_DEFAULT_MAX_DEPTH, &ev2,
+					members, 64, &nm, &jerr))
+			abort();   /* json_parse accepted it */
+		if (nm <= 64 && filter_match_members(f, ev2, members, nm) != first)
+			abort();
 
 		buf_addstr(&twice, "{\"$or\":[");
 		buf_add(&twice, text, plen);
