@@ -57,8 +57,9 @@ TEST_OBJS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
         clean lint-man deps bench FORCE
 all: evshare
 
+# a new file renamed into place: a running ./evshare keeps its own
 evshare: $(BUILD)/evshare
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/evshare: $(BUILD)/src/main.o $(BUILD)/libevshare.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ALL)

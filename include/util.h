@@ -85,6 +85,15 @@ char *buf_detach(buf *b, size_t *len);
  * control characters and invalid UTF-8 bytes escaped as \u00XX). */
 void buf_add_json_string(buf *b, const char *s, size_t n);
 
+/* s[0..n) appended to b with each control character (below 0x20, and
+ * 0x7f) written as \n, \r, \t or \xHH: text for a line of a log, a
+ * summary or a listing that no name (an object key, a file name) can
+ * break into two, or fill with terminal escapes. */
+void buf_add_visible(buf *b, const char *s, size_t n);
+
+/* s (NULL: "") made visible into scratch; returns scratch's text. */
+const char *visible(buf *scratch, const char *s);
+
 /* Base64 (RFC 4648, with padding). */
 void buf_add_base64(buf *b, const void *p, size_t n);
 

@@ -204,7 +204,12 @@ static void print_plan(const config *cfg, const plan *p, bool json)
 			printf("%s\n", b.data);
 			buf_release(&b);
 		} else {
-			printf("%s\t%llu\t%s\t", url, (unsigned long long)f->obj.size, mt);
+			buf vis = BUF_INIT;
+
+			/* one line per file, whatever its key holds */
+			printf("%s\t%llu\t%s\t", visible(&vis, url),
+			       (unsigned long long)f->obj.size, mt);
+			buf_release(&vis);
 			for (size_t k = 0; k < f->nsubs; k++)
 				printf("%s%s", k ? "," : "", cfg->additional[f->subs[k]].org_id);
 			printf("\n");

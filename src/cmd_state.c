@@ -141,10 +141,15 @@ static es_result state_show(const config *cfg, state_store *ss, state_data *st,
 				const cJSON *url = cJSON_GetObjectItemCaseSensitive(rec, "url");
 				const cJSON *le = cJSON_GetObjectItemCaseSensitive(rec, "last_error");
 
+				buf va = BUF_INIT, vb = BUF_INIT;
+
 				printf("  %s%s%s%s\n",
-				       url ? url->valuestring : cJSON_GetObjectItemCaseSensitive(rec, "key")->valuestring,
+				       visible(&va, url ? url->valuestring :
+					       cJSON_GetObjectItemCaseSensitive(rec, "key")->valuestring),
 				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "poisoned")) ? "  POISONED" : "",
-				       le ? "  " : "", le ? le->valuestring : "");
+				       le ? "  " : "", le ? visible(&vb, le->valuestring) : "");
+				buf_release(&va);
+				buf_release(&vb);
 			}
 		}
 	}

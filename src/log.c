@@ -56,10 +56,13 @@ void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap
 			buf_add_json_string(&line, url, strlen(url));
 		}
 		buf_addstr(&line, "}\n");
-	} else if (level == LOG_INFO) {
-		buf_printf(&line, "evshare: %s\n", msg.data);
 	} else {
-		buf_printf(&line, "evshare: %s: %s\n", level_names[level], msg.data);
+		/* one line per message, whatever a key or a file name holds */
+		buf_addstr(&line, "evshare: ");
+		if (level != LOG_INFO)
+			buf_printf(&line, "%s: ", level_names[level]);
+		buf_add_visible(&line, msg.data, msg.len);
+		buf_addch(&line, '\n');
 	}
 	(void)write_all(STDERR_FILENO, line.data, line.len);
 	buf_release(&msg);

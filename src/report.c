@@ -84,6 +84,8 @@ void report_json(FILE *out, const run_summary *s)
 
 static void text_one(FILE *out, const run_summary *s, const char *indent)
 {
+	buf a = BUF_INIT, b = BUF_INIT;   /* names and reasons, made visible */
+
 	fprintf(out, "%srun %s%s%s: %s%s\n", indent, s->run_id,
 		s->replay ? " (replay)" : "", s->dry_run ? " (dry run)" : "", s->status,
 		!s->committed && !s->dry_run ? " (nothing committed)" : "");
@@ -107,18 +109,22 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 			indent, ss->org_id, (unsigned long long)ss->events,
 			(unsigned long long)ss->duplicates, ss->nobjects);
 		for (size_t j = 0; j < ss->nobjects; j++)
-			fprintf(out, "%s    %s\n", indent, ss->objects[j]);
+			fprintf(out, "%s    %s\n", indent, visible(&a, ss->objects[j]));
 	}
 	for (size_t i = 0; i < s->nfailed; i++)
-		fprintf(out, "%s  failed: %s: %s\n", indent, s->failed[i].url, s->failed[i].reason);
+		fprintf(out, "%s  failed: %s: %s\n", indent, visible(&a, s->failed[i].url),
+			visible(&b, s->failed[i].reason));
 	for (size_t i = 0; i < s->nfailed_sources; i++)
-		fprintf(out, "%s  cannot list: %s: %s\n", indent, s->failed_sources[i].url,
-			s->failed_sources[i].reason);
+		fprintf(out, "%s  cannot list: %s: %s\n", indent,
+			visible(&a, s->failed_sources[i].url),
+			visible(&b, s->failed_sources[i].reason));
 	for (size_t i = 0; i < s->npoisoned; i++)
-		fprintf(out, "%s  poisoned: %s: %s\n", indent, s->poisoned[i].url,
-			s->poisoned[i].reason);
+		fprintf(out, "%s  poisoned: %s: %s\n", indent, visible(&a, s->poisoned[i].url),
+			visible(&b, s->poisoned[i].reason));
 	if (s->quarantine)
-		fprintf(out, "%s  quarantine: %s\n", indent, s->quarantine);
+		fprintf(out, "%s  quarantine: %s\n", indent, visible(&a, s->quarantine));
+	buf_release(&a);
+	buf_release(&b);
 	fprintf(out, "%s  elapsed: %.3f s\n", indent, s->elapsed_s);
 }
 

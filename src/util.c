@@ -333,6 +333,39 @@ void buf_add_json_string(buf *b, const char *s, size_t n)
 	buf_addch(b, '"');
 }
 
+void buf_add_visible(buf *b, const char *s, size_t n)
+{
+	size_t start = 0;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c != 0x7f)
+			continue;
+		buf_add(b, s + start, i - start);
+		if (c == '\n')
+			buf_addstr(b, "\\n");
+		else if (c == '\r')
+			buf_addstr(b, "\\r");
+		else if (c == '\t')
+			buf_addstr(b, "\\t");
+		else
+			buf_printf(b, "\\x%02x", c);
+		start = i + 1;
+	}
+	buf_add(b, s + start, n - start);
+}
+
+const char *visible(buf *scratch, const char *s)
+{
+	buf_reset(scratch);
+	if (s)
+		buf_add_visible(scratch, s, strlen(s));
+	return scratch->data ? scratch->data : "";
+}
+
 void buf_add_base64(buf *b, const void *data, size_t n)
 {
 	static const char tbl[] =

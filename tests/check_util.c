@@ -118,6 +118,24 @@ START_TEST(durations)
 }
 END_TEST
 
+START_TEST(visible_text)
+{
+	buf b = BUF_INIT, s = BUF_INIT;
+	const char raw[] = "a\nb\rc\td\x1b[0m\x7f\\n\xc3\xa9";
+
+	buf_add_visible(&b, raw, sizeof(raw) - 1);
+	ck_assert_str_eq(b.data, "a\\nb\\rc\\td\\x1b[0m\\x7f\\n\xc3\xa9");
+	buf_reset(&b);
+	buf_add_visible(&b, "x\0y", 3);
+	ck_assert_str_eq(b.data, "x\\x00y");
+	ck_assert_str_eq(visible(&s, NULL), "");
+	ck_assert_str_eq(visible(&s, "plain"), "plain");
+	ck_assert_str_eq(visible(&s, "two\nlines"), "two\\nlines");
+	buf_release(&b);
+	buf_release(&s);
+}
+END_TEST
+
 START_TEST(ascii_space_and_trim)
 {
 	const char *s = " \t\r\n\v\fkey = v a\t \n";
@@ -194,6 +212,7 @@ Suite *util_suite(void)
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, hex_digits_and_percent_decoding);
 	tcase_add_test(tc, ascii_space_and_trim);
+	tcase_add_test(tc, visible_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

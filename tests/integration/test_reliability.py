@@ -249,6 +249,42 @@ def test_key_formats_and_org_ids_cannot_leave_the_prefix():
 
 
 @test
+def test_file_names_cannot_forge_lines_or_send_terminal_escapes():
+    """A source key is the producer's to choose: a newline in it must not
+    make a log line, a summary line or a listing line of its own, and an
+    escape sequence must not reach the operator's terminal."""
+    sc = Scenario("names")
+    bad = "x\nevshare: error: forged\x1b[31m\tred.ndjson.gz"
+    try:
+        sc.direct(A)
+        sc.add_file(A, "good.ndjson", lines(event("good", A)))
+        full = gz(lines(*[event("t%d" % i, A) for i in range(200)]))
+        sc.add_file(A, bad, full[:len(full) // 2])          # fails: truncated
+        sc.additional(X, [A])
+        outs = []
+        p = sc.run("list", check=0)
+        outs.append(p)
+        listing = p.stdout.decode().splitlines()
+        eq(len(listing), 2, "one listing line per file")
+        assert all(len(ln.split("\t")) == 4 for ln in listing), listing
+        p = sc.run("run", check=1)
+        outs.append(p)
+        assert b"\\nevshare: error: forged\\x1b[31m\\tred.ndjson.gz" in p.stderr, p.stderr
+        p = sc.run("-v", "run", check=1)                    # failed again, logged per file
+        outs.append(p)
+        outs.append(sc.run("state", "show", check=0))
+        for p in outs:
+            for stream in (p.stdout, p.stderr):
+                assert b"\x1b" not in stream, stream
+                for ln in stream.decode().splitlines():
+                    assert not ln.startswith("evshare: error: forged"), stream
+                    assert "forged" not in ln or "x\\nevshare" in ln, ln
+        eq(sc.output_lines(X), [event("good", A)], "the good file is delivered")
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_valgrind_whole_scenario_no_leaks_no_invalid_accesses():
     if not PLAIN_BIN or not shutil.which("valgrind"):
         raise AssertionError("needs EVSHARE_PLAIN_BIN (a build without sanitizers) and valgrind")
