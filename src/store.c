@@ -145,9 +145,21 @@ static es_result parse_bucket_url(const char *url, const char *scheme_name,
 				  const char *rest, location *out, buf *err)
 {
 	const char *slash = strchr(rest, '/');
-	const char *prefix;
+	const char *prefix, *query = strchr(url, '?');
 	size_t blen = slash ? (size_t)(slash - rest) : strlen(rest);
 
+	if (query) {
+		/* a pasted SAS or presigned URL: its signature is not repeated
+		 * here, this message goes to logs */
+		buf_printf(err, "'%.*s?...': a location takes no query; %s go%s in %s, "
+			   "never in the URL (and a prefix cannot hold '?')",
+			   (int)(query - url), url,
+			   out->scheme == LOC_AZ ? "a SAS token" : "credentials",
+			   out->scheme == LOC_AZ ? "es" : "",
+			   out->scheme == LOC_AZ ? "credentials_file or AZURE_STORAGE_SAS_TOKEN"
+						 : "the environment or a credentials file");
+		return ES_ERR_CONFIG;
+	}
 	if (blen == 0) {
 		buf_printf(err, "'%s': missing %s", url,
 			   out->scheme == LOC_AZ ? "account" : "bucket");

@@ -318,6 +318,19 @@ START_TEST(location_bucket_urls)
 	parse_loc_bad("s3://Bucket/", NULL, "invalid bucket");
 	parse_loc_bad("s3://bu cket/", NULL, "invalid bucket");
 	parse_loc_bad("s3://b/a//c/", NULL, NULL);
+	/* a pasted presigned or SAS URL: refused, its signature not repeated */
+	parse_loc_bad("s3://b/in/?X-Amz-Signature=SECRETSIG", NULL, "'s3://b/in/?...'");
+	parse_loc_bad("az://acct/cont/in/?sv=2024&sig=SECRETSIG", NULL,
+		      "credentials_file or AZURE_STORAGE_SAS_TOKEN");
+	{
+		location l;
+		buf err = BUF_INIT;
+
+		ck_assert_int_eq(location_parse("az://acct/cont/?sig=SECRETSIG", NULL, &l, &err),
+				 ES_ERR_CONFIG);
+		ck_assert_ptr_null(strstr(err.data, "SECRETSIG"));
+		buf_release(&err);
+	}
 	parse_loc_bad("s3://b/../c/", NULL, NULL);
 	parse_loc_bad("s3://b/a/./c/", NULL, NULL);
 	parse_loc_bad("s3://b/a\\c/", NULL, NULL);
