@@ -140,8 +140,7 @@ static es_result state_show(const config *cfg, state_store *ss, state_data *st,
 			cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(it, files ? "records" : "problems")) {
 				const cJSON *url = cJSON_GetObjectItemCaseSensitive(rec, "url");
 				const cJSON *le = cJSON_GetObjectItemCaseSensitive(rec, "last_error");
-
-				buf va = BUF_INIT, vb = BUF_INIT;
+				buf va = BUF_INIT, vb = BUF_INIT;   /* made visible */
 
 				printf("  %s%s%s%s\n",
 				       visible(&va, url ? url->valuestring :
