@@ -147,13 +147,17 @@ typedef struct objhttp_ops {
 	/*
 	 * Sign one attempt of c and send it: set req->url and req->headers
 	 * (Host, c's extra headers, "Range: range" when range is not NULL,
-	 * and the protocol's own), then http_perform() it into resp.  The
-	 * rest of req (method, body, body callback, cap) is set.  Returns
-	 * ES_OK once sent, whatever the outcome; ES_ERR_INTERNAL when the
-	 * request could not be signed (nothing sent, resp untouched).
+	 * and the protocol's own), then http_perform() it on `http` (the
+	 * connection of the objhttp running c) into resp.  The rest of req
+	 * (method, body, body callback, cap) is set.  Returns ES_OK once
+	 * sent, whatever the outcome; ES_ERR_INTERNAL when the request could
+	 * not be signed (nothing sent, resp untouched).  It may be called
+	 * from several threads at once, one objhttp each: it must not change
+	 * the backend's state.
 	 */
-	es_result (*send)(void *ud, const objhttp_call *c, const objhttp_target *t,
-			  const char *range, http_request *req, http_response *resp);
+	es_result (*send)(void *ud, http_client *http, const objhttp_call *c,
+			  const objhttp_target *t, const char *range, http_request *req,
+			  http_response *resp);
 	/* The error code and message of reply r (fields NULL when none). */
 	void (*reply_error)(const http_response *r, objhttp_error *out);
 	/*

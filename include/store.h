@@ -52,6 +52,8 @@ typedef struct location {
 	uint64_t part_size;   /* multipart part size in bytes, 0: the default */
 	uint64_t multipart_threshold; /* objects at or above: multipart; 0: default */
 	unsigned retries;     /* attempts per request, 0: the default */
+	unsigned upload_streams; /* connections sending one upload's parts or
+				    blocks, 0: the default */
 	char *credentials_file; /* az: a file holding a connection string;
 				   NULL: the AZURE_STORAGE_* environment */
 } location;

@@ -6,7 +6,9 @@
  *
  * store_s3_open() (declared in store.h) resolves the settings below,
  * loads the credentials and opens an http_client; nothing is sent until
- * the first operation.  A store is used by one thread at a time.
+ * the first operation.  A store is used by one thread at a time (a put
+ * may run threads of its own for the parts of a multipart upload, and
+ * joins them before it returns).
  *
  * Settings and their defaults (for the man page):
  *
@@ -41,6 +43,10 @@
  *  multipart_threshold  objects of at least this size are sent by
  *               multipart upload, smaller ones by one PUT; default: the
  *               part size; capped at S3_MAX_PUT_SIZE (5 GiB).
+ *  upload_streams  connections that send the parts of one multipart
+ *               upload at once (the location's "upload_streams", 1..16),
+ *               default S3_DEFAULT_UPLOAD_STREAMS (4); each takes the next
+ *               part not yet sent, the first failure stops them all.
  *  retries      attempts per request (the location's "retries", 1..20),
  *               default S3_DEFAULT_ATTEMPTS (5); backoff with full jitter
  *               from 100 ms doubling up to 20 s (http.h).  A GET that
@@ -63,7 +69,8 @@
  * policy that denies listing them, AccessDenied, is a warning, since
  * s3:PutObject is all an upload needs), then
  * CreateMultipartUpload, UploadPart (Content-MD5 and signed SHA-256 per
- * part, read from the file with pread), CompleteMultipartUpload (an
+ * part, read from the file with pread; on up to upload_streams connections
+ * at once, each a thread of the put), CompleteMultipartUpload (an
  * <Error> in a 200 reply is an error) and AbortMultipartUpload when it
  * fails for good.  Bodies are always sent with Content-Length.  Zero-byte
  * keys ending in '/' (console "folders") are not listed.
@@ -100,6 +107,8 @@
 #define S3_MAX_PARTS          10000
 #define S3_MAX_PUT_SIZE       (5ull << 30)
 #define S3_DEFAULT_ATTEMPTS   5
+#define S3_DEFAULT_UPLOAD_STREAMS 4   /* connections sending one upload's parts */
+#define S3_MAX_UPLOAD_STREAMS 16
 
 typedef struct s3_settings {
 	char *region;            /* signing region */
@@ -109,6 +118,7 @@ typedef struct s3_settings {
 	uint64_t part_size;
 	uint64_t threshold;      /* effective: <= S3_MAX_PUT_SIZE */
 	unsigned attempts;
+	unsigned upload_streams; /* 1..S3_MAX_UPLOAD_STREAMS */
 	long stall_timeout_s;
 	char *ca_bundle;         /* NULL: the system's */
 } s3_settings;

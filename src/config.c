@@ -203,7 +203,7 @@ static char *resolve_dir(const char *base, const char *p);
 
 static const char *const location_keys[] = {
 	"url", "endpoint", "region", "profile", "path_style", "part_size",
-	"multipart_threshold", "retries", "credentials_file", NULL
+	"multipart_threshold", "retries", "upload_streams", "credentials_file", NULL
 };
 
 #define MIN_PART_SIZE (5ull << 20)
@@ -212,10 +212,11 @@ static const char *const location_keys[] = {
 struct s3_defaults {
 	const char *endpoint, *region, *profile;
 	int path_style;
-	uint64_t part_size, multipart_threshold, retries;
+	uint64_t part_size, multipart_threshold, retries, upload_streams;
 };
 
-/* part_size, multipart_threshold, retries of an object (s3 or a location) */
+/* part_size, multipart_threshold, retries, upload_streams of an object (s3
+ * or a location) */
 static void parse_transfer_keys(struct ctx *c, const cJSON *j, const char *path,
 				struct s3_defaults *d)
 {
@@ -227,6 +228,8 @@ static void parse_transfer_keys(struct ctx *c, const cJSON *j, const char *path,
 		d->multipart_threshold = v;
 	if (get_uint(c, j, "retries", path, 1, 20, 0, &v) && v)
 		d->retries = v;
+	if (get_uint(c, j, "upload_streams", path, 1, 16, 0, &v) && v)
+		d->upload_streams = v;
 }
 
 static bool endpoint_is_valid(const char *e)
@@ -266,7 +269,7 @@ static bool check_az_keys(struct ctx *c, const cJSON *j, const char *path, bool 
 static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 			   const struct s3_defaults *s3_dflt, location *out)
 {
-	static const struct s3_defaults none = { NULL, NULL, NULL, -1, 0, 0, 0 };
+	static const struct s3_defaults none = { NULL, NULL, NULL, -1, 0, 0, 0, 0 };
 	const cJSON *u = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "url") : j;
 	bool az = cJSON_IsString(u) && !strncmp(u->valuestring, "az://", 5);
 	const struct s3_defaults *dflt = az ? &none : s3_dflt;
@@ -338,6 +341,7 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 	out->part_size = xfer.part_size;
 	out->multipart_threshold = xfer.multipart_threshold;
 	out->retries = (unsigned)xfer.retries;
+	out->upload_streams = (unsigned)xfer.upload_streams;
 	if (cred_file)
 		out->credentials_file = resolve_dir(c->base_dir, cred_file);
 	return ok;
@@ -350,7 +354,7 @@ static const char *const top_keys[] = {
 };
 static const char *const s3_keys[] = {
 	"region", "endpoint", "path_style", "profile", "part_size",
-	"multipart_threshold", "retries", NULL
+	"multipart_threshold", "retries", "upload_streams", NULL
 };
 static const char *const direct_keys[] = { "org_id", "source", NULL };
 static const char *const additional_keys[] = {
@@ -609,7 +613,7 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 	json_value top;
 	json_error jerr;
 	config *cfg = xcalloc(1, sizeof(*cfg));
-	struct s3_defaults dflt = { NULL, NULL, NULL, -1, 0, 0, 0 };
+	struct s3_defaults dflt = { NULL, NULL, NULL, -1, 0, 0, 0, 0 };
 	const cJSON *j;
 	uint64_t v;
 

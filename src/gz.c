@@ -217,7 +217,7 @@ static int inflate_some(gz_decoder *d, const unsigned char *in, size_t n,
 {
 	while (n) {
 		uint32_t chunk;
-		size_t have, used;
+		size_t have, used = 0;
 		int zr, rc;
 
 		if (!d->in_member) {

@@ -353,8 +353,8 @@ es_result objhttp_run(objhttp *h, objhttp_call *c)
 			c->get->started = false;
 			c->get->resp = &c->resp;
 		}
-		if (ops->send(h->ud, c, &t, c->get && c->get->delivered ? range : NULL, &req,
-			      &c->resp) != ES_OK) {
+		if (ops->send(h->ud, h->http, c, &t, c->get && c->get->delivered ? range : NULL,
+			      &req, &c->resp) != ES_OK) {
 			buf m = BUF_INIT;
 
 			buf_printf(&m, "cannot %s '%s': the request could not be signed", c->verb,

@@ -47,6 +47,7 @@ void location_copy(location *d, const location *s)
 	d->part_size = s->part_size;
 	d->multipart_threshold = s->multipart_threshold;
 	d->retries = s->retries;
+	d->upload_streams = s->upload_streams;
 	d->credentials_file = dup_or_null(s->credentials_file);
 }
 

@@ -193,8 +193,9 @@ static void az_call_target(void *ud, const objhttp_call *c, objhttp_target *out)
 
 /* Sign the attempt with the Shared Key (a new x-ms-date each time), or date
  * it and append the SAS token to its URL, and send it. */
-static es_result az_send(void *ud, const objhttp_call *c, const objhttp_target *t,
-			 const char *range, http_request *req, http_response *resp)
+static es_result az_send(void *ud, http_client *http, const objhttp_call *c,
+			 const objhttp_target *t, const char *range, http_request *req,
+			 http_response *resp)
 {
 	az_store *s = ud;
 	azsign_header sh[OBJHTTP_MAX_EXTRA_HEADERS + 3];
@@ -230,7 +231,7 @@ static es_result az_send(void *ud, const objhttp_call *c, const objhttp_target *
 	req->url = sas_url ? sas_url : t->url;
 	req->headers = hh;
 	req->nheaders = nh;
-	http_perform(s->oh.http, req, resp);
+	http_perform(http, req, resp);
 	azsign_result_release(&sig);
 	if (sas_url) {
 		secure_wipe(sas_url, strlen(sas_url));

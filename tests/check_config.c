@@ -356,6 +356,7 @@ START_TEST(location_overrides)
 	/* destinations get the defaults too */
 	l = &c->additional[0].destination;
 	ck_assert_str_eq(l->region, "r1");
+	ck_assert_uint_eq(l->upload_streams, 0);     /* the backend's default */
 	config_free(c);
 	free(t);
 }
@@ -560,6 +561,12 @@ START_TEST(bad_values)
 	       "$.s3.endpoint", "http://");
 	EXPECT(NULL, "{\"org_id\":\"A\",\"source\":{\"url\":\"s3://b/\",\"endpoint\":\"e.com\"}}",
 	       NULL, "$.direct_subscribers[0].source.endpoint", "http://");
+	/* upload_streams: 1..16 */
+	EXPECT("\"s3\":{\"upload_streams\":0}", "{\"org_id\":\"A\",\"source\":\"s3://b/\"}", NULL,
+	       "$.s3.upload_streams", NULL);
+	EXPECT(NULL, NULL, "{\"org_id\":\"B\",\"links\":[\"A\"],\"destination\":"
+			   "{\"url\":\"s3://b/o/\",\"upload_streams\":17}}",
+	       "$.additional_subscribers[0].destination.upload_streams", NULL);
 }
 END_TEST
 

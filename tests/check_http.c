@@ -247,6 +247,7 @@ START_TEST(settings_defaults_s3)
 	ck_assert_uint_eq(s.part_size, 16u << 20);
 	ck_assert_uint_eq(s.threshold, 16u << 20);
 	ck_assert_uint_eq(s.attempts, 5);
+	ck_assert_uint_eq(s.upload_streams, S3_DEFAULT_UPLOAD_STREAMS);
 	ck_assert_int_eq(s.stall_timeout_s, 30);
 	ck_assert_ptr_null(s.ca_bundle);
 	s3_settings_release(&s);
@@ -262,7 +263,9 @@ START_TEST(settings_defaults_s3)
 	l.region = xstrdup("eu-west-3");
 	l.part_size = 8u << 20;
 	l.retries = 2;
+	l.upload_streams = 1;
 	ck_assert_int_eq(s3_settings_resolve(&l, &a, &env, &s, &err), ES_OK);
+	ck_assert_uint_eq(s.upload_streams, 1);
 	ck_assert_str_eq(s.region, "eu-west-3");
 	ck_assert_str_eq(s.endpoint.host, "s3.eu-west-3.amazonaws.com");
 	ck_assert_uint_eq(s.part_size, 8u << 20);

@@ -52,14 +52,16 @@ static void add_header(http_response *r, const char *name, const char *value)
 }
 
 /* What http_perform would leave in resp for this step. */
-static es_result fake_send(void *ud, const objhttp_call *c, const objhttp_target *t,
-			   const char *range, http_request *req, http_response *resp)
+static es_result fake_send(void *ud, http_client *http, const objhttp_call *c,
+			   const objhttp_target *t, const char *range, http_request *req,
+			   http_response *resp)
 {
 	struct script *sc = ud;
 	const struct step *st;
 	size_t n;
 
 	(void)c;
+	(void)http;
 	ck_assert_uint_lt(sc->sent, sc->nsteps);
 	st = &sc->steps[sc->sent++];
 	if (st->want_range)

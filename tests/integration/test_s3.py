@@ -265,6 +265,28 @@ def test_multipart_output_above_threshold():
         no_uploads_left(sc)
         eq(s["subscribers"][0]["objects"], ["s3://%s/%s" % (sc.dst_bucket, key)], "summary")
         eq(p.stats()["rejected"], 0, "rejected requests")
+        # the parts went out on several connections at once (upload_streams,
+        # default 4); with one stream, the same object on one connection
+        conns = {r["conn"] for r in parts}
+        print("     %d parts on %d connection(s)" % (nparts, len(conns)))
+        assert 2 <= len(conns) <= min(nparts, 4) + 1, conns
+        base1 = Scenario("multipart1")
+        base1.direct(A)
+        base1.add_file(A, "big.ndjson.gz", gz(lines(*evs)))
+        base1.additional(X, [A], max_object_bytes=1 << 30)
+        sc1 = S3Scenario(base1, p)
+        sc1.dst_extra = dict(sc.dst_extra, upload_streams=1)
+        try:
+            sc1.upload()
+            p.reset_stats()
+            sc1.run_json(check=0)
+            parts1 = [r for r in p.requests() if "partNumber=" in r["target"]]
+            eq(len(parts1), nparts, "UploadPart requests, one stream")
+            eq(len({r["conn"] for r in parts1}), 1, "connections of one stream")
+            eq(without_run_id(sc1.objects(X)), without_run_id(objs),
+               "the same object with one stream as with several")
+        finally:
+            sc1.cleanup()
     finally:
         sc.cleanup()
 
