@@ -34,6 +34,12 @@ void log_msg(enum log_level level, const char *url, const char *fmt, ...)
 void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/* True the first time `key` is asked about in this process (for a
+ * warning said once per run however often its cause is met: a
+ * credentials file opened for several locations); keeps up to 32 keys,
+ * then answers true.  Not thread-safe: for set-up code. */
+bool log_first_time(const char *key);
+
 /* A transient line (progress.h) is shown on standard error's terminal
  * (true) or not (false).  While it is, the next message erases it first,
  * in the same write. */

@@ -86,7 +86,8 @@ void file_record_mark_done(file_record *f, const char *org_id);
 /* Forget the record's delivery history (the content changed). */
 void file_record_reset(file_record *f, const char *etag, uint64_t size,
 		       int64_t mtime_ms);
-/* Drop records older than the horizon (poisoned ones are kept). */
+/* Drop records older than the horizon (poisoned and failing ones are
+ * kept: they still owe a delivery, or an operator's decision). */
 void state_prune(source_state *src);
 
 /* Plan journal. */

@@ -352,7 +352,7 @@ static char *read_secret_file(const char *path, size_t *len, buf *err)
 			   path, AZ_CREDS_MAX_BYTES);
 		goto fail;
 	}
-	if (sb.st_mode & 077)
+	if ((sb.st_mode & 077) && log_first_time(path))
 		log_msg(LOG_WARNING, NULL, "credentials file '%s' can be read by other users "
 			"(chmod 600 it)", path);
 	data = xmalloc((size_t)sb.st_size + 1);

@@ -289,23 +289,15 @@ static char *expand_home(const creds_env *env, const char *path)
  * a warning (once per file and process); the AWS CLI itself says nothing. */
 static void warn_if_exposed(const char *path, const aws_ini *ini)
 {
-	static char *warned[8];
 	struct stat st;
 	bool secret = false;
 
 	for (size_t i = 0; i < ini->count && !secret; i++)
 		secret = !strcmp(ini->items[i].key, "aws_secret_access_key") ||
 			 !strcmp(ini->items[i].key, "aws_session_token");
-	if (!secret || stat(path, &st) < 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)))
+	if (!secret || stat(path, &st) < 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)) ||
+	    !log_first_time(path))
 		return;
-	for (size_t i = 0; i < sizeof(warned) / sizeof(warned[0]); i++) {
-		if (warned[i] && !strcmp(warned[i], path))
-			return;
-		if (!warned[i]) {
-			warned[i] = xstrdup(path);
-			break;
-		}
-	}
 	warning("'%s' holds secret keys and others may read it (mode %04o); "
 		"make it private: chmod 600 '%s'", path, (unsigned)(st.st_mode & 07777), path);
 }

@@ -30,6 +30,21 @@ bool log_enabled(enum log_level level)
 	return level <= log_level_max;
 }
 
+bool log_first_time(const char *key)
+{
+	static char *seen[32];
+
+	for (size_t i = 0; i < sizeof(seen) / sizeof(seen[0]); i++) {
+		if (!seen[i]) {
+			seen[i] = xstrdup(key);
+			return true;
+		}
+		if (!strcmp(seen[i], key))
+			return false;
+	}
+	return true;
+}
+
 void log_status_line(bool shown)
 {
 	atomic_store(&log_status_shown, shown);

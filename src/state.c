@@ -232,7 +232,11 @@ void state_prune(source_state *src)
 	for (size_t i = 0; i < src->nfiles; i++) {
 		file_record *f = &src->files[i];
 
-		if (!f->removed && !f->poisoned && f->mtime_ms < src->horizon_ms)
+		/* a failing file stays until it is delivered or poisoned,
+		 * also below the horizon (a forgotten old file that failed
+		 * again): the planner retries records that still owe */
+		if (!f->removed && !f->poisoned && !f->failures &&
+		    f->mtime_ms < src->horizon_ms)
 			f->removed = true;
 	}
 }

@@ -699,16 +699,22 @@ START_TEST(prune_keeps_poisoned)
 	f = state_file_add(src, "new");
 	f->etag = xstrdup("4");
 	f->mtime_ms = 2000;
+	/* forgotten, read again below the horizon, failed again: still owed */
+	f = state_file_add(src, "old-failing");
+	f->etag = xstrdup("5");
+	f->mtime_ms = 300;
+	f->failures = 1;
 	src->horizon_ms = 1000;
 	state_prune(src);
 	ck_assert_ptr_null(state_file(src, "old"));
 	ck_assert_ptr_nonnull(state_file(src, "old-poisoned"));
+	ck_assert_ptr_nonnull(state_file(src, "old-failing"));
 	ck_assert_ptr_nonnull(state_file(src, "at-horizon"));
 	ck_assert_ptr_nonnull(state_file(src, "new"));
 	ck_assert_int_eq(state_save(s, d), ES_OK);
 	ck_assert_int_eq(state_load(s, &e), ES_OK);
 	src = state_source(e, "A", false);
-	ck_assert_uint_eq(src->nfiles, 3);
+	ck_assert_uint_eq(src->nfiles, 4);
 	ck_assert_ptr_null(state_file(src, "old"));
 	f = state_file(src, "old-poisoned");
 	ck_assert_ptr_nonnull(f);

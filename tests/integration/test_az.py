@@ -517,6 +517,71 @@ def test_secrets_never_logged_at_any_verbosity():
         sc.cleanup()
 
 
+@test
+def test_credentials_file_readable_by_others_draws_a_warning():
+    """evshare.json(5), credentials_file: one that other users can read gets
+    a warning.  Mode 0644 (and 0640): 'credentials file 'PATH' can be read by
+    other users' on standard error, from run, list and -q alike, and the run
+    still delivers with the file's key; mode 0600: no such warning although
+    the file is used.  evshare check reads no credentials, so no warning.
+    The key in the file never appears in any output."""
+    p = peer()
+    sc, exp = small_scenario("credmode", p)
+    try:
+        conn = "AccountName=%s;AccountKey=%s\n" % (ACCOUNT, KEY)
+        cred = write_secret(sc, "az.conn", conn, mode=0o644)
+        sc.src_extra = {"credentials_file": "az.conn"}
+        sc.dst_extra = {"credentials_file": "az.conn"}
+        # the environment's key is wrong: success means the file's key was used
+        sc.env = dict(sc.env, AZURE_STORAGE_KEY=WRONG_KEY)
+        warning = "evshare: warning: credentials file '%s' can be read by other users" % cred
+
+        def no_secret(pr):
+            assert_no_secret(pr)
+            for stream in (pr.stdout, pr.stderr):
+                assert conn.strip().encode() not in stream, "the connection string is in the output"
+
+        pr = sc.run("-v", "run", check=0)
+        err = pr.stderr.decode()
+        # once per run, though the source is listed and read and the
+        # destination written with it
+        eq(err.count(warning), 1, "warnings in one run")
+        assert "Shared Key from credentials file '%s'" % cred in err, err
+        no_secret(pr)
+        check_lines(sc, exp, [X])
+        for args in (["list"], ["-q", "run"], ["--log-format", "json", "run", "--dry-run"]):
+            pr = sc.run(*args, check=0)
+            err = pr.stderr.decode()
+            if "json" in args:
+                recs = [json.loads(l) for l in err.splitlines()]
+                assert any(r["level"] == "warning" and cred in r["msg"] and
+                           "can be read by other users" in r["msg"] for r in recs), err
+            else:
+                assert warning in err, (args, err)
+            no_secret(pr)
+        pr = sc.run("check", check=0)
+        assert b"other users" not in pr.stderr, pr.stderr
+        os.chmod(cred, 0o640)
+        sc.put_source(A, "g-640.ndjson", lines(event("credmode-640", A)))
+        pr = sc.run("run", check=0)
+        assert warning in pr.stderr.decode(), pr.stderr
+        no_secret(pr)
+        # 0600: used (the debug line names it), never warned about
+        os.chmod(cred, 0o600)
+        sc.put_source(A, "g-600.ndjson", lines(event("credmode-600", A)))
+        for args in (["-v", "-v", "run"], ["-v", "list"]):
+            pr = sc.run(*args, check=0)
+            err = pr.stderr.decode()
+            assert "from credentials file '%s'" % cred in err, (args, err)
+            assert "other users" not in err and "chmod" not in err, (args, err)
+            no_secret(pr)
+        out = sc.output_lines(X)
+        for eid in ("credmode-640", "credmode-600"):
+            eq(out.count(event(eid, A)), 1, eid + " delivered once")
+    finally:
+        sc.cleanup()
+
+
 # --------------------------------------------------------------------------
 # faults
 # --------------------------------------------------------------------------

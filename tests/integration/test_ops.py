@@ -1052,5 +1052,236 @@ def test_make_install_and_uninstall_into_destdir():
         shutil.rmtree(d)
 
 
+# --- 7. poisoned files -------------------------------------------------------
+
+
+def file_url(sc, org, key):
+    return "file://" + os.path.realpath(sc.path(dict(sc.sources)[org], key))
+
+
+def state_json(sc, *args):
+    return json.loads(sc.run("state", "show", "--json", *args, check=0).stdout)
+
+
+def listed_urls(sc):
+    p = sc.run("list", "--json", check=0)
+    return [(r["url"], r["subscribers"]) for r in map(json.loads, p.stdout.splitlines())]
+
+
+def truncated_gz(ids, org):
+    full = gz(lines(*[event(i, org) for i in ids]))
+    return full, full[:len(full) // 2]
+
+
+@test
+def test_poisoned_file_metrics_state_and_forget_poisoned():
+    """A truncated gzip file with max_attempts 2: failed once (exit 1, not
+    poisoned), poisoned by the second run (exit 1; summary, metrics, state
+    show and list agree), then skipped (exit 0, still counted as poisoned);
+    'state forget --poisoned' makes it eligible again (read, fails, counted
+    from 1 again), and once the producer fixes it it is processed once:
+    every line of both files exactly once."""
+    sc = Scenario("poison")
+    try:
+        sc.direct(A)
+        good_ids = ["good-%02d" % i for i in range(5)]
+        bad_ids = ["bad-%02d" % i for i in range(40)]
+        sc.add_file(A, "2026/11/27/good.ndjson.gz", gz(lines(*[event(i, A) for i in good_ids])))
+        bad_key = "2026/11/27/bad.ndjson.gz"
+        full, cut = truncated_gz(bad_ids, A)
+        bad_path = sc.add_file(A, bad_key, cut)
+        bad = file_url(sc, A, bad_key)
+        sc.additional(X, [A])
+        sc.extra["max_attempts"] = 2
+        sc.write_config()
+        mpath = sc.path("evshare.prom")
+
+        def run(check):
+            p = sc.run("run", "--json", "--metrics-file", mpath, check=check)
+            s = json.loads(p.stdout)
+            vals = read_metrics(mpath)
+            eq(one(vals, "evshare_last_run_exit_status"), check, "metrics: exit status")
+            eq(one(vals, "evshare_last_run_poisoned_files"), s["files"]["poisoned"],
+               "metrics: poisoned files = the summary's")
+            eq(one(vals, "evshare_last_run_files", outcome="failed"), s["files"]["failed"],
+               "metrics: failed files = the summary's")
+            return s, vals, p.stderr.decode()
+
+        # run 1: the file fails, it is not poisoned yet
+        s, vals, err = run(1)
+        eq(s["status"], "partial", "status of run 1")
+        eq((s["files"]["processed"], s["files"]["failed"], s["files"]["poisoned"]), (1, 1, 0),
+           "run 1: processed, failed, poisoned")
+        eq([f["url"] for f in s["failed_files"]], [bad], "run 1: failed files")
+        assert "truncated" in s["failed_files"][0]["reason"], s["failed_files"]
+        eq(s["poisoned_files"], [], "run 1: nothing poisoned")
+        eq(one(vals, "evshare_last_run_poisoned_files"), 0, "run 1: poisoned metric")
+        st = state_json(sc)["sources"][0]
+        eq((st["failing"], st["poisoned"]), (1, 0), "run 1: state failing, poisoned")
+        eq([(r["url"], r["failures"], r["poisoned"]) for r in st["problems"]],
+           [(bad, 1, False)], "run 1: state problems")
+        eq(listed_urls(sc), [(bad, [X])], "run 1: list shows the failed file (retried)")
+
+        # run 2: fails again and is poisoned (max_attempts 2)
+        objects_before = sc.snapshot()
+        s, vals, err = run(1)
+        eq(s["status"], "partial", "status of the poisoning run")
+        eq((s["files"]["planned"], s["files"]["failed"], s["files"]["poisoned"]), (1, 1, 1),
+           "run 2: planned, failed, poisoned")
+        eq([f["url"] for f in s["failed_files"]], [bad], "run 2: failed files")
+        eq([f["url"] for f in s["poisoned_files"]], [bad], "run 2: poisoned files")
+        eq(s["poisoned_files"][0]["reason"], s["failed_files"][0]["reason"], "poisoned reason")
+        eq(one(vals, "evshare_last_run_poisoned_files"), 1, "run 2: poisoned metric")
+        eq(one(vals, "evshare_last_run_status", status="partial"), 1, "run 2: partial")
+        assert "is now poisoned" in err and "'evshare state forget %s'" % bad in err, err
+        eq(sc.snapshot(), objects_before, "run 2 put nothing")
+        st = state_json(sc)["sources"][0]
+        eq((st["files"], st["failing"], st["poisoned"]), (2, 0, 1),
+           "run 2: state records, failing, poisoned")
+        eq([(r["url"], r["failures"], r["poisoned"], r["done"]) for r in st["problems"]],
+           [(bad, 2, True, [])], "run 2: state problems")
+        assert "truncated" in st["problems"][0]["last_error"], st["problems"]
+        text = sc.run("state", "show", check=0).stdout.decode()
+        assert re.search(r"^source %s: 2 file record\(s\), 0 failing, 1 poisoned, horizon \S+$"
+                         % A, text, re.M), text
+        assert re.search(r"^  %s  POISONED  truncated" % re.escape(bad), text, re.M), text
+        lp = sc.run("list", check=0)
+        eq(lp.stdout, b"", "list: a poisoned file is not read")
+        assert "1 poisoned file(s) under" in lp.stderr.decode(), lp.stderr
+
+        # runs 3 and 4: skipped, exit 0, still reported
+        s, vals, err = run(0)
+        eq(s["status"], "ok", "a run that only skips a poisoned file")
+        eq((s["files"]["planned"], s["files"]["failed"], s["files"]["poisoned"]), (0, 0, 1),
+           "run 3: planned, failed, poisoned")
+        eq([f["url"] for f in s["poisoned_files"]], [bad], "run 3: poisoned files")
+        eq(s["failed_files"], [], "run 3: failed files")
+        eq(one(vals, "evshare_last_run_poisoned_files"), 1, "run 3: poisoned metric")
+        eq(one(vals, "evshare_last_success_timestamp_seconds"),
+           one(vals, "evshare_last_run_end_timestamp_seconds"), "run 3 is a success")
+        assert "1 poisoned file(s) under 'file://" in err and "skipped" in err, err
+        p = sc.run("run", check=0)
+        out = p.stdout.decode()
+        assert "0 failed, 1 poisoned" in out, out
+        assert "  poisoned: %s: truncated" % bad in out, out
+        eq(sc.snapshot(), objects_before, "runs 3 and 4 put nothing")
+
+        # state forget: the lock, a URL not in the state, then --poisoned
+        with open(sc.path("state", "state.json"), "rb") as f:
+            state_before = f.read()
+        with open(sc.path("state", "lock"), "w") as lk:
+            fcntl.flock(lk, fcntl.LOCK_EX)
+            sc.run("state", "forget", "--poisoned", check=75)
+        p = sc.run("state", "forget", bad + ".nope", check=64)
+        assert "not a file in the state" in p.stderr.decode(), p.stderr
+        with open(sc.path("state", "state.json"), "rb") as f:
+            eq(f.read(), state_before, "state.json after forgets that did nothing")
+        sc.run("state", "forget", "--poisoned", check=0)
+        st = state_json(sc)["sources"][0]
+        eq((st["files"], st["failing"], st["poisoned"], st["problems"]), (2, 0, 0, []),
+           "state after forget --poisoned")
+        rec = [r for r in state_json(sc, "--files")["sources"][0]["records"] if r["url"] == bad]
+        eq([(r["failures"], r["poisoned"], r["done"]) for r in rec], [(0, False, [])],
+           "the forgotten record")
+        eq(listed_urls(sc), [(bad, [X])], "list after forget --poisoned")
+        with open(sc.path("state", "state.json"), "rb") as f:
+            state_before = f.read()
+        sc.run("state", "forget", "--poisoned", check=0)
+        with open(sc.path("state", "state.json"), "rb") as f:
+            eq(f.read(), state_before, "nothing poisoned: forget --poisoned changes nothing")
+
+        # run 5: eligible again, still broken: one failure, not poisoned
+        s, vals, err = run(1)
+        eq((s["files"]["planned"], s["files"]["failed"], s["files"]["poisoned"]), (1, 1, 0),
+           "after forget: planned, failed, poisoned")
+        eq([f["url"] for f in s["failed_files"]], [bad], "after forget: failed files")
+        eq(s["poisoned_files"], [], "after forget: the attempts count from 1 again")
+        eq(one(vals, "evshare_last_run_poisoned_files"), 0, "after forget: poisoned metric")
+        st = state_json(sc)["sources"][0]
+        eq([(r["url"], r["failures"], r["poisoned"]) for r in st["problems"]],
+           [(bad, 1, False)], "after forget: state problems")
+        eq(sc.snapshot(), objects_before, "run 5 put nothing")
+
+        # the producer fixes the file: processed once, then nothing is owed
+        with open(bad_path, "wb") as f:
+            f.write(full)
+        s, vals, err = run(0)
+        eq((s["files"]["planned"], s["files"]["processed"], s["files"]["failed"],
+            s["files"]["poisoned"]), (1, 1, 0, 0), "fixed: planned, processed, failed, poisoned")
+        eq((s["events"]["read"], s["events"]["written"]), (40, 40), "fixed: events")
+        eq((s["failed_files"], s["poisoned_files"]), ([], []), "fixed: no problems")
+        eq(one(vals, "evshare_last_run_poisoned_files"), 0, "fixed: poisoned metric")
+        ids = [json.loads(l)["event_id"] for l in sc.output_lines(X)]
+        eq(sorted(ids), sorted(good_ids + bad_ids), "every line of both files")
+        eq(len(ids), len(set(ids)), "no line twice")
+        eq(sc.quarantine(), [], "a corrupt file quarantines nothing")
+        st = state_json(sc, "--files")["sources"][0]
+        eq((st["failing"], st["poisoned"]), (0, 0), "fixed: state failing, poisoned")
+        eq(sorted((r["url"], r["done"], r["failures"]) for r in st["records"]),
+           sorted([(bad, [X], 0), (file_url(sc, A, "2026/11/27/good.ndjson.gz"), [X], 0)]),
+           "fixed: records")
+        after = sc.snapshot()
+        s, vals, err = run(0)
+        eq((s["files"]["planned"], s["files"]["poisoned"]), (0, 0), "then nothing is owed")
+        eq(sc.snapshot(), after, "and nothing is put")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_forgotten_file_older_than_the_horizon_that_fails_again_stays_pending():
+    """evshare(1): a forgotten poisoned file is read again 'even when it is
+    older than the horizon by then'; a file that fails 'stays pending and is
+    retried by the next run' (the run's own warning says so), and is
+    poisoned again after max_attempts.  So a re-enabled file older than
+    the horizon that is still broken must keep its record (failing 1) and
+    be retried, not be pruned with the horizon and dropped."""
+    sc = Scenario("poison-horizon")
+    try:
+        sc.direct(A)
+        bad_key = "bad.ndjson.gz"
+        bad_ids = ["hz-%02d" % i for i in range(40)]
+        full, cut = truncated_gz(bad_ids, A)
+        bad_path = sc.add_file(A, bad_key, cut, age_s=55)   # inside the 1 min lookback
+        bad_mtime = os.stat(bad_path).st_mtime
+        bad = file_url(sc, A, bad_key)
+        sc.additional(X, [A])
+        sc.extra["lookback"] = "1m"
+        sc.extra["max_attempts"] = 2
+        sc.write_config()
+        sc.run("run", check=1)
+        sc.run("run", check=1)
+        eq(state_json(sc)["sources"][0]["poisoned"], 1, "poisoned")
+        # another file and a run a minute later: the horizon passes the poisoned one
+        time.sleep(max(0.0, bad_mtime + 62 - time.time()))
+        sc.add_file(A, "later.ndjson.gz", gz(lines(event("later", A))), age_s=1)
+        sc.run("run", check=0)
+        st = state_json(sc)["sources"][0]
+        assert st["horizon"] > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(bad_mtime + 1)), \
+            (st["horizon"], bad_mtime)
+        eq([(r["url"], r["poisoned"]) for r in st["problems"]], [(bad, True)],
+           "a poisoned record older than the horizon is kept")
+        sc.run("state", "forget", "--poisoned", check=0)
+        eq(listed_urls(sc), [(bad, [X])], "forgotten: listed although older than the horizon")
+        s = sc.run_json(check=1)
+        eq([f["url"] for f in s["failed_files"]], [bad], "read again, failed again")
+        eq(s["poisoned_files"], [], "not poisoned after one failure")
+        st = state_json(sc)["sources"][0]
+        eq([(r["url"], r["failures"], r["poisoned"]) for r in st["problems"]],
+           [(bad, 1, False)], "the failed file is still in the state, failing")
+        eq(listed_urls(sc), [(bad, [X])], "and the next run retries it")
+        s = sc.run_json(check=1)
+        eq([f["url"] for f in s["poisoned_files"]], [bad], "poisoned again after max_attempts")
+        # the producer replaces it (a new last-modified time): read once
+        with open(bad_path, "wb") as f:
+            f.write(full)
+        s = sc.run_json(check=0)
+        eq((s["files"]["processed"], s["files"]["failed"]), (1, 0), "repaired: processed")
+        ids = [json.loads(l)["event_id"] for l in sc.output_lines(X)]
+        eq(sorted(ids), sorted(bad_ids + ["later"]), "every line exactly once")
+    finally:
+        sc.cleanup()
+
+
 if __name__ == "__main__":
     main()
