@@ -372,8 +372,9 @@ class Verifier:
 
 # ---------------------------------------------------------------- faults
 ACTIONS = {"slowdown", "status", "delay_ms", "reset_response_after", "truncate_response_after",
-           "stall_response_after", "reset_request_after", "request_timeout", "close_after_response"}
-NO_ARG = ("slowdown", "request_timeout", "close_after_response")
+           "stall_response_after", "reset_request_after", "request_timeout", "close_after_response",
+           "drop_response"}
+NO_ARG = ("slowdown", "request_timeout", "close_after_response", "drop_response")
 
 
 def parse_rules(data):
@@ -693,7 +694,8 @@ class Peer:
                 return False
             ctx = None
             if not fault or fault["action"] in ("delay_ms", "reset_response_after", "truncate_response_after",
-                                                "stall_response_after", "close_after_response"):
+                                                "stall_response_after", "close_after_response",
+                                                "drop_response"):
                 ctx = self.verifier.check_head(req)  # raises before 100-continue, as S3 does
             if expect:
                 conn["sock"].sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -757,6 +759,9 @@ class Peer:
         data = head.encode("latin-1") + (b"" if is_head else body)
         self.bump(bytes_out=len(data))
         sock = conn["sock"]
+        if fault and fault["action"] == "drop_response":  # done, but not a byte of the answer
+            self.rst(sock)
+            raise ConnectionError("fault dropped the answer")
         if fault and fault["action"] in ("reset_response_after", "truncate_response_after", "stall_response_after"):
             cut = len(head.encode("latin-1")) + max(0, fault["arg"])
             sock.sendall(data[:cut])

@@ -627,6 +627,19 @@ def fault_reset_mid_get():
 
 
 @test
+def fault_drop_response_of_a_put():
+    """The PUT is stored, its whole answer lost: curl sees the connection
+    reset before any status (exit 52 or 56), the object is there."""
+    faults([{"method": "PUT", "path": "f/dropped", "times": 1, "action": "drop_response"}])
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"stored anyway")
+        f.flush()
+        rc, out, _ = curl_signed("PUT", "f/dropped", body_file=f.name)
+    check(rc in (52, 56), (rc, out))
+    check(PEER.get(BUCKET, "f/dropped") == b"stored anyway")
+
+
+@test
 def fault_truncate_mid_get():
     data = _big_object()
     faults([{"method": "GET", "path": "f/big", "times": 1, "action": {"truncate_response_after": 300000}}])
