@@ -50,6 +50,8 @@
 #define OBJHTTP_MAX_EXTRA_HEADERS 8
 #define OBJHTTP_MAX_RESUMES       100     /* attempts of a GET in all */
 #define OBJHTTP_MD5_B64_LEN       25      /* Base64 of an MD5, and a NUL */
+#define OBJHTTP_DEFAULT_STREAMS   4       /* upload_streams: connections per upload */
+#define OBJHTTP_MAX_STREAMS       16
 
 /* --- settings ---------------------------------------------------------- */
 
@@ -176,6 +178,10 @@ typedef struct objhttp {
 	http_client *http;
 	http_retry retry;             /* max_attempts: failed attempts per request */
 	const char *endpoint_host;    /* named when TLS fails; not owned */
+	const char *ca_bundle;        /* not owned (the store's settings) */
+	long stall_timeout_s;
+	struct objhttp *more;         /* objhttp_each()'s other connections */
+	size_t nmore;
 } objhttp;
 
 /* Open h's HTTP client (ca_bundle NULL: the system's; the user agent is
@@ -184,8 +190,26 @@ typedef struct objhttp {
 void objhttp_init(objhttp *h, store *st, const objhttp_ops *ops, void *ud,
 		  const char *endpoint_host, const char *ca_bundle, long stall_timeout_s,
 		  unsigned attempts);
-/* Close h's client; h may be zeroed or NULL. */
+/* Close h's client (and the ones objhttp_each opened); h may be zeroed
+ * or NULL. */
 void objhttp_release(objhttp *h);
+
+/*
+ * Items 0..n-1 (the parts or blocks of one upload) sent on up to
+ * `streams` connections at once: h's own, on this thread, and streams - 1
+ * more with h's settings, each on a thread of its own, opened on first use
+ * and kept until objhttp_release(h).  Each sender takes the next item not
+ * yet taken and calls send(c, i, ud, &message) with its connection c;
+ * send returns ES_OK, or a result and an allocated message (a quiet
+ * call's).  The first failure stops every sender from taking more items;
+ * when all have stopped, the failure of the lowest item is logged with
+ * store_fail() and returned.  send runs on several threads at once: it
+ * may write only what belongs to its item.  Threads that cannot be
+ * started leave their share to the others.
+ */
+typedef es_result (*objhttp_item_fn)(objhttp *c, size_t i, void *ud, char **message);
+es_result objhttp_each(objhttp *h, unsigned streams, size_t n, objhttp_item_fn send,
+		       void *ud, const char *url);
 
 /*
  * Send c with retries (see above).  ES_OK: the last reply (c->resp) is a

@@ -37,6 +37,9 @@
  *               (default: the block size) are sent as blocks (Put Block,
  *               Put Block List), smaller ones by one Put Blob; capped at
  *               AZ_MAX_PUT_BLOB (5000 MiB).
+ *  upload_streams  connections that send the blocks of one upload at
+ *               once (the location's "upload_streams", 1..16), default
+ *               OBJHTTP_DEFAULT_STREAMS (4).
  *  retries      attempts per request (the location's "retries", 1..20),
  *               default AZ_DEFAULT_ATTEMPTS (5); backoff with full jitter
  *               from 100 ms doubling up to 20 s (http.h).  A GET that
@@ -65,7 +68,8 @@
  *        once.
  *  put   below the threshold, Put Blob (x-ms-blob-type: BlockBlob) with
  *        Content-MD5; at or above it, Put Block per block (Content-MD5,
- *        read from the file with pread) with block ids unique to the
+ *        read from the file with pread; on up to upload_streams
+ *        connections at once, objhttp_each) with block ids unique to the
  *        upload, then Put Block List of those ids (<Latest>) with
  *        Content-MD5 of the XML and x-ms-blob-content-md5, the MD5 of the
  *        whole object.  Either way the blob appears whole or not at all:
@@ -119,6 +123,7 @@ typedef struct az_settings {
 	uint64_t block_size;
 	uint64_t threshold;       /* effective: <= AZ_MAX_PUT_BLOB */
 	unsigned attempts;
+	unsigned upload_streams;  /* 1..OBJHTTP_MAX_STREAMS */
 	long stall_timeout_s;
 	char *ca_bundle;          /* NULL: the system's */
 } az_settings;

@@ -45,7 +45,7 @@
  *               part size; capped at S3_MAX_PUT_SIZE (5 GiB).
  *  upload_streams  connections that send the parts of one multipart
  *               upload at once (the location's "upload_streams", 1..16),
- *               default S3_DEFAULT_UPLOAD_STREAMS (4); each takes the next
+ *               default OBJHTTP_DEFAULT_STREAMS (4); each takes the next
  *               part not yet sent, the first failure stops them all.
  *  retries      attempts per request (the location's "retries", 1..20),
  *               default S3_DEFAULT_ATTEMPTS (5); backoff with full jitter
@@ -107,8 +107,6 @@
 #define S3_MAX_PARTS          10000
 #define S3_MAX_PUT_SIZE       (5ull << 30)
 #define S3_DEFAULT_ATTEMPTS   5
-#define S3_DEFAULT_UPLOAD_STREAMS 4   /* connections sending one upload's parts */
-#define S3_MAX_UPLOAD_STREAMS 16
 
 typedef struct s3_settings {
 	char *region;            /* signing region */
@@ -118,7 +116,7 @@ typedef struct s3_settings {
 	uint64_t part_size;
 	uint64_t threshold;      /* effective: <= S3_MAX_PUT_SIZE */
 	unsigned attempts;
-	unsigned upload_streams; /* 1..S3_MAX_UPLOAD_STREAMS */
+	unsigned upload_streams; /* 1..OBJHTTP_MAX_STREAMS */
 	long stall_timeout_s;
 	char *ca_bundle;         /* NULL: the system's */
 } s3_settings;

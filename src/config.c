@@ -240,8 +240,8 @@ static bool endpoint_is_valid(const char *e)
 /*
  * An az:// location takes none of the "s3" defaults (they are S3
  * settings): only its own url, endpoint, part_size, multipart_threshold,
- * retries and credentials_file; region, profile and path_style are
- * errors there.  credentials_file is for az:// only.
+ * retries, upload_streams and credentials_file; region, profile and
+ * path_style are errors there.  credentials_file is for az:// only.
  */
 static bool check_az_keys(struct ctx *c, const cJSON *j, const char *path, bool az)
 {

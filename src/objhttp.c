@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,8 @@ void objhttp_init(objhttp *h, store *st, const objhttp_ops *ops, void *ud,
 	h->ops = ops;
 	h->ud = ud;
 	h->endpoint_host = endpoint_host;
+	h->ca_bundle = ca_bundle;
+	h->stall_timeout_s = stall_timeout_s;
 	opt.ca_bundle = ca_bundle;
 	opt.stall_timeout_s = stall_timeout_s;
 	opt.user_agent = "evshare/" EVSHARE_VERSION;
@@ -185,6 +189,98 @@ void objhttp_release(objhttp *h)
 		return;
 	http_client_free(h->http);
 	h->http = NULL;
+	for (size_t k = 0; k < h->nmore; k++)
+		objhttp_release(&h->more[k]);
+	free(h->more);
+	h->more = NULL;
+	h->nmore = 0;
+}
+
+/* --- items on several connections -------------------------------------- */
+
+struct each {
+	size_t n;
+	objhttp_item_fn send;
+	void *ud;
+	atomic_size_t next;
+	atomic_bool failed;
+};
+
+struct sender {
+	struct each *e;
+	objhttp *c;
+	pthread_t thread;
+	size_t failed_item;          /* e->n when none */
+	es_result r;
+	char *message;
+};
+
+static void send_items(struct sender *w)
+{
+	struct each *e = w->e;
+
+	w->failed_item = e->n;
+	w->r = ES_OK;
+	while (!atomic_load(&e->failed)) {
+		size_t i = atomic_fetch_add(&e->next, 1);
+
+		if (i >= e->n)
+			break;
+		if ((w->r = e->send(w->c, i, e->ud, &w->message)) != ES_OK) {
+			w->failed_item = i;
+			atomic_store(&e->failed, true);
+			break;
+		}
+	}
+}
+
+static void *sender_main(void *arg)
+{
+	send_items(arg);
+	return NULL;
+}
+
+es_result objhttp_each(objhttp *h, unsigned streams, size_t n, objhttp_item_fn send,
+		       void *ud, const char *url)
+{
+	struct each e = { n, send, ud, 0, false };
+	struct sender *w;
+	size_t nw = streams < 1 ? 1 : streams < n ? streams : n, started = 1;
+	const struct sender *first = NULL;
+	es_result r = ES_OK;
+
+	if (!n)
+		return ES_OK;
+	if (nw - 1 > h->nmore) {
+		h->more = xrealloc(h->more, (nw - 1) * sizeof(*h->more));
+		for (size_t k = h->nmore; k < nw - 1; k++)
+			objhttp_init(&h->more[k], h->st, h->ops, h->ud, h->endpoint_host,
+				     h->ca_bundle, h->stall_timeout_s, h->retry.max_attempts);
+		h->nmore = nw - 1;
+	}
+	w = xcalloc(nw, sizeof(*w));
+	for (size_t k = 0; k < nw; k++) {
+		w[k].e = &e;
+		w[k].c = k ? &h->more[k - 1] : h;
+	}
+	for (size_t k = 1; k < nw; k++) {
+		if (pthread_create(&w[k].thread, NULL, sender_main, &w[k]) != 0)
+			break;
+		started++;
+	}
+	send_items(&w[0]);
+	for (size_t k = 1; k < started; k++)
+		pthread_join(w[k].thread, NULL);
+	for (size_t k = 0; k < started; k++)
+		if (w[k].r != ES_OK && (!first || w[k].failed_item < first->failed_item))
+			first = &w[k];
+	if (first)
+		r = store_fail(h->st, first->r, url, "%s",
+			       first->message ? first->message : "failed");
+	for (size_t k = 0; k < started; k++)
+		free(w[k].message);
+	free(w);
+	return r;
 }
 
 /* --- a streaming GET --------------------------------------------------- */

@@ -116,6 +116,10 @@ es_result az_settings_resolve(const location *loc, const char *cred_endpoint,
 	if (out->threshold > AZ_MAX_PUT_BLOB)
 		out->threshold = AZ_MAX_PUT_BLOB;
 	out->attempts = loc->retries ? loc->retries : AZ_DEFAULT_ATTEMPTS;
+	out->upload_streams = loc->upload_streams ? loc->upload_streams
+						  : OBJHTTP_DEFAULT_STREAMS;
+	if (out->upload_streams > OBJHTTP_MAX_STREAMS)
+		out->upload_streams = OBJHTTP_MAX_STREAMS;
 	if ((r = objhttp_stall_timeout(env->get(env->ud, OBJHTTP_STALL_ENV),
 					 &out->stall_timeout_s, err)) != ES_OK)
 		goto fail;
@@ -379,66 +383,85 @@ static uint32_t upload_nonce(void)
 	return n;
 }
 
+/* One block upload's blocks, for objhttp_each(). */
+struct blocks {
+	const char *key, *url, *local_path;
+	int fd;
+	uint64_t size, block_size;
+	uint32_t nonce;
+};
+
+/* Put Block i on connection c, reading it from the file. */
+static es_result send_block(objhttp *c, size_t i, void *ud, char **message)
+{
+	struct blocks *b = ud;
+	uint64_t off = (uint64_t)i * b->block_size;
+	http_body body = { NULL, b->fd, off,
+			   b->size - off < b->block_size ? b->size - off : b->block_size };
+	objhttp_digest d;
+	objhttp_call call = { 0 };
+	char id[AZ_BLOCK_ID_LEN];
+	buf q = BUF_INIT;
+	es_result r;
+
+	if (objhttp_digest_file(b->fd, body.offset, body.length, false, NULL, &d) < 0) {
+		*message = xasprintf("cannot read '%s': %s", b->local_path, strerror(errno));
+		return ES_ERR_IO;
+	}
+	az_block_id(b->nonce, i, id);
+	objhttp_query_add(&q, "comp", "block");
+	objhttp_query_add(&q, "blockid", id);
+	call.method = "PUT";
+	call.key = b->key;
+	call.query = q.data;
+	call.body = &body;
+	call.verb = "write";
+	call.url = b->url;
+	call.quiet = true;      /* objhttp_each tells the failure once */
+	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
+	if ((r = objhttp_run(c, &call)) != ES_OK) {
+		*message = call.message;
+		call.message = NULL;
+	}
+	objhttp_call_release(&call);
+	buf_release(&q);
+	return r;
+}
+
 static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
 			    uint64_t size, const char *local_path)
 {
 	az_store *s = ud;
 	uint64_t block_size = az_block_size_for(size, s->set.block_size);
 	size_t nblocks = (size_t)((size + block_size - 1) / block_size);
-	uint32_t nonce = upload_nonce();
-	EVP_MD_CTX *whole = EVP_MD_CTX_new();
-	unsigned char sum[16];
-	unsigned int len = 0;
-	char whole_md5[OBJHTTP_MD5_B64_LEN], id[AZ_BLOCK_ID_LEN];
-	objhttp_digest xml_md5;
+	struct blocks b = { key, url, local_path, fd, size, block_size, upload_nonce() };
+	char id[AZ_BLOCK_ID_LEN];
+	objhttp_digest whole, xml_md5;
 	objhttp_call c = { 0 };
 	buf q = BUF_INIT, xml = BUF_INIT;
-	es_result r = ES_OK;
+	es_result r;
 
-	if (!whole)
-		die("out of memory");
-	EVP_DigestInit_ex(whole, EVP_md5(), NULL);
 	log_msg(LOG_DEBUG, url, "block upload of '%s': %zu block(s) of %" PRIu64 " bytes",
 		url, nblocks, block_size);
+	/* the blob's own Content-MD5, from the whole file in one pass */
+	if (objhttp_digest_file(fd, 0, size, false, NULL, &whole) < 0)
+		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
+				  strerror(errno));
+	/* uncommitted blocks of a failed upload are invisible; Azure drops them */
+	if ((r = objhttp_each(&s->oh, s->set.upload_streams, nblocks, send_block, &b,
+			      url)) != ES_OK)
+		return r;
 	buf_addstr(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
 	for (size_t i = 0; i < nblocks; i++) {
-		uint64_t off = (uint64_t)i * block_size;
-		http_body body = { NULL, fd, off, size - off < block_size ? size - off : block_size };
-		objhttp_digest d;
-
-		if (objhttp_digest_file(fd, body.offset, body.length, false, whole, &d) < 0) {
-			r = store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-				       strerror(errno));
-			goto done;
-		}
-		az_block_id(nonce, i, id);
+		az_block_id(b.nonce, i, id);
 		buf_printf(&xml, "<Latest>%s</Latest>", id);
-		buf_reset(&q);
-		objhttp_query_add(&q, "comp", "block");
-		objhttp_query_add(&q, "blockid", id);
-		memset(&c, 0, sizeof(c));
-		c.method = "PUT";
-		c.key = key;
-		c.query = q.data;
-		c.body = &body;
-		c.verb = "write";
-		c.url = url;
-		objhttp_call_header(&c, "Content-MD5", d.md5_b64);
-		r = objhttp_run(&s->oh, &c);
-		objhttp_call_release(&c);
-		if (r != ES_OK)
-			goto done;   /* uncommitted blocks are invisible; Azure drops them */
 	}
 	buf_addstr(&xml, "</BlockList>");
-	EVP_DigestFinal_ex(whole, sum, &len);
-	objhttp_md5_base64(sum, whole_md5);
 	objhttp_digest_mem(xml.data, xml.len, false, &xml_md5);
 	{
 		http_body body = { xml.data, -1, 0, xml.len };
 
-		buf_reset(&q);
 		objhttp_query_add(&q, "comp", "blocklist");
-		memset(&c, 0, sizeof(c));
 		c.method = "PUT";
 		c.key = key;
 		c.query = q.data;
@@ -447,13 +470,11 @@ static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
 		c.url = url;
 		objhttp_call_header(&c, "Content-MD5", xml_md5.md5_b64);
 		objhttp_call_header(&c, "Content-Type", "application/xml");
-		objhttp_call_header(&c, "x-ms-blob-content-md5", whole_md5);
+		objhttp_call_header(&c, "x-ms-blob-content-md5", whole.md5_b64);
 		objhttp_call_header(&c, "x-ms-blob-content-type", "application/octet-stream");
 		r = objhttp_run(&s->oh, &c);
 		objhttp_call_release(&c);
 	}
-done:
-	EVP_MD_CTX_free(whole);
 	buf_release(&q);
 	buf_release(&xml);
 	return r;

@@ -19,8 +19,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +30,6 @@ typedef struct s3_store {
 	s3_settings set;
 	aws_config aws;              /* credentials: wiped when the store is freed */
 	objhttp oh;                  /* requests */
-	/* more connections for the parts of a multipart upload (as many as
-	 * upload_streams - 1), opened by the first one with several parts */
-	objhttp *part_oh;
-	size_t npart_oh;
 } s3_store;
 
 /* --- settings ---------------------------------------------------------- */
@@ -113,9 +107,9 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 		out->threshold = S3_MAX_PUT_SIZE;
 	out->attempts = loc->retries ? loc->retries : S3_DEFAULT_ATTEMPTS;
 	out->upload_streams = loc->upload_streams ? loc->upload_streams
-						  : S3_DEFAULT_UPLOAD_STREAMS;
-	if (out->upload_streams > S3_MAX_UPLOAD_STREAMS)
-		out->upload_streams = S3_MAX_UPLOAD_STREAMS;
+						  : OBJHTTP_DEFAULT_STREAMS;
+	if (out->upload_streams > OBJHTTP_MAX_STREAMS)
+		out->upload_streams = OBJHTTP_MAX_STREAMS;
 	if ((r = objhttp_stall_timeout(env ? env->get(env->ud, OBJHTTP_STALL_ENV) : NULL,
 					 &out->stall_timeout_s, err)) != ES_OK)
 		goto fail;
@@ -538,142 +532,58 @@ static bool completed_already(s3_store *s, const char *key, const char *url,
 	return same;
 }
 
-/* The parts of one multipart upload, sent on up to upload_streams
- * connections at once: each sender takes the next part not yet taken
- * (reading it from the file with pread) and stops at the first failure
- * of any. */
+/* One multipart upload's parts, for objhttp_each(). */
 struct parts {
-	s3_store *s;
 	const char *key, *url, *local_path, *upload_id;
 	int fd;
 	uint64_t size, part_size;
-	size_t nparts;
-	atomic_size_t next;
-	atomic_bool failed;
 	char **etags;            /* [nparts], each set by the sender of its part */
 	unsigned char *md5s;     /* [nparts * 16] */
 };
 
-struct sender {
-	struct parts *p;
-	objhttp *oh;
-	pthread_t thread;
-	size_t failed_part;      /* the part that failed, nparts when none */
+/* Send part i (numbered i + 1) on connection c, reading it from the file. */
+static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
+{
+	struct parts *p = ud;
+	uint64_t off = (uint64_t)i * p->part_size;
+	http_body body = { NULL, p->fd, off,
+			   p->size - off < p->part_size ? p->size - off : p->part_size };
+	objhttp_digest d;
+	objhttp_call call = { 0 };
+	buf q = BUF_INIT;
+	char num[24];
+	const char *etag;
 	es_result r;
-	char *message;
-};
 
-static void send_parts(struct sender *w)
-{
-	struct parts *p = w->p;
-
-	w->failed_part = p->nparts;
-	w->r = ES_OK;
-	while (!atomic_load(&p->failed)) {
-		size_t i = atomic_fetch_add(&p->next, 1);
-		uint64_t off = (uint64_t)i * p->part_size;
-		http_body body;
-		objhttp_digest d;
-		objhttp_call c = { 0 };
-		buf q = BUF_INIT;
-		char num[24];
-		const char *etag;
-
-		if (i >= p->nparts)
-			break;
-		body = (http_body){ NULL, p->fd, off,
-				    p->size - off < p->part_size ? p->size - off : p->part_size };
-		if (objhttp_digest_file(p->fd, body.offset, body.length, true, NULL, &d) < 0) {
-			w->r = ES_ERR_IO;
-			w->message = xasprintf("cannot read '%s': %s", p->local_path,
-					       strerror(errno));
-		} else {
-			memcpy(p->md5s + 16 * i, d.md5, 16);
-			snprintf(num, sizeof(num), "%zu", i + 1);
-			objhttp_query_add(&q, "partNumber", num);
-			objhttp_query_add(&q, "uploadId", p->upload_id);
-			c.method = "PUT";
-			c.key = p->key;
-			c.query = q.data;
-			c.body = &body;
-			c.payload_hash = d.sha256_hex;
-			c.verb = "write";
-			c.url = p->url;
-			c.quiet = true;      /* logged once, by the caller */
-			objhttp_call_header(&c, "Content-MD5", d.md5_b64);
-			if ((w->r = objhttp_run(w->oh, &c)) != ES_OK) {
-				w->message = c.message;
-				c.message = NULL;
-			} else if (!(etag = http_response_header(&c.resp, "ETag")) || !*etag) {
-				w->r = ES_ERR_REMOTE;
-				w->message = xasprintf("cannot write '%s': part %zu was stored "
-						       "without an ETag", p->url, i + 1);
-			} else {
-				p->etags[i] = xstrdup(etag);
-			}
-		}
-		objhttp_call_release(&c);
-		buf_release(&q);
-		if (w->r != ES_OK) {
-			w->failed_part = i;
-			atomic_store(&p->failed, true);
-			break;
-		}
+	if (objhttp_digest_file(p->fd, body.offset, body.length, true, NULL, &d) < 0) {
+		*message = xasprintf("cannot read '%s': %s", p->local_path, strerror(errno));
+		return ES_ERR_IO;
 	}
-}
-
-static void *sender_main(void *arg)
-{
-	send_parts(arg);
-	return NULL;
-}
-
-static es_result put_parts(s3_store *s, const char *key, const char *url,
-			   const char *local_path, int fd, uint64_t size, uint64_t part_size,
-			   size_t nparts, const char *upload_id, char **etags,
-			   unsigned char *md5s)
-{
-	struct parts p = { s, key, url, local_path, upload_id, fd, size, part_size, nparts,
-			   0, false, etags, md5s };
-	struct sender w[S3_MAX_UPLOAD_STREAMS];
-	size_t nw = nparts < s->set.upload_streams ? nparts : s->set.upload_streams;
-	size_t started = 1;
-	const struct sender *first = NULL;
-	es_result r = ES_OK;
-
-	if (!nw)
-		nw = 1;
-	if (nw > 1 && !s->part_oh) {
-		s->npart_oh = s->set.upload_streams - 1;
-		s->part_oh = xcalloc(s->npart_oh, sizeof(*s->part_oh));
-		for (size_t k = 0; k < s->npart_oh; k++)
-			objhttp_init(&s->part_oh[k], &s->base, &s3_http_ops, s,
-				     s->set.endpoint.host, s->set.ca_bundle,
-				     s->set.stall_timeout_s, s->set.attempts);
+	memcpy(p->md5s + 16 * i, d.md5, 16);
+	snprintf(num, sizeof(num), "%zu", i + 1);
+	objhttp_query_add(&q, "partNumber", num);
+	objhttp_query_add(&q, "uploadId", p->upload_id);
+	call.method = "PUT";
+	call.key = p->key;
+	call.query = q.data;
+	call.body = &body;
+	call.payload_hash = d.sha256_hex;
+	call.verb = "write";
+	call.url = p->url;
+	call.quiet = true;      /* objhttp_each tells the failure once */
+	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
+	if ((r = objhttp_run(c, &call)) != ES_OK) {
+		*message = call.message;
+		call.message = NULL;
+	} else if (!(etag = http_response_header(&call.resp, "ETag")) || !*etag) {
+		r = ES_ERR_REMOTE;
+		*message = xasprintf("cannot write '%s': part %zu was stored without an ETag",
+				     p->url, i + 1);
+	} else {
+		p->etags[i] = xstrdup(etag);
 	}
-	for (size_t k = 0; k < nw; k++) {
-		memset(&w[k], 0, sizeof(w[k]));
-		w[k].p = &p;
-		w[k].oh = k ? &s->part_oh[k - 1] : &s->oh;
-	}
-	/* this thread is sender 0; a sender that cannot start leaves its
-	 * share to the others */
-	for (size_t k = 1; k < nw; k++) {
-		if (pthread_create(&w[k].thread, NULL, sender_main, &w[k]) != 0)
-			break;
-		started++;
-	}
-	send_parts(&w[0]);
-	for (size_t k = 1; k < started; k++)
-		pthread_join(w[k].thread, NULL);
-	/* the failure of the lowest part is the one told */
-	for (size_t k = 0; k < started; k++)
-		if (w[k].r != ES_OK && (!first || w[k].failed_part < first->failed_part))
-			first = &w[k];
-	if (first)
-		r = store_fail(&s->base, first->r, url, "%s", first->message);
-	for (size_t k = 0; k < started; k++)
-		free(w[k].message);
+	objhttp_call_release(&call);
+	buf_release(&q);
 	return r;
 }
 
@@ -712,9 +622,14 @@ static es_result put_multipart(void *ud, const char *key, const char *url, int f
 	log_msg(LOG_DEBUG, url, "multipart upload of '%s': %zu part(s) of %" PRIu64 " bytes",
 		url, nparts, part_size);
 	/* parts */
-	if ((r = put_parts(s, key, url, local_path, fd, size, part_size, nparts, upload_id,
-			   etags, md5s)) != ES_OK)
-		goto abort;
+	{
+		struct parts p = { key, url, local_path, upload_id, fd, size, part_size, etags,
+				   md5s };
+
+		if ((r = objhttp_each(&s->oh, s->set.upload_streams, nparts, send_part, &p,
+				      url)) != ES_OK)
+			goto abort;
+	}
 	/* complete */
 	buf_addstr(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
 	for (size_t i = 0; i < nparts; i++) {
@@ -813,9 +728,6 @@ static void s3_free(store *st)
 	if (!s)
 		return;
 	objhttp_release(&s->oh);
-	for (size_t k = 0; k < s->npart_oh; k++)
-		objhttp_release(&s->part_oh[k]);
-	free(s->part_oh);
 	aws_config_release(&s->aws);
 	s3_settings_release(&s->set);
 	location_release(&st->loc);

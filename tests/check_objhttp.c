@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -638,6 +639,91 @@ START_TEST(part_sizes)
 }
 END_TEST
 
+/* --- items on several connections ------------------------------------- */
+
+struct items {
+	atomic_uint sent[64];        /* times each item was sent */
+	objhttp *conn[64];           /* the connection that sent it */
+	size_t fail_from;            /* items at or past it fail (64: none) */
+};
+
+static es_result send_item(objhttp *c, size_t i, void *ud, char **message)
+{
+	struct items *it = ud;
+
+	ck_assert_uint_lt(i, 64);
+	atomic_fetch_add(&it->sent[i], 1);
+	it->conn[i] = c;
+	usleep(1000);                /* long enough for every sender to take some */
+	if (i >= it->fail_from) {
+		*message = xasprintf("item %zu failed", i);
+		return i % 2 ? ES_ERR_TEMP : ES_ERR_REMOTE;
+	}
+	return ES_OK;
+}
+
+START_TEST(each_item_once_on_several_connections)
+{
+	struct fixture f;
+	struct items it;
+	size_t conns = 0;
+	objhttp *seen[8] = { 0 };
+
+	fixture_init(&f, NULL, 0, 1);
+	memset(&it, 0, sizeof(it));
+	it.fail_from = 64;
+	ck_assert_int_eq(objhttp_each(&f.h, 4, 40, send_item, &it, "s3://bkt/in/k"), ES_OK);
+	for (size_t i = 0; i < 40; i++) {
+		bool known = false;
+
+		ck_assert_uint_eq(atomic_load(&it.sent[i]), 1);
+		for (size_t k = 0; k < conns; k++)
+			known |= seen[k] == it.conn[i];
+		if (!known && conns < 8)
+			seen[conns++] = it.conn[i];
+	}
+	ck_assert_uint_eq(atomic_load(&it.sent[40]), 0);
+	ck_assert_uint_ge(conns, 2);
+	ck_assert_uint_le(conns, 4);
+	ck_assert_uint_eq(f.h.nmore, 3);
+	/* one stream: this thread's connection only; n = 0: nothing */
+	memset(&it, 0, sizeof(it));
+	it.fail_from = 64;
+	ck_assert_int_eq(objhttp_each(&f.h, 1, 5, send_item, &it, "s3://bkt/in/k"), ES_OK);
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_ptr_eq(it.conn[i], &f.h);
+	ck_assert_int_eq(objhttp_each(&f.h, 4, 0, send_item, &it, "s3://bkt/in/k"), ES_OK);
+	objhttp_release(&f.h);
+	ck_assert_uint_eq(f.h.nmore, 0);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(each_stops_at_the_first_failure_and_tells_the_lowest)
+{
+	struct fixture f;
+	struct items it;
+	size_t sent = 0;
+
+	fixture_init(&f, NULL, 0, 1);
+	memset(&it, 0, sizeof(it));
+	it.fail_from = 10;
+	/* items 10.. fail: 10 is told (ES_ERR_REMOTE), whatever failed first */
+	ck_assert_int_eq(objhttp_each(&f.h, 4, 60, send_item, &it, "s3://bkt/in/k"),
+			 ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "item 10 failed");
+	for (size_t i = 0; i < 60; i++) {
+		ck_assert_uint_le(atomic_load(&it.sent[i]), 1);
+		sent += atomic_load(&it.sent[i]);
+	}
+	for (size_t i = 0; i < 10; i++)
+		ck_assert_uint_eq(atomic_load(&it.sent[i]), 1);
+	ck_assert_uint_lt(sent, 60);   /* the others stopped taking items */
+	objhttp_release(&f.h);
+	fixture_release(&f);
+}
+END_TEST
+
 /* --- digests ----------------------------------------------------------- */
 
 START_TEST(digests_of_memory)
@@ -720,6 +806,10 @@ Suite *objhttp_suite(void)
 	tcase_add_test(tc, part_sizes);
 	tcase_add_test(tc, stall_timeout_setting);
 	tcase_add_test(tc, endpoints);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("each");
+	tcase_add_test(tc, each_item_once_on_several_connections);
+	tcase_add_test(tc, each_stops_at_the_first_failure_and_tells_the_lowest);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("digests");
 	tcase_add_test(tc, digests_of_memory);

@@ -316,6 +316,10 @@ def test_block_list_upload_above_threshold():
         puts = [r for r in reqs if r["method"] == "PUT" and "comp=block&" in r["target"]]
         eq(len(puts), nblocks, "Put Block requests")
         assert all(r["bytes_in"] <= 5 << 20 for r in puts), "a block above part_size"
+        # the blocks go out on several connections at once (upload_streams 4)
+        conns = {r["conn"] for r in puts}
+        print("     %d blocks on %d connection(s)" % (nblocks, len(conns)))
+        assert 2 <= len(conns) <= min(nblocks, 4), conns
         eq(len([r for r in reqs if "comp=blocklist" in r["target"]]), 1, "Put Block List")
         bodies = [r for r in reqs if r["bytes_in"]]
         eq(len(bodies), nblocks + 1, "requests with a body")
