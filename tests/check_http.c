@@ -247,7 +247,7 @@ START_TEST(settings_defaults_s3)
 	ck_assert_uint_eq(s.part_size, 16u << 20);
 	ck_assert_uint_eq(s.threshold, 16u << 20);
 	ck_assert_uint_eq(s.attempts, 5);
-	ck_assert_uint_eq(s.upload_streams, S3_DEFAULT_UPLOAD_STREAMS);
+	ck_assert_uint_eq(s.upload_streams, OBJHTTP_DEFAULT_STREAMS);
 	ck_assert_int_eq(s.stall_timeout_s, 30);
 	ck_assert_ptr_null(s.ca_bundle);
 	s3_settings_release(&s);
