@@ -621,7 +621,7 @@ def quiesce(p, timeout=10):
 
 @test
 def test_crash_at_random_moments_with_multipart():
-    """SIGKILL at 32 random moments of a run whose outputs go up as two
+    """SIGKILL at 34 random moments of a run whose outputs go up as two
     multipart uploads of two parts each (and two single PUTs); each rerun must
     complete it exactly once, with no upload left open, objects already put
     rewritten byte for byte, and no object in the bucket but the run's own.
@@ -648,7 +648,7 @@ def test_crash_at_random_moments_with_multipart():
                 len(parts), len(begun), len(completed))
         templates = key_templates(p.list_keys(sc.dst_bucket))
         REPORT["part_uploads"] += len(parts)
-        points = sorted(rnd.uniform(0.03, 0.97) * full for _ in range(32))
+        points = sorted(rnd.uniform(0.03, 0.97) * full for _ in range(34))
         killed = in_multipart = after_parts = 0
         for n, at in enumerate(points):
             sc.dst_bucket = new_bucket(p, "crash")
