@@ -662,6 +662,12 @@ static es_result send_item(objhttp *c, size_t i, void *ud, char **message)
 	return ES_OK;
 }
 
+static void items_init(struct items *it, size_t fail_from)
+{
+	memset(it, 0, sizeof(*it));
+	it->fail_from = fail_from;
+}
+
 START_TEST(each_item_once_on_several_connections)
 {
 	struct fixture f;
@@ -670,8 +676,7 @@ START_TEST(each_item_once_on_several_connections)
 	objhttp *seen[8] = { 0 };
 
 	fixture_init(&f, NULL, 0, 1);
-	memset(&it, 0, sizeof(it));
-	it.fail_from = 64;
+	items_init(&it, 64);
 	ck_assert_int_eq(objhttp_each(&f.h, 4, 40, send_item, &it, "s3://bkt/in/k"), ES_OK);
 	for (size_t i = 0; i < 40; i++) {
 		bool known = false;
@@ -687,8 +692,7 @@ START_TEST(each_item_once_on_several_connections)
 	ck_assert_uint_le(conns, 4);
 	ck_assert_uint_eq(f.h.nmore, 3);
 	/* one stream: this thread's connection only; n = 0: nothing */
-	memset(&it, 0, sizeof(it));
-	it.fail_from = 64;
+	items_init(&it, 64);
 	ck_assert_int_eq(objhttp_each(&f.h, 1, 5, send_item, &it, "s3://bkt/in/k"), ES_OK);
 	for (size_t i = 0; i < 5; i++)
 		ck_assert_ptr_eq(it.conn[i], &f.h);
@@ -706,8 +710,7 @@ START_TEST(each_stops_at_the_first_failure_and_tells_the_lowest)
 	size_t sent = 0;
 
 	fixture_init(&f, NULL, 0, 1);
-	memset(&it, 0, sizeof(it));
-	it.fail_from = 10;
+	items_init(&it, 10);
 	/* items 10.. fail: 10 is told (ES_ERR_REMOTE), whatever failed first */
 	ck_assert_int_eq(objhttp_each(&f.h, 4, 60, send_item, &it, "s3://bkt/in/k"),
 			 ES_ERR_REMOTE);

@@ -17,10 +17,8 @@ Standard library only.
 import gzip
 import os
 import re
-import shutil
 import sys
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,7 +29,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import azclient  # noqa: E402
 import azurite  # noqa: E402
 import faultproxy  # noqa: E402
-from harness import Scenario  # noqa: E402
+import harness  # noqa: E402
+from harness import Scenario, Skip, state_committed, read_state  # noqa: E402,F401
 
 KEY = azclient.DEV_KEY
 ACCOUNT = azclient.DEV_ACCOUNT
@@ -261,42 +260,11 @@ class AzScenario(Scenario):
         return out
 
     def file_copy(self):
-        """A file:// Scenario over a copy of the fixture directory (same mtimes)."""
-        d = self.dir + "-file"
-        shutil.rmtree(d, ignore_errors=True)
-        shutil.copytree(self.base.dir, d, symlinks=True)
-        for name in ("state", "out", "evshare.json"):
-            path = os.path.join(d, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.remove(path)
-        sc = Scenario.__new__(Scenario)
-        sc.__dict__.update(self.base.__dict__)
-        sc.dir = d
-        sc.files = self.files
-        return sc
-
-
-def state_committed(sc):
-    return os.path.exists(sc.path("state", "state.json"))
-
-
-def read_state(sc):
-    p = sc.path("state", "state.json")
-    if not os.path.exists(p):
-        return None
-    with open(p, "rb") as f:
-        return f.read()
+        return harness.file_copy(self)
 
 
 # -- a runner with the convention of harness.py: "N passed, N failed"
 TESTS = []
-SKIPPED = []
-
-
-class Skip(Exception):
-    pass
 
 
 def test(fn):
@@ -305,33 +273,4 @@ def test(fn):
 
 
 def main(cleanup=()):
-    sel = sys.argv[1:]
-    passed = failed = 0
-    t_suite = time.time()
-    try:
-        for fn in TESTS:
-            if sel and not any(s in fn.__name__ for s in sel):
-                continue
-            t0 = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %-55s %.2fs" % (fn.__name__, time.time() - t0), flush=True)
-            except Skip as e:
-                SKIPPED.append(fn.__name__)
-                print("SKIP %-55s %s" % (fn.__name__, e), flush=True)
-            except Exception:
-                failed += 1
-                print("FAIL %s" % fn.__name__, flush=True)
-                traceback.print_exc(file=sys.stdout)
-    finally:
-        for f in cleanup:
-            try:
-                f()
-            except Exception:
-                traceback.print_exc(file=sys.stdout)
-        stop_peer()
-    print("suite time %.1f s%s" % (time.time() - t_suite,
-                                   "; SKIPPED (loudly): " + ", ".join(SKIPPED) if SKIPPED else ""))
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    harness.run_tests(TESTS, cleanup=tuple(cleanup) + (stop_peer,), width=55)

@@ -189,20 +189,80 @@ def test(fn):
     return fn
 
 
-def main():
+class Skip(Exception):
+    """A test that cannot run here says why; the suite names it at the end."""
+
+
+def run_tests(tests, cleanup=(), width=45):
+    """Run the tests named on the command line (substrings; all if none),
+    then every cleanup; print "N passed, N failed" last and exit 1 if any
+    failed.  Shared by the suites' own runners."""
     sel = sys.argv[1:]
     passed = failed = 0
-    for fn in TESTS:
-        if sel and not any(s in fn.__name__ for s in sel):
-            continue
-        t0 = time.time()
-        try:
-            fn()
-            passed += 1
-            print("ok   %-45s %.2fs" % (fn.__name__, time.time() - t0), flush=True)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % fn.__name__, flush=True)
-            traceback.print_exc(file=sys.stdout)
+    skipped = []
+    t_suite = time.time()
+    try:
+        for fn in tests:
+            if sel and not any(s in fn.__name__ for s in sel):
+                continue
+            t0 = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok   %-*s %.2fs" % (width, fn.__name__, time.time() - t0), flush=True)
+            except Skip as e:
+                skipped.append(fn.__name__)
+                print("SKIP %-*s %s" % (width, fn.__name__, e), flush=True)
+            except Exception:
+                failed += 1
+                print("FAIL %s" % fn.__name__, flush=True)
+                traceback.print_exc(file=sys.stdout)
+    finally:
+        for f in cleanup:
+            try:
+                f()
+            except Exception:
+                traceback.print_exc(file=sys.stdout)
+    if skipped or cleanup:
+        print("suite time %.1f s%s" % (time.time() - t_suite,
+                                       "; SKIPPED (loudly): " + ", ".join(skipped)
+                                       if skipped else ""))
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+def main():
+    run_tests(TESTS)
+
+
+# -- for the suites of the remote stores (s3harness.py, azharness.py)
+
+def state_committed(sc):
+    return os.path.exists(sc.path("state", "state.json"))
+
+
+def read_state(sc):
+    p = sc.path("state", "state.json")
+    if not os.path.exists(p):
+        return None
+    with open(p, "rb") as f:
+        return f.read()
+
+
+def file_copy(remote):
+    """A file:// Scenario over a copy of the fixture directory of a remote
+    scenario (one built on remote.base), with the same mtimes."""
+    d = remote.dir + "-file"
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(remote.base.dir, d, symlinks=True)
+    for name in ("state", "out", "evshare.json"):
+        p = os.path.join(d, name)
+        if os.path.isdir(p):
+            shutil.rmtree(p)
+        elif os.path.exists(p):
+            os.remove(p)
+    sc = Scenario.__new__(Scenario)
+    sc.__dict__.update(remote.base.__dict__)
+    sc.dir = d
+    sc.files = remote.files
+    return sc

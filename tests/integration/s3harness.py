@@ -18,11 +18,9 @@ that interpreter when started with another one.
 import gzip
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,7 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "peer"))
 
-from harness import Scenario, BIN  # noqa: E402
+import harness  # noqa: E402
+from harness import Scenario, BIN, state_committed, read_state  # noqa: E402,F401
 
 KEY = ("AKIDEVSHARETEST01", "evshare/test+secret=0123456789abcdefghij")
 TOKEN_KEY = ("ASIAEVSHARETOKEN1", "token-secret/0123456789", "FwoGZXIvYXdzEJr//token+value=")
@@ -225,21 +224,7 @@ class S3Scenario(Scenario):
         return dict(self.objects(None))
 
     def file_copy(self):
-        """A file:// Scenario over a copy of the fixture directory (same mtimes)."""
-        d = self.dir + "-file"
-        shutil.rmtree(d, ignore_errors=True)
-        shutil.copytree(self.base.dir, d, symlinks=True)
-        for name in ("state", "out", "evshare.json"):
-            p = os.path.join(d, name)
-            if os.path.isdir(p):
-                shutil.rmtree(p)
-            elif os.path.exists(p):
-                os.remove(p)
-        sc = Scenario.__new__(Scenario)
-        sc.__dict__.update(self.base.__dict__)
-        sc.dir = d
-        sc.files = self.files
-        return sc
+        return harness.file_copy(self)
 
 
 class TlsFront:
@@ -306,18 +291,6 @@ class TlsFront:
         self.sock.close()
 
 
-def state_committed(sc):
-    return os.path.exists(sc.path("state", "state.json"))
-
-
-def read_state(sc):
-    p = sc.path("state", "state.json")
-    if not os.path.exists(p):
-        return None
-    with open(p, "rb") as f:
-        return f.read()
-
-
 # -- a runner with the convention of harness.py: "N passed, N failed"
 TESTS = []
 
@@ -328,25 +301,7 @@ def test(fn):
 
 
 def main():
-    sel = sys.argv[1:]
-    passed = failed = 0
-    try:
-        for fn in TESTS:
-            if sel and not any(s in fn.__name__ for s in sel):
-                continue
-            t0 = time.time()
-            try:
-                fn()
-                passed += 1
-                print("ok   %-50s %.2fs" % (fn.__name__, time.time() - t0), flush=True)
-            except Exception:
-                failed += 1
-                print("FAIL %s" % fn.__name__, flush=True)
-                traceback.print_exc(file=sys.stdout)
-    finally:
-        stop_peers()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    harness.run_tests(TESTS, cleanup=(stop_peers,), width=50)
 
 
 def run_bin(args, env, timeout=180):

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -40,6 +39,8 @@ from test_core import (build_main_scenario, sub_tuples, check_summary,  # noqa: 
 del harness.TESTS[_n_core:]      # test_core's own tests are not run here
 from harness import Scenario, event, gz, lines, eq, BIN  # noqa: E402
 import reference  # noqa: E402
+from remote import (check_lines, big_events, without_run_id, fault_scenario,  # noqa: E402
+                    retried_fixed_then_idle)
 import azclient  # noqa: E402
 from azharness import (AzScenario, peer, new_container, upload_many, state_committed,  # noqa: E402
                        read_state, test, main, Skip, KEY, ACCOUNT, WRONG_KEY, base_env)
@@ -52,14 +53,6 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/evshare-test/credentia
 os.environ["AWS_CONFIG_FILE"] = "/nonexistent/evshare-test/config"
 
 SECRETS = [KEY, WRONG_KEY]
-
-
-def check_lines(sc, exp, subs, what=""):
-    for s in subs:
-        got = sc.output_lines(s)
-        if got != exp.lines[s]:
-            raise AssertionError("%soutput lines of %s: got %d, expected %d" % (
-                what, s, len(got), len(exp.lines[s])))
 
 
 def assert_no_secret(p, secrets=()):
@@ -75,12 +68,6 @@ def sas_secret(token):
     return [kv.split("=", 1)[1] for kv in token.split("&") if kv.startswith("sig=")][0]
 
 
-def without_run_id(objects):
-    """[(key with the run id as RUN, bytes)]: two runs of one plan differ only there."""
-    import re
-    return [(re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{8}", "RUN", k), d) for k, d in objects]
-
-
 def small_scenario(name, p, nfiles=3, via_proxy=True):
     base = Scenario(name)
     base.direct(A)
@@ -91,12 +78,6 @@ def small_scenario(name, p, nfiles=3, via_proxy=True):
     sc = AzScenario(base, p, via_proxy=via_proxy)
     sc.upload()
     return sc, reference.expected(sc.expected_inputs(), sub_tuples(sc))
-
-
-def big_events(rnd, org, n, prefix, width=3000):
-    return [event("%s-%06d" % (prefix, i), org,
-                  data={"blob": base64.b64encode(rnd.randbytes(width * 3 // 4)).decode()})
-            for i in range(n)]
 
 
 # --------------------------------------------------------------------------
@@ -184,28 +165,7 @@ def test_core_scenario_on_az_matches_reference_and_file():
             eq(len(so["objects"]), len(sc.objects(so["org_id"])), "objects listed in summary")
             for url in so["objects"]:
                 assert url.startswith("az://%s/%s/out/" % (ACCOUNT, sc.dst_container)), url
-        # the truncated file is retried and fails again; nothing else moves
-        before = sc.snapshot()
-        s2 = sc.run_json(check=1)
-        eq(s2["files"]["planned"], 1, "only the failed file is planned again")
-        eq(sc.snapshot(), before, "outputs after the retry")
-        # the producer completes the file: it is read, once, in a new run
-        key = "2026/11/27/b-truncated.ndjson.gz"
-        data = gz(lines(*random_events(random.Random(7), B, 50, "b-fixed")))
-        sc.put_source(B, key, data)
-        s3 = sc.run_json(check=0)
-        eq(s3["files"]["processed"], 1, "the fixed file is processed")
-        exp3 = reference.expected([(B, [(key, data)])], sub_tuples(sc), max_line_bytes=4096)
-        for sub in (X, Y, Z):
-            got = [ln for ln in sc.output_lines(sub) if ln not in exp.lines[sub]]
-            eq(got, exp3.lines[sub], "lines of the fixed file for " + sub)
-        # nothing new: a run writes nothing and exits 0
-        before = sc.snapshot()
-        state_before = read_state(sc)
-        s4 = sc.run_json(check=0)
-        eq(s4["files"]["planned"], 0, "idle run plans nothing")
-        eq(sc.snapshot(), before, "idle run outputs")
-        eq(read_state(sc), state_before, "idle run leaves the state alone")
+        retried_fixed_then_idle(sc, exp)
         eq(sc.uncommitted_blocks(), {}, "uncommitted blocks")
     finally:
         sc.cleanup()
@@ -590,24 +550,9 @@ def test_credentials_file_readable_by_others_draws_a_warning():
 # faults
 # --------------------------------------------------------------------------
 
-def fault_scenario(name, p, big=True):
-    """One source: two small files and (big) a ~1.3 MB one; one subscriber."""
-    base = Scenario(name)
-    base.direct(A)
-    rnd = random.Random(zlib.crc32(name.encode()))
-    base.add_file(A, "1-small.ndjson.gz", gz(lines(*random_events(rnd, A, 30, name + "-a"))))
-    if big:
-        base.add_file(A, "2-big.ndjson.gz", gz(lines(*big_events(rnd, A, 600, name + "-b"))))
-    base.add_file(A, "3-small.ndjson", lines(*random_events(rnd, A, 10, name + "-c")))
-    base.additional(X, [A])
-    sc = AzScenario(base, p)
-    sc.upload()
-    return sc, reference.expected(sc.expected_inputs(), sub_tuples(sc))
-
-
 def run_with_faults(name, rules, expect_status=0, env=None):
     p = peer()
-    sc, exp = fault_scenario(name, p)
+    sc, exp = fault_scenario(name, p, AzScenario)
     try:
         p.set_faults(rules)
         p.reset_stats()
@@ -706,7 +651,7 @@ def test_fault_resets_mid_block_upload_and_in_block_list():
 @test
 def test_fault_upload_fails_for_good_then_next_run_finishes():
     p = peer()
-    sc, exp = fault_scenario("putfails", p, big=False)
+    sc, exp = fault_scenario("putfails", p, AzScenario, big=False)
     try:
         p.set_faults([{"method": "PUT", "path": "/out/", "times": -1, "action": "server_busy"}])
         pr = sc.run("run", check=75)
@@ -726,7 +671,7 @@ def test_fault_upload_fails_for_good_then_next_run_finishes():
 @test
 def test_fault_body_corrupted_in_transit_is_refused_by_its_content_md5():
     p = peer()
-    sc, exp = fault_scenario("md5", p, big=False)
+    sc, exp = fault_scenario("md5", p, AzScenario, big=False)
     try:
         p.reset_stats()
         p.set_faults([{"method": "PUT", "path": "/out/", "times": -1,
@@ -756,7 +701,7 @@ def test_fault_body_corrupted_in_transit_is_refused_by_its_content_md5():
 @test
 def test_fault_get_fails_for_good_file_is_failed_and_retried():
     p = peer()
-    sc, exp = fault_scenario("getfails", p)
+    sc, exp = fault_scenario("getfails", p, AzScenario)
     try:
         p.set_faults([{"method": "GET", "path": "/2-big", "times": -1, "action": {"status": 500}}])
         s = sc.run_json(check=1)
@@ -779,7 +724,7 @@ def test_blob_changed_since_listed_is_refused():
     file (412 ConditionNotMet, named in the message); the next run reads
     the new version."""
     p = peer()
-    sc, exp = fault_scenario("ifmatch", p, big=False)
+    sc, exp = fault_scenario("ifmatch", p, AzScenario, big=False)
     try:
         p.set_faults([{"method": "GET", "path": "/3-small", "times": 1, "action": "delay_ms:2000"}])
         p.reset_stats()

@@ -42,6 +42,7 @@ from test_core import build_main_scenario, sub_tuples, check_quarantine, X, Y, Z
 del harness.TESTS[_n:]
 from harness import Scenario, gz, lines, eq, BIN  # noqa: E402
 import reference  # noqa: E402
+from remote import big_events  # noqa: E402
 from s3harness import (S3Scenario, peer, new_bucket, open_uploads, read_state, test, main)  # noqa: E402
 
 for _v in list(os.environ):
@@ -54,14 +55,6 @@ REPORT = {"fault_runs": 0, "fault_runs_failed_cleanly": 0, "fault_runs_completed
           "outage_runs": 0, "outage_runs_completed": 0, "outage_runs_failed_cleanly": 0,
           "crash_points": 0, "killed": 0, "killed_in_multipart": 0, "killed_after_parts": 0,
           "part_uploads": 0}
-
-
-def big_events(rnd, org, n, prefix, width=2000):
-    import base64
-    from harness import event
-    return [event("%s-%06d" % (prefix, i), org,
-                  data={"blob": base64.b64encode(rnd.randbytes(width * 3 // 4)).decode()})
-            for i in range(n)]
 
 
 def all_lines_once(sc, exp, subs, what="", objs=None):
@@ -564,7 +557,7 @@ def build_multipart_scenario(p, rnd, nfiles=4):
     base = Scenario("s3crash")
     base.direct(A)
     for f in range(nfiles):
-        base.add_file(A, "f%d.ndjson.gz" % f, gz(lines(*big_events(rnd, A, 2200, "c%d" % f))))
+        base.add_file(A, "f%d.ndjson.gz" % f, gz(lines(*big_events(rnd, A, 2200, "c%d" % f, width=2000))))
     base.additional(X, [A], max_object_bytes=6 << 20)
     picked = ["c%d-%06d" % (f, i) for f in range(nfiles) for i in range(0, 2200, 7)]
     base.additional(Y, [A], filter={"event_id": picked})

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -36,6 +35,8 @@ from test_core import (build_main_scenario, sub_tuples, check_summary,  # noqa: 
 del harness.TESTS[_n_core:]      # test_core's own tests are not run here
 from harness import Scenario, event, gz, lines, eq, BIN  # noqa: E402
 import reference  # noqa: E402
+from remote import (check_lines, big_events, without_run_id, fault_scenario,  # noqa: E402
+                    retried_fixed_then_idle)
 from s3harness import (S3Scenario, peer, new_bucket, upload_many, open_uploads,  # noqa: E402
                        state_committed, read_state, test, main, KEY, TOKEN_KEY, OTHER_KEY,
                        SECRETS)
@@ -46,14 +47,6 @@ for _v in list(os.environ):
         del os.environ[_v]
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/evshare-test/credentials"
 os.environ["AWS_CONFIG_FILE"] = "/nonexistent/evshare-test/config"
-
-
-def check_lines(sc, exp, subs, what=""):
-    for s in subs:
-        got = sc.output_lines(s)
-        if got != exp.lines[s]:
-            raise AssertionError("%soutput lines of %s: got %d, expected %d" % (
-                what, s, len(got), len(exp.lines[s])))
 
 
 def assert_no_secret(p, secrets=SECRETS):
@@ -71,11 +64,6 @@ def no_uploads_left(sc):
 # --------------------------------------------------------------------------
 # the core scenario
 # --------------------------------------------------------------------------
-
-def without_run_id(objects):
-    """[(key with the run id as RUN, bytes)]: two runs of one plan differ only there."""
-    return [(re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{8}", "RUN", k), d) for k, d in objects]
-
 
 @test
 def test_core_scenario_on_s3_matches_reference_and_file():
@@ -124,28 +112,7 @@ def test_core_scenario_on_s3_matches_reference_and_file():
             eq(len(so["objects"]), len(sc.objects(so["org_id"])), "objects listed in summary")
             for url in so["objects"]:
                 assert url.startswith("s3://%s/out/" % sc.dst_bucket), url
-        # the truncated file is retried and fails again; nothing else moves
-        before = sc.snapshot()
-        s2 = sc.run_json(check=1)
-        eq(s2["files"]["planned"], 1, "only the failed file is planned again")
-        eq(sc.snapshot(), before, "outputs after the retry")
-        # the producer completes the file: it is read, once, in a new run
-        key = "2026/11/27/b-truncated.ndjson.gz"
-        data = gz(lines(*random_events(random.Random(7), B, 50, "b-fixed")))
-        sc.put_source(B, key, data)
-        s3 = sc.run_json(check=0)
-        eq(s3["files"]["processed"], 1, "the fixed file is processed")
-        exp3 = reference.expected([(B, [(key, data)])], sub_tuples(sc), max_line_bytes=4096)
-        for sub in (X, Y, Z):
-            got = [ln for ln in sc.output_lines(sub) if ln not in exp.lines[sub]]
-            eq(got, exp3.lines[sub], "lines of the fixed file for " + sub)
-        # nothing new: a run writes nothing and exits 0
-        before = sc.snapshot()
-        state_before = read_state(sc)
-        s4 = sc.run_json(check=0)
-        eq(s4["files"]["planned"], 0, "idle run plans nothing")
-        eq(sc.snapshot(), before, "idle run outputs")
-        eq(read_state(sc), state_before, "idle run leaves the state alone")
+        retried_fixed_then_idle(sc, exp)
         no_uploads_left(sc)
     finally:
         sc.cleanup()
@@ -221,13 +188,6 @@ def test_odd_keys_and_destination_prefix():
         eq(s2["files"]["planned"], 0, "state keys match listed keys")
     finally:
         sc.cleanup()
-
-
-def big_events(rnd, org, n, prefix, width=3000):
-    import base64
-    return [event("%s-%06d" % (prefix, i), org,
-                  data={"blob": base64.b64encode(rnd.randbytes(width * 3 // 4)).decode()})
-            for i in range(n)]
 
 
 @test
@@ -480,24 +440,9 @@ def test_secrets_never_logged_at_any_verbosity():
 # faults
 # --------------------------------------------------------------------------
 
-def fault_scenario(name, p, big=True):
-    """One source: two small files and (big) a ~1.3 MB one; one subscriber."""
-    base = Scenario(name)
-    base.direct(A)
-    rnd = random.Random(zlib.crc32(name.encode()))
-    base.add_file(A, "1-small.ndjson.gz", gz(lines(*random_events(rnd, A, 30, name + "-a"))))
-    if big:
-        base.add_file(A, "2-big.ndjson.gz", gz(lines(*big_events(rnd, A, 600, name + "-b"))))
-    base.add_file(A, "3-small.ndjson", lines(*random_events(rnd, A, 10, name + "-c")))
-    base.additional(X, [A])
-    sc = S3Scenario(base, p)
-    sc.upload()
-    return sc, reference.expected(sc.expected_inputs(), sub_tuples(sc))
-
-
 def run_with_faults(name, rules, expect_status=0, env=None):
     p = peer()
-    sc, exp = fault_scenario(name, p)
+    sc, exp = fault_scenario(name, p, S3Scenario)
     try:
         p.set_faults(rules)
         p.reset_stats()
@@ -623,7 +568,7 @@ def test_fault_reset_mid_part_upload_and_in_complete():
 @test
 def test_fault_upload_fails_for_good_then_next_run_finishes():
     p = peer()
-    sc, exp = fault_scenario("putfails", p, big=False)
+    sc, exp = fault_scenario("putfails", p, S3Scenario, big=False)
     try:
         p.set_faults([{"method": "PUT", "path": "/out/", "times": -1, "action": {"status": 503}}])
         pr = sc.run("run", check=75)
@@ -737,7 +682,7 @@ def test_killed_during_multipart_upload_rerun_cleans_up():
 @test
 def test_fault_get_fails_for_good_file_is_failed_and_retried():
     p = peer()
-    sc, exp = fault_scenario("getfails", p)
+    sc, exp = fault_scenario("getfails", p, S3Scenario)
     try:
         p.set_faults([{"method": "GET", "path": "/2-big", "times": -1, "action": {"status": 500}}])
         s = sc.run_json(check=1)
@@ -759,7 +704,7 @@ def test_object_changed_since_listed_is_refused():
     """If-Match: an object replaced between the listing and its read fails
     the file (412, named in the message); the next run reads the new version."""
     p = peer()
-    sc, exp = fault_scenario("ifmatch", p, big=False)
+    sc, exp = fault_scenario("ifmatch", p, S3Scenario, big=False)
     try:
         # the read of 3-small reaches moto 2 s late: replace it meanwhile
         p.set_faults([{"method": "GET", "path": "/3-small", "times": 1, "action": "delay_ms:2000"}])
