@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -340,6 +341,15 @@ START_TEST(progress_on_a_terminal_redraws_in_place)
 	ck_assert_int_eq(unlockpt(master), 0);
 	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
 	ck_assert_int_ge(slave, 0);
+	{
+		/* the bytes as written: no output processing by the line
+		 * discipline (a '\r' at column 0 went missing once in ten) */
+		struct termios t;
+
+		ck_assert_int_eq(tcgetattr(slave, &t), 0);
+		t.c_oflag &= ~(tcflag_t)OPOST;
+		ck_assert_int_eq(tcsetattr(slave, TCSANOW, &t), 0);
+	}
 	setenv("TERM", "xterm", 1);
 	p = progress_new(PROGRESS_AUTO, slave);
 	ck_assert_ptr_nonnull(p);
