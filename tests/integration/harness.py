@@ -74,6 +74,14 @@ class Scenario:
         self.files[org].append((key, data, t))
         return p
 
+    def put_source(self, org, key, data):
+        """Replace (or add) a source file as its producer would: new content,
+        new mtime (remote scenarios put the object to their store too)."""
+        p = self.path(dict(self.sources)[org], key)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+
     def additional(self, org, links, **kw):
         d = {"org_id": org, "links": links,
              "destination": kw.pop("destination", "file:out/")}

@@ -1,6 +1,6 @@
 """What the suites of the remote stores (test_s3.py, test_az.py) share:
-the checks of output lines, large events, the fault scenario, and the end
-of the core scenario (a failed file retried, then fixed, then an idle run).
+the checks of output lines, large events, the fault scenario, and (from
+test_core.py, where file:// uses it too) the end of the core scenario.
 Each takes the suite's scenario class or its scenario, so one copy serves
 s3:// and az:// alike."""
 import base64
@@ -8,9 +8,10 @@ import random
 import re
 import zlib
 
-from harness import Scenario, event, gz, lines, eq, read_state
+from harness import Scenario, event, gz, lines
 import reference
-from test_core import sub_tuples, random_events, A, B, X, Y, Z
+from test_core import (sub_tuples, random_events, retried_fixed_then_idle,  # noqa: F401
+                       A, X)
 
 
 def check_lines(sc, exp, subs, what=""):
@@ -47,29 +48,3 @@ def fault_scenario(name, p, remote_scenario, big=True):
     sc = remote_scenario(base, p)
     sc.upload()
     return sc, reference.expected(sc.expected_inputs(), sub_tuples(sc))
-
-
-def retried_fixed_then_idle(sc, exp):
-    """The end of the core scenario, after its first run: the truncated file
-    is retried and fails again with nothing else moving; once its producer
-    completes it, it is read once in a new run; then a run finds nothing,
-    writes nothing and leaves the state alone."""
-    before = sc.snapshot()
-    s2 = sc.run_json(check=1)
-    eq(s2["files"]["planned"], 1, "only the failed file is planned again")
-    eq(sc.snapshot(), before, "outputs after the retry")
-    key = "2026/11/27/b-truncated.ndjson.gz"
-    data = gz(lines(*random_events(random.Random(7), B, 50, "b-fixed")))
-    sc.put_source(B, key, data)
-    s3 = sc.run_json(check=0)
-    eq(s3["files"]["processed"], 1, "the fixed file is processed")
-    exp3 = reference.expected([(B, [(key, data)])], sub_tuples(sc), max_line_bytes=4096)
-    for sub in (X, Y, Z):
-        got = [ln for ln in sc.output_lines(sub) if ln not in exp.lines[sub]]
-        eq(got, exp3.lines[sub], "lines of the fixed file for " + sub)
-    before = sc.snapshot()
-    state_before = read_state(sc)
-    s4 = sc.run_json(check=0)
-    eq(s4["files"]["planned"], 0, "idle run plans nothing")
-    eq(sc.snapshot(), before, "idle run outputs")
-    eq(read_state(sc), state_before, "idle run leaves the state alone")

@@ -16,7 +16,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Scenario, event, gz, lines, eq, test, main, quarantined_bytes,  # noqa: E402
-                     BIN, ROOT)
+                     read_state, BIN, ROOT)
 import reference  # noqa: E402
 
 A, B, C = "TN-aaaa-0001", "TN-bbbb-0002", "TN-cccc-0003"
@@ -141,33 +141,35 @@ def test_main_scenario_end_to_end():
             eq(orgs, {key.split("/")[0]}, "{source} objects hold that source's events")
         for so in s["subscribers"]:
             eq(len(so["objects"]), len(sc.objects(so["org_id"])), "objects listed in summary")
-        # the truncated file is retried and fails again; nothing else moves
-        before = sc.snapshot()
-        s2 = sc.run_json(check=1)
-        eq(s2["files"]["planned"], 1, "only the failed file is planned again")
-        eq(sc.snapshot(), before, "outputs after the retry")
-        # the producer completes the file: it is read, once, in a new run
-        key = "2026/11/27/b-truncated.ndjson.gz"
-        data = gz(lines(*random_events(random.Random(7), B, 50, "b-fixed")))
-        with open(sc.path(dict(sc.sources)[B], key), "wb") as f:
-            f.write(data)
-        s3 = sc.run_json(check=0)
-        eq(s3["files"]["processed"], 1, "the fixed file is processed")
-        exp3 = reference.expected([(B, [(key, data)])], sub_tuples(sc), max_line_bytes=4096)
-        for sub in (X, Y, Z):
-            got = [l for l in sc.output_lines(sub) if l not in exp.lines[sub]]
-            eq(got, exp3.lines[sub], "lines of the fixed file for " + sub)
-        # nothing new: a run writes nothing and exits 0
-        before = sc.snapshot()
-        with open(sc.path("state", "state.json"), "rb") as f:
-            state_before = f.read()
-        s4 = sc.run_json(check=0)
-        eq(s4["files"]["planned"], 0, "idle run plans nothing")
-        eq(sc.snapshot(), before, "idle run outputs")
-        with open(sc.path("state", "state.json"), "rb") as f:
-            eq(f.read(), state_before, "idle run leaves the state alone")
+        retried_fixed_then_idle(sc, exp)
     finally:
         sc.cleanup()
+
+
+def retried_fixed_then_idle(sc, exp):
+    """The end of the core scenario, after its first run: the truncated file
+    is retried and fails again with nothing else moving; once its producer
+    completes it, it is read once in a new run; then a run finds nothing,
+    writes nothing and leaves the state alone."""
+    before = sc.snapshot()
+    s2 = sc.run_json(check=1)
+    eq(s2["files"]["planned"], 1, "only the failed file is planned again")
+    eq(sc.snapshot(), before, "outputs after the retry")
+    key = "2026/11/27/b-truncated.ndjson.gz"
+    data = gz(lines(*random_events(random.Random(7), B, 50, "b-fixed")))
+    sc.put_source(B, key, data)
+    s3 = sc.run_json(check=0)
+    eq(s3["files"]["processed"], 1, "the fixed file is processed")
+    exp3 = reference.expected([(B, [(key, data)])], sub_tuples(sc), max_line_bytes=4096)
+    for sub in (X, Y, Z):
+        got = [ln for ln in sc.output_lines(sub) if ln not in exp.lines[sub]]
+        eq(got, exp3.lines[sub], "lines of the fixed file for " + sub)
+    before = sc.snapshot()
+    state_before = read_state(sc)
+    s4 = sc.run_json(check=0)
+    eq(s4["files"]["planned"], 0, "idle run plans nothing")
+    eq(sc.snapshot(), before, "idle run outputs")
+    eq(read_state(sc), state_before, "idle run leaves the state alone")
 
 
 def one_bad_line(bad, name, max_line=None):
