@@ -11,10 +11,20 @@
  * input (between 4 KiB and 1 MiB), so an object passes the limit by less
  * than one block's compressed size (a few per cent of the limit at most,
  * far less for large limits).  With {source} in key_format, a change of
- * source also ends the object.  Finished objects are put to the
- * destination under the next keys of key_format when the caller says
- * (sink_put_ready); sink_finish() ends and puts the last one.  A subscriber that received no
- * line gets no object.
+ * source also ends the object.  A subscriber that received no line gets
+ * no object.
+ *
+ * Objects go to the destination under the next keys of key_format from
+ * the sink's own thread (the putter), so the pipeline never waits for the
+ * network.  While an object grows, the putter sends what the store takes
+ * in steps (S3: the parts of a multipart upload), none of it visible; it
+ * makes an object visible only once the caller said every line in it
+ * comes from a file known to be good (sink_put_ready), in order.
+ * sink_finish() ends the last object and allows every one; sink_wait()
+ * waits until all are visible.  The putter's first failure stops it and
+ * is returned by the next sink_write(), sink_put_ready(), sink_finish()
+ * or sink_wait().  sink_stop() (also part of sink_release()) stops the
+ * putter and takes back what was sent of objects not made visible.
  *
  * Everything a sink writes is a function of the lines it is given and the
  * run's id and start time: block sizes depend on the lines only, and the
@@ -29,10 +39,24 @@
 #ifndef EVSHARE_SINK_H
 #define EVSHARE_SINK_H
 
+#include <pthread.h>
+
 #include "config.h"
 #include "dedup.h"
 #include "store.h"
 #include "zpool.h"
+
+/* An object of the sink, as the writer makes it (sink.c). */
+typedef struct sink_object {
+	unsigned seq;             /* 1, 2, ... */
+	const void *tag;          /* the source of its first line */
+	char *path;               /* its spool file */
+	char *key;                /* NULL until the putter first looks at it */
+	uint64_t ready;           /* bytes written that will not change */
+	uint64_t offered;         /* `ready` when last sent */
+	bool finished;            /* ready is its size */
+	store_upload *up;         /* the putter's */
+} sink_object;
 
 typedef struct sink {
 	const additional_subscriber *sub;
@@ -47,8 +71,23 @@ typedef struct sink {
 	buf block;                /* lines not yet handed to the pool */
 	size_t block_size;
 	/* counters */
-	uint64_t matched, duplicates, written, bytes_out;
-	char **objects;
+	uint64_t matched, duplicates, written;
+	/* the putter; under mu from here on */
+	pthread_t putter;
+	bool putter_started;      /* (the pipeline's) */
+	bool uploads;             /* the store takes growing files (const) */
+	uint64_t upload_max;      /* bound on an object's size (const) */
+	pthread_mutex_t mu;
+	pthread_cond_t work;      /* something for the putter to do, or stop */
+	pthread_cond_t progress;  /* an object was made visible, or a failure */
+	sink_object *objs;
+	size_t nobjs, objs_alloc;
+	size_t next;              /* objs[next] is the first not visible */
+	size_t allowed;           /* objs[< allowed] may be made visible */
+	bool stop;
+	es_result err;            /* the putter's first failure */
+	uint64_t bytes_out;       /* of the objects made visible */
+	char **objects;           /* their URLs, in order */
 	size_t nobjects, objects_alloc;
 } sink;
 
@@ -58,10 +97,17 @@ void sink_init(sink *s, const additional_subscriber *sub, store *dest, zpool *po
 void sink_release(sink *s);
 es_result sink_write(sink *s, const char *source_org, dedup_fp fp,
 		     const char *line, size_t n);
-/* Put the objects finished so far.  The caller decides when: only once
- * every line in them comes from a file known to be good. */
+/* The objects finished so far may be made visible: the caller says so
+ * only once every line in them comes from a file known to be good. */
 es_result sink_put_ready(sink *s);
-/* End the last object and put every object not yet put. */
+/* End the last object; every object may now be made visible. */
 es_result sink_finish(sink *s);
+/* Wait until every object allowed is visible (ES_OK) or the putter
+ * failed (its result). */
+es_result sink_wait(sink *s);
+/* Stop the putter and take back what it sent of objects not visible.
+ * The counters and the list of objects are the caller's to read from
+ * then on. */
+void sink_stop(sink *s);
 
 #endif

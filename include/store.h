@@ -24,6 +24,15 @@
  *    replacing any object already there.  The store may take the local
  *    file itself (file:// hard-links it when it can): the caller must not
  *    change it afterwards, only remove it.
+ *  - upload (optional; s3:// and gs:// have it): a put in steps, for a
+ *    local file that is still being written (only ever appended to).
+ *    store_upload_send() may send whole parts of its first `ready` bytes,
+ *    nothing of which becomes visible; store_upload_end(), once the file
+ *    is complete, sends the rest and makes the object visible as put
+ *    does.  store_upload_free() of an upload that did not end takes back
+ *    what was sent (an S3 multipart upload is aborted; one a crash left
+ *    behind is aborted by the next put of the same key).  Without the
+ *    operations, send does nothing and end is put.
  *
  * Errors are logged by the backend with store_fail(), naming the URL, and
  * returned as ES_ERR_TEMP (worth retrying later), ES_ERR_AUTH,
@@ -87,6 +96,7 @@ void store_object_copy(store_object *dst, const store_object *src);
 typedef int (*store_write_fn)(void *ud, const char *p, size_t n);
 
 typedef struct store store;
+typedef struct store_upload store_upload;    /* the backend's */
 
 struct store_ops {
 	bool local;           /* reading an object again is cheap (file://) */
@@ -94,6 +104,12 @@ struct store_ops {
 	es_result (*get)(store *s, const store_object *obj, store_write_fn fn,
 			 void *ud);
 	es_result (*put)(store *s, const char *key, const char *local_path);
+	/* optional, all four or none */
+	store_upload *(*upload_new)(store *s, const char *key, uint64_t max_size);
+	es_result (*upload_send)(store *s, store_upload *u, const char *local_path,
+				 uint64_t ready);
+	es_result (*upload_end)(store *s, store_upload *u, const char *local_path);
+	void (*upload_free)(store *s, store_upload *u);
 	void (*free)(store *s);
 };
 
@@ -133,6 +149,43 @@ static inline es_result store_get(store *s, const store_object *obj,
 static inline es_result store_put(store *s, const char *key, const char *local_path)
 {
 	return s->ops->put(s, key, local_path);
+}
+
+/* Can the store take a file in steps as it grows? */
+static inline bool store_has_uploads(const store *s)
+{
+	return s->ops->upload_new != NULL;
+}
+
+/* An upload of key in steps, for a file that will hold at most max_size
+ * bytes (sizes the parts).  NULL when the store has none: then
+ * store_upload_send() does nothing and store_upload_end() is store_put(). */
+static inline store_upload *store_upload_new(store *s, const char *key, uint64_t max_size)
+{
+	return s->ops->upload_new ? s->ops->upload_new(s, key, max_size) : NULL;
+}
+
+/* The file has `ready` bytes that will not change: send what is worth
+ * sending now (nothing becomes visible). */
+static inline es_result store_upload_send(store *s, store_upload *u, const char *local_path,
+					  uint64_t ready)
+{
+	return u ? s->ops->upload_send(s, u, local_path, ready) : ES_OK;
+}
+
+/* The file is complete: make it visible under the upload's key (with u
+ * NULL: put it under key).  On failure nothing of it stays at the store. */
+static inline es_result store_upload_end(store *s, store_upload *u, const char *key,
+					 const char *local_path)
+{
+	return u ? s->ops->upload_end(s, u, local_path) : store_put(s, key, local_path);
+}
+
+/* Free an upload; one that was not ended is taken back first. */
+static inline void store_upload_free(store *s, store_upload *u)
+{
+	if (u)
+		s->ops->upload_free(s, u);
 }
 
 /* The URL of key in this store (allocated; caller frees). */

@@ -14,7 +14,9 @@
  * number of threads, and nobody waits for sizes.
  *
  * Finished files (closed, numbered from 1) wait for the caller, who takes
- * them with zstream_take() and owns them from then on.
+ * them with zstream_take() and owns them from then on.  The file being
+ * written can be read as it grows (zstream_growing()): written bytes
+ * never change.
  *
  * Memory is bounded: at most max_blocks blocks (input and output buffers)
  * exist at once in the whole pool; zstream_submit waits for room.  With
@@ -52,6 +54,12 @@ void zstream_cut(zstream *z);
 /* Move the finished files, in order, to *out (an array the caller frees,
  * with each path); returns how many.  Does not wait. */
 size_t zstream_take(zstream *z, zfile **out);
+/* The file being written: its number, the bytes written to it so far (a
+ * prefix of what it will hold, readable under zstream_file_path()) and
+ * the tag of its first block.  false: none (or the stream failed). */
+bool zstream_growing(zstream *z, unsigned *seq, uint64_t *bytes, const void **tag);
+/* The path of file number seq (allocated). */
+char *zstream_file_path(const zstream *z, unsigned seq);
 /* Wait until every block is written and close the last file (it becomes
  * finished).  Returns 0 or the errno of the first failure (a file that
  * could not be created or written); the stream is then useless. */

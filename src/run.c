@@ -727,6 +727,10 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
 		if (c.sink_used[a])
 			r = sink_finish(&c.sinks[a]);
+	/* the subscribers' last objects go out at once, each on its thread */
+	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
+		if (c.sink_used[a])
+			r = sink_wait(&c.sinks[a]);
 	if (r == ES_OK && c.qfd >= 0 && fdatasync(c.qfd) < 0)
 		r = es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s", c.qpath,
 			     strerror(errno));
@@ -743,6 +747,7 @@ done:
 
 		if (!c.sink_used[a] || !s->sub)
 			continue;
+		sink_stop(s);
 		ssum->matched = s->matched;
 		ssum->duplicates = s->duplicates;
 		ssum->events = s->written;

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 
 #define BLOCK_MAX (1u << 20)     /* input bytes per gzip member */
 #define BLOCK_MIN (4u << 10)
+
+static void stop_putter(sink *s);
 
 void sink_init(sink *s, const additional_subscriber *sub, store *dest, zpool *pool,
 	       const char *run_id, int64_t run_start_ms, const char *spool_dir,
@@ -28,10 +31,24 @@ void sink_init(sink *s, const additional_subscriber *sub, store *dest, zpool *po
 	buf_init(&s->block, 0);
 	if (sub->dedup)
 		s->dedup = dedup_new(dedup_memory, spool_dir);
+	/* an object ends past max_object_bytes by less than a block and a
+	 * line (at most 1 GiB): this bounds it and sizes its parts */
+	s->upload_max = sub->max_object_bytes +
+			(sub->max_object_bytes > (2ull << 30) ? sub->max_object_bytes : 2ull << 30);
+	s->uploads = store_has_uploads(dest);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->progress, NULL);
 }
 
 void sink_release(sink *s)
 {
+	if (!s->sub)
+		return;
+	stop_putter(s);
+	pthread_cond_destroy(&s->work);
+	pthread_cond_destroy(&s->progress);
+	pthread_mutex_destroy(&s->mu);
 	zstream_free(s->zs);
 	buf_release(&s->block);
 	dedup_free(s->dedup);
@@ -47,59 +64,206 @@ static es_result stream_error(sink *s, int err)
 			zstream_error_path(s->zs), strerror(err));
 }
 
-/* Put one finished object under its key. */
-static es_result put_object(sink *s, const zfile *f)
+/* --- the putter thread ---------------------------------------------------
+ *
+ * Objects (spool files) are listed in s->objs in order, as the writer
+ * starts them.  The putter sends what the store can take of each while
+ * it grows (store_upload_send: nothing visible), and ends objects
+ * [next, allowed) in order (store_upload_end: visible).  The pipeline
+ * moves `allowed` on when every line in those objects comes from a file
+ * known to be good.  The first failure stops the putter's work; the
+ * pipeline sees it at its next call.
+ */
+
+/* An object's key (false: unsafe; an error was logged). */
+static bool object_key(sink *s, const sink_object *o, buf *key)
 {
 	keyfmt_vars v = {
 		.subscriber = s->sub->org_id,
-		.source = f->tag,
+		.source = o->tag,
 		.run_start_ms = s->run_start_ms,
 		.run_id = s->run_id,
-		.seq = f->seq,
+		.seq = o->seq,
 	};
-	buf key = BUF_INIT;
-	es_result r;
 
-	buf_addstr(&key, s->dest->loc.prefix);
-	if (!keyfmt_render(s->sub->key_format, &v, &key)) {
-		r = es_error_url(ES_ERR_INTERNAL, s->dest->loc.url, "key_format of '%s' gave "
-				 "an unsafe key '%s' under '%s'", s->sub->org_id, key.data,
-				 s->dest->loc.url);
-		buf_release(&key);
-		return r;
-	}
-	r = store_put(s->dest, key.data, f->path);
+	buf_addstr(key, s->dest->loc.prefix);
+	if (keyfmt_render(s->sub->key_format, &v, key))
+		return true;
+	es_error_url(ES_ERR_INTERNAL, s->dest->loc.url, "key_format of '%s' gave an unsafe key "
+		     "'%s' under '%s'", s->sub->org_id, key->data, s->dest->loc.url);
+	return false;
+}
+
+/* Make an object visible (the putter, unlocked). */
+static es_result end_object(sink *s, const char *key, const char *path, uint64_t size,
+			    store_upload *up)
+{
+	es_result r = store_upload_end(s->dest, up, key, path);
+
 	if (r == ES_OK) {
-		char *url = store_url(s->dest, key.data);
+		char *url = store_url(s->dest, key);
 
-		log_msg(LOG_DEBUG, url, "put '%s' (%llu bytes)", url,
-			(unsigned long long)f->bytes);
+		log_msg(LOG_DEBUG, url, "put '%s' (%llu bytes)", url, (unsigned long long)size);
+		unlink(path);
+		pthread_mutex_lock(&s->mu);
 		s->objects = xgrow(s->objects, s->nobjects + 1, &s->objects_alloc,
 				   sizeof(*s->objects));
 		s->objects[s->nobjects++] = url;
-		s->bytes_out += f->bytes;
-		unlink(f->path);
+		s->bytes_out += size;
+		pthread_mutex_unlock(&s->mu);
 	}
-	buf_release(&key);
 	return r;
 }
 
-/* Put the objects the writer has finished so far. */
-static es_result put_finished(sink *s)
+static void *putter_main(void *arg)
 {
+	sink *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		size_t i = s->next;
+		bool end = false;
+		uint64_t ready = 0;
+		store_upload *up;
+		const char *path, *key_text;
+		buf key = BUF_INIT;
+		es_result r = ES_OK;
+
+		if (s->stop)
+			break;
+		if (s->err == ES_OK) {
+			for (; i < s->nobjs; i++) {
+				sink_object *o = &s->objs[i];
+
+				if (i == s->next && i < s->allowed) {
+					end = true;
+					break;
+				}
+				if (s->uploads && o->ready > o->offered)
+					break;
+			}
+		}
+		if (s->err != ES_OK || i == s->nobjs) {
+			pthread_cond_wait(&s->work, &s->mu);
+			continue;
+		}
+		ready = s->objs[i].ready;
+		path = s->objs[i].path;
+		if (!s->objs[i].key) {
+			/* the key needs nothing the pipeline changes */
+			if (!object_key(s, &s->objs[i], &key)) {
+				s->err = ES_ERR_INTERNAL;
+				buf_release(&key);
+				pthread_cond_broadcast(&s->progress);
+				continue;
+			}
+			s->objs[i].key = buf_detach(&key, NULL);
+			s->objs[i].up = store_upload_new(s->dest, s->objs[i].key, s->upload_max);
+		}
+		up = s->objs[i].up;
+		key_text = s->objs[i].key;
+		pthread_mutex_unlock(&s->mu);
+		/* s->objs may move meanwhile; what the strings point to does not */
+		if (end)
+			r = end_object(s, key_text, path, ready, up);
+		else
+			r = store_upload_send(s->dest, up, path, ready);
+		pthread_mutex_lock(&s->mu);
+		if (end && r == ES_OK) {
+			store_upload_free(s->dest, s->objs[i].up);
+			s->objs[i].up = NULL;
+			s->next++;
+		}
+		s->objs[i].offered = ready;
+		if (r != ES_OK)
+			s->err = r;
+		pthread_cond_broadcast(&s->progress);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* The object numbered seq, added at the end if it is new (locked). */
+static sink_object *object_of(sink *s, unsigned seq, const void *tag)
+{
+	sink_object *o;
+
+	for (size_t i = s->nobjs; i > 0; i--)
+		if (s->objs[i - 1].seq == seq)
+			return &s->objs[i - 1];
+	s->objs = xgrow(s->objs, s->nobjs + 1, &s->objs_alloc, sizeof(*s->objs));
+	o = &s->objs[s->nobjs++];
+	memset(o, 0, sizeof(*o));
+	o->seq = seq;
+	o->tag = tag;
+	o->path = zstream_file_path(s->zs, seq);
+	return o;
+}
+
+/* Tell the putter what the writer has done since the last call: files
+ * finished, and how far the one being written has grown.  With ends,
+ * every finished object may be made visible.  Returns the putter's
+ * failure, if any. */
+static es_result refresh(sink *s, bool ends)
+{
+	unsigned seq = 0;
+	uint64_t bytes = 0;
+	const void *tag = NULL;
+	/* the growing file first: every file before it is finished by then,
+	 * so the take below has them all and objects are added in order */
+	bool growing = s->uploads && zstream_growing(s->zs, &seq, &bytes, &tag);
 	zfile *files;
 	size_t n = zstream_take(s->zs, &files);
-	es_result r = ES_OK;
+	es_result r;
 
+	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < n; i++) {
-		if (r == ES_OK)
-			r = put_object(s, &files[i]);
-		if (r != ES_OK)
-			unlink(files[i].path);
+		sink_object *o = object_of(s, files[i].seq, files[i].tag);
+
+		o->finished = true;
+		o->ready = files[i].bytes;
 		zfile_release(&files[i]);
 	}
+	if (growing) {
+		sink_object *o = object_of(s, seq, tag);
+
+		if (bytes > o->ready)
+			o->ready = bytes;
+	}
+	if (ends)
+		while (s->allowed < s->nobjs && s->objs[s->allowed].finished)
+			s->allowed++;
+	pthread_cond_signal(&s->work);
+	r = s->err;
+	pthread_mutex_unlock(&s->mu);
 	free(files);
 	return r;
+}
+
+/* Stop the putter; take back what it sent of objects not made visible
+ * and remove their spool files.  Idempotent. */
+static void stop_putter(sink *s)
+{
+	if (s->putter_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_cond_signal(&s->work);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->putter, NULL);
+		s->putter_started = false;
+	}
+	for (size_t i = 0; i < s->nobjs; i++) {
+		sink_object *o = &s->objs[i];
+
+		store_upload_free(s->dest, o->up);
+		if (i >= s->next && o->path)
+			unlink(o->path);
+		free(o->path);
+		free(o->key);
+	}
+	free(s->objs);
+	s->objs = NULL;
+	s->nobjs = s->objs_alloc = s->next = s->allowed = 0;
 }
 
 /* Hand the current block to the pool. */
@@ -132,11 +296,15 @@ es_result sink_write(sink *s, const char *source_org, dedup_fp fp,
 	}
 	if (!s->zs) {
 		char *prefix = xasprintf("%s/%s-", s->spool_dir, s->sub->org_id);
+		int rc;
 
 		s->zs = zstream_new(s->pool, s->sub->compression_level,
 				    s->sub->max_object_bytes, prefix);
 		free(prefix);
 		s->cur_source = source_org;
+		if ((rc = pthread_create(&s->putter, NULL, putter_main, s)) != 0)
+			die("cannot start an upload thread: %s", strerror(rc));
+		s->putter_started = true;
 	} else if (s->cur_source != source_org && strcmp(s->cur_source, source_org)) {
 		submit_block(s);
 		if (keyfmt_uses_source(s->sub->key_format))
@@ -156,7 +324,7 @@ es_result sink_write(sink *s, const char *source_org, dedup_fp fp,
 	submit_block(s);
 	if ((err = zstream_error(s->zs)) != 0)
 		return stream_error(s, err);
-	return ES_OK;
+	return refresh(s, false);
 }
 
 es_result sink_put_ready(sink *s)
@@ -167,7 +335,7 @@ es_result sink_put_ready(sink *s)
 		return ES_OK;
 	if ((err = zstream_error(s->zs)) != 0)
 		return stream_error(s, err);
-	return put_finished(s);
+	return refresh(s, true);
 }
 
 es_result sink_finish(sink *s)
@@ -179,5 +347,24 @@ es_result sink_finish(sink *s)
 	submit_block(s);
 	if ((err = zstream_finish(s->zs)) != 0)
 		return stream_error(s, err);
-	return put_finished(s);
+	return refresh(s, true);
+}
+
+es_result sink_wait(sink *s)
+{
+	es_result r;
+
+	if (!s->zs)
+		return ES_OK;
+	pthread_mutex_lock(&s->mu);
+	while (s->err == ES_OK && s->next < s->allowed)
+		pthread_cond_wait(&s->progress, &s->mu);
+	r = s->err;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+void sink_stop(sink *s)
+{
+	stop_putter(s);
 }

@@ -17,12 +17,15 @@
 #include "sigv4.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct s3_store {
 	store base;
@@ -532,22 +535,99 @@ static bool completed_already(s3_store *s, const char *key, const char *url,
 	return same;
 }
 
-/* One multipart upload's parts, for objhttp_each(). */
-struct parts {
-	const char *key, *url, *local_path, *upload_id;
-	int fd;
-	uint64_t size, part_size;
-	char **etags;            /* [nparts], each set by the sender of its part */
-	unsigned char *md5s;     /* [nparts * 16] */
+/*
+ * One multipart upload: put_multipart() makes one for a whole file; the
+ * upload operations (store.h) make one for a file that is still growing
+ * and send its parts as they fill.  Parts are numbered from 1 and are all
+ * part_size bytes but the last.
+ */
+struct store_upload {
+	s3_store *s;
+	char *key, *url;
+	uint64_t part_size;
+	char *upload_id;         /* NULL until the upload was started */
+	size_t nsent;            /* parts stored */
+	char **etags;            /* [nsent], as the parts' replies said */
+	unsigned char *md5s;     /* [nsent * 16] */
+	size_t alloc;
 };
 
-/* Send part i (numbered i + 1) on connection c, reading it from the file. */
+static struct store_upload *mp_new(s3_store *s, const char *key, uint64_t part_size)
+{
+	struct store_upload *u = xcalloc(1, sizeof(*u));
+
+	u->s = s;
+	u->key = xstrdup(key);
+	u->url = store_url(&s->base, key);
+	u->part_size = part_size;
+	return u;
+}
+
+static void mp_free(struct store_upload *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->nsent; i++)
+		free(u->etags[i]);
+	free(u->etags);
+	free(u->md5s);
+	free(u->upload_id);
+	free(u->key);
+	free(u->url);
+	free(u);
+}
+
+/* Start the upload (after aborting leftovers of an interrupted run). */
+static es_result mp_begin(struct store_upload *u)
+{
+	s3_store *s = u->s;
+	objhttp_call c = { 0 };
+	buf q = BUF_INIT;
+	char *err = NULL;
+	es_result r;
+
+	if ((r = abort_leftovers(s, u->key, u->url)) != ES_OK)
+		return r;
+	objhttp_query_add(&q, "uploads", NULL);
+	c.method = "POST";
+	c.key = u->key;
+	c.query = q.data;
+	c.verb = "start the multipart upload of";
+	c.url = u->url;
+	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
+	r = objhttp_run(&s->oh, &c);
+	if (r == ES_OK &&
+	    s3xml_parse_initiate_multipart(c.resp.body.data ? c.resp.body.data : "",
+					   c.resp.body.len, &u->upload_id, &err) != ES_OK)
+		r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot start the multipart "
+			       "upload of '%s': invalid reply: %s", u->url, err);
+	else if (r == ES_OK)
+		log_msg(LOG_DEBUG, u->url, "multipart upload of '%s' started, parts of %" PRIu64
+			" bytes", u->url, u->part_size);
+	objhttp_call_release(&c);
+	buf_release(&q);
+	free(err);
+	return r;
+}
+
+/* Parts [first, first + n) of one upload, for objhttp_each(). */
+struct parts {
+	struct store_upload *u;
+	const char *local_path;
+	int fd;
+	uint64_t size;           /* of the file, or of its part that is ready */
+	size_t first;
+};
+
+/* Send part p->first + i on connection c, reading it from the file. */
 static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
 {
 	struct parts *p = ud;
-	uint64_t off = (uint64_t)i * p->part_size;
+	struct store_upload *u = p->u;
+	size_t n = p->first + i;
+	uint64_t off = (uint64_t)n * u->part_size;
 	http_body body = { NULL, p->fd, off,
-			   p->size - off < p->part_size ? p->size - off : p->part_size };
+			   p->size - off < u->part_size ? p->size - off : u->part_size };
 	objhttp_digest d;
 	objhttp_call call = { 0 };
 	buf q = BUF_INIT;
@@ -559,17 +639,17 @@ static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
 		*message = xasprintf("cannot read '%s': %s", p->local_path, strerror(errno));
 		return ES_ERR_IO;
 	}
-	memcpy(p->md5s + 16 * i, d.md5, 16);
-	snprintf(num, sizeof(num), "%zu", i + 1);
+	memcpy(u->md5s + 16 * n, d.md5, 16);
+	snprintf(num, sizeof(num), "%zu", n + 1);
 	objhttp_query_add(&q, "partNumber", num);
-	objhttp_query_add(&q, "uploadId", p->upload_id);
+	objhttp_query_add(&q, "uploadId", u->upload_id);
 	call.method = "PUT";
-	call.key = p->key;
+	call.key = u->key;
 	call.query = q.data;
 	call.body = &body;
 	call.payload_hash = d.sha256_hex;
 	call.verb = "write";
-	call.url = p->url;
+	call.url = u->url;
 	call.quiet = true;      /* objhttp_each tells the failure once */
 	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
 	if ((r = objhttp_run(c, &call)) != ES_OK) {
@@ -578,12 +658,138 @@ static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
 	} else if (!(etag = http_response_header(&call.resp, "ETag")) || !*etag) {
 		r = ES_ERR_REMOTE;
 		*message = xasprintf("cannot write '%s': part %zu was stored without an ETag",
-				     p->url, i + 1);
+				     u->url, n + 1);
 	} else {
-		p->etags[i] = xstrdup(etag);
+		u->etags[n] = xstrdup(etag);
 	}
 	objhttp_call_release(&call);
 	buf_release(&q);
+	return r;
+}
+
+/* Send parts u->nsent .. upto - 1 of the file (size bytes of it there). */
+static es_result mp_send(struct store_upload *u, int fd, const char *local_path,
+			 uint64_t size, size_t upto)
+{
+	struct parts p = { u, local_path, fd, size, u->nsent };
+	es_result r;
+
+	if (upto <= u->nsent)
+		return ES_OK;
+	if (upto > S3_MAX_PARTS)
+		return store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
+				  "%zu parts of %" PRIu64 " bytes are more than S3 takes",
+				  u->url, upto, u->part_size);
+	if (upto > u->alloc) {
+		u->etags = xrealloc(u->etags, upto * sizeof(char *));
+		u->md5s = xrealloc(u->md5s, upto * 16);
+		u->alloc = upto;
+	}
+	for (size_t i = u->nsent; i < upto; i++)
+		u->etags[i] = NULL;
+	r = objhttp_each(&u->s->oh, u->s->set.upload_streams, upto - u->nsent, send_part, &p,
+			 u->url);
+	if (r != ES_OK) {
+		for (size_t i = u->nsent; i < upto; i++) {
+			free(u->etags[i]);
+			u->etags[i] = NULL;
+		}
+		return r;
+	}
+	u->nsent = upto;
+	return ES_OK;
+}
+
+/* Complete the upload of its u->nsent parts. */
+static es_result mp_complete(struct store_upload *u)
+{
+	s3_store *s = u->s;
+	objhttp_call c = { 0 };
+	buf q = BUF_INIT, xml = BUF_INIT;
+	http_body body;
+	objhttp_digest d;
+	char *final_etag = NULL, *err = NULL;
+	s3_error_info einfo = { 0 };
+	es_result r;
+
+	buf_addstr(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (size_t i = 0; i < u->nsent; i++) {
+		buf_printf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
+		xml_escape_add(&xml, u->etags[i]);
+		buf_addstr(&xml, "</ETag></Part>");
+	}
+	buf_addstr(&xml, "</CompleteMultipartUpload>");
+	body = (http_body){ xml.data, -1, 0, xml.len };
+	objhttp_digest_mem(xml.data, xml.len, true, &d);
+	objhttp_query_add(&q, "uploadId", u->upload_id);
+	c.method = "POST";
+	c.key = u->key;
+	c.query = q.data;
+	c.body = &body;
+	c.payload_hash = d.sha256_hex;
+	c.error_in_2xx = true;
+	c.verb = "complete the multipart upload of";
+	c.url = u->url;
+	c.quiet = true;
+	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+	objhttp_call_header(&c, "Content-Type", "application/xml");
+	r = objhttp_run(&s->oh, &c);
+	if (r != ES_OK) {
+		bool lost_reply = c.had_transport_error && c.resp.error == HTTP_OK &&
+				  c.resp.status == 404;
+
+		if (lost_reply && completed_already(s, u->key, u->url, u->md5s, u->nsent)) {
+			log_msg(LOG_DEBUG, u->url, "'%s' was completed by an attempt whose "
+				"reply was lost", u->url);
+			r = ES_OK;
+		} else {
+			store_fail(&s->base, r, u->url, "%s", c.message);
+		}
+	} else if (s3xml_parse_complete_multipart(c.resp.body.data ? c.resp.body.data : "",
+						  c.resp.body.len, &final_etag, &einfo,
+						  &err) != ES_OK) {
+		/* a 200 that is no <Error> but not S3's shape either (moto 5.2.1
+		 * says <CompleteMultipartUploadResponse>): the object decides */
+		if (completed_already(s, u->key, u->url, u->md5s, u->nsent))
+			log_msg(LOG_DEBUG, u->url, "'%s': unexpected CompleteMultipartUpload "
+				"reply (%s), but the object has the ETag of its parts",
+				u->url, err);
+		else
+			r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot complete the "
+				       "multipart upload of '%s': %s", u->url, err);
+	}
+	if (r == ES_OK) {
+		free(u->upload_id);
+		u->upload_id = NULL;     /* done: nothing to abort */
+	}
+	s3_error_info_release(&einfo);
+	objhttp_call_release(&c);
+	free(final_etag);
+	free(err);
+	buf_release(&q);
+	buf_release(&xml);
+	return r;
+}
+
+/* Send the parts of the file from u->nsent on and complete the upload; on
+ * failure abort it. */
+static es_result mp_finish(struct store_upload *u, int fd, const char *local_path,
+			   uint64_t size)
+{
+	size_t nparts = (size_t)((size + u->part_size - 1) / u->part_size);
+	es_result r;
+
+	if (size < (uint64_t)u->nsent * u->part_size)
+		r = store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
+			       "'%s' shrank to %" PRIu64 " bytes after parts of it were sent",
+			       u->url, local_path, size);
+	else if ((r = mp_send(u, fd, local_path, size, nparts)) == ES_OK)
+		r = mp_complete(u);
+	if (r != ES_OK && u->upload_id) {
+		abort_upload(u->s, u->key, u->upload_id, u->url);
+		free(u->upload_id);
+		u->upload_id = NULL;
+	}
 	return r;
 }
 
@@ -591,124 +797,96 @@ static es_result put_multipart(void *ud, const char *key, const char *url, int f
 			       uint64_t size, const char *local_path)
 {
 	s3_store *s = ud;
-	uint64_t part_size = s3_part_size_for(size, s->set.part_size);
-	size_t nparts = (size_t)((size + part_size - 1) / part_size);
-	char **etags = xcalloc(nparts ? nparts : 1, sizeof(char *));
-	unsigned char *md5s = xcalloc(nparts ? nparts : 1, 16);
-	char *upload_id = NULL, *err = NULL;
-	objhttp_call c = { 0 };
-	buf q = BUF_INIT, xml = BUF_INIT;
+	struct store_upload *u = mp_new(s, key, s3_part_size_for(size, s->set.part_size));
 	es_result r;
 
-	if ((r = abort_leftovers(s, key, url)) != ES_OK)
-		goto done;
-	/* create */
-	objhttp_query_add(&q, "uploads", NULL);
-	c.method = "POST";
-	c.key = key;
-	c.query = q.data;
-	c.verb = "start the multipart upload of";
-	c.url = url;
-	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
-	if ((r = objhttp_run(&s->oh, &c)) != ES_OK)
-		goto done;
-	if (s3xml_parse_initiate_multipart(c.resp.body.data ? c.resp.body.data : "",
-					   c.resp.body.len, &upload_id, &err) != ES_OK) {
-		r = store_fail(&s->base, ES_ERR_REMOTE, url, "cannot start the multipart upload "
-			       "of '%s': invalid reply: %s", url, err);
-		goto done;
-	}
-	objhttp_call_release(&c);
-	log_msg(LOG_DEBUG, url, "multipart upload of '%s': %zu part(s) of %" PRIu64 " bytes",
-		url, nparts, part_size);
-	/* parts */
-	{
-		struct parts p = { key, url, local_path, upload_id, fd, size, part_size, etags,
-				   md5s };
-
-		if ((r = objhttp_each(&s->oh, s->set.upload_streams, nparts, send_part, &p,
-				      url)) != ES_OK)
-			goto abort;
-	}
-	/* complete */
-	buf_addstr(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-	for (size_t i = 0; i < nparts; i++) {
-		buf_printf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
-		xml_escape_add(&xml, etags[i]);
-		buf_addstr(&xml, "</ETag></Part>");
-	}
-	buf_addstr(&xml, "</CompleteMultipartUpload>");
-	{
-		http_body body = { xml.data, -1, 0, xml.len };
-		objhttp_digest d;
-		char *final_etag = NULL;
-		s3_error_info einfo = { 0 };
-
-		objhttp_digest_mem(xml.data, xml.len, true, &d);
-		buf_reset(&q);
-		objhttp_query_add(&q, "uploadId", upload_id);
-		memset(&c, 0, sizeof(c));
-		c.method = "POST";
-		c.key = key;
-		c.query = q.data;
-		c.body = &body;
-		c.payload_hash = d.sha256_hex;
-		c.error_in_2xx = true;
-		c.verb = "complete the multipart upload of";
-		c.url = url;
-		c.quiet = true;
-		objhttp_call_header(&c, "Content-MD5", d.md5_b64);
-		objhttp_call_header(&c, "Content-Type", "application/xml");
-		r = objhttp_run(&s->oh, &c);
-		if (r != ES_OK) {
-			bool lost_reply = c.had_transport_error && c.resp.error == HTTP_OK &&
-					  c.resp.status == 404;
-
-			if (lost_reply && completed_already(s, key, url, md5s, nparts)) {
-				log_msg(LOG_DEBUG, url, "'%s' was completed by an attempt whose "
-					"reply was lost", url);
-				r = ES_OK;
-				goto done;
-			}
-			store_fail(&s->base, r, url, "%s", c.message);
-			goto abort;
-		}
-		free(err);
-		err = NULL;
-		if (s3xml_parse_complete_multipart(c.resp.body.data ? c.resp.body.data : "",
-						   c.resp.body.len, &final_etag, &einfo,
-						   &err) != ES_OK) {
-			/* a 200 that is no <Error> but not S3's shape either (moto
-			 * 5.2.1 says <CompleteMultipartUploadResponse>): the object
-			 * decides */
-			s3_error_info_release(&einfo);
-			if (completed_already(s, key, url, md5s, nparts)) {
-				log_msg(LOG_DEBUG, url, "'%s': unexpected CompleteMultipartUpload "
-					"reply (%s), but the object has the ETag of its parts",
-					url, err);
-			} else {
-				r = store_fail(&s->base, ES_ERR_REMOTE, url, "cannot complete the "
-					       "multipart upload of '%s': %s", url, err);
-				goto abort;
-			}
-		}
-		free(final_etag);
-	}
-	r = ES_OK;
-	goto done;
-abort:
-	abort_upload(s, key, upload_id, url);
-done:
-	objhttp_call_release(&c);
-	for (size_t i = 0; i < nparts; i++)
-		free(etags[i]);
-	free(etags);
-	free(md5s);
-	free(upload_id);
-	free(err);
-	buf_release(&q);
-	buf_release(&xml);
+	(void)url;
+	if ((r = mp_begin(u)) == ES_OK)
+		r = mp_finish(u, fd, local_path, size);
+	mp_free(u);
 	return r;
+}
+
+/* --- uploads of growing files (store.h) --------------------------------- */
+
+static store_upload *s3_upload_new(store *st, const char *key, uint64_t max_size)
+{
+	s3_store *s = (s3_store *)st;
+
+	return mp_new(s, key, s3_part_size_for(max_size, s->set.part_size));
+}
+
+static int open_local(struct store_upload *u, const char *local_path, uint64_t *size)
+{
+	struct stat sb;
+	int fd = open(local_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && fstat(fd, &sb) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		store_fail(&u->s->base, ES_ERR_IO, u->url, "cannot read '%s': %s", local_path,
+			   strerror(errno));
+		return -1;
+	}
+	if (size)
+		*size = (uint64_t)sb.st_size;
+	return fd;
+}
+
+/* Send the whole parts among the first `ready` bytes, once the file has
+ * reached the multipart threshold (a smaller object is one PUT at the end). */
+static es_result s3_upload_send(store *st, store_upload *u, const char *local_path,
+				uint64_t ready)
+{
+	size_t whole = (size_t)(ready / u->part_size);
+	es_result r;
+	int fd;
+
+	(void)st;
+	if (whole <= u->nsent || whole > S3_MAX_PARTS ||
+	    (!u->upload_id && ready < u->s->set.threshold))
+		return ES_OK;
+	if (!store_key_is_safe(u->key))
+		return ES_OK;            /* upload_end refuses it */
+	if (!u->upload_id && (r = mp_begin(u)) != ES_OK)
+		return r;
+	if ((fd = open_local(u, local_path, NULL)) < 0)
+		return ES_ERR_IO;
+	r = mp_send(u, fd, local_path, ready, whole);
+	close(fd);
+	return r;
+}
+
+static es_result s3_put(store *st, const char *key, const char *local_path);
+
+static es_result s3_upload_end(store *st, store_upload *u, const char *local_path)
+{
+	uint64_t size;
+	es_result r;
+	int fd;
+
+	if (!u->upload_id)
+		return s3_put(st, u->key, local_path);
+	if ((fd = open_local(u, local_path, &size)) < 0) {
+		abort_upload(u->s, u->key, u->upload_id, u->url);
+		free(u->upload_id);
+		u->upload_id = NULL;
+		return ES_ERR_IO;
+	}
+	r = mp_finish(u, fd, local_path, size);
+	close(fd);
+	return r;
+}
+
+/* Abort an upload that was started and not completed. */
+static void s3_upload_free(store *st, store_upload *u)
+{
+	(void)st;
+	if (u && u->upload_id)
+		abort_upload(u->s, u->key, u->upload_id, u->url);
+	mp_free(u);
 }
 
 static es_result s3_put(store *st, const char *key, const char *local_path)
@@ -738,6 +916,10 @@ static const struct store_ops s3_ops = {
 	.list = s3_list,
 	.get = s3_get,
 	.put = s3_put,
+	.upload_new = s3_upload_new,
+	.upload_send = s3_upload_send,
+	.upload_end = s3_upload_end,
+	.upload_free = s3_upload_free,
 	.free = s3_free,
 };
 

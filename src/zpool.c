@@ -33,6 +33,8 @@ struct zstream {
 	/* the file being written (by the writing thread only) */
 	int fd;
 	zfile cur;
+	zfile grow;                 /* a copy of cur as of the last write, under the
+				       lock (its path is not owned) */
 	unsigned seq;
 	/* finished files, waiting for zstream_take() */
 	zfile *done;
@@ -60,8 +62,8 @@ void zfile_release(zfile *f)
 	f->path = NULL;
 }
 
-/* Close the current file and queue it as finished (writer thread). */
-static int close_current(zstream *z)
+/* Close the current file and move it to *closed (the writer, unlocked). */
+static int close_current(zstream *z, zfile *closed)
 {
 	int rc = 0;
 
@@ -70,23 +72,38 @@ static int close_current(zstream *z)
 	if (close(z->fd) < 0)
 		rc = errno;
 	z->fd = -1;
-	z->done = xgrow(z->done, z->ndone + 1, &z->done_alloc, sizeof(*z->done));
-	z->done[z->ndone++] = z->cur;
+	*closed = z->cur;
 	memset(&z->cur, 0, sizeof(z->cur));
 	return rc;
 }
 
-/* Write one compressed block where it belongs (writer thread, unlocked). */
-static int write_block(zstream *z, struct zjob *j)
+/* Queue a closed file as finished (the pool lock held). */
+static void add_done(zstream *z, zfile *f)
+{
+	if (!f->path)
+		return;
+	z->done = xgrow(z->done, z->ndone + 1, &z->done_alloc, sizeof(*z->done));
+	z->done[z->ndone++] = *f;
+	memset(f, 0, sizeof(*f));
+}
+
+char *zstream_file_path(const zstream *z, unsigned seq)
+{
+	return xasprintf("%s%06u.gz", z->prefix, seq);
+}
+
+/* Write one compressed block where it belongs (the writer, unlocked); a
+ * file it ends goes to *closed. */
+static int write_block(zstream *z, struct zjob *j, zfile *closed)
 {
 	int rc;
 
 	if (z->fd >= 0 && (j->cut_before || z->cur.bytes >= z->max_bytes) &&
-	    (rc = close_current(z)) != 0)
+	    (rc = close_current(z, closed)) != 0)
 		return rc;
 	if (z->fd < 0) {
 		z->cur.seq = ++z->seq;
-		z->cur.path = xasprintf("%s%06u.gz", z->prefix, z->cur.seq);
+		z->cur.path = zstream_file_path(z, z->cur.seq);
 		z->cur.tag = j->tag;
 		z->cur.bytes = 0;
 		z->fd = open(z->cur.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -105,6 +122,7 @@ static void write_ready(zpool *p, zstream *z)
 {
 	while (!z->writing && z->head && z->head->done) {
 		struct zjob *j = z->head;
+		zfile closed = { 0 };
 		int err = 0;
 
 		z->head = j->next;
@@ -113,9 +131,11 @@ static void write_ready(zpool *p, zstream *z)
 		z->writing = true;
 		pthread_mutex_unlock(&p->mu);
 		if (!z->error)
-			err = write_block(z, j);
+			err = write_block(z, j, &closed);
 		pthread_mutex_lock(&p->mu);
 		z->writing = false;
+		add_done(z, &closed);
+		z->grow = z->cur;
 		if (err && !z->error) {
 			z->error = err;
 			z->error_path = xstrdup(z->cur.path ? z->cur.path : z->prefix);
@@ -258,6 +278,21 @@ void zstream_cut(zstream *z)
 	z->cut_pending = true;
 }
 
+bool zstream_growing(zstream *z, unsigned *seq, uint64_t *bytes, const void **tag)
+{
+	bool any;
+
+	pthread_mutex_lock(&z->p->mu);
+	any = z->grow.seq != 0 && !z->error;
+	if (any) {
+		*seq = z->grow.seq;
+		*bytes = z->grow.bytes;
+		*tag = z->grow.tag;
+	}
+	pthread_mutex_unlock(&z->p->mu);
+	return any;
+}
+
 size_t zstream_take(zstream *z, zfile **out)
 {
 	size_t n;
@@ -288,9 +323,15 @@ int zstream_finish(zstream *z)
 	wait_written(z);
 	/* nothing is in flight: this thread is the only writer now */
 	pthread_mutex_lock(&z->p->mu);
-	if (!z->error && (err = close_current(z)) != 0) {
-		z->error = err;
-		z->error_path = xstrdup(z->prefix);
+	if (!z->error) {
+		zfile closed = { 0 };
+
+		if ((err = close_current(z, &closed)) != 0) {
+			z->error = err;
+			z->error_path = xstrdup(z->prefix);
+		}
+		add_done(z, &closed);
+		memset(&z->grow, 0, sizeof(z->grow));
 	}
 	err = z->error;
 	pthread_mutex_unlock(&z->p->mu);

@@ -277,6 +277,14 @@ static size_t count_entries(const char *dir)
 
 /* --- tests ------------------------------------------------------------ */
 
+/* End the output and wait until its objects are put. */
+static es_result finish(sink *s)
+{
+	es_result r = sink_finish(s);
+
+	return r != ES_OK ? r : sink_wait(s);
+}
+
 START_TEST(lines_in_order_one_object)
 {
 	static const unsigned char header[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255 };
@@ -298,7 +306,7 @@ START_TEST(lines_in_order_one_object)
 		write_line(&s, "SRC-a", id, line);
 		buf_printf(&want, "%s\n", line);
 	}
-	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
 	ck_assert_uint_eq(s.matched, 10);
 	ck_assert_uint_eq(s.duplicates, 0);
 	ck_assert_uint_eq(s.written, 10);
@@ -352,7 +360,7 @@ START_TEST(dedup_first_occurrence_wins)
 			if (pass == 1 || i == 0 || i == 1 || i == 3)
 				buf_printf(&want, "%s\n", in[i].line);
 		}
-		ck_assert_int_eq(sink_finish(&s), ES_OK);
+		ck_assert_int_eq(finish(&s), ES_OK);
 		ck_assert_uint_eq(s.matched, 6);
 		ck_assert_uint_eq(s.duplicates, pass ? 0 : 3);
 		ck_assert_uint_eq(s.written, pass ? 6 : 3);
@@ -424,7 +432,7 @@ START_TEST(rotation_at_max_object_bytes)
 		if (strlen(lines[i]) + 1 > maxline)
 			maxline = strlen(lines[i]) + 1;
 	}
-	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
 	list_objects(b.dest_dir, &o);
 	ck_assert_uint_ge(o.n, 4);
 	ck_assert_uint_eq(o.n, s.nobjects);
@@ -480,7 +488,7 @@ START_TEST(rotation_is_at_the_first_boundary)
 		snprintf(id, sizeof(id), "id-%zu", i);
 		write_line(&s, "SRC-a", id, lines[i]);
 	}
-	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
 	list_objects(b.dest_dir, &o);
 	ck_assert_uint_ge(o.n, 2);
 	for (size_t i = 0; i + 1 < o.n; i++) {
@@ -527,7 +535,7 @@ START_TEST(source_in_key_splits)
 	sink_start(&s, &b);
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
 		write_line(&s, in[i].src, in[i].id, in[i].line);
-	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
 	ck_assert_uint_eq(s.duplicates, 1);
 	list_objects(b.dest_dir, &o);
 	ck_assert_uint_eq(o.n, 3);
@@ -551,7 +559,7 @@ START_TEST(source_in_key_splits)
 	sink_start(&s, &b);
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
 		write_line(&s, in[i].src, in[i].id, in[i].line);
-	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
 	list_objects(b.dest_dir, &o);
 	ck_assert_uint_eq(o.n, 1);
 	objects_free(&o);
@@ -569,7 +577,7 @@ START_TEST(nothing_written_no_object)
 	new_tmpdir();
 	bench_init(&b, "dest", NULL);
 	sink_start(&s, &b);
-	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
 	ck_assert_uint_eq(s.nobjects, 0);
 	ck_assert_uint_eq(s.written, 0);
 	list_objects(b.dest_dir, &o);
@@ -597,7 +605,7 @@ static void run_once(bench *b, const char *dest_name, uint64_t seed)
 		snprintf(id, sizeof(id), "id-%zu", i % 150);   /* some duplicates */
 		write_line(&s, i % 3 ? "SRC-a" : "SRC-b", id, lines[i]);
 	}
-	ck_assert_int_eq(sink_finish(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
 	ck_assert_uint_eq(s.duplicates, 50);
 	free_lines(lines, n);
 	sink_release(&s);
@@ -649,7 +657,7 @@ START_TEST(write_errors)
 	/* blocks are written in the background: the failure shows at the
 	 * latest when the output is finished */
 	ck_assert_int_eq(sink_write(&s, "SRC-a", fp_of("x"), "{}", 2), ES_OK);
-	ck_assert_int_eq(sink_finish(&s), ES_ERR_IO);
+	ck_assert_int_eq(finish(&s), ES_ERR_IO);
 	sink_release(&s);
 	bench_release(&b);
 
@@ -665,7 +673,7 @@ START_TEST(write_errors)
 	bench_init(&b, "dest", NULL);
 	sink_start(&s, &b);
 	ck_assert_int_eq(sink_write(&s, "SRC-a", fp_of("x"), "{}", 2), ES_OK);
-	ck_assert_int_ne(sink_finish(&s), ES_OK);
+	ck_assert_int_ne(finish(&s), ES_OK);
 	ck_assert_uint_eq(s.nobjects, 0);
 	sink_release(&s);
 	/* the spool file does not outlive the sink */

@@ -657,7 +657,7 @@ class Peer:
             return self.handle_s3(conn, req, fault, close)
         finally:
             rec = {"conn": conn["id"], "method": req.method, "target": req.target, "status": req.status,
-                   "code": req.code, "bytes_in": len(req.body), "ms": round((time.time() - t0) * 1000, 1),
+                   "code": req.code, "bytes_in": len(req.body), "t": t0, "ms": round((time.time() - t0) * 1000, 1),
                    "content_md5": req.has("content-md5")}
             if fault:
                 rec["fault"] = fault["action"]
