@@ -268,6 +268,10 @@ typedef es_result (*objhttp_put_fn)(void *ud, const char *key, const char *url, 
 es_result objhttp_put(objhttp *h, const char *key, const char *local_path,
 		      uint64_t threshold, objhttp_put_fn one, objhttp_put_fn parts);
 
+/* Open a local file to send to url; its size in *size (may be NULL).  The
+ * fd, or -1 after a failure logged with store_fail() (ES_ERR_IO). */
+int objhttp_open_file(store *st, const char *url, const char *local_path, uint64_t *size);
+
 /* The part size for an object of `size` bytes: part_size, raised to whole
  * MiB so that at most max_parts parts are needed. */
 uint64_t objhttp_part_size_for(uint64_t size, uint64_t part_size, uint64_t max_parts);
@@ -284,7 +288,8 @@ typedef struct objhttp_digest {
 void objhttp_digest_mem(const void *p, size_t n, bool sha256, objhttp_digest *d);
 /* The same of length bytes of fd at offset, read with pread; the bytes are
  * also fed to `also` when it is not NULL (a digest of the whole file).
- * 0, or -1 with errno (EIO when the file is shorter). */
+ * With d NULL, only to `also`.  0, or -1 with errno (EIO when the file is
+ * shorter). */
 int objhttp_digest_file(int fd, uint64_t offset, uint64_t length, bool sha256,
 			EVP_MD_CTX *also, objhttp_digest *d);
 /* The Base64 of an MD5 (a Content-MD5 value). */

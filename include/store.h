@@ -24,15 +24,16 @@
  *    replacing any object already there.  The store may take the local
  *    file itself (file:// hard-links it when it can): the caller must not
  *    change it afterwards, only remove it.
- *  - upload (optional; s3:// and gs:// have it): a put in steps, for a
+ *  - upload (optional; s3://, gs:// and az:// have it): a put in steps, for a
  *    local file that is still being written (only ever appended to).
  *    store_upload_send() may send whole parts of its first `ready` bytes,
  *    nothing of which becomes visible; store_upload_end(), once the file
  *    is complete, sends the rest and makes the object visible as put
  *    does.  store_upload_free() of an upload that did not end takes back
  *    what was sent (an S3 multipart upload is aborted; one a crash left
- *    behind is aborted by the next put of the same key).  Without the
- *    operations, send does nothing and end is put.
+ *    behind is aborted by the next put of the same key; Azure drops
+ *    uncommitted blocks by itself).  Without the operations, send does
+ *    nothing and end is put.
  *
  * Errors are logged by the backend with store_fail(), naming the URL, and
  * returned as ES_ERR_TEMP (worth retrying later), ES_ERR_AUTH,

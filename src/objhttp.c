@@ -595,11 +595,29 @@ es_result objhttp_get(objhttp *h, const store_object *obj, store_write_fn fn, vo
 	return r;
 }
 
+int objhttp_open_file(store *st, const char *url, const char *local_path, uint64_t *size)
+{
+	struct stat sb;
+	int fd = open(local_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && fstat(fd, &sb) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		store_fail(st, ES_ERR_IO, url, "cannot read '%s': %s", local_path, strerror(errno));
+		return -1;
+	}
+	if (size)
+		*size = (uint64_t)sb.st_size;
+	return fd;
+}
+
 es_result objhttp_put(objhttp *h, const char *key, const char *local_path,
 		      uint64_t threshold, objhttp_put_fn one, objhttp_put_fn parts)
 {
 	char *url = store_url(h->st, key);
-	struct stat sb;
+	uint64_t size;
 	int fd = -1;
 	es_result r;
 
@@ -607,15 +625,14 @@ es_result objhttp_put(objhttp *h, const char *key, const char *local_path,
 		r = store_fail(h->st, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
 		goto done;
 	}
-	if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
-		r = store_fail(h->st, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-			       strerror(errno));
+	if ((fd = objhttp_open_file(h->st, url, local_path, &size)) < 0) {
+		r = ES_ERR_IO;
 		goto done;
 	}
-	if ((uint64_t)sb.st_size >= threshold)
-		r = parts(h->ud, key, url, fd, (uint64_t)sb.st_size, local_path);
+	if (size >= threshold)
+		r = parts(h->ud, key, url, fd, size, local_path);
 	else
-		r = one(h->ud, key, url, fd, (uint64_t)sb.st_size, local_path);
+		r = one(h->ud, key, url, fd, size, local_path);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -664,14 +681,16 @@ void objhttp_digest_mem(const void *p, size_t n, bool sha256, objhttp_digest *d)
 int objhttp_digest_file(int fd, uint64_t offset, uint64_t length, bool sha256,
 			EVP_MD_CTX *also, objhttp_digest *d)
 {
-	EVP_MD_CTX *md5 = EVP_MD_CTX_new(), *sha = sha256 ? EVP_MD_CTX_new() : NULL;
+	EVP_MD_CTX *md5 = d ? EVP_MD_CTX_new() : NULL;
+	EVP_MD_CTX *sha = d && sha256 ? EVP_MD_CTX_new() : NULL;
 	unsigned char *chunk = xmalloc(HASH_CHUNK), sum[32];
 	unsigned int len = 0;
 	int rc = -1;
 
-	if (!md5 || (sha256 && !sha))
+	if ((d && !md5) || (d && sha256 && !sha))
 		die("out of memory");
-	EVP_DigestInit_ex(md5, EVP_md5(), NULL);
+	if (md5)
+		EVP_DigestInit_ex(md5, EVP_md5(), NULL);
 	if (sha)
 		EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
 	while (length) {
@@ -685,7 +704,8 @@ int objhttp_digest_file(int fd, uint64_t offset, uint64_t length, bool sha256,
 				errno = EIO;   /* the file shrank */
 			goto done;
 		}
-		EVP_DigestUpdate(md5, chunk, (size_t)got);
+		if (md5)
+			EVP_DigestUpdate(md5, chunk, (size_t)got);
 		if (sha)
 			EVP_DigestUpdate(sha, chunk, (size_t)got);
 		if (also)
@@ -693,6 +713,9 @@ int objhttp_digest_file(int fd, uint64_t offset, uint64_t length, bool sha256,
 		offset += (uint64_t)got;
 		length -= (uint64_t)got;
 	}
+	rc = 0;
+	if (!d)
+		goto done;
 	EVP_DigestFinal_ex(md5, d->md5, &len);
 	objhttp_md5_base64(d->md5, d->md5_b64);
 	d->sha256_hex[0] = '\0';
@@ -700,7 +723,6 @@ int objhttp_digest_file(int fd, uint64_t offset, uint64_t length, bool sha256,
 		EVP_DigestFinal_ex(sha, sum, &len);
 		hex_encode(sum, 32, d->sha256_hex);
 	}
-	rc = 0;
 done:
 	EVP_MD_CTX_free(md5);
 	EVP_MD_CTX_free(sha);

@@ -383,21 +383,66 @@ static uint32_t upload_nonce(void)
 	return n;
 }
 
-/* One block upload's blocks, for objhttp_each(). */
-struct blocks {
-	const char *key, *url, *local_path;
-	int fd;
-	uint64_t size, block_size;
+/*
+ * One block upload: put_blocks() makes one for a whole file; the upload
+ * operations (store.h) make one for a file that is still growing and send
+ * its blocks as they fill.  Blocks are all block_size bytes but the last;
+ * their ids carry a nonce of the upload.  Uncommitted blocks are invisible
+ * and Azure drops them: an upload that does not end leaves nothing to
+ * take back.
+ */
+struct store_upload {
+	az_store *s;
+	char *key, *url;
+	uint64_t block_size;
 	uint32_t nonce;
+	size_t nsent;            /* blocks stored */
+	EVP_MD_CTX *whole;       /* MD5 of the file's first `hashed` bytes */
+	uint64_t hashed;
 };
 
-/* Put Block i on connection c, reading it from the file. */
+static struct store_upload *blocks_new(az_store *s, const char *key, uint64_t block_size)
+{
+	struct store_upload *u = xcalloc(1, sizeof(*u));
+
+	u->s = s;
+	u->key = xstrdup(key);
+	u->url = store_url(&s->base, key);
+	u->block_size = block_size;
+	u->nonce = upload_nonce();
+	if (!(u->whole = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(u->whole, EVP_md5(), NULL))
+		die("out of memory");
+	return u;
+}
+
+static void blocks_free(struct store_upload *u)
+{
+	if (!u)
+		return;
+	EVP_MD_CTX_free(u->whole);
+	free(u->key);
+	free(u->url);
+	free(u);
+}
+
+/* Blocks [first, first + n) of one upload, for objhttp_each(). */
+struct blocks {
+	struct store_upload *u;
+	const char *local_path;
+	int fd;
+	uint64_t size;           /* of the file, or of its part that is ready */
+	size_t first;
+};
+
+/* Put Block b->first + i on connection c, reading it from the file. */
 static es_result send_block(objhttp *c, size_t i, void *ud, char **message)
 {
 	struct blocks *b = ud;
-	uint64_t off = (uint64_t)i * b->block_size;
+	struct store_upload *u = b->u;
+	size_t n = b->first + i;
+	uint64_t off = (uint64_t)n * u->block_size;
 	http_body body = { NULL, b->fd, off,
-			   b->size - off < b->block_size ? b->size - off : b->block_size };
+			   b->size - off < u->block_size ? b->size - off : u->block_size };
 	objhttp_digest d;
 	objhttp_call call = { 0 };
 	char id[AZ_BLOCK_ID_LEN];
@@ -408,15 +453,15 @@ static es_result send_block(objhttp *c, size_t i, void *ud, char **message)
 		*message = xasprintf("cannot read '%s': %s", b->local_path, strerror(errno));
 		return ES_ERR_IO;
 	}
-	az_block_id(b->nonce, i, id);
+	az_block_id(u->nonce, n, id);
 	objhttp_query_add(&q, "comp", "block");
 	objhttp_query_add(&q, "blockid", id);
 	call.method = "PUT";
-	call.key = b->key;
+	call.key = u->key;
 	call.query = q.data;
 	call.body = &body;
 	call.verb = "write";
-	call.url = b->url;
+	call.url = u->url;
 	call.quiet = true;      /* objhttp_each tells the failure once */
 	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
 	if ((r = objhttp_run(c, &call)) != ES_OK) {
@@ -428,56 +473,148 @@ static es_result send_block(objhttp *c, size_t i, void *ud, char **message)
 	return r;
 }
 
-static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
-			    uint64_t size, const char *local_path)
+/* Send blocks u->nsent .. upto - 1 of the file (size bytes of it there),
+ * after adding their bytes to the blob's MD5. */
+static es_result blocks_send(struct store_upload *u, int fd, const char *local_path,
+			     uint64_t size, size_t upto)
 {
-	az_store *s = ud;
-	uint64_t block_size = az_block_size_for(size, s->set.block_size);
-	size_t nblocks = (size_t)((size + block_size - 1) / block_size);
-	struct blocks b = { key, url, local_path, fd, size, block_size, upload_nonce() };
-	char id[AZ_BLOCK_ID_LEN];
-	objhttp_digest whole, xml_md5;
-	objhttp_call c = { 0 };
-	buf q = BUF_INIT, xml = BUF_INIT;
+	struct blocks b = { u, local_path, fd, size, u->nsent };
+	uint64_t end = (uint64_t)upto * u->block_size < size ? (uint64_t)upto * u->block_size
+							     : size;
 	es_result r;
 
-	log_msg(LOG_DEBUG, url, "block upload of '%s': %zu block(s) of %" PRIu64 " bytes",
-		url, nblocks, block_size);
-	/* the blob's own Content-MD5, from the whole file in one pass */
-	if (objhttp_digest_file(fd, 0, size, false, NULL, &whole) < 0)
-		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-				  strerror(errno));
-	/* uncommitted blocks of a failed upload are invisible; Azure drops them */
-	if ((r = objhttp_each(&s->oh, s->set.upload_streams, nblocks, send_block, &b,
-			      url)) != ES_OK)
+	if (upto <= u->nsent)
+		return ES_OK;
+	if (upto > AZ_MAX_BLOCKS)
+		return store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
+				  "%zu blocks of %" PRIu64 " bytes are more than Azure takes",
+				  u->url, upto, u->block_size);
+	if (end > u->hashed) {
+		if (objhttp_digest_file(fd, u->hashed, end - u->hashed, false, u->whole, NULL) < 0)
+			return store_fail(&u->s->base, ES_ERR_IO, u->url, "cannot read '%s': %s",
+					  local_path, strerror(errno));
+		u->hashed = end;
+	}
+	r = objhttp_each(&u->s->oh, u->s->set.upload_streams, upto - u->nsent, send_block, &b,
+			 u->url);
+	if (r == ES_OK)
+		u->nsent = upto;
+	return r;
+}
+
+/* Send the rest of the file's blocks and commit the block list. */
+static es_result blocks_finish(struct store_upload *u, int fd, const char *local_path,
+			       uint64_t size)
+{
+	size_t nblocks = (size_t)((size + u->block_size - 1) / u->block_size);
+	unsigned char md5[16];
+	unsigned int len = 0;
+	char id[AZ_BLOCK_ID_LEN], whole_b64[OBJHTTP_MD5_B64_LEN];
+	objhttp_digest xml_md5;
+	objhttp_call c = { 0 };
+	buf q = BUF_INIT, xml = BUF_INIT;
+	http_body body;
+	es_result r;
+
+	if (size < u->hashed)
+		return store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
+				  "'%s' shrank to %" PRIu64 " bytes after blocks of it were sent",
+				  u->url, local_path, size);
+	/* the blob's own Content-MD5 (all of it hashed once the last block is) */
+	if ((r = blocks_send(u, fd, local_path, size, nblocks)) != ES_OK)
 		return r;
+	EVP_DigestFinal_ex(u->whole, md5, &len);
+	objhttp_md5_base64(md5, whole_b64);
 	buf_addstr(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
 	for (size_t i = 0; i < nblocks; i++) {
-		az_block_id(b.nonce, i, id);
+		az_block_id(u->nonce, i, id);
 		buf_printf(&xml, "<Latest>%s</Latest>", id);
 	}
 	buf_addstr(&xml, "</BlockList>");
 	objhttp_digest_mem(xml.data, xml.len, false, &xml_md5);
-	{
-		http_body body = { xml.data, -1, 0, xml.len };
-
-		objhttp_query_add(&q, "comp", "blocklist");
-		c.method = "PUT";
-		c.key = key;
-		c.query = q.data;
-		c.body = &body;
-		c.verb = "write";
-		c.url = url;
-		objhttp_call_header(&c, "Content-MD5", xml_md5.md5_b64);
-		objhttp_call_header(&c, "Content-Type", "application/xml");
-		objhttp_call_header(&c, "x-ms-blob-content-md5", whole.md5_b64);
-		objhttp_call_header(&c, "x-ms-blob-content-type", "application/octet-stream");
-		r = objhttp_run(&s->oh, &c);
-		objhttp_call_release(&c);
-	}
+	body = (http_body){ xml.data, -1, 0, xml.len };
+	objhttp_query_add(&q, "comp", "blocklist");
+	c.method = "PUT";
+	c.key = u->key;
+	c.query = q.data;
+	c.body = &body;
+	c.verb = "write";
+	c.url = u->url;
+	objhttp_call_header(&c, "Content-MD5", xml_md5.md5_b64);
+	objhttp_call_header(&c, "Content-Type", "application/xml");
+	objhttp_call_header(&c, "x-ms-blob-content-md5", whole_b64);
+	objhttp_call_header(&c, "x-ms-blob-content-type", "application/octet-stream");
+	r = objhttp_run(&u->s->oh, &c);
+	objhttp_call_release(&c);
 	buf_release(&q);
 	buf_release(&xml);
 	return r;
+}
+
+static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
+			    uint64_t size, const char *local_path)
+{
+	az_store *s = ud;
+	struct store_upload *u = blocks_new(s, key, az_block_size_for(size, s->set.block_size));
+	es_result r;
+
+	log_msg(LOG_DEBUG, url, "block upload of '%s': %" PRIu64 " bytes in blocks of %"
+		PRIu64, url, size, u->block_size);
+	r = blocks_finish(u, fd, local_path, size);
+	blocks_free(u);
+	return r;
+}
+
+/* --- uploads of growing files (store.h) --------------------------------- */
+
+static store_upload *az_upload_new(store *st, const char *key, uint64_t max_size)
+{
+	az_store *s = (az_store *)st;
+
+	return blocks_new(s, key, az_block_size_for(max_size, s->set.block_size));
+}
+
+/* Send the whole blocks among the first `ready` bytes, once the file has
+ * reached the threshold (a smaller blob is one Put Blob at the end). */
+static es_result az_upload_send(store *st, store_upload *u, const char *local_path,
+				uint64_t ready)
+{
+	size_t whole = (size_t)(ready / u->block_size);
+	es_result r;
+	int fd;
+
+	(void)st;
+	if (whole <= u->nsent || whole > AZ_MAX_BLOCKS ||
+	    (!u->nsent && ready < u->s->set.threshold) || !store_key_is_safe(u->key))
+		return ES_OK;
+	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, NULL)) < 0)
+		return ES_ERR_IO;
+	r = blocks_send(u, fd, local_path, ready, whole);
+	close(fd);
+	return r;
+}
+
+static es_result az_put(store *st, const char *key, const char *local_path);
+
+static es_result az_upload_end(store *st, store_upload *u, const char *local_path)
+{
+	uint64_t size;
+	es_result r;
+	int fd;
+
+	if (!u->nsent)
+		return az_put(st, u->key, local_path);
+	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, &size)) < 0)
+		return ES_ERR_IO;
+	r = blocks_finish(u, fd, local_path, size);
+	close(fd);
+	return r;
+}
+
+static void az_upload_free(store *st, store_upload *u)
+{
+	(void)st;
+	blocks_free(u);
 }
 
 static es_result az_put(store *st, const char *key, const char *local_path)
@@ -506,6 +643,10 @@ static const struct store_ops az_ops = {
 	.list = az_list,
 	.get = az_get,
 	.put = az_put,
+	.upload_new = az_upload_new,
+	.upload_send = az_upload_send,
+	.upload_end = az_upload_end,
+	.upload_free = az_upload_free,
 	.free = az_free,
 };
 

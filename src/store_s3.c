@@ -17,14 +17,12 @@
 #include "sigv4.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct s3_store {
@@ -816,25 +814,6 @@ static store_upload *s3_upload_new(store *st, const char *key, uint64_t max_size
 	return mp_new(s, key, s3_part_size_for(max_size, s->set.part_size));
 }
 
-static int open_local(struct store_upload *u, const char *local_path, uint64_t *size)
-{
-	struct stat sb;
-	int fd = open(local_path, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0 && fstat(fd, &sb) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	if (fd < 0) {
-		store_fail(&u->s->base, ES_ERR_IO, u->url, "cannot read '%s': %s", local_path,
-			   strerror(errno));
-		return -1;
-	}
-	if (size)
-		*size = (uint64_t)sb.st_size;
-	return fd;
-}
-
 /* Send the whole parts among the first `ready` bytes, once the file has
  * reached the multipart threshold (a smaller object is one PUT at the end). */
 static es_result s3_upload_send(store *st, store_upload *u, const char *local_path,
@@ -852,7 +831,7 @@ static es_result s3_upload_send(store *st, store_upload *u, const char *local_pa
 		return ES_OK;            /* upload_end refuses it */
 	if (!u->upload_id && (r = mp_begin(u)) != ES_OK)
 		return r;
-	if ((fd = open_local(u, local_path, NULL)) < 0)
+	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, NULL)) < 0)
 		return ES_ERR_IO;
 	r = mp_send(u, fd, local_path, ready, whole);
 	close(fd);
@@ -869,7 +848,7 @@ static es_result s3_upload_end(store *st, store_upload *u, const char *local_pat
 
 	if (!u->upload_id)
 		return s3_put(st, u->key, local_path);
-	if ((fd = open_local(u, local_path, &size)) < 0) {
+	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, &size)) < 0) {
 		abort_upload(u->s, u->key, u->upload_id, u->url);
 		free(u->upload_id);
 		u->upload_id = NULL;

@@ -293,6 +293,42 @@ def test_block_list_upload_above_threshold():
         sc.cleanup()
 
 
+@test
+def test_blocks_go_out_while_the_file_is_read_and_none_is_committed_if_it_fails():
+    """Blocks of a growing blob are sent while its input is still read
+    (uncommitted, invisible); when the input's last CRC is wrong no block
+    list is put, no blob appears, the good file's lines come out once."""
+    p = peer()
+    base = Scenario("azlate")
+    base.direct(A)
+    rnd = random.Random(12)
+    good = big_events(rnd, A, 40, "good")
+    evs = big_events(rnd, A, 5600, "late")          # ~12.6 MB gzipped
+    base.add_file(A, "1-good.ndjson.gz", gz(lines(*good)))
+    data = gz(lines(*evs))
+    base.add_file(A, "2-bad.ndjson.gz", data[:-8] + bytes([data[-8] ^ 1]) + data[-7:])
+    base.additional(X, [A], max_object_bytes=1 << 30)
+    sc = AzScenario(base, p)
+    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    try:
+        sc.upload()
+        p.reset_stats()
+        r = sc.run("run", "--json", check=1)
+        s = json.loads(r.stdout)
+        assert b"starts over" in r.stderr, r.stderr
+        reqs = p.requests()
+        blocks = [q for q in reqs if q["method"] == "PUT" and "comp=block&" in q["target"]]
+        lists = [q for q in reqs if "comp=blocklist" in q["target"]]
+        print("     %d block(s) sent before the CRC failed" % len(blocks))
+        assert blocks, "no block went out while the file was read"
+        eq(lists, [], "Put Block List requests")
+        eq(s["files"]["failed"], 1, "the corrupt file failed")
+        eq(sc.output_lines(X), good, "only the good file's lines")
+        eq(len(sc.objects(X)), 1, "one blob")
+    finally:
+        sc.cleanup()
+
+
 # --------------------------------------------------------------------------
 # credentials
 # --------------------------------------------------------------------------

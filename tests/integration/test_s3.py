@@ -703,6 +703,7 @@ def test_killed_during_multipart_upload_rerun_cleans_up():
         sc.upload()
         sc.write_config()
         p.set_faults([{"method": "PUT", "path": "partNumber=2", "times": 1, "action": "delay_ms:5000"}])
+        p.reset_stats()          # only this run's requests below
         e = dict(os.environ, **sc.env)
         proc = subprocess.Popen([BIN, "-q", "-c", sc.path("evshare.json"), "run"], env=e,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
