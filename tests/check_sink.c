@@ -589,6 +589,90 @@ START_TEST(nothing_written_no_object)
 }
 END_TEST
 
+/* Read a whole file (or the first n bytes of it) into out. */
+static void read_prefix(const char *path, uint64_t n, buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[4096];
+	size_t got;
+
+	ck_assert_ptr_nonnull(f);
+	buf_reset(out);
+	while (out->len < n && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(out, chunk, n - out->len < got ? (size_t)(n - out->len) : got);
+	fclose(f);
+}
+
+/* What zstream_growing() shows of the file being written is a prefix of
+ * the file as it ends, never shrinking, with the file's number and tag. */
+START_TEST(growing_file_is_a_prefix_of_the_finished_one)
+{
+	static const char tag_a[] = "SRC-a", tag_b[] = "SRC-b";
+	zpool *pool = zpool_new(2, 4);
+	char *prefix;
+	zstream *z;
+	zfile *files = NULL;
+	buf snap = BUF_INIT, whole = BUF_INIT;
+	uint64_t last = 0;
+	unsigned seen = 0, seq;
+	size_t n;
+
+	new_tmpdir();
+	prefix = xasprintf("%s/z-", tmpdir);
+	z = zstream_new(pool, 1, 1ull << 30, prefix);
+	ck_assert(!zstream_growing(z, &seq, &last, &(const void *){ NULL }));
+	for (int i = 0; i < 40; i++) {
+		buf block = BUF_INIT;
+		uint64_t bytes;
+		const void *tag;
+		size_t len;
+
+		for (int k = 0; k < 2000; k++)
+			buf_printf(&block, "{\"n\":%d,\"k\":%d,\"x\":\"%08x\"}\n", i, k,
+				   (unsigned)(i * 7919 + k * 104729));
+		if (i == 20)
+			zstream_cut(z);       /* file 2 from here */
+		zstream_submit(z, buf_detach(&block, &len), len, i < 20 ? tag_a : tag_b);
+		if (!zstream_growing(z, &seq, &bytes, &tag))
+			continue;
+		ck_assert_ptr_eq(tag, seq == 1 ? tag_a : tag_b);
+		if (seq == 1) {
+			char *path = zstream_file_path(z, 1);
+
+			ck_assert_uint_ge(bytes, last);
+			last = bytes;
+			read_prefix(path, bytes, &snap);
+			ck_assert_uint_eq(snap.len, bytes);
+			seen++;
+			free(path);
+		}
+	}
+	ck_assert_int_eq(zstream_finish(z), 0);
+	ck_assert(!zstream_growing(z, &seq, &last, &(const void *){ NULL }));
+	n = zstream_take(z, &files);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(files[0].seq, 1);
+	ck_assert_ptr_eq(files[0].tag, tag_a);
+	ck_assert_ptr_eq(files[1].tag, tag_b);
+	/* a submit waits for room (4 blocks in the pool), so file 1 was seen
+	 * growing at least from its 5th block on */
+	ck_assert_uint_ge(seen, 15);
+	read_prefix(files[0].path, UINT64_MAX, &whole);
+	ck_assert_uint_gt(whole.len, snap.len);
+	ck_assert_int_eq(memcmp(whole.data, snap.data, snap.len), 0);
+	for (size_t i = 0; i < n; i++) {
+		unlink(files[i].path);
+		zfile_release(&files[i]);
+	}
+	free(files);
+	zstream_free(z);
+	zpool_free(pool);
+	buf_release(&snap);
+	buf_release(&whole);
+	free(prefix);
+}
+END_TEST
+
 /* Write the lines of `seed` (with rotation) through a sink into dest_name. */
 static void run_once(bench *b, const char *dest_name, uint64_t seed)
 {
@@ -698,6 +782,7 @@ Suite *sink_suite(void)
 	tcase_add_test(tc, nothing_written_no_object);
 	tcase_add_test(tc, same_lines_same_bytes);
 	tcase_add_test(tc, write_errors);
+	tcase_add_test(tc, growing_file_is_a_prefix_of_the_finished_one);
 	suite_add_tcase(s, tc);
 	return s;
 }
