@@ -22,8 +22,8 @@
  * comes from a file known to be good (sink_put_ready), in order.
  * sink_finish() ends the last object and allows every one; sink_wait()
  * waits until all are visible.  The putter's first failure stops it and
- * is returned by the next sink_write(), sink_put_ready(), sink_finish()
- * or sink_wait().  sink_stop() (also part of sink_release()) stops the
+ * is returned by the next sink_put_ready(), sink_finish() or sink_wait(),
+ * or by a sink_write() that hands a block on.  sink_stop() (also part of sink_release()) stops the
  * putter and takes back what was sent of objects not made visible.
  *
  * Everything a sink writes is a function of the lines it is given and the

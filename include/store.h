@@ -105,7 +105,7 @@ struct store_ops {
 	es_result (*get)(store *s, const store_object *obj, store_write_fn fn,
 			 void *ud);
 	es_result (*put)(store *s, const char *key, const char *local_path);
-	/* optional, all four or none */
+	/* optional, all four or none; upload_new does no I/O and never blocks */
 	store_upload *(*upload_new)(store *s, const char *key, uint64_t max_size);
 	es_result (*upload_send)(store *s, store_upload *u, const char *local_path,
 				 uint64_t ready);

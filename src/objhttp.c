@@ -601,8 +601,11 @@ int objhttp_open_file(store *st, const char *url, const char *local_path, uint64
 	int fd = open(local_path, O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0 && fstat(fd, &sb) < 0) {
+		int e = errno;
+
 		close(fd);
 		fd = -1;
+		errno = e;
 	}
 	if (fd < 0) {
 		store_fail(st, ES_ERR_IO, url, "cannot read '%s': %s", local_path, strerror(errno));

@@ -592,9 +592,13 @@ static es_result run_file_checked(struct run_ctx *c, size_t i, store *src, char 
 	outcomes[i] = 'o';
 	fr = deliver_from(c, src);
 	if (fr != ES_OK) {
-		if (!c->delivered && !c->f_local_error)
+		/* a local failure (spool, quarantine, an output's upload) was
+		 * told where it happened: it is not the file's */
+		if (c->f_local_error)
+			return fr;
+		if (!c->delivered)
 			return file_failed(c, i, outcomes);
-		return es_error_url(c->f_local_error ? fr : ES_ERR_TEMP, c->url,
+		return es_error_url(ES_ERR_TEMP, c->url,
 				    "'%s' could not be read to the end after it was checked "
 				    "(%s); nothing is committed and the next run finishes this "
 				    "one", c->url, c->f_reason);

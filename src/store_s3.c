@@ -688,6 +688,8 @@ static es_result mp_send(struct store_upload *u, int fd, const char *local_path,
 	r = objhttp_each(&u->s->oh, u->s->set.upload_streams, upto - u->nsent, send_part, &p,
 			 u->url);
 	if (r != ES_OK) {
+		/* parts of the batch that were stored are sent again if the
+		 * upload goes on (nobody does so today: a failure ends it) */
 		for (size_t i = u->nsent; i < upto; i++) {
 			free(u->etags[i]);
 			u->etags[i] = NULL;

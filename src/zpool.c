@@ -33,8 +33,8 @@ struct zstream {
 	/* the file being written (by the writing thread only) */
 	int fd;
 	zfile cur;
-	zfile grow;                 /* a copy of cur as of the last write, under the
-				       lock (its path is not owned) */
+	zfile grow;                 /* seq, bytes and tag of cur as of the last
+				       write, under the lock (no path) */
 	unsigned seq;
 	/* finished files, waiting for zstream_take() */
 	zfile *done;
@@ -136,6 +136,7 @@ static void write_ready(zpool *p, zstream *z)
 		z->writing = false;
 		add_done(z, &closed);
 		z->grow = z->cur;
+		z->grow.path = NULL;      /* not ours: nobody reads it */
 		if (err && !z->error) {
 			z->error = err;
 			z->error_path = xstrdup(z->cur.path ? z->cur.path : z->prefix);

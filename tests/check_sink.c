@@ -625,6 +625,7 @@ START_TEST(growing_file_is_a_prefix_of_the_finished_one)
 		buf block = BUF_INIT;
 		uint64_t bytes;
 		const void *tag;
+		char *data;
 		size_t len;
 
 		for (int k = 0; k < 2000; k++)
@@ -632,7 +633,8 @@ START_TEST(growing_file_is_a_prefix_of_the_finished_one)
 				   (unsigned)(i * 7919 + k * 104729));
 		if (i == 20)
 			zstream_cut(z);       /* file 2 from here */
-		zstream_submit(z, buf_detach(&block, &len), len, i < 20 ? tag_a : tag_b);
+		data = buf_detach(&block, &len);
+		zstream_submit(z, data, len, i < 20 ? tag_a : tag_b);
 		if (!zstream_growing(z, &seq, &bytes, &tag))
 			continue;
 		ck_assert_ptr_eq(tag, seq == 1 ? tag_a : tag_b);
