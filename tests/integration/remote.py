@@ -4,6 +4,7 @@ test_core.py, where file:// uses it too) the end of the core scenario.
 Each takes the suite's scenario class or its scenario, so one copy serves
 s3:// and az:// alike."""
 import base64
+import json
 import random
 import re
 import zlib
@@ -48,3 +49,44 @@ def fault_scenario(name, p, remote_scenario, big=True):
     sc = remote_scenario(base, p)
     sc.upload()
     return sc, reference.expected(sc.expected_inputs(), sub_tuples(sc))
+
+
+def late_crc_scenario(name, p, remote_scenario):
+    """One source: a small good file, then a ~12.6 MB one whose last CRC is
+    wrong; one subscriber, one object, 5 MiB parts (blocks) from 5 MiB on:
+    parts go out while the bad file is read.  Returns (scenario, the good
+    file's events)."""
+    base = Scenario(name)
+    base.direct(A)
+    rnd = random.Random(12)
+    good = big_events(rnd, A, 40, "good")
+    data = gz(lines(*big_events(rnd, A, 5600, "late")))
+    base.add_file(A, "1-good.ndjson.gz", gz(lines(*good)))
+    base.add_file(A, "2-bad.ndjson.gz", data[:-8] + bytes([data[-8] ^ 1]) + data[-7:])
+    base.additional(X, [A], max_object_bytes=1 << 30)
+    sc = remote_scenario(base, p)
+    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    sc.upload()
+    return sc, good
+
+
+def run_late_crc(sc):
+    """Run a late_crc_scenario; check what does not depend on the store:
+    the run starts over without the bad file, and only the good file's
+    lines come out, in one object.  Returns the peer's requests."""
+    sc.peer.reset_stats()
+    r = sc.run("run", "--json", check=1)
+    s = json.loads(r.stdout)
+    assert b"starts over" in r.stderr, r.stderr
+    if s["files"]["failed"] != 1:
+        raise AssertionError("failed files: %r" % s["files"])
+    return sc.peer.requests()
+
+
+def check_late_crc_output(sc, good):
+    got = sc.output_lines(X)
+    if got != good:
+        raise AssertionError("output lines: got %d, expected the good file's %d"
+                             % (len(got), len(good)))
+    if len(sc.objects(X)) != 1:
+        raise AssertionError("objects: %r" % [k for k, _ in sc.objects(X)])

@@ -40,6 +40,7 @@ del harness.TESTS[_n_core:]      # test_core's own tests are not run here
 from harness import Scenario, event, gz, lines, eq, BIN  # noqa: E402
 import reference  # noqa: E402
 from remote import (check_lines, big_events, without_run_id, fault_scenario,  # noqa: E402
+                    late_crc_scenario, run_late_crc, check_late_crc_output,
                     retried_fixed_then_idle)
 import azclient  # noqa: E402
 from azharness import (AzScenario, peer, new_container, upload_many, state_committed,  # noqa: E402
@@ -299,32 +300,14 @@ def test_blocks_go_out_while_the_file_is_read_and_none_is_committed_if_it_fails(
     (uncommitted, invisible); when the input's last CRC is wrong no block
     list is put, no blob appears, the good file's lines come out once."""
     p = peer()
-    base = Scenario("azlate")
-    base.direct(A)
-    rnd = random.Random(12)
-    good = big_events(rnd, A, 40, "good")
-    evs = big_events(rnd, A, 5600, "late")          # ~12.6 MB gzipped
-    base.add_file(A, "1-good.ndjson.gz", gz(lines(*good)))
-    data = gz(lines(*evs))
-    base.add_file(A, "2-bad.ndjson.gz", data[:-8] + bytes([data[-8] ^ 1]) + data[-7:])
-    base.additional(X, [A], max_object_bytes=1 << 30)
-    sc = AzScenario(base, p)
-    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    sc, good = late_crc_scenario("azlate", p, AzScenario)
     try:
-        sc.upload()
-        p.reset_stats()
-        r = sc.run("run", "--json", check=1)
-        s = json.loads(r.stdout)
-        assert b"starts over" in r.stderr, r.stderr
-        reqs = p.requests()
+        reqs = run_late_crc(sc)
         blocks = [q for q in reqs if q["method"] == "PUT" and "comp=block&" in q["target"]]
-        lists = [q for q in reqs if "comp=blocklist" in q["target"]]
         print("     %d block(s) sent before the CRC failed" % len(blocks))
         assert blocks, "no block went out while the file was read"
-        eq(lists, [], "Put Block List requests")
-        eq(s["files"]["failed"], 1, "the corrupt file failed")
-        eq(sc.output_lines(X), good, "only the good file's lines")
-        eq(len(sc.objects(X)), 1, "one blob")
+        eq([q for q in reqs if "comp=blocklist" in q["target"]], [], "Put Block List requests")
+        check_late_crc_output(sc, good)
     finally:
         sc.cleanup()
 

@@ -36,6 +36,7 @@ del harness.TESTS[_n_core:]      # test_core's own tests are not run here
 from harness import Scenario, event, gz, lines, eq, BIN  # noqa: E402
 import reference  # noqa: E402
 from remote import (check_lines, big_events, without_run_id, fault_scenario,  # noqa: E402
+                    late_crc_scenario, run_late_crc, check_late_crc_output,
                     retried_fixed_then_idle)
 from s3harness import (S3Scenario, peer, new_bucket, upload_many, open_uploads,  # noqa: E402
                        state_committed, read_state, test, main, KEY, TOKEN_KEY, OTHER_KEY,
@@ -264,37 +265,20 @@ def test_parts_go_out_while_the_file_is_read_and_are_taken_back_if_it_fails():
     back: the upload is aborted, no object appears, the good file's lines
     come out once."""
     p = peer()
-    base = Scenario("mplate")
-    base.direct(A)
-    rnd = random.Random(12)
-    good = big_events(rnd, A, 40, "good")
-    evs = big_events(rnd, A, 5600, "late")          # ~12.6 MB gzipped
-    base.add_file(A, "1-good.ndjson.gz", gz(lines(*good)))
-    data = gz(lines(*evs))
-    base.add_file(A, "2-bad.ndjson.gz", data[:-8] + bytes([data[-8] ^ 1]) + data[-7:])
-    base.additional(X, [A], max_object_bytes=1 << 30)
-    sc = S3Scenario(base, p)
-    sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
+    sc, good = late_crc_scenario("mplate", p, S3Scenario)
     try:
-        sc.upload()
-        p.reset_stats()
-        r = sc.run("run", "--json", check=1)
-        s = json.loads(r.stdout)
-        assert b"starts over" in r.stderr, r.stderr
-        reqs = p.requests()
+        reqs = run_late_crc(sc)
         parts = [q for q in reqs if q["method"] == "PUT" and "partNumber=" in q["target"]]
         aborts = [q for q in reqs if q["method"] == "DELETE" and "uploadId=" in q["target"]]
         completes = [q for q in reqs if q["method"] == "POST" and "uploadId=" in q["target"]]
         print("     %d part(s) sent before the CRC failed, %d upload(s) aborted"
               % (len(parts), len(aborts)))
         assert parts, "no part went out while the file was read"
-        eq([q["status"] for q in aborts], [204] * len(aborts), "aborts")
         assert aborts, "the upload was not aborted"
+        eq([q["status"] for q in aborts], [204] * len(aborts), "aborts")
         eq(completes, [], "CompleteMultipartUpload requests")
         no_uploads_left(sc)
-        eq(s["files"]["failed"], 1, "the corrupt file failed")
-        eq(sc.output_lines(X), good, "only the good file's lines")
-        eq(len(sc.objects(X)), 1, "one object")
+        check_late_crc_output(sc, good)
     finally:
         sc.cleanup()
 
