@@ -628,15 +628,18 @@ def test_fault_multipart_fails_for_good_is_aborted():
     sc.dst_extra = {"part_size": 5 << 20, "multipart_threshold": 5 << 20}
     try:
         sc.upload()
-        p.set_faults([{"method": "PUT", "path": "partNumber=2", "times": -1,
-                       "action": {"status": 400}, "code": "InvalidArgument"}])
-        p.reset_stats()
-        pr = sc.run("run", check=69)
-        assert b"InvalidArgument" in pr.stderr, pr.stderr
-        assert any(r["method"] == "DELETE" and "uploadId=" in r["target"] for r in p.requests())
-        no_uploads_left(sc)
-        eq(sc.objects(X), [], "nothing visible")
-        assert not state_committed(sc)
+        # part 1 goes out while the file is read, part 2 after its end
+        for part in ("partNumber=1", "partNumber=2"):
+            p.set_faults([{"method": "PUT", "path": part, "times": -1,
+                           "action": {"status": 400}, "code": "InvalidArgument"}])
+            p.reset_stats()
+            pr = sc.run("run", check=69)
+            assert b"InvalidArgument" in pr.stderr, pr.stderr
+            assert any(r["method"] == "DELETE" and "uploadId=" in r["target"]
+                       for r in p.requests()), part
+            no_uploads_left(sc)
+            eq(sc.objects(X), [], "nothing visible")
+            assert not state_committed(sc)
         p.clear_faults()
         sc.run("run", check=0)
         eq(sc.output_lines(X), evs, "the next run finishes")
