@@ -1,13 +1,16 @@
 /*
  * check_sink.c - one subscriber's output for a run, to a file://
  * destination in a temporary directory: order, keys, dedup, rotation at
- * max_object_bytes, {source} splitting, no empty objects, determinism.
+ * max_object_bytes, {source} splitting, no empty objects, determinism;
+ * and, through a destination that takes uploads in steps, what the sink's
+ * putter thread does with them.
  *
  * Objects are read back from the destination directory and decompressed
  * with zlib directly.
  */
 #include <check.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -675,6 +678,222 @@ START_TEST(growing_file_is_a_prefix_of_the_finished_one)
 }
 END_TEST
 
+/*
+ * A destination that takes uploads in steps: the file:// store of the
+ * bench with the four upload operations added, which record what the
+ * putter does (from its thread, under a lock) and end an upload with the
+ * file store's own put.  It checks the store contract the sink relies on:
+ * what is sent only grows, nothing is visible before the caller allows
+ * it, every upload is freed, one not ended is taken back.
+ */
+static struct recorder {
+	pthread_mutex_t mu;
+	const struct store_ops *file_ops;
+	struct store_ops ops;
+	unsigned news, sends, ends, frees, taken_back;
+	unsigned shrank;          /* sends whose `ready` went down */
+	bool fail_sends;
+} rec = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+struct store_upload {
+	char *key;
+	uint64_t ready;
+	bool ended;
+};
+
+static store_upload *rec_new(store *st, const char *key, uint64_t max_size)
+{
+	struct store_upload *u = xcalloc(1, sizeof(*u));
+
+	(void)st;
+	(void)max_size;
+	u->key = xstrdup(key);
+	pthread_mutex_lock(&rec.mu);
+	rec.news++;
+	pthread_mutex_unlock(&rec.mu);
+	return u;
+}
+
+static es_result rec_send(store *st, store_upload *u, const char *path, uint64_t ready)
+{
+	struct stat sb;
+	es_result r = ES_OK;
+
+	pthread_mutex_lock(&rec.mu);
+	rec.sends++;
+	if (ready < u->ready || stat(path, &sb) != 0 || (uint64_t)sb.st_size < ready)
+		rec.shrank++;
+	u->ready = ready;
+	if (rec.fail_sends)
+		r = store_fail(st, ES_ERR_TEMP, NULL, "recorder: sending refused");
+	pthread_mutex_unlock(&rec.mu);
+	return r;
+}
+
+static es_result rec_end(store *st, store_upload *u, const char *path)
+{
+	es_result r = rec.file_ops->put(st, u->key, path);
+
+	pthread_mutex_lock(&rec.mu);
+	rec.ends++;
+	u->ended = r == ES_OK;
+	pthread_mutex_unlock(&rec.mu);
+	return r;
+}
+
+static void rec_free(store *st, store_upload *u)
+{
+	(void)st;
+	pthread_mutex_lock(&rec.mu);
+	rec.frees++;
+	if (!u->ended)
+		rec.taken_back++;
+	pthread_mutex_unlock(&rec.mu);
+	free(u->key);
+	free(u);
+}
+
+static void recorder_attach(bench *b)
+{
+	pthread_mutex_lock(&rec.mu);
+	rec.file_ops = b->dest->ops;
+	rec.ops = *b->dest->ops;
+	rec.ops.upload_new = rec_new;
+	rec.ops.upload_send = rec_send;
+	rec.ops.upload_end = rec_end;
+	rec.ops.upload_free = rec_free;
+	rec.news = rec.sends = rec.ends = rec.frees = rec.taken_back = rec.shrank = 0;
+	rec.fail_sends = false;
+	pthread_mutex_unlock(&rec.mu);
+	b->dest->ops = &rec.ops;
+}
+
+static struct recorder rec_now(void)
+{
+	struct recorder r;
+
+	pthread_mutex_lock(&rec.mu);
+	r = rec;
+	pthread_mutex_unlock(&rec.mu);
+	return r;
+}
+
+/* Wait (up to 10 s) until the putter has sent something. */
+static void wait_for_sends(void)
+{
+	for (int i = 0; i < 1000 && !rec_now().sends; i++)
+		usleep(10000);
+	ck_assert_uint_gt(rec_now().sends, 0);
+}
+
+START_TEST(uploads_grow_and_become_visible_only_when_allowed)
+{
+	bench b;
+	sink s;
+	objects o;
+	char **lines;
+	size_t n;
+	buf all = BUF_INIT, want = BUF_INIT;
+
+	new_tmpdir();
+	bench_init(&b, "dest", "\"max_object_bytes\":16384");
+	recorder_attach(&b);
+	make_lines(&lines, &n, 0x5eed);
+	sink_start(&s, &b);
+	/* "file 1": its lines are in objects that may not be shown yet */
+	for (int round = 0; round < 5; round++)
+		for (size_t i = 0; i < n; i++) {
+			char id[48];
+
+			snprintf(id, sizeof(id), "id-%d-%zu", round, i);
+			write_line(&s, "SRC-a", id, lines[i]);
+			buf_printf(&want, "%s\n", lines[i]);
+		}
+	wait_for_sends();
+	usleep(50000);
+	ck_assert_uint_eq(rec_now().ends, 0);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_eq(o.n, 0);
+	objects_free(&o);
+	/* file 1 is good: what holds only its lines may be shown */
+	ck_assert_int_eq(sink_put_ready(&s), ES_OK);
+	ck_assert_int_eq(finish(&s), ES_OK);
+	sink_stop(&s);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_ge(o.n, 3);
+	ck_assert_uint_eq(o.n, s.nobjects);
+	ck_assert_uint_eq(rec_now().ends, o.n);
+	ck_assert_uint_eq(rec_now().news, o.n);
+	ck_assert_uint_eq(rec_now().frees, o.n);
+	ck_assert_uint_eq(rec_now().taken_back, 0);
+	ck_assert_uint_eq(rec_now().shrank, 0);
+	for (size_t i = 0; i < o.n; i++) {
+		buf raw = BUF_INIT, plain = BUF_INIT;
+
+		read_object(b.dest_dir, o.keys[i], &raw, &plain);
+		buf_add(&all, plain.data, plain.len);
+		buf_release(&raw);
+		buf_release(&plain);
+	}
+	ck_assert_uint_eq(all.len, want.len);
+	ck_assert(!memcmp(all.data, want.data, want.len));
+	objects_free(&o);
+	free_lines(lines, n);
+	buf_release(&all);
+	buf_release(&want);
+	sink_release(&s);
+	ck_assert_uint_eq(count_entries(b.spool), 0);
+	bench_release(&b);
+}
+END_TEST
+
+START_TEST(upload_failure_stops_the_sink_and_takes_back_what_was_sent)
+{
+	bench b;
+	sink s;
+	objects o;
+	char **lines;
+	size_t n;
+	es_result r = ES_OK;
+
+	new_tmpdir();
+	bench_init(&b, "dest", "\"max_object_bytes\":16384");
+	recorder_attach(&b);
+	pthread_mutex_lock(&rec.mu);
+	rec.fail_sends = true;
+	pthread_mutex_unlock(&rec.mu);
+	make_lines(&lines, &n, 0xfa11);
+	sink_start(&s, &b);
+	/* the failure shows in a later write (or at the end at the latest) */
+	for (int round = 0; round < 50 && r == ES_OK; round++)
+		for (size_t i = 0; i < n && r == ES_OK; i++) {
+			char id[48];
+
+			snprintf(id, sizeof(id), "id-%d-%zu", round, i);
+			r = sink_write(&s, "SRC-a", fp_of(id), lines[i], strlen(lines[i]));
+			if (r == ES_OK && i == n / 2)
+				usleep(2000);
+		}
+	if (r == ES_OK)
+		r = finish(&s);
+	ck_assert_int_eq(r, ES_ERR_TEMP);
+	ck_assert_int_eq(sink_wait(&s), ES_ERR_TEMP);
+	sink_stop(&s);
+	ck_assert_uint_eq(rec_now().ends, 0);
+	ck_assert_uint_gt(rec_now().news, 0);
+	ck_assert_uint_eq(rec_now().frees, rec_now().news);
+	ck_assert_uint_eq(rec_now().taken_back, rec_now().news);
+	ck_assert_uint_eq(s.nobjects, 0);
+	list_objects(b.dest_dir, &o);
+	ck_assert_uint_eq(o.n, 0);
+	objects_free(&o);
+	free_lines(lines, n);
+	sink_release(&s);
+	ck_assert_uint_eq(count_entries(b.spool), 0);
+	bench_release(&b);
+}
+END_TEST
+
 /* Write the lines of `seed` (with rotation) through a sink into dest_name. */
 static void run_once(bench *b, const char *dest_name, uint64_t seed)
 {
@@ -785,6 +1004,8 @@ Suite *sink_suite(void)
 	tcase_add_test(tc, same_lines_same_bytes);
 	tcase_add_test(tc, write_errors);
 	tcase_add_test(tc, growing_file_is_a_prefix_of_the_finished_one);
+	tcase_add_test(tc, uploads_grow_and_become_visible_only_when_allowed);
+	tcase_add_test(tc, upload_failure_stops_the_sink_and_takes_back_what_was_sent);
 	suite_add_tcase(s, tc);
 	return s;
 }
