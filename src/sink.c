@@ -75,6 +75,35 @@ static es_result stream_error(sink *s, int err)
  * pipeline sees it at its next call.
  */
 
+/*
+ * However many subscribers a run has, at most SINK_PUTTERS_AT_ONCE
+ * putters talk to their stores at the same time: a bound on connections
+ * (each putter may use upload_streams of them) and open files.  The
+ * process's putters share it.
+ */
+#define SINK_PUTTERS_AT_ONCE 8
+
+static pthread_mutex_t putters_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t putters_cv = PTHREAD_COND_INITIALIZER;
+static unsigned putters_busy;
+
+static void putter_enter(void)
+{
+	pthread_mutex_lock(&putters_mu);
+	while (putters_busy >= SINK_PUTTERS_AT_ONCE)
+		pthread_cond_wait(&putters_cv, &putters_mu);
+	putters_busy++;
+	pthread_mutex_unlock(&putters_mu);
+}
+
+static void putter_leave(void)
+{
+	pthread_mutex_lock(&putters_mu);
+	putters_busy--;
+	pthread_cond_signal(&putters_cv);
+	pthread_mutex_unlock(&putters_mu);
+}
+
 /* An object's key (false: unsafe; an error was logged). */
 static bool object_key(sink *s, const sink_object *o, buf *key)
 {
@@ -164,10 +193,12 @@ static void *putter_main(void *arg)
 		key_text = s->objs[i].key;
 		pthread_mutex_unlock(&s->mu);
 		/* s->objs may move meanwhile; what the strings point to does not */
+		putter_enter();
 		if (end)
 			r = end_object(s, key_text, path, ready, up);
 		else
 			r = store_upload_send(s->dest, up, path, ready);
+		putter_leave();
 		pthread_mutex_lock(&s->mu);
 		if (end && r == ES_OK) {
 			store_upload_free(s->dest, s->objs[i].up);

@@ -692,8 +692,21 @@ static struct recorder {
 	struct store_ops ops;
 	unsigned news, sends, ends, frees, taken_back;
 	unsigned shrank;          /* sends whose `ready` went down */
+	unsigned busy, most_busy; /* sends and ends under way, and their peak */
+	unsigned delay_us;        /* each send and end takes this long */
 	bool fail_sends;
 } rec = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void rec_busy(int d)
+{
+	pthread_mutex_lock(&rec.mu);
+	rec.busy += (unsigned)d;
+	if (rec.busy > rec.most_busy)
+		rec.most_busy = rec.busy;
+	pthread_mutex_unlock(&rec.mu);
+	if (d > 0 && rec.delay_us)
+		usleep(rec.delay_us);
+}
 
 struct store_upload {
 	char *key;
@@ -719,6 +732,7 @@ static es_result rec_send(store *st, store_upload *u, const char *path, uint64_t
 	struct stat sb;
 	es_result r = ES_OK;
 
+	rec_busy(+1);
 	pthread_mutex_lock(&rec.mu);
 	rec.sends++;
 	if (ready < u->ready || stat(path, &sb) != 0 || (uint64_t)sb.st_size < ready)
@@ -727,17 +741,21 @@ static es_result rec_send(store *st, store_upload *u, const char *path, uint64_t
 	if (rec.fail_sends)
 		r = store_fail(st, ES_ERR_TEMP, NULL, "recorder: sending refused");
 	pthread_mutex_unlock(&rec.mu);
+	rec_busy(-1);
 	return r;
 }
 
 static es_result rec_end(store *st, store_upload *u, const char *path)
 {
-	es_result r = rec.file_ops->put(st, u->key, path);
+	es_result r;
 
+	rec_busy(+1);
+	r = rec.file_ops->put(st, u->key, path);
 	pthread_mutex_lock(&rec.mu);
 	rec.ends++;
 	u->ended = r == ES_OK;
 	pthread_mutex_unlock(&rec.mu);
+	rec_busy(-1);
 	return r;
 }
 
@@ -763,6 +781,7 @@ static void recorder_attach(bench *b)
 	rec.ops.upload_end = rec_end;
 	rec.ops.upload_free = rec_free;
 	rec.news = rec.sends = rec.ends = rec.frees = rec.taken_back = rec.shrank = 0;
+	rec.busy = rec.most_busy = rec.delay_us = 0;
 	rec.fail_sends = false;
 	pthread_mutex_unlock(&rec.mu);
 	b->dest->ops = &rec.ops;
@@ -894,6 +913,53 @@ START_TEST(upload_failure_stops_the_sink_and_takes_back_what_was_sent)
 }
 END_TEST
 
+/* However many subscribers, at most 8 putters send at once. */
+START_TEST(at_most_eight_putters_at_once)
+{
+	enum { NSINKS = 12 };
+	bench b[NSINKS];
+	sink s[NSINKS];
+	char **lines;
+	size_t n;
+
+	new_tmpdir();
+	for (int k = 0; k < NSINKS; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "dest%d", k);
+		bench_init(&b[k], name, "\"max_object_bytes\":16384");
+		recorder_attach(&b[k]);
+		sink_start(&s[k], &b[k]);
+	}
+	pthread_mutex_lock(&rec.mu);
+	rec.delay_us = 20000;
+	pthread_mutex_unlock(&rec.mu);
+	make_lines(&lines, &n, 0x8);
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < n; i++)
+			for (int k = 0; k < NSINKS; k++) {
+				char id[48];
+
+				snprintf(id, sizeof(id), "id-%d-%zu", round, i);
+				write_line(&s[k], "SRC-a", id, lines[i]);
+			}
+	for (int k = 0; k < NSINKS; k++) {
+		ck_assert_int_eq(sink_put_ready(&s[k]), ES_OK);
+		ck_assert_int_eq(sink_finish(&s[k]), ES_OK);
+	}
+	for (int k = 0; k < NSINKS; k++)
+		ck_assert_int_eq(sink_wait(&s[k]), ES_OK);
+	ck_assert_uint_le(rec_now().most_busy, 8);
+	ck_assert_uint_ge(rec_now().most_busy, 2);
+	ck_assert_uint_eq(rec_now().busy, 0);
+	for (int k = 0; k < NSINKS; k++) {
+		sink_release(&s[k]);
+		bench_release(&b[k]);
+	}
+	free_lines(lines, n);
+}
+END_TEST
+
 /* Write the lines of `seed` (with rotation) through a sink into dest_name. */
 static void run_once(bench *b, const char *dest_name, uint64_t seed)
 {
@@ -1006,6 +1072,7 @@ Suite *sink_suite(void)
 	tcase_add_test(tc, growing_file_is_a_prefix_of_the_finished_one);
 	tcase_add_test(tc, uploads_grow_and_become_visible_only_when_allowed);
 	tcase_add_test(tc, upload_failure_stops_the_sink_and_takes_back_what_was_sent);
+	tcase_add_test(tc, at_most_eight_putters_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
