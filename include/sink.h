@@ -23,8 +23,10 @@
  * sink_finish() ends the last object and allows every one; sink_wait()
  * waits until all are visible.  The putter's first failure stops it and
  * is returned by the next sink_put_ready(), sink_finish() or sink_wait(),
- * or by a sink_write() that hands a block on.  sink_stop() (also part of sink_release()) stops the
- * putter and takes back what was sent of objects not made visible.
+ * or by a sink_write() that hands a block on.  sink_stop() (also part of
+ * sink_release()) stops the putter and takes back what was sent of
+ * objects not made visible.  At most 8 putters of the process talk to
+ * their stores at once.
  *
  * Everything a sink writes is a function of the lines it is given and the
  * run's id and start time: block sizes depend on the lines only, and the
