@@ -276,6 +276,14 @@ int objhttp_open_file(store *st, const char *url, const char *local_path, uint64
  * MiB so that at most max_parts parts are needed. */
 uint64_t objhttp_part_size_for(uint64_t size, uint64_t part_size, uint64_t max_parts);
 
+/* For an upload of a file that is still growing (store.h): how many
+ * whole parts of part_size its first `ready` bytes hold, when that is
+ * more than the `sent` ones already out, at most max_parts, and worth
+ * sending now: the upload has begun, or ready has reached threshold (a
+ * smaller object goes in one request at the end).  0: nothing to send. */
+size_t objhttp_parts_due(uint64_t ready, uint64_t part_size, size_t sent, size_t max_parts,
+			 bool begun, uint64_t threshold);
+
 /* --- digests ---------------------------------------------------------- */
 
 typedef struct objhttp_digest {

@@ -656,6 +656,16 @@ uint64_t objhttp_part_size_for(uint64_t size, uint64_t part_size, uint64_t max_p
 	return need > part_size ? need : part_size;
 }
 
+size_t objhttp_parts_due(uint64_t ready, uint64_t part_size, size_t sent, size_t max_parts,
+			 bool begun, uint64_t threshold)
+{
+	uint64_t whole = part_size ? ready / part_size : 0;
+
+	if (whole <= sent || whole > max_parts || (!begun && ready < threshold))
+		return 0;
+	return (size_t)whole;
+}
+
 /* --- digests ----------------------------------------------------------- */
 
 void objhttp_md5_base64(const unsigned char md5[16], char out[OBJHTTP_MD5_B64_LEN])

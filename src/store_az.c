@@ -574,19 +574,18 @@ static store_upload *az_upload_new(store *st, const char *key, uint64_t max_size
 	return blocks_new(s, key, az_block_size_for(max_size, s->set.block_size));
 }
 
-/* Send the whole blocks among the first `ready` bytes, once the file has
- * reached the threshold (a smaller blob is one Put Blob at the end). */
+/* Send the whole blocks among the first `ready` bytes that are due. */
 static es_result az_upload_send(store *st, store_upload *u, const char *local_path,
 				uint64_t ready)
 {
-	size_t whole = (size_t)(ready / u->block_size);
+	size_t whole = objhttp_parts_due(ready, u->block_size, u->nsent, AZ_MAX_BLOCKS,
+					 u->nsent > 0, u->s->set.threshold);
 	es_result r;
 	int fd;
 
 	(void)st;
-	if (whole <= u->nsent || whole > AZ_MAX_BLOCKS ||
-	    (!u->nsent && ready < u->s->set.threshold) || !store_key_is_safe(u->key))
-		return ES_OK;
+	if (!whole || !store_key_is_safe(u->key))
+		return ES_OK;            /* an unsafe key: upload_end refuses it */
 	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, NULL)) < 0)
 		return ES_ERR_IO;
 	r = blocks_send(u, fd, local_path, ready, whole);

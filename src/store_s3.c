@@ -816,21 +816,18 @@ static store_upload *s3_upload_new(store *st, const char *key, uint64_t max_size
 	return mp_new(s, key, s3_part_size_for(max_size, s->set.part_size));
 }
 
-/* Send the whole parts among the first `ready` bytes, once the file has
- * reached the multipart threshold (a smaller object is one PUT at the end). */
+/* Send the whole parts among the first `ready` bytes that are due. */
 static es_result s3_upload_send(store *st, store_upload *u, const char *local_path,
 				uint64_t ready)
 {
-	size_t whole = (size_t)(ready / u->part_size);
+	size_t whole = objhttp_parts_due(ready, u->part_size, u->nsent, S3_MAX_PARTS,
+					 u->upload_id != NULL, u->s->set.threshold);
 	es_result r;
 	int fd;
 
 	(void)st;
-	if (whole <= u->nsent || whole > S3_MAX_PARTS ||
-	    (!u->upload_id && ready < u->s->set.threshold))
-		return ES_OK;
-	if (!store_key_is_safe(u->key))
-		return ES_OK;            /* upload_end refuses it */
+	if (!whole || !store_key_is_safe(u->key))
+		return ES_OK;            /* an unsafe key: upload_end refuses it */
 	if (!u->upload_id && (r = mp_begin(u)) != ES_OK)
 		return r;
 	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, NULL)) < 0)

@@ -639,6 +639,29 @@ START_TEST(part_sizes)
 }
 END_TEST
 
+/* When parts of a growing file are due: whole ones, new ones, from the
+ * threshold on (or once begun), never past the limit. */
+START_TEST(parts_due_of_a_growing_file)
+{
+	const uint64_t mib = 1ull << 20;
+
+	/* below the threshold: nothing, unless the upload has begun */
+	ck_assert_uint_eq(objhttp_parts_due(10 * mib, 5 * mib, 0, 100, false, 16 * mib), 0);
+	ck_assert_uint_eq(objhttp_parts_due(10 * mib, 5 * mib, 0, 100, true, 16 * mib), 2);
+	/* at the threshold: the whole parts only */
+	ck_assert_uint_eq(objhttp_parts_due(16 * mib, 5 * mib, 0, 100, false, 16 * mib), 3);
+	/* a threshold below one part: nothing until a part is whole */
+	ck_assert_uint_eq(objhttp_parts_due(4 * mib, 5 * mib, 0, 100, false, 1 * mib), 0);
+	ck_assert_uint_eq(objhttp_parts_due(5 * mib, 5 * mib, 0, 100, false, 1 * mib), 1);
+	/* nothing new */
+	ck_assert_uint_eq(objhttp_parts_due(14 * mib, 5 * mib, 2, 100, true, 0), 0);
+	ck_assert_uint_eq(objhttp_parts_due(15 * mib, 5 * mib, 2, 100, true, 0), 3);
+	/* more than the store takes: left to the end, which says so */
+	ck_assert_uint_eq(objhttp_parts_due(15 * mib, 5 * mib, 0, 2, true, 0), 0);
+	ck_assert_uint_eq(objhttp_parts_due(15 * mib, 0, 0, 100, true, 0), 0);
+}
+END_TEST
+
 /* --- items on several connections ------------------------------------- */
 
 struct items {
@@ -807,6 +830,7 @@ Suite *objhttp_suite(void)
 	tcase_add_test(tc, error_in_2xx_only_when_asked);
 	tcase_add_test(tc, status_text);
 	tcase_add_test(tc, part_sizes);
+	tcase_add_test(tc, parts_due_of_a_growing_file);
 	tcase_add_test(tc, stall_timeout_setting);
 	tcase_add_test(tc, endpoints);
 	suite_add_tcase(s, tc);
