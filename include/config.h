@@ -62,7 +62,18 @@ typedef struct config {
 	int64_t lookback_ms;
 	int64_t quarantine_retention_ms;
 	unsigned max_attempts;     /* failed runs before a file is poisoned */
+	/* bounds on what one input file may cost (evshare.json(5), LIMITS) */
+	uint64_t max_file_bytes;         /* decompressed bytes of one file */
+	uint64_t max_inflate_ratio;      /* decompressed / compressed, past
+					    INFLATE_RATIO_FLOOR bytes */
+	uint64_t quarantine_line_bytes;  /* bytes of a bad line kept whole */
+	uint64_t max_quarantine_per_file;
+	uint64_t max_quarantine_per_run;
+	int64_t run_timeout_ms;          /* files not started by then wait */
 } config;
+
+/* Decompressed bytes a file may reach whatever its ratio. */
+#define INFLATE_RATIO_FLOOR (16ull << 20)
 
 /* Parse and validate text.  origin names it in messages (the path of the
  * file), base_dir anchors

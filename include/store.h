@@ -66,7 +66,15 @@ typedef struct location {
 				    blocks, 0: the default */
 	char *credentials_file; /* az: a file holding a connection string;
 				   NULL: the AZURE_STORAGE_* environment */
+	/* bounds (the config's top-level limits; 0: the defaults below) */
+	uint64_t max_list_keys;   /* objects one listing may return */
+	uint64_t max_list_pages;  /* pages (requests) one listing may take */
+	int64_t object_timeout_ms; /* one object's transfer, retries included */
 } location;
+
+#define LOCATION_DEFAULT_MAX_LIST_KEYS 1000000ull
+#define LOCATION_DEFAULT_MAX_LIST_PAGES 20000ull
+#define LOCATION_DEFAULT_OBJECT_TIMEOUT_MS (3600LL * 1000)
 
 /* Parse a URL (file:///abs/dir/, file:rel/dir/ relative to base_dir,
  * s3://bucket/prefix/, gs://bucket/prefix/, az://account/container/prefix/).

@@ -16,6 +16,13 @@
 #define DEFAULT_MAX_LINE_BYTES (1u << 20)
 #define DEFAULT_LOOKBACK_MS (7LL * 86400 * 1000)
 #define DEFAULT_QUARANTINE_RETENTION_MS (30LL * 86400 * 1000)
+#define DEFAULT_MAX_FILE_BYTES (16ull << 30)
+#define DEFAULT_MAX_INFLATE_RATIO 100
+#define DEFAULT_QUARANTINE_LINE_BYTES (64u << 10)
+#define DEFAULT_MAX_QUARANTINE_PER_FILE (64ull << 20)
+#define DEFAULT_MAX_QUARANTINE_PER_RUN (1ull << 30)
+#define DEFAULT_RUN_TIMEOUT_MS (6LL * 3600 * 1000)
+#define MAX_TIMEOUT_MS (30LL * 86400 * 1000)
 
 /* Validation context: collects every error with its path. */
 struct ctx {
@@ -232,9 +239,22 @@ static void parse_transfer_keys(struct ctx *c, const cJSON *j, const char *path,
 		d->upload_streams = v;
 }
 
-static bool endpoint_is_valid(const char *e)
+/* An endpoint is a base URL: http or https, no query (a portal's "SAS
+ * URL" pasted here would carry a signature into every message). */
+static bool check_endpoint(struct ctx *c, const char *path, const char *e)
 {
-	return !strncmp(e, "http://", 7) || !strncmp(e, "https://", 8);
+	const char *q = strchr(e, '?');
+
+	if (q) {
+		cerr(c, path, "'%.*s?...' must not have a query: a SAS token or other "
+		     "credentials go in credentials_file or the environment", (int)(q - e), e);
+		return false;
+	}
+	if (strncmp(e, "http://", 7) && strncmp(e, "https://", 8)) {
+		cerr(c, path, "'%s' must start with http:// or https://", e);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -326,12 +346,11 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 		buf_release(&err);
 		return false;
 	}
-	if (endpoint != dflt->endpoint && !endpoint_is_valid(endpoint)) {
+	if (endpoint != dflt->endpoint) {
 		char *p = child_path(path, "endpoint");
 
-		cerr(c, p, "'%s' must start with http:// or https://", endpoint);
+		ok &= check_endpoint(c, p, endpoint);
 		free(p);
-		ok = false;
 	}
 	if (endpoint)
 		out->endpoint = xstrdup(endpoint);
@@ -350,7 +369,9 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 static const char *const top_keys[] = {
 	"state_dir", "s3", "direct_subscribers", "additional_subscribers",
 	"max_line_bytes", "max_json_depth", "lookback", "max_attempts",
-	"quarantine_retention", NULL
+	"quarantine_retention", "max_file_bytes", "max_inflate_ratio",
+	"quarantine_line_bytes", "max_quarantine_per_file", "max_quarantine_per_run",
+	"max_list_keys", "max_list_pages", "object_timeout", "run_timeout", NULL
 };
 static const char *const s3_keys[] = {
 	"region", "endpoint", "path_style", "profile", "part_size",
@@ -604,6 +625,70 @@ static char *resolve_dir(const char *base, const char *p)
 	return xasprintf("%s/%s", base, p);
 }
 
+/* A duration of at least min_ms and at most MAX_TIMEOUT_MS. */
+static void get_timeout(struct ctx *c, const cJSON *root, const char *key, int64_t min_ms,
+			const char *min_text, int64_t dflt, int64_t *out)
+{
+	const char *v = NULL;
+
+	*out = dflt;
+	if (!get_string(c, root, key, "$", false, &v) || !v)
+		return;
+	if (!duration_parse(v, out) || *out < min_ms || *out > MAX_TIMEOUT_MS) {
+		char *p = child_path("$", key);
+
+		cerr(c, p, "'%s' is not a duration from %s to 30 days (like \"90m\", "
+		     "\"6h\")", v, min_text);
+		free(p);
+		*out = dflt;
+	}
+}
+
+/*
+ * The bounds on what one file, one listing, one transfer and one run may
+ * cost (evshare.json(5), LIMITS).  The listing and transfer bounds are
+ * copied into every location, where the stores read them.
+ */
+static void parse_limits(struct ctx *c, const cJSON *root, config *cfg)
+{
+	uint64_t keys, pages;
+	int64_t object_ms;
+
+	get_uint(c, root, "max_file_bytes", "$", 1ull << 20, 1ull << 50,
+		 DEFAULT_MAX_FILE_BYTES, &cfg->max_file_bytes);
+	get_uint(c, root, "max_inflate_ratio", "$", 2, 100000, DEFAULT_MAX_INFLATE_RATIO,
+		 &cfg->max_inflate_ratio);
+	get_uint(c, root, "quarantine_line_bytes", "$", 256, 1ull << 30,
+		 DEFAULT_QUARANTINE_LINE_BYTES, &cfg->quarantine_line_bytes);
+	get_uint(c, root, "max_quarantine_per_file", "$", 64u << 10, 1ull << 50,
+		 DEFAULT_MAX_QUARANTINE_PER_FILE, &cfg->max_quarantine_per_file);
+	get_uint(c, root, "max_quarantine_per_run", "$", 64u << 10, 1ull << 50,
+		 DEFAULT_MAX_QUARANTINE_PER_RUN, &cfg->max_quarantine_per_run);
+	if (cfg->max_quarantine_per_run < cfg->max_quarantine_per_file)
+		cerr(c, "$.max_quarantine_per_run", "%llu is less than max_quarantine_per_file "
+		     "(%llu): a run must have room for one file's quarantine",
+		     (unsigned long long)cfg->max_quarantine_per_run,
+		     (unsigned long long)cfg->max_quarantine_per_file);
+	get_uint(c, root, "max_list_keys", "$", 1000, 1ull << 32,
+		 LOCATION_DEFAULT_MAX_LIST_KEYS, &keys);
+	get_uint(c, root, "max_list_pages", "$", 10, 1ull << 32,
+		 LOCATION_DEFAULT_MAX_LIST_PAGES, &pages);
+	get_timeout(c, root, "object_timeout", 10000, "10 seconds",
+		    LOCATION_DEFAULT_OBJECT_TIMEOUT_MS, &object_ms);
+	get_timeout(c, root, "run_timeout", 60000, "a minute", DEFAULT_RUN_TIMEOUT_MS,
+		    &cfg->run_timeout_ms);
+	for (size_t i = 0; i < cfg->ndirect; i++) {
+		cfg->direct[i].source.max_list_keys = keys;
+		cfg->direct[i].source.max_list_pages = pages;
+		cfg->direct[i].source.object_timeout_ms = object_ms;
+	}
+	for (size_t i = 0; i < cfg->nadditional; i++) {
+		cfg->additional[i].destination.max_list_keys = keys;
+		cfg->additional[i].destination.max_list_pages = pages;
+		cfg->additional[i].destination.object_timeout_ms = object_ms;
+	}
+}
+
 es_result config_parse(const char *text, size_t n, const char *origin,
 		       const char *base_dir, config **out, buf *err)
 {
@@ -680,11 +765,8 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 			check_keys(&c, j, "$.s3", s3_keys);
 			get_string(&c, j, "region", "$.s3", false, &dflt.region);
 			if (get_string(&c, j, "endpoint", "$.s3", false, &dflt.endpoint) &&
-			    dflt.endpoint && !endpoint_is_valid(dflt.endpoint)) {
-				cerr(&c, "$.s3.endpoint", "'%s' must start with http:// or https://",
-				     dflt.endpoint);
+			    dflt.endpoint && !check_endpoint(&c, "$.s3.endpoint", dflt.endpoint))
 				dflt.endpoint = NULL;
-			}
 			get_string(&c, j, "profile", "$.s3", false, &dflt.profile);
 			if (cJSON_GetObjectItemCaseSensitive(j, "path_style") &&
 			    get_bool(&c, j, "path_style", "$.s3", false, &b))
@@ -741,6 +823,7 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 			cerr(&c, "$.quarantine_retention", "'%s' is not a duration of at "
 			     "least an hour (like \"30d\")", qr);
 	}
+	parse_limits(&c, root, cfg);
 	if (c.nerrors)
 		goto fail;
 	cJSON_Delete(root);

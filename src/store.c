@@ -49,6 +49,9 @@ void location_copy(location *d, const location *s)
 	d->retries = s->retries;
 	d->upload_streams = s->upload_streams;
 	d->credentials_file = dup_or_null(s->credentials_file);
+	d->max_list_keys = s->max_list_keys;
+	d->max_list_pages = s->max_list_pages;
+	d->object_timeout_ms = s->object_timeout_ms;
 }
 
 /* Normalise an absolute directory path lexically: collapse "//" and "/./",
