@@ -38,4 +38,34 @@ bool keyfmt_uses_source(const keyfmt *k);
  * result would not be a safe key. */
 bool keyfmt_render(const keyfmt *k, const keyfmt_vars *v, buf *out);
 
+/*
+ * Key spaces: every key one subscriber's outputs can ever have in a store,
+ * `prefix` followed by the template rendered with its own org_id, any of
+ * its linked sources' org_ids for {source}, and any time, run id and
+ * sequence number (each placeholder taken on its own, across runs: {yyyy}
+ * four digits, {mm} {dd} {hh} two, {run_id} the shape of a run id, {seq}
+ * six digits or more).
+ *
+ * keyfmt_spaces_meet() tells whether two key spaces share a key: exactly,
+ * as the intersection of two regular languages (a search over pairs of
+ * positions in both), so "x/{run_id}-{seq}" under "dest/" meets
+ * "{run_id}-{seq}" under "dest/x/" and "{subscriber}/..." of two org_ids
+ * never meets.  A search that would pass KEYFMT_MEET_MAX_STEPS pairs
+ * answers true (they may meet): refusing a config is safe, losing a
+ * partner's objects is not.  With a meeting and `example` non-NULL, a key
+ * both can produce (or, after the bound, the prefix searched so far) is
+ * appended to it.
+ */
+typedef struct keyfmt_space {
+	const char *prefix;
+	const keyfmt *fmt;
+	const char *subscriber;
+	const char *const *sources;
+	size_t nsources;
+} keyfmt_space;
+
+#define KEYFMT_MEET_MAX_STEPS 2000000u
+
+bool keyfmt_spaces_meet(const keyfmt_space *a, const keyfmt_space *b, buf *example);
+
 #endif

@@ -48,6 +48,19 @@
 #include "store.h"
 #include "zpool.h"
 
+/*
+ * The object URLs every sink of a run has claimed: before a putter sends
+ * anything of an object it claims the object's URL, and a URL another
+ * sink claimed is refused (that sink fails; the other's object stands).
+ * The configuration check refuses subscribers whose keys can meet
+ * (keyfmt_spaces_meet); this is the run's own check that no two outputs
+ * share an object, whatever reaches it.  Thread-safe.
+ */
+typedef struct sink_keys sink_keys;
+
+sink_keys *sink_keys_new(void);
+void sink_keys_free(sink_keys *k);
+
 /* An object of the sink, as the writer makes it (sink.c). */
 typedef struct sink_object {
 	unsigned seq;             /* 1, 2, ... */
@@ -68,6 +81,7 @@ typedef struct sink {
 	int64_t run_start_ms;
 	const char *spool_dir;
 	dedup_set *dedup;
+	sink_keys *keys;          /* the run's claimed URLs, or NULL (borrowed) */
 	zstream *zs;              /* NULL until the first line */
 	const char *cur_source;   /* the source of the lines in `block` */
 	buf block;                /* lines not yet handed to the pool */

@@ -84,6 +84,26 @@ es_result location_parse(const char *url, const char *base_dir, location *out,
 void location_release(location *loc);
 void location_copy(location *dst, const location *src);
 
+/*
+ * Where a location's keys live, to tell whether two locations can touch
+ * the same objects.  location_space() gives the start every full key of
+ * the location has: for file:, its root directory with a final '/' (all
+ * file: locations share one store, the filesystem, compared by path
+ * without resolving links); for the others, the prefix.
+ *
+ * location_same_store(): could a and b be the same bucket?  The same
+ * scheme and bucket (account and container for az://), and endpoints
+ * that are equal (ignoring case and a final '/') or not both set (an
+ * unset endpoint may come from the environment).  s3:// and gs:// are one
+ * store only when both name the same endpoint.
+ *
+ * location_overlap(): the same store, and one location's space starts
+ * with the other's (one holds the other's objects, or they are equal).
+ */
+char *location_space(const location *loc);
+bool location_same_store(const location *a, const location *b);
+bool location_overlap(const location *a, const location *b);
+
 typedef struct store_object {
 	char *key;
 	uint64_t size;

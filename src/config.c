@@ -625,6 +625,114 @@ static char *resolve_dir(const char *base, const char *p)
 	return xasprintf("%s/%s", base, p);
 }
 
+/* A key for a message about loc: a URL (file: keys are absolute paths). */
+static char *space_url(const location *loc, const char *key)
+{
+	if (loc->scheme == LOC_FILE)
+		return xasprintf("file://%s", key);
+	return location_key_url(loc, key);
+}
+
+/* Could the outputs of a and b share an object key?  (Same store, nested
+ * spaces, and key formats that can render the same key.) */
+static void check_output_keys(struct ctx *c, const config *cfg, size_t ai, size_t bi)
+{
+	const additional_subscriber *a = &cfg->additional[ai], *b = &cfg->additional[bi];
+	const char **srca = xcalloc(a->nlinks + 1, sizeof(char *));
+	const char **srcb = xcalloc(b->nlinks + 1, sizeof(char *));
+	char *pa = location_space(&a->destination), *pb = location_space(&b->destination);
+	keyfmt_space sa = { pa, a->key_format, a->org_id, srca, a->nlinks };
+	keyfmt_space sb = { pb, b->key_format, b->org_id, srcb, b->nlinks };
+	buf ex = BUF_INIT;
+
+	for (size_t i = 0; i < a->nlinks; i++)
+		srca[i] = cfg->direct[a->links[i]].org_id;
+	for (size_t i = 0; i < b->nlinks; i++)
+		srcb[i] = cfg->direct[b->links[i]].org_id;
+	if (keyfmt_spaces_meet(&sa, &sb, &ex)) {
+		char *path = xasprintf("$.additional_subscribers[%zu].key_format", bi);
+		char *url = space_url(&b->destination, ex.data ? ex.data : "");
+
+		cerr(c, path, "'%s' under '%s' can produce the same object keys as the "
+		     "outputs of '%s' ($.additional_subscribers[%zu]), such as '%s': one "
+		     "partner's objects would replace the other's; put {subscriber} in the "
+		     "key_format or give each subscriber a destination of its own",
+		     b->key_format_text, b->destination.url, a->org_id, ai, url);
+		free(url);
+		free(path);
+	}
+	buf_release(&ex);
+	free(pa);
+	free(pb);
+	free(srca);
+	free(srcb);
+}
+
+/*
+ * Locations that touch each other (evshare.json(5), "Locations that
+ * overlap"): two sources, or a source and a destination, that share
+ * objects; two destinations whose key formats can make the same key; a
+ * state directory inside a file: location or holding one.  Run once every
+ * location parsed.
+ */
+static void check_overlaps(struct ctx *c, const config *cfg)
+{
+	location state;
+	buf err = BUF_INIT;
+	bool have_state;
+
+	for (size_t j = 0; j < cfg->ndirect; j++)
+		for (size_t i = 0; i < j; i++)
+			if (location_overlap(&cfg->direct[i].source, &cfg->direct[j].source)) {
+				char *p = xasprintf("$.direct_subscribers[%zu].source", j);
+
+				cerr(c, p, "'%s' overlaps the source of '%s' ('%s'): the same "
+				     "files would be read for two organisations; give each "
+				     "direct subscriber a prefix of its own",
+				     cfg->direct[j].source.url, cfg->direct[i].org_id,
+				     cfg->direct[i].source.url);
+				free(p);
+			}
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		const location *dest = &cfg->additional[a].destination;
+
+		for (size_t s = 0; s < cfg->ndirect; s++)
+			if (location_overlap(dest, &cfg->direct[s].source)) {
+				char *p = xasprintf("$.additional_subscribers[%zu].destination", a);
+
+				cerr(c, p, "'%s' overlaps the source of '%s' ('%s'): outputs "
+				     "would be read back as events; put outputs outside every "
+				     "source", dest->url, cfg->direct[s].org_id,
+				     cfg->direct[s].source.url);
+				free(p);
+			}
+		for (size_t b = 0; b < a; b++)
+			if (location_overlap(&cfg->additional[b].destination, dest))
+				check_output_keys(c, cfg, b, a);
+	}
+	{
+		char *url = xasprintf("file://%s", cfg->state_dir);
+
+		have_state = location_parse(url, NULL, &state, &err) == ES_OK;
+		free(url);
+		buf_release(&err);
+	}
+	for (size_t i = 0; have_state && i < cfg->ndirect + cfg->nadditional; i++) {
+		bool direct = i < cfg->ndirect;
+		const location *l = direct ? &cfg->direct[i].source
+					   : &cfg->additional[i - cfg->ndirect].destination;
+
+		if (!location_overlap(&state, l))
+			continue;
+		cerr(c, "$.state_dir", "'%s' overlaps '%s' ($.%s[%zu].%s): keep the state "
+		     "directory outside every source and destination", cfg->state_dir, l->url,
+		     direct ? "direct_subscribers" : "additional_subscribers",
+		     direct ? i : i - cfg->ndirect, direct ? "source" : "destination");
+	}
+	if (have_state)
+		location_release(&state);
+}
+
 /* A duration of at least min_ms and at most MAX_TIMEOUT_MS. */
 static void get_timeout(struct ctx *c, const cJSON *root, const char *key, int64_t min_ms,
 			const char *min_text, int64_t dflt, int64_t *out)
@@ -824,6 +932,9 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 			     "least an hour (like \"30d\")", qr);
 	}
 	parse_limits(&c, root, cfg);
+	if (c.nerrors)
+		goto fail;
+	check_overlaps(&c, cfg);
 	if (c.nerrors)
 		goto fail;
 	cJSON_Delete(root);

@@ -141,3 +141,304 @@ bool keyfmt_render(const keyfmt *k, const keyfmt_vars *v, buf *out)
 	}
 	return store_key_is_safe(out->data + start);
 }
+
+/* --- key spaces --------------------------------------------------------
+ *
+ * Each key space becomes a small automaton whose edges carry byte ranges
+ * (a literal byte, '0'-'9', 'a'-'f') or nothing (epsilon).  State 0
+ * starts; the last state accepts.  {source} is a trie of the org_ids, so
+ * two automata are nearly deterministic and their product stays small.
+ */
+
+struct ks_edge {
+	unsigned char lo, hi;     /* lo > hi: epsilon */
+	uint32_t to;
+};
+
+struct ks_state {
+	struct ks_edge *e;
+	size_t n, alloc;
+};
+
+struct ks_nfa {
+	struct ks_state *s;
+	size_t n, alloc;
+};
+
+static uint32_t ks_new(struct ks_nfa *a)
+{
+	a->s = xgrow(a->s, a->n + 1, &a->alloc, sizeof(*a->s));
+	memset(&a->s[a->n], 0, sizeof(a->s[a->n]));
+	return (uint32_t)a->n++;
+}
+
+static void ks_edge(struct ks_nfa *a, uint32_t from, unsigned char lo, unsigned char hi,
+		    uint32_t to)
+{
+	struct ks_state *st = &a->s[from];
+
+	st->e = xgrow(st->e, st->n + 1, &st->alloc, sizeof(*st->e));
+	st->e[st->n].lo = lo;
+	st->e[st->n].hi = hi;
+	st->e[st->n].to = to;
+	st->n++;
+}
+
+#define KS_EPS 1, 0
+
+/* Literal text from `at`; returns the state after it. */
+static uint32_t ks_text(struct ks_nfa *a, uint32_t at, const char *t)
+{
+	for (; *t; t++) {
+		uint32_t next = ks_new(a);
+
+		ks_edge(a, at, (unsigned char)*t, (unsigned char)*t, next);
+		at = next;
+	}
+	return at;
+}
+
+static uint32_t ks_digits(struct ks_nfa *a, uint32_t at, unsigned n)
+{
+	while (n--) {
+		uint32_t next = ks_new(a);
+
+		ks_edge(a, at, '0', '9', next);
+		at = next;
+	}
+	return at;
+}
+
+static uint32_t ks_hex(struct ks_nfa *a, uint32_t at, unsigned n)
+{
+	while (n--) {
+		uint32_t next = ks_new(a);
+
+		ks_edge(a, at, '0', '9', next);
+		ks_edge(a, at, 'a', 'f', next);
+		at = next;
+	}
+	return at;
+}
+
+/* One of the strings: a trie from `at`, every end joined to one state. */
+static uint32_t ks_choice(struct ks_nfa *a, uint32_t at, const char *const *v, size_t n)
+{
+	uint32_t end = ks_new(a);
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cur = at;
+
+		for (const char *t = v[i]; *t; t++) {
+			uint32_t next = UINT32_MAX;
+			struct ks_state *st = &a->s[cur];
+
+			for (size_t k = 0; k < st->n; k++)
+				if (st->e[k].lo == (unsigned char)*t && st->e[k].hi == (unsigned char)*t)
+					next = st->e[k].to;
+			if (next == UINT32_MAX) {
+				next = ks_new(a);
+				ks_edge(a, cur, (unsigned char)*t, (unsigned char)*t, next);
+			}
+			cur = next;
+		}
+		ks_edge(a, cur, KS_EPS, end);
+	}
+	return end;
+}
+
+static void ks_build(struct ks_nfa *a, const keyfmt_space *sp)
+{
+	uint32_t at = ks_new(a);
+
+	at = ks_text(a, at, sp->prefix);
+	for (size_t i = 0; i < sp->fmt->n; i++) {
+		const struct piece *pc = &sp->fmt->pieces[i];
+
+		switch (pc->kind) {
+		case P_TEXT:       at = ks_text(a, at, pc->text); break;
+		case P_SUBSCRIBER: at = ks_text(a, at, sp->subscriber); break;
+		case P_SOURCE:     at = ks_choice(a, at, sp->sources, sp->nsources); break;
+		case P_YYYY:       at = ks_digits(a, at, 4); break;
+		case P_MM:
+		case P_DD:
+		case P_HH:         at = ks_digits(a, at, 2); break;
+		case P_RUN_ID:
+			/* 20261127T004612Z-1a2b3c4d */
+			at = ks_digits(a, at, 8);
+			at = ks_text(a, at, "T");
+			at = ks_digits(a, at, 6);
+			at = ks_text(a, at, "Z-");
+			at = ks_hex(a, at, 8);
+			break;
+		case P_SEQ: {
+			/* six digits, then any more */
+			uint32_t loop;
+
+			at = ks_digits(a, at, 6);
+			loop = ks_new(a);
+			ks_edge(a, at, KS_EPS, loop);
+			ks_edge(a, loop, '0', '9', loop);
+			at = loop;
+			break;
+		}
+		}
+	}
+	/* the accepting state is the last one */
+	if (at != a->n - 1) {
+		uint32_t end = ks_new(a);
+
+		ks_edge(a, at, KS_EPS, end);
+	}
+}
+
+static void ks_free(struct ks_nfa *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->s[i].e);
+	free(a->s);
+}
+
+/* A visited pair of states, how it was reached, for the example key. */
+struct ks_pair {
+	uint32_t i, j;
+	size_t parent;            /* SIZE_MAX: the start */
+	int ch;                   /* the byte taken, -1: epsilon */
+};
+
+struct ks_search {
+	struct ks_pair *v;
+	size_t n, alloc;
+	uint64_t *slots;          /* open addressing: pair key + 1, 0 empty */
+	size_t *slot_index;
+	size_t nslots;
+};
+
+static uint64_t ks_key(uint32_t i, uint32_t j)
+{
+	return ((uint64_t)i << 32 | j) + 1;
+}
+
+static size_t ks_hash(uint64_t k, size_t nslots)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (size_t)k & (nslots - 1);
+}
+
+static void ks_rehash(struct ks_search *s)
+{
+	size_t old = s->nslots;
+	uint64_t *os = s->slots;
+	size_t *oi = s->slot_index;
+
+	s->nslots = old ? old * 2 : 1024;
+	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
+	s->slot_index = xcalloc(s->nslots, sizeof(*s->slot_index));
+	for (size_t k = 0; k < old; k++) {
+		size_t h;
+
+		if (!os[k])
+			continue;
+		for (h = ks_hash(os[k], s->nslots); s->slots[h]; h = (h + 1) & (s->nslots - 1))
+			;
+		s->slots[h] = os[k];
+		s->slot_index[h] = oi[k];
+	}
+	free(os);
+	free(oi);
+}
+
+/* Visit (i, j) reached from parent by ch, unless it was visited. */
+static void ks_visit(struct ks_search *s, uint32_t i, uint32_t j, size_t parent, int ch)
+{
+	uint64_t key = ks_key(i, j);
+	size_t h;
+
+	if ((s->n + 1) * 2 > s->nslots)
+		ks_rehash(s);
+	for (h = ks_hash(key, s->nslots); s->slots[h]; h = (h + 1) & (s->nslots - 1))
+		if (s->slots[h] == key)
+			return;
+	s->slots[h] = key;
+	s->slot_index[h] = s->n;
+	s->v = xgrow(s->v, s->n + 1, &s->alloc, sizeof(*s->v));
+	s->v[s->n].i = i;
+	s->v[s->n].j = j;
+	s->v[s->n].parent = parent;
+	s->v[s->n].ch = ch;
+	s->n++;
+}
+
+/* The bytes taken from the start to pair k. */
+static void ks_example(const struct ks_search *s, size_t k, buf *out)
+{
+	size_t start = out->len;
+
+	for (; k != SIZE_MAX; k = s->v[k].parent)
+		if (s->v[k].ch >= 0)
+			buf_addch(out, (char)s->v[k].ch);
+	for (size_t lo = start, hi = out->len; hi > lo + 1; lo++, hi--) {
+		char t = out->data[lo];
+
+		out->data[lo] = out->data[hi - 1];
+		out->data[hi - 1] = t;
+	}
+}
+
+bool keyfmt_spaces_meet(const keyfmt_space *a, const keyfmt_space *b, buf *example)
+{
+	struct ks_nfa na = { 0 }, nb = { 0 };
+	struct ks_search s = { 0 };
+	bool meet = false;
+
+	ks_build(&na, a);
+	ks_build(&nb, b);
+	ks_visit(&s, 0, 0, SIZE_MAX, -1);
+	for (size_t k = 0; k < s.n; k++) {
+		uint32_t i = s.v[k].i, j = s.v[k].j;
+		const struct ks_state *si = &na.s[i], *sj = &nb.s[j];
+
+		if (i == na.n - 1 && j == nb.n - 1) {
+			meet = true;
+			if (example)
+				ks_example(&s, k, example);
+			break;
+		}
+		if (s.n > KEYFMT_MEET_MAX_STEPS) {
+			/* too large to tell: say they may meet */
+			meet = true;
+			if (example)
+				ks_example(&s, k, example);
+			break;
+		}
+		for (size_t x = 0; x < si->n; x++)
+			if (si->e[x].lo > si->e[x].hi)
+				ks_visit(&s, si->e[x].to, j, k, -1);
+		for (size_t y = 0; y < sj->n; y++)
+			if (sj->e[y].lo > sj->e[y].hi)
+				ks_visit(&s, i, sj->e[y].to, k, -1);
+		for (size_t x = 0; x < si->n; x++) {
+			const struct ks_edge *ex = &si->e[x];
+
+			if (ex->lo > ex->hi)
+				continue;
+			for (size_t y = 0; y < sj->n; y++) {
+				const struct ks_edge *ey = &sj->e[y];
+				unsigned char lo = ex->lo > ey->lo ? ex->lo : ey->lo;
+				unsigned char hi = ex->hi < ey->hi ? ex->hi : ey->hi;
+
+				if (ey->lo > ey->hi || lo > hi)
+					continue;
+				ks_visit(&s, ex->to, ey->to, k, lo);
+			}
+		}
+	}
+	free(s.v);
+	free(s.slots);
+	free(s.slot_index);
+	ks_free(&na);
+	ks_free(&nb);
+	return meet;
+}

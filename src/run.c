@@ -46,6 +46,7 @@ struct run_ctx {
 	bool *sink_used;
 	bool *matches;               /* per subscriber of the current file */
 	store **dests;
+	sink_keys *keys;             /* the objects' URLs, claimed by the sinks */
 	zpool *pool;
 	int qfd;                     /* the run's quarantine file, -1 until needed */
 	char *qpath;
@@ -693,6 +694,7 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 	if (dedup_mem > DEDUP_MEMORY_MAX)
 		dedup_mem = DEDUP_MEMORY_MAX;
 	c.pool = zpool_new(jobs, 2 * jobs + 2);
+	c.keys = sink_keys_new();
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		if (!c.sink_used[a])
 			continue;
@@ -700,6 +702,7 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 			goto done;
 		sink_init(&c.sinks[a], &cfg->additional[a], c.dests[a], c.pool, p->run_id,
 			  p->started_ms, c.spool_dir, dedup_mem);
+		c.sinks[a].keys = c.keys;
 	}
 
 	for (size_t i = 0; i < p->nfiles && r == ES_OK && !c.restart; i++) {
@@ -767,6 +770,7 @@ done:
 	}
 	for (size_t a = 0; a < cfg->nadditional; a++)
 		store_free(c.dests[a]);
+	sink_keys_free(c.keys);
 	zpool_free(c.pool);
 	gz_decoder_free(c.gz);
 	lines_release(&c.lines);

@@ -1,6 +1,7 @@
 /* sink.c - dedup, block, compress, put one subscriber's output. */
 #include "sink.h"
 #include "log.h"
+#include "strmap.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +14,60 @@
 #define BLOCK_MIN (4u << 10)
 
 static void stop_putter(sink *s);
+
+struct sink_claim {
+	char *url;
+	const char *org;          /* the sink's subscriber (borrowed) */
+};
+
+struct sink_keys {
+	pthread_mutex_t mu;
+	strmap owner;             /* URL -> index into claims */
+	struct sink_claim *claims;
+	size_t n, alloc;
+};
+
+sink_keys *sink_keys_new(void)
+{
+	sink_keys *k = xcalloc(1, sizeof(*k));
+
+	pthread_mutex_init(&k->mu, NULL);
+	strmap_init(&k->owner);
+	return k;
+}
+
+void sink_keys_free(sink_keys *k)
+{
+	if (!k)
+		return;
+	strmap_release(&k->owner);
+	for (size_t i = 0; i < k->n; i++)
+		free(k->claims[i].url);
+	free(k->claims);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+/* Claim url for org: NULL, or the org that has it already. */
+static const char *claim_url(sink_keys *k, const char *url, const char *org)
+{
+	const char *other = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&k->mu);
+	if (strmap_get(&k->owner, url, &i)) {
+		if (strcmp(k->claims[i].org, org))
+			other = k->claims[i].org;
+	} else {
+		k->claims = xgrow(k->claims, k->n + 1, &k->alloc, sizeof(*k->claims));
+		k->claims[k->n].url = xstrdup(url);
+		k->claims[k->n].org = org;
+		strmap_put(&k->owner, k->claims[k->n].url, k->n);
+		k->n++;
+	}
+	pthread_mutex_unlock(&k->mu);
+	return other;
+}
 
 void sink_init(sink *s, const additional_subscriber *sub, store *dest, zpool *pool,
 	       const char *run_id, int64_t run_start_ms, const char *spool_dir,
@@ -104,7 +159,8 @@ static void putter_leave(void)
 	pthread_mutex_unlock(&putters_mu);
 }
 
-/* An object's key (false: unsafe; an error was logged). */
+/* An object's key (false: unsafe, or another subscriber's; an error was
+ * logged). */
 static bool object_key(sink *s, const sink_object *o, buf *key)
 {
 	keyfmt_vars v = {
@@ -116,11 +172,26 @@ static bool object_key(sink *s, const sink_object *o, buf *key)
 	};
 
 	buf_addstr(key, s->dest->loc.prefix);
-	if (keyfmt_render(s->sub->key_format, &v, key))
-		return true;
-	es_error_url(ES_ERR_INTERNAL, s->dest->loc.url, "key_format of '%s' gave an unsafe key "
-		     "'%s' under '%s'", s->sub->org_id, key->data, s->dest->loc.url);
-	return false;
+	if (!keyfmt_render(s->sub->key_format, &v, key)) {
+		es_error_url(ES_ERR_INTERNAL, s->dest->loc.url, "key_format of '%s' gave an "
+			     "unsafe key '%s' under '%s'", s->sub->org_id, key->data,
+			     s->dest->loc.url);
+		return false;
+	}
+	if (s->keys) {
+		char *url = store_url(s->dest, key->data);
+		const char *other = claim_url(s->keys, url, s->sub->org_id);
+
+		if (other)
+			es_error_url(ES_ERR_CONFIG, url, "'%s' would be an output of both '%s' "
+				     "and '%s' in this run: nothing of it is put for '%s' (two "
+				     "subscribers whose keys can meet; 'evshare check' tells "
+				     "which)", url, other, s->sub->org_id, s->sub->org_id);
+		free(url);
+		if (other)
+			return false;
+	}
+	return true;
 }
 
 /* Make an object visible (the putter, unlocked). */

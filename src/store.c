@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void location_zero(location *l)
 {
@@ -52,6 +53,56 @@ void location_copy(location *d, const location *s)
 	d->max_list_keys = s->max_list_keys;
 	d->max_list_pages = s->max_list_pages;
 	d->object_timeout_ms = s->object_timeout_ms;
+}
+
+char *location_space(const location *l)
+{
+	if (l->scheme == LOC_FILE)
+		return xasprintf("%s/", strcmp(l->root, "/") ? l->root : "");
+	return xstrdup(l->prefix ? l->prefix : "");
+}
+
+/* Endpoints compared without case and a final '/'. */
+static bool same_endpoint(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	while (na && a[na - 1] == '/')
+		na--;
+	while (nb && b[nb - 1] == '/')
+		nb--;
+	return na == nb && !strncasecmp(a, b, na);
+}
+
+bool location_same_store(const location *a, const location *b)
+{
+	bool s3ish_a = a->scheme == LOC_S3 || a->scheme == LOC_GS;
+	bool s3ish_b = b->scheme == LOC_S3 || b->scheme == LOC_GS;
+
+	if (a->scheme == LOC_FILE || b->scheme == LOC_FILE)
+		return a->scheme == b->scheme;
+	if (a->scheme != b->scheme && !(s3ish_a && s3ish_b && a->endpoint && b->endpoint))
+		return false;
+	if (a->endpoint && b->endpoint && !same_endpoint(a->endpoint, b->endpoint))
+		return false;
+	if (a->scheme == LOC_AZ && strcmp(a->account, b->account))
+		return false;
+	return !strcmp(a->bucket, b->bucket);
+}
+
+bool location_overlap(const location *a, const location *b)
+{
+	char *sa, *sb;
+	bool nested;
+
+	if (!location_same_store(a, b))
+		return false;
+	sa = location_space(a);
+	sb = location_space(b);
+	nested = !strncmp(sa, sb, strlen(sa)) || !strncmp(sb, sa, strlen(sb));
+	free(sa);
+	free(sb);
+	return nested;
 }
 
 /* Normalise an absolute directory path lexically: collapse "//" and "/./",

@@ -230,6 +230,158 @@ START_TEST(uses_source)
 }
 END_TEST
 
+/* Two key spaces, and whether they may share a key. */
+static const struct meet_case {
+	const char *pa, *fa, *sa, *srca;
+	const char *pb, *fb, *sb, *srcb;
+	bool meet;
+} meet_cases[] = {
+	/* the same prefix and a template without {subscriber} */
+	{ "in/", "{run_id}-{seq}", "P1", "A", "in/", "{run_id}-{seq}", "P2", "B", true },
+	/* the case: the folder moved from the prefix to the template */
+	{ "", "x/{run_id}-{seq}", "P1", "A", "x/", "{run_id}-{seq}", "P2", "B", true },
+	/* {subscriber} separates */
+	{ "in/", KEYFMT_DEFAULT, "P1", "A", "in/", KEYFMT_DEFAULT, "P2", "B", false },
+	/* ... unless one org_id plus a literal spells the other */
+	{ "in/", "{subscriber}/{run_id}-{seq}", "P1", "A", "in/P1/", "{run_id}-{seq}", "P2", "B",
+	  true },
+	{ "in/", "{subscriber}-{run_id}-{seq}", "P", "A", "in/", "{subscriber}{run_id}-{seq}", "P-",
+	  "B", true },
+	{ "in/", "{subscriber}-{run_id}-{seq}", "P", "A", "in/", "{subscriber}/{run_id}-{seq}", "P-",
+	  "B", false },
+	/* a suffix separates */
+	{ "", "{run_id}-{seq}.gz", "P1", "A", "", "{run_id}-{seq}.json", "P2", "B", false },
+	/* {seq} takes more than six digits: the digits cannot stand for ".gz" */
+	{ "", "{run_id}-{seq}", "P1", "A", "", "{run_id}-{seq}.gz", "P2", "B", false },
+	/* ... but can for "7" */
+	{ "", "{run_id}-{seq}", "P1", "A", "", "{run_id}-{seq}7", "P2", "B", true },
+	/* {source} of shared links meets a literal org_id */
+	{ "", "{source}/{run_id}-{seq}", "P1", "TN-a,TN-b", "TN-b/", "{run_id}-{seq}", "P2", "C",
+	  true },
+	{ "", "{source}/{run_id}-{seq}", "P1", "TN-a,TN-b", "TN-c/", "{run_id}-{seq}", "P2", "C",
+	  false },
+	{ "", "{source}/{run_id}-{seq}", "P1", "TN-a", "", "{source}/{run_id}-{seq}", "P2", "TN-a",
+	  true },
+	{ "", "{source}/{run_id}-{seq}", "P1", "TN-a", "", "{source}/{run_id}-{seq}", "P2", "TN-ab",
+	  false },
+	/* dates against a run id: a run id has a 'T' and a 'Z' */
+	{ "", "{yyyy}{mm}{dd}/{run_id}-{seq}", "P1", "A", "", "{run_id}/{run_id}-{seq}", "P2", "B",
+	  false },
+	{ "", "{yyyy}{mm}{dd}T{hh}0000Z-{run_id}-{seq}", "P1", "A", "", "{run_id}-{run_id}-{seq}",
+	  "P2", "B", false },
+	{ "", "{yyyy}{mm}{dd}T{hh}0000Z-00000000-{seq}/{run_id}", "P1", "A", "",
+	  "{run_id}-{seq}/{run_id}", "P2", "B", true },
+	/* different prefixes never meet */
+	{ "a/", "{run_id}-{seq}", "P1", "A", "b/", "{run_id}-{seq}", "P2", "B", false },
+	/* file: spaces are absolute paths */
+	{ "/data/out/", "y/{subscriber}-{run_id}-{seq}", "P1", "A", "/data/out/y/",
+	  "P1-{run_id}-{seq}", "P2", "B", true },
+	{ "/data/out/", "y/{subscriber}-{run_id}-{seq}", "P1", "A", "/data/out/y/",
+	  "P2-{run_id}-{seq}", "P2", "B", false },
+};
+
+static keyfmt_space make_space(const char *prefix, const char *fmt, const char *sub,
+			       const char *sources, keyfmt **k, char ***srcv)
+{
+	keyfmt_space sp;
+	size_t n = 0;
+	char *copy = xstrdup(sources), *save = NULL;
+
+	*k = compile_ok(fmt);
+	*srcv = xcalloc(8, sizeof(char *));
+	for (char *t = strtok_r(copy, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save))
+		(*srcv)[n++] = xstrdup(t);
+	free(copy);
+	sp.prefix = prefix;
+	sp.fmt = *k;
+	sp.subscriber = sub;
+	sp.sources = (const char *const *)*srcv;
+	sp.nsources = n;
+	return sp;
+}
+
+static void free_space(keyfmt *k, char **srcv)
+{
+	for (size_t i = 0; i < 8 && srcv[i]; i++)
+		free(srcv[i]);
+	free(srcv);
+	keyfmt_free(k);
+}
+
+START_TEST(spaces_meet_table)
+{
+	for (size_t i = 0; i < sizeof(meet_cases) / sizeof(meet_cases[0]); i++) {
+		const struct meet_case *mc = &meet_cases[i];
+		keyfmt *ka, *kb;
+		char **va, **vb;
+		keyfmt_space a = make_space(mc->pa, mc->fa, mc->sa, mc->srca, &ka, &va);
+		keyfmt_space b = make_space(mc->pb, mc->fb, mc->sb, mc->srcb, &kb, &vb);
+		buf ex = BUF_INIT, ex2 = BUF_INIT;
+		bool m = keyfmt_spaces_meet(&a, &b, &ex);
+
+		ck_assert_msg(m == mc->meet, "case %zu: '%s%s' vs '%s%s': meet %d, want %d (%s)",
+			      i, mc->pa, mc->fa, mc->pb, mc->fb, m, mc->meet, ex.data ? ex.data : "");
+		/* symmetric */
+		ck_assert_msg(keyfmt_spaces_meet(&b, &a, &ex2) == m, "case %zu not symmetric", i);
+		if (m) {
+			/* the example is a key of both: it starts with both prefixes */
+			ck_assert_msg(ex.data && !strncmp(ex.data, mc->pa, strlen(mc->pa)) &&
+				      !strncmp(ex.data, mc->pb, strlen(mc->pb)),
+				      "case %zu: example '%s'", i, ex.data ? ex.data : "(none)");
+			ck_assert_str_eq(ex.data, ex2.data);
+		}
+		buf_release(&ex);
+		buf_release(&ex2);
+		free_space(ka, va);
+		free_space(kb, vb);
+	}
+}
+END_TEST
+
+/* The example of a meeting is a key both templates really render. */
+START_TEST(spaces_meet_example_is_rendered)
+{
+	keyfmt *ka, *kb;
+	char **va, **vb;
+	keyfmt_space a = make_space("", "x/{run_id}-{seq}", "P1", "A", &ka, &va);
+	keyfmt_space b = make_space("x/", "{run_id}-{seq}", "P2", "B", &kb, &vb);
+	keyfmt_vars v = { "P2", "B", 0, "00000000T000000Z-00000000", 0 };
+	buf ex = BUF_INIT, r = BUF_INIT;
+
+	ck_assert(keyfmt_spaces_meet(&a, &b, &ex));
+	buf_addstr(&r, "x/");
+	ck_assert(keyfmt_render(kb, &v, &r));
+	ck_assert_str_eq(ex.data, r.data);
+	buf_release(&ex);
+	buf_release(&r);
+	free_space(ka, va);
+	free_space(kb, vb);
+}
+END_TEST
+
+/* Many linked sources on both sides: the search stays small. */
+START_TEST(spaces_meet_many_sources)
+{
+	keyfmt *ka = compile_ok("{source}/{subscriber}/{run_id}-{seq}");
+	keyfmt *kb = compile_ok("{source}/{subscriber}/{run_id}-{seq}");
+	char **srcs = xcalloc(2000, sizeof(char *));
+	keyfmt_space a, b;
+
+	for (size_t i = 0; i < 2000; i++)
+		srcs[i] = xasprintf("TN-%08zx-4e4e-315f-4a67-9036", i * 7919);
+	a = (keyfmt_space){ "", ka, "TN-partner-1", (const char *const *)srcs, 2000 };
+	b = (keyfmt_space){ "", kb, "TN-partner-2", (const char *const *)srcs, 2000 };
+	ck_assert(!keyfmt_spaces_meet(&a, &b, NULL));
+	b.subscriber = "TN-partner-1";
+	ck_assert(keyfmt_spaces_meet(&a, &b, NULL));
+	for (size_t i = 0; i < 2000; i++)
+		free(srcs[i]);
+	free(srcs);
+	keyfmt_free(ka);
+	keyfmt_free(kb);
+}
+END_TEST
+
 Suite *keyfmt_suite(void)
 {
 	Suite *s = suite_create("keyfmt");
@@ -242,6 +394,9 @@ Suite *keyfmt_suite(void)
 	tcase_add_test(tc, rejected_templates);
 	tcase_add_test(tc, accepted_templates);
 	tcase_add_test(tc, uses_source);
+	tcase_add_test(tc, spaces_meet_table);
+	tcase_add_test(tc, spaces_meet_example_is_rendered);
+	tcase_add_test(tc, spaces_meet_many_sources);
 	suite_add_tcase(s, tc);
 	return s;
 }

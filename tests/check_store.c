@@ -348,6 +348,52 @@ START_TEST(location_bucket_urls)
 }
 END_TEST
 
+/* Which locations touch each other's objects. */
+START_TEST(location_overlaps)
+{
+	static const struct {
+		const char *a, *ea, *b, *eb;
+		bool same_store, overlap;
+	} cases[] = {
+		{ "s3://b/x/", NULL, "s3://b/x/", NULL, true, true },
+		{ "s3://b/", NULL, "s3://b/x/", NULL, true, true },
+		{ "s3://b/x/", NULL, "s3://b/x/y/", NULL, true, true },
+		{ "s3://b/x/", NULL, "s3://b/xy/", NULL, true, false },   /* "x/" vs "xy/" */
+		{ "s3://b/x/", NULL, "s3://c/x/", NULL, false, false },
+		{ "s3://b/x/", "http://h:9000", "s3://b/x/", "http://H:9000/", true, true },
+		{ "s3://b/x/", "http://h:9000", "s3://b/x/", "http://other:9000", false, false },
+		{ "s3://b/x/", NULL, "s3://b/x/", "http://h:9000", true, true },  /* may be */
+		{ "s3://b/x/", NULL, "gs://b/x/", NULL, false, false },
+		{ "s3://b/x/", "http://h", "gs://b/x/", "http://h", true, true },
+		{ "az://acct/c/x/", NULL, "az://acct/c/", NULL, true, true },
+		{ "az://acct/c/x/", NULL, "az://acct/d/x/", NULL, false, false },
+		{ "az://acct/c/x/", NULL, "az://other/c/x/", NULL, false, false },
+		{ "az://acct/c/x/", NULL, "s3://c/x/", NULL, false, false },
+		{ "file:///data/a/", NULL, "file:///data/a/out/", NULL, true, true },
+		{ "file:///data/a/", NULL, "file:///data/ab/", NULL, true, false },
+		{ "file:///data/a/", NULL, "file:///data/./a/../a/", NULL, true, true },
+		{ "file:///", NULL, "file:///data/", NULL, true, true },
+		{ "file:///data/a/", NULL, "s3://data/a/", NULL, false, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		location a = parse_loc_ok(cases[i].a, "/base");
+		location b = parse_loc_ok(cases[i].b, "/base");
+
+		a.endpoint = cases[i].ea ? xstrdup(cases[i].ea) : NULL;
+		b.endpoint = cases[i].eb ? xstrdup(cases[i].eb) : NULL;
+		ck_assert_msg(location_same_store(&a, &b) == cases[i].same_store &&
+			      location_same_store(&b, &a) == cases[i].same_store,
+			      "%zu: same store of '%s' and '%s'", i, cases[i].a, cases[i].b);
+		ck_assert_msg(location_overlap(&a, &b) == cases[i].overlap &&
+			      location_overlap(&b, &a) == cases[i].overlap,
+			      "%zu: overlap of '%s' and '%s'", i, cases[i].a, cases[i].b);
+		location_release(&a);
+		location_release(&b);
+	}
+}
+END_TEST
+
 START_TEST(key_urls)
 {
 	location l;
@@ -799,6 +845,7 @@ Suite *store_suite(void)
 	tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
 	tcase_add_test(tc, location_file_urls);
 	tcase_add_test(tc, location_bucket_urls);
+	tcase_add_test(tc, location_overlaps);
 	tcase_add_test(tc, key_urls);
 	tcase_add_test(tc, key_safety);
 	tcase_add_test(tc, key_with_trailing_slash_is_unsafe);
