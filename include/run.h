@@ -52,6 +52,7 @@ typedef struct run_summary {
 	const char *status;      /* "ok", "partial", "failed" */
 	bool replay, dry_run;
 	uint64_t files_listed, files_planned, files_processed, files_failed;
+	uint64_t files_deferred;  /* not read: they wait for the next run */
 	uint64_t ev_read, ev_malformed, ev_rejected, ev_matched, ev_duplicates, ev_written;
 	uint64_t bytes_read, bytes_written;
 	sub_summary *subs;

@@ -94,8 +94,11 @@ void state_prune(source_state *src);
 es_result state_plan_save(state_store *s, const char *json, size_t n);
 /* Read plan.json into out; *exists false if there is none. */
 es_result state_plan_load(state_store *s, buf *out, bool *exists);
-es_result state_plan_outcome(state_store *s, size_t index, bool ok);
-/* Outcomes recorded so far: out[i] is 'o' (ok), 'f' (failed) or 0. */
+/* Journal the outcome of plan file index: 'o' ok, 'f' failed, 'p'
+ * poisoned at once, 'd' deferred to the next run.  A later outcome of the
+ * same file replaces an earlier one. */
+es_result state_plan_outcome(state_store *s, size_t index, char outcome);
+/* Outcomes recorded so far: out[i] is 'o', 'f', 'p', 'd' or 0. */
 es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles);
 es_result state_plan_clear(state_store *s);
 

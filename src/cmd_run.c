@@ -275,8 +275,8 @@ static es_result finish(const run_summary *sum, bool json, metrics_run *mr, es_r
 	fflush(stdout);
 	if (r != ES_OK)
 		return r;
-	if (sum->files_failed || sum->nfailed_sources ||
-	    (sum->resumed && sum->resumed->files_failed))
+	if (sum->files_failed || sum->files_deferred || sum->nfailed_sources ||
+	    (sum->resumed && (sum->resumed->files_failed || sum->resumed->files_deferred)))
 		return ES_ERR_PARTIAL;
 	return ES_OK;
 }

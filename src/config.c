@@ -781,9 +781,9 @@ static void parse_limits(struct ctx *c, const cJSON *root, config *cfg)
 		 LOCATION_DEFAULT_MAX_LIST_KEYS, &keys);
 	get_uint(c, root, "max_list_pages", "$", 10, 1ull << 32,
 		 LOCATION_DEFAULT_MAX_LIST_PAGES, &pages);
-	get_timeout(c, root, "object_timeout", 10000, "10 seconds",
+	get_timeout(c, root, "object_timeout", 1000, "a second",
 		    LOCATION_DEFAULT_OBJECT_TIMEOUT_MS, &object_ms);
-	get_timeout(c, root, "run_timeout", 60000, "a minute", DEFAULT_RUN_TIMEOUT_MS,
+	get_timeout(c, root, "run_timeout", 1000, "a second", DEFAULT_RUN_TIMEOUT_MS,
 		    &cfg->run_timeout_ms);
 	for (size_t i = 0; i < cfg->ndirect; i++) {
 		cfg->direct[i].source.max_list_keys = keys;

@@ -52,6 +52,7 @@ void metrics_add_summary(metrics_run *m, const run_summary *s)
 	m->files_planned += s->files_planned;
 	m->files_processed += s->files_processed;
 	m->files_failed += s->files_failed;
+	m->files_deferred += s->files_deferred;
 	m->files_poisoned += s->npoisoned;
 	m->sources_failed += s->nfailed_sources;
 	m->ev_read += s->ev_read;
@@ -155,6 +156,7 @@ void metrics_format(buf *out, const metrics_run *m, int64_t last_success_ms)
 	       "Planned files of the last run by outcome: processed, or failed as a whole.");
 	sample_u64(out, "evshare_last_run_files", "outcome", "processed", m->files_processed);
 	sample_u64(out, "evshare_last_run_files", "outcome", "failed", m->files_failed);
+	sample_u64(out, "evshare_last_run_files", "outcome", "deferred", m->files_deferred);
 	gauge_u64(out, "evshare_last_run_poisoned_files",
 		  "Poisoned files the last run skipped or poisoned.", m->files_poisoned);
 	gauge_u64(out, "evshare_last_run_failed_sources",

@@ -33,6 +33,7 @@ static cJSON *summary_json(const run_summary *s)
 	cJSON_AddNumberToObject(files, "processed", (double)s->files_processed);
 	cJSON_AddNumberToObject(files, "failed", (double)s->files_failed);
 	cJSON_AddNumberToObject(files, "poisoned", (double)s->npoisoned);
+	cJSON_AddNumberToObject(files, "deferred", (double)s->files_deferred);
 	ev = cJSON_AddObjectToObject(o, "events");
 	cJSON_AddNumberToObject(ev, "read", (double)s->ev_read);
 	cJSON_AddNumberToObject(ev, "malformed", (double)s->ev_malformed);
@@ -90,9 +91,13 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 		s->replay ? " (replay)" : "", s->dry_run ? " (dry run)" : "", s->status,
 		!s->committed && !s->dry_run ? " (nothing committed)" : "");
 	fprintf(out, "%s  files:  %llu listed, %llu planned, %llu processed, %llu failed, "
-		"%zu poisoned\n", indent, (unsigned long long)s->files_listed,
+		"%zu poisoned", indent, (unsigned long long)s->files_listed,
 		(unsigned long long)s->files_planned, (unsigned long long)s->files_processed,
 		(unsigned long long)s->files_failed, s->npoisoned);
+	if (s->files_deferred)
+		fprintf(out, ", %llu deferred to the next run",
+			(unsigned long long)s->files_deferred);
+	fputc('\n', out);
 	fprintf(out, "%s  events: %llu read, %llu malformed, %llu rejected, %llu matched, "
 		"%llu duplicates, %llu written\n", indent, (unsigned long long)s->ev_read,
 		(unsigned long long)s->ev_malformed, (unsigned long long)s->ev_rejected,

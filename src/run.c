@@ -18,6 +18,7 @@
 #include "log.h"
 #include "ndjson.h"
 #include "progress.h"
+#include "quarantine.h"
 #include "sink.h"
 #include "zpool.h"
 
@@ -32,15 +33,31 @@
 #define DEDUP_MEMORY_TOTAL (36u << 20)  /* shared by the subscribers with dedup */
 #define DEDUP_MEMORY_MIN (512u << 10)
 #define DEDUP_MEMORY_MAX (12u << 20)
-#define QUARANTINE_FLUSH (64u << 10)
 #define READ_CHUNK (256u << 10)
 
-/* Everything one run needs while it reads files. */
+/* What lasts across the attempts at one plan (run_execute). */
+struct run_exec {
+	const config *cfg;
+	state_store *ss;
+	const plan *p;
+	unsigned jobs;
+	progress *prog;
+	run_summary *sum;
+	char *outcomes;              /* per plan file: 'o', 'f', 'p', 'd' or 0 */
+	char **reasons;              /* per plan file: why it failed in this process */
+	size_t defer_from;           /* files from here on wait for the next run */
+	size_t last_journaled;       /* the last file with an outcome from before
+					this process (SIZE_MAX: none) */
+	int64_t deadline_ms;         /* run_timeout: files not begun by then wait */
+};
+
+/* Everything one attempt needs while it reads files. */
 struct run_ctx {
 	const config *cfg;
 	const plan *p;
 	state_store *ss;
 	run_summary *sum;
+	struct run_exec *x;
 	char *spool_dir;
 	sink *sinks;                 /* per config.additional (only used ones set up) */
 	bool *sink_used;
@@ -48,9 +65,7 @@ struct run_ctx {
 	store **dests;
 	sink_keys *keys;             /* the objects' URLs, claimed by the sinks */
 	zpool *pool;
-	int qfd;                     /* the run's quarantine file, -1 until needed */
-	char *qpath;
-	buf qbuf;                    /* quarantine bytes not yet written */
+	quarantine q;                /* the run's bad lines */
 	gz_decoder *gz;
 	line_splitter lines;
 	event_parser ep;
@@ -61,17 +76,18 @@ struct run_ctx {
 	size_t source_org_len;
 	bool verify_first;           /* check each gzip file before delivering it */
 	bool restart;                /* a bad file was partly delivered: run again */
-	char **reasons;              /* per plan file: why it failed in this process */
 	int copy_fd;                 /* spool copy of a remote object, or -1 */
 	bool verifying;              /* first read: check only */
 	bool plain_local;            /* verification found a local plain file */
-	bool delivered;              /* a line reached a sink or the quarantine */
-	uint64_t f_read, f_malformed, f_rejected, f_bytes;
+	bool delivered;              /* a line reached a sink */
+	uint64_t f_read, f_malformed, f_rejected;
+	uint64_t f_plain;            /* decompressed bytes */
 	es_result f_error;           /* ES_OK, or why the read failed */
 	bool f_local_error;          /* ... because of this machine, not the file */
+	char f_outcome;              /* when it failed: 'f' failed, 'p' poisoned at
+					once (a bound passed), 'd' waits for the
+					next run */
 	char f_reason[256];
-	unsigned char b64_carry[3];  /* over-long line: bytes not yet encoded */
-	size_t b64_n;
 	progress *progress;          /* NULL: none */
 	uint64_t bytes_total;        /* of the plan's files */
 };
@@ -175,79 +191,45 @@ void run_summary_release(run_summary *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* --- quarantine records ----------------------------------------------- */
-
-static es_result q_flush(struct run_ctx *c)
-{
-	if (!c->qbuf.len)
-		return ES_OK;
-	if (c->qfd < 0) {
-		c->qfd = open(c->qpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (c->qfd < 0)
-			return es_error(ES_ERR_IO, "cannot open quarantine file '%s': %s",
-					c->qpath, strerror(errno));
-		free(c->sum->quarantine);
-		c->sum->quarantine = xstrdup(c->qpath);
-	}
-	if (write_all(c->qfd, c->qbuf.data, c->qbuf.len) < 0)
-		return es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s",
-				c->qpath, strerror(errno));
-	buf_reset(&c->qbuf);
-	return ES_OK;
-}
-
-static void q_begin(struct run_ctx *c, uint64_t lineno, const char *kind,
-		    const char *path, const char *reason)
-{
-	buf *q = &c->qbuf;
-
-	c->delivered = true;
-	buf_addstr(q, "{\"run_id\":");
-	buf_add_json_string(q, c->p->run_id, strlen(c->p->run_id));
-	buf_addstr(q, ",\"source\":");
-	buf_add_json_string(q, c->source_org, c->source_org_len);
-	buf_addstr(q, ",\"url\":");
-	buf_add_json_string(q, c->url, strlen(c->url));
-	buf_printf(q, ",\"line\":%llu,\"kind\":\"%s\",\"path\":", (unsigned long long)lineno, kind);
-	buf_add_json_string(q, path, strlen(path));
-	buf_addstr(q, ",\"reason\":");
-	buf_add_json_string(q, reason, strlen(reason));
-}
-
-/* A whole bad line: as text when it is valid UTF-8, else base64. */
-static es_result quarantine_line(struct run_ctx *c, uint64_t lineno, const char *kind,
-				 const char *path, const char *reason,
-				 const char *line, size_t n)
-{
-	log_msg(LOG_DEBUG, c->url, "'%s' line %llu: %s: %s (%s, quarantined)", c->url,
-		(unsigned long long)lineno, path, reason, kind);
-	q_begin(c, lineno, kind, path, reason);
-	if (utf8_valid(line, n)) {
-		buf_addstr(&c->qbuf, ",\"text\":");
-		buf_add_json_string(&c->qbuf, line, n);
-	} else {
-		buf_addstr(&c->qbuf, ",\"base64\":\"");
-		buf_add_base64(&c->qbuf, line, n);
-		buf_addch(&c->qbuf, '"');
-	}
-	buf_printf(&c->qbuf, ",\"bytes\":%zu}\n", n);
-	return c->qbuf.len >= QUARANTINE_FLUSH ? q_flush(c) : ES_OK;
-}
-
 /* --- per line ----------------------------------------------------------- */
 
-static int fail_file(struct run_ctx *c, es_result r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int fail_file_as(struct run_ctx *c, char outcome, es_result r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static int fail_file(struct run_ctx *c, es_result r, const char *fmt, ...)
+/* The file fails: outcome 'f' (retried next run, poisoned after
+ * max_attempts), 'p' (poisoned now) or 'd' (read again next run). */
+static int fail_file_as(struct run_ctx *c, char outcome, es_result r, const char *fmt, ...)
 {
 	va_list ap;
 
 	c->f_error = r;
+	c->f_outcome = outcome;
 	va_start(ap, fmt);
 	vsnprintf(c->f_reason, sizeof(c->f_reason), fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+#define fail_file(c, r, ...) fail_file_as((c), 'f', (r), __VA_ARGS__)
+
+/* After a record: a bound of the quarantine passed fails the file. */
+static int quarantine_bound(struct run_ctx *c, uint64_t lineno)
+{
+	switch (quarantine_over(&c->q)) {
+	case QUARANTINE_FILE_FULL:
+		return fail_file_as(c, 'p', ES_ERR_DATA, "its bad lines passed "
+				    "max_quarantine_per_file (%llu bytes) at line %llu",
+				    (unsigned long long)c->cfg->max_quarantine_per_file,
+				    (unsigned long long)lineno);
+	case QUARANTINE_RUN_FULL:
+		return fail_file_as(c, 'd', ES_ERR_DATA, "the run's quarantine passed "
+				    "max_quarantine_per_run (%llu bytes) at its line %llu",
+				    (unsigned long long)c->cfg->max_quarantine_per_run,
+				    (unsigned long long)lineno);
+	case QUARANTINE_WITHIN:
+		break;
+	}
+	return 0;
 }
 
 /* A failure of this machine (disk, spool), not of the file. */
@@ -272,8 +254,8 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 	c->f_read++;
 	if (!event_parse(&c->ep, line, n, &ev, &err)) {
 		c->f_malformed++;
-		r = quarantine_line(c, lineno, "malformed", err.path, err.reason, line, n);
-		return r == ES_OK ? 0 : fail_local(c, r);
+		r = quarantine_line(&c->q, lineno, "malformed", err.path, err.reason, line, n);
+		return r == ES_OK ? quarantine_bound(c, lineno) : fail_local(c, r);
 	}
 	if (ev.org_id_len != c->source_org_len ||
 	    memcmp(ev.org_id, c->source_org, c->source_org_len)) {
@@ -282,8 +264,8 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 		snprintf(reason, sizeof(reason), "org_id is not the source's ('%s'): "
 			 "tenant guard", c->source_org);
 		c->f_rejected++;
-		r = quarantine_line(c, lineno, "rejected", "$.org_id", reason, line, n);
-		return r == ES_OK ? 0 : fail_local(c, r);
+		r = quarantine_line(&c->q, lineno, "rejected", "$.org_id", reason, line, n);
+		return r == ES_OK ? quarantine_bound(c, lineno) : fail_local(c, r);
 	}
 	/* decide for every subscriber first, starting the dedup lookups, then
 	 * deliver: the lookups' cache misses overlap the filters' work */
@@ -313,30 +295,6 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 	return 0;
 }
 
-static void b64_stream(struct run_ctx *c, const char *p, size_t n)
-{
-	/* complete a carried group first */
-	while (n && c->b64_n && c->b64_n < 3) {
-		c->b64_carry[c->b64_n++] = (unsigned char)*p++;
-		n--;
-	}
-	if (c->b64_n == 3) {
-		buf_add_base64(&c->qbuf, c->b64_carry, 3);
-		c->b64_n = 0;
-	}
-	if (n >= 3) {
-		size_t whole = n - n % 3;
-
-		buf_add_base64(&c->qbuf, p, whole);
-		p += whole;
-		n -= whole;
-	}
-	while (n) {
-		c->b64_carry[c->b64_n++] = (unsigned char)*p++;
-		n--;
-	}
-}
-
 static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
 		       bool first, bool last)
 {
@@ -348,34 +306,35 @@ static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
 
 		snprintf(reason, sizeof(reason), "line longer than max_line_bytes (%llu)",
 			 (unsigned long long)c->cfg->max_line_bytes);
-		log_msg(LOG_DEBUG, c->url, "'%s' line %llu: %s (malformed, quarantined)",
-			c->url, (unsigned long long)lineno, reason);
 		c->f_read++;
 		c->f_malformed++;
-		q_begin(c, lineno, "malformed", "$", reason);
-		buf_addstr(&c->qbuf, ",\"base64\":\"");
-		c->b64_n = 0;
-		c->f_bytes = 0;
+		quarantine_long_begin(&c->q, lineno, "malformed", "$", reason);
 	}
-	b64_stream(c, p, n);
-	c->f_bytes += n;
-	if (last) {
-		if (c->b64_n)
-			buf_add_base64(&c->qbuf, c->b64_carry, c->b64_n);
-		c->b64_n = 0;
-		buf_printf(&c->qbuf, "\",\"bytes\":%llu}\n", (unsigned long long)c->f_bytes);
-	}
-	/* the record may be larger than memory: write it out in pieces */
-	if (c->qbuf.len >= QUARANTINE_FLUSH && (r = q_flush(c)) != ES_OK)
+	if ((r = quarantine_long_part(&c->q, p, n)) != ES_OK)
 		return fail_local(c, r);
-	return 0;
+	if (!last)
+		return 0;
+	if ((r = quarantine_long_end(&c->q)) != ES_OK)
+		return fail_local(c, r);
+	return quarantine_bound(c, lineno);
 }
 
 /* Decompressed bytes: to the line splitter, or nowhere when verifying. */
 static int on_plain(void *ud, const char *p, size_t n)
 {
 	struct run_ctx *c = ud;
+	uint64_t size = c->pf->obj.size ? c->pf->obj.size : 1;
 
+	c->f_plain += n;
+	if (c->f_plain > c->cfg->max_file_bytes)
+		return fail_file_as(c, 'p', ES_ERR_DATA, "it decompresses to more than "
+				    "max_file_bytes (%llu bytes)",
+				    (unsigned long long)c->cfg->max_file_bytes);
+	if (c->f_plain > INFLATE_RATIO_FLOOR && c->f_plain / size >= c->cfg->max_inflate_ratio)
+		return fail_file_as(c, 'p', ES_ERR_DATA, "it decompresses to more than "
+				    "max_inflate_ratio (%llu) times its %llu bytes",
+				    (unsigned long long)c->cfg->max_inflate_ratio,
+				    (unsigned long long)c->pf->obj.size);
 	if (c->verifying)
 		return 0;
 	return lines_feed(&c->lines, p, n);
@@ -418,6 +377,8 @@ static void start_read(struct run_ctx *c, bool verifying)
 	c->verifying = verifying;
 	c->f_error = ES_OK;
 	c->f_local_error = false;
+	c->f_outcome = 0;
+	c->f_plain = 0;
 	c->f_reason[0] = '\0';
 	gz_decoder_reset(c->gz);
 	if (!verifying) {
@@ -500,11 +461,12 @@ static es_result deliver_from(struct run_ctx *c, store *src)
 		if (r != ES_OK)
 			store_failed(c, src, r);
 	}
-	if (c->f_error == ES_OK && gz_decoder_finish(c->gz, on_plain, c) == -1)
+	if (c->f_error == ES_OK && gz_decoder_finish(c->gz, on_plain, c) == -1 &&
+	    c->f_error == ES_OK)
 		fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
 	if (c->f_error == ES_OK)
 		lines_finish(&c->lines);   /* its callbacks record any failure */
-	if (c->f_error == ES_OK && (r = q_flush(c)) != ES_OK)
+	if (c->f_error == ES_OK && (r = quarantine_flush(&c->q)) != ES_OK)
 		fail_local(c, r);
 	if (c->copy_fd >= 0) {
 		close(c->copy_fd);
@@ -548,7 +510,7 @@ static es_result file_done(struct run_ctx *c)
 	if (c->f_malformed || c->f_rejected)
 		log_msg(LOG_WARNING, c->url, "'%s': %llu malformed and %llu rejected line(s) "
 			"quarantined in '%s'", c->url, (unsigned long long)c->f_malformed,
-			(unsigned long long)c->f_rejected, c->qpath);
+			(unsigned long long)c->f_rejected, c->q.path);
 	for (size_t a = 0; a < c->cfg->nadditional; a++)
 		if (c->sink_used[a] && (r = sink_put_ready(&c->sinks[a])) != ES_OK)
 			return r;
@@ -557,22 +519,41 @@ static es_result file_done(struct run_ctx *c)
 
 static es_result file_failed(struct run_ctx *c, size_t i, char *outcomes)
 {
+	char outcome = c->f_outcome ? c->f_outcome : 'f';
 	es_result r;
 
-	log_msg(LOG_WARNING, c->url, "'%s' failed: %s; it stays pending and is "
-		"retried next run", c->url, c->f_reason);
-	if ((r = state_plan_outcome(c->ss, i, false)) != ES_OK)
+	if (outcome == 'd')
+		log_msg(LOG_WARNING, c->url, "'%s' waits for the next run: %s", c->url,
+			c->f_reason);
+	else if (outcome == 'p')
+		log_msg(LOG_WARNING, c->url, "'%s' is poisoned: %s; it is skipped until "
+			"'evshare state forget %s'", c->url, c->f_reason, c->url);
+	else
+		log_msg(LOG_WARNING, c->url, "'%s' failed: %s; it stays pending and is "
+			"retried next run", c->url, c->f_reason);
+	/* what it left in the quarantine goes with it */
+	if ((r = quarantine_file_rollback(&c->q)) != ES_OK)
 		return r;
-	outcomes[i] = 'f';
-	free(c->reasons[i]);
-	c->reasons[i] = xstrdup(c->f_reason);
-	add_failure(c->sum, i, c->url, c->f_reason);
+	if ((r = state_plan_outcome(c->ss, i, outcome)) != ES_OK)
+		return r;
+	outcomes[i] = outcome;
+	free(c->x->reasons[i]);
+	c->x->reasons[i] = xstrdup(c->f_reason);
+	if (outcome == 'd') {
+		/* the run's quarantine is spent: the files after it wait too */
+		if (i < c->x->defer_from)
+			c->x->defer_from = i;
+		c->sum->files_deferred++;
+	} else {
+		add_failure(c->sum, i, c->url, c->f_reason);
+	}
 	return ES_OK;
 }
 
 /* Verify first, then deliver (used after a restart). */
 static es_result run_file_checked(struct run_ctx *c, size_t i, store *src, char *outcomes)
 {
+	bool was_ok = outcomes[i] == 'o';   /* its lines may be out already */
 	es_result fr, r;
 
 	fr = verify_file(c, src);
@@ -583,12 +564,12 @@ static es_result run_file_checked(struct run_ctx *c, size_t i, store *src, char 
 		}
 		if (c->f_local_error)
 			return fr;
-		if (outcomes[i] == 'o')
+		if (was_ok)
 			return cannot_resume(c, fr);
 		return file_failed(c, i, outcomes);
 	}
 	/* the file is good: journal it, then deliver it */
-	if (outcomes[i] != 'o' && (r = state_plan_outcome(c->ss, i, true)) != ES_OK)
+	if (!was_ok && (r = state_plan_outcome(c->ss, i, 'o')) != ES_OK)
 		return r;
 	outcomes[i] = 'o';
 	fr = deliver_from(c, src);
@@ -597,8 +578,19 @@ static es_result run_file_checked(struct run_ctx *c, size_t i, store *src, char 
 		 * told where it happened: it is not the file's */
 		if (c->f_local_error)
 			return fr;
-		if (!c->delivered)
+		if (!was_ok && (c->f_outcome == 'p' || c->f_outcome == 'd')) {
+			/* a bound passed while its lines were read: nothing of
+			 * it is visible yet; the outcome replaces 'ok' in the
+			 * journal, and the run starts over without it */
+			if ((r = file_failed(c, i, outcomes)) != ES_OK || !c->delivered)
+				return r;
+			c->restart = true;
+			return ES_OK;
+		}
+		if (!c->delivered && !was_ok)
 			return file_failed(c, i, outcomes);
+		if (was_ok)
+			return cannot_resume(c, fr);
 		return es_error_url(ES_ERR_TEMP, c->url,
 				    "'%s' could not be read to the end after it was checked "
 				    "(%s); nothing is committed and the next run finishes this "
@@ -619,6 +611,7 @@ static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcome
 {
 	es_result fr, r;
 
+	quarantine_file_begin(&c->q, c->source_org, c->url);
 	if (c->verify_first)
 		return run_file_checked(c, i, src, outcomes);
 	c->copy_fd = -1;
@@ -630,46 +623,99 @@ static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcome
 			return cannot_resume(c, fr);
 		if ((r = file_failed(c, i, outcomes)) != ES_OK || !c->delivered)
 			return r;
-		log_msg(LOG_WARNING, c->url, "part of '%s' was read before it failed; "
+		log_msg(LOG_INFO, c->url, "part of '%s' was read before it failed; "
 			"the run starts over without it, checking each file first", c->url);
 		c->restart = true;
 		return ES_OK;
 	}
-	if (outcomes[i] != 'o' && (r = state_plan_outcome(c->ss, i, true)) != ES_OK)
+	if (outcomes[i] != 'o' && (r = state_plan_outcome(c->ss, i, 'o')) != ES_OK)
 		return r;
 	outcomes[i] = 'o';
 	return file_done(c);
 }
 
-static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
-			      unsigned jobs, bool verify_first, char *outcomes,
-			      char **reasons, bool *restart, progress *prog,
-			      run_summary *sum)
+/*
+ * A file not begun waits for the next run (outcome 'd', nothing counted
+ * against it) once the run's quarantine is spent, or once run_timeout
+ * passed: the latter only for files after the last one an interrupted run
+ * journaled, whose outputs must come out as they were.
+ */
+static const char *why_wait(const struct run_exec *x, size_t i)
 {
+	if (x->outcomes[i])
+		return NULL;
+	if (i > x->defer_from)
+		return "the run's quarantine passed max_quarantine_per_run before it was read";
+	if ((x->last_journaled == SIZE_MAX || i > x->last_journaled) &&
+	    time_now_ms() >= x->deadline_ms)
+		return "run_timeout passed before it was read";
+	return NULL;
+}
+
+static es_result defer_file(struct run_ctx *c, size_t i, const char *why)
+{
+	es_result r = state_plan_outcome(c->ss, i, 'd');
+
+	if (r != ES_OK)
+		return r;
+	c->x->outcomes[i] = 'd';
+	free(c->x->reasons[i]);
+	c->x->reasons[i] = xstrdup(why);
+	c->sum->files_deferred++;
+	log_msg(LOG_DEBUG, c->url, "'%s' waits for the next run: %s", c->url, why);
+	return ES_OK;
+}
+
+/* One file of the plan: read it, or account for an outcome it has. */
+static es_result plan_file_step(struct run_ctx *c, size_t i, store *src)
+{
+	struct run_exec *x = c->x;
+	const char *why = why_wait(x, i);
+
+	if (why)
+		return defer_file(c, i, why);
+	switch (x->outcomes[i]) {
+	case 'f':
+	case 'p':
+		add_failure(c->sum, i, c->url, x->reasons[i] ? x->reasons[i]
+			    : "failed before the run was interrupted");
+		return ES_OK;
+	case 'd':
+		c->sum->files_deferred++;
+		return ES_OK;
+	default:
+		log_msg(LOG_DEBUG, c->url, "reading '%s' (%llu bytes) for %zu subscriber(s)",
+			c->url, (unsigned long long)c->pf->obj.size, c->pf->nsubs);
+		return run_file(c, i, src, x->outcomes);
+	}
+}
+
+static es_result execute_once(struct run_exec *x, bool verify_first, bool *restart)
+{
+	const config *cfg = x->cfg;
+	const plan *p = x->p;
+	run_summary *sum = x->sum;
 	struct run_ctx c;
 	size_t ndedup = 0, dedup_mem, nsubs = cfg->nadditional ? cfg->nadditional : 1;
 	store **sources = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(store *));
 	double t0 = now_s();
 	es_result r = ES_OK;
+	size_t deferred_before = sum->files_deferred;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
 	c.p = p;
-	c.ss = ss;
+	c.ss = x->ss;
 	c.sum = sum;
-	c.qfd = -1;
+	c.x = x;
 	c.copy_fd = -1;
 	c.verify_first = verify_first;
-	c.reasons = reasons;
-	c.progress = prog;
+	c.progress = x->prog;
 	for (size_t i = 0; i < p->nfiles; i++)
 		c.bytes_total += p->files[i].obj.size;
-	progress_begin(prog);
-	buf_init(&c.qbuf, 0);
-	c.spool_dir = state_spool_dir(ss, p->run_id);
-	c.qpath = state_quarantine_path(ss, p->run_id);
-	/* a re-executed plan writes its quarantine again from the start */
-	unlink(c.qpath);
+	progress_begin(x->prog);
+	c.spool_dir = state_spool_dir(x->ss, p->run_id);
+	quarantine_init(&c.q, x->ss, p->run_id, cfg);
 	c.sinks = xcalloc(nsubs, sizeof(sink));
 	c.sink_used = xcalloc(nsubs, sizeof(bool));
 	c.matches = xcalloc(nsubs, sizeof(bool));
@@ -693,7 +739,7 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 		dedup_mem = DEDUP_MEMORY_MIN;
 	if (dedup_mem > DEDUP_MEMORY_MAX)
 		dedup_mem = DEDUP_MEMORY_MAX;
-	c.pool = zpool_new(jobs, 2 * jobs + 2);
+	c.pool = zpool_new(x->jobs, 2 * x->jobs + 2);
 	c.keys = sink_keys_new();
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		if (!c.sink_used[a])
@@ -718,18 +764,16 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 			break;
 		url = store_url(sources[pf->source], pf->obj.key);
 		c.url = url;
-		if (outcomes[i] == 'f') {
-			add_failure(sum, i, url, reasons[i] ? reasons[i]
-				    : "failed before the run was interrupted");
-		} else {
-			log_msg(LOG_DEBUG, url, "reading '%s' (%llu bytes) for %zu subscriber(s)",
-				url, (unsigned long long)pf->obj.size, pf->nsubs);
-			r = run_file(&c, i, sources[pf->source], outcomes);
-		}
+		r = plan_file_step(&c, i, sources[pf->source]);
 		c.url = NULL;
 		free(url);
 		tick_progress(&c);
 	}
+	if (sum->files_deferred > deferred_before)
+		log_msg(LOG_WARNING, NULL, "%llu file(s) of run %s wait for the next run: %s",
+			(unsigned long long)(sum->files_deferred - deferred_before), p->run_id,
+			x->defer_from < p->nfiles ? "the run's quarantine passed "
+			"max_quarantine_per_run" : "run_timeout passed");
 	*restart = c.restart;
 	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
 		if (c.sink_used[a])
@@ -738,15 +782,18 @@ static es_result execute_once(const config *cfg, state_store *ss, const plan *p,
 	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
 		if (c.sink_used[a])
 			r = sink_wait(&c.sinks[a]);
-	if (r == ES_OK && c.qfd >= 0 && fdatasync(c.qfd) < 0)
-		r = es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s", c.qpath,
-			     strerror(errno));
+	if (r == ES_OK)
+		r = quarantine_sync(&c.q);
+	if (quarantine_used_path(&c.q)) {
+		free(sum->quarantine);
+		sum->quarantine = xstrdup(quarantine_used_path(&c.q));
+	}
 done:
-	if (prog) {
+	if (x->prog) {
 		progress_counts pc;
 
 		progress_counts_of(&c, &pc);
-		progress_end(prog, &pc);
+		progress_end(x->prog, &pc);
 	}
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		sink *s = &c.sinks[a];
@@ -778,19 +825,16 @@ done:
 	for (size_t s = 0; s < cfg->ndirect; s++)
 		store_free(sources[s]);
 	free(sources);
-	if (c.qfd >= 0)
-		close(c.qfd);
-	buf_release(&c.qbuf);
+	quarantine_release(&c.q);
 	free(c.sinks);
 	free(c.sink_used);
 	free(c.matches);
 	free(c.dests);
 	free(c.spool_dir);
-	free(c.qpath);
 	sum->elapsed_s += now_s() - t0;
 	if (r != ES_OK)
 		sum->status = "failed";
-	else if (sum->files_failed)
+	else if (sum->files_failed || sum->files_deferred)
 		sum->status = "partial";
 	return r;
 }
@@ -798,14 +842,31 @@ done:
 es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		      unsigned jobs, progress *prog, char *outcomes, run_summary *sum)
 {
-	char **reasons = xcalloc(p->nfiles + 1, sizeof(char *));
-	bool restart = false;
+	struct run_exec x = {
+		.cfg = cfg, .ss = ss, .p = p, .jobs = jobs, .prog = prog, .sum = sum,
+		.outcomes = outcomes, .defer_from = SIZE_MAX, .last_journaled = SIZE_MAX,
+		.deadline_ms = time_now_ms() + cfg->run_timeout_ms,
+	};
+	bool restart = false, verify_first = false;
 	es_result r;
 
-	r = execute_once(cfg, ss, p, jobs, false, outcomes, reasons, &restart, prog, sum);
-	if (r == ES_OK && restart) {
-		/* nothing of this attempt that holds a line of the bad file was
-		 * put; the second attempt rewrites the rest byte for byte */
+	x.reasons = xcalloc(p->nfiles + 1, sizeof(char *));
+	for (size_t i = 0; i < p->nfiles; i++) {
+		if (outcomes[i])
+			x.last_journaled = i;
+		if (outcomes[i] == 'd' && x.defer_from == SIZE_MAX)
+			x.defer_from = i;
+	}
+	for (;;) {
+		r = execute_once(&x, verify_first, &restart);
+		if (r != ES_OK || !restart)
+			break;
+		/*
+		 * Nothing of this attempt that holds a line of the failed file
+		 * was put; the next attempt rewrites the rest byte for byte,
+		 * checking each file first.  Each attempt fails one more file
+		 * for good, so there are at most as many as files.
+		 */
 		double elapsed = sum->elapsed_s;
 		run_summary *resumed = sum->resumed;
 
@@ -814,11 +875,11 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 		run_summary_init(sum, cfg, p);
 		sum->resumed = resumed;
 		sum->elapsed_s = elapsed;
-		r = execute_once(cfg, ss, p, jobs, true, outcomes, reasons, &restart, prog, sum);
+		verify_first = true;
 	}
 	for (size_t i = 0; i < p->nfiles; i++)
-		free(reasons[i]);
-	free(reasons);
+		free(x.reasons[i]);
+	free(x.reasons);
 	return r;
 }
 
@@ -837,10 +898,17 @@ es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 	for (size_t i = 0; i < p->nfiles; i++) {
 		const plan_file *pf = &p->files[i];
 		source_state *src = state_source(st, cfg->direct[pf->source].org_id, true);
-		file_record *rec = state_file_add(src, pf->obj.key);
+		file_record *rec;
 
 		if (!outcomes[i])
 			continue;
+		if (outcomes[i] == 'd') {
+			/* not read: nothing is recorded, the horizon stays below it */
+			if (pf->obj.mtime_ms < min_pending[pf->source])
+				min_pending[pf->source] = pf->obj.mtime_ms;
+			continue;
+		}
+		rec = state_file_add(src, pf->obj.key);
 		if (!rec->etag || strcmp(rec->etag, pf->obj.etag))
 			file_record_reset(rec, pf->obj.etag, pf->obj.size, pf->obj.mtime_ms);
 		free(rec->run_id);
@@ -859,13 +927,14 @@ es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 		for (size_t k = 0; k < sum->nfailed; k++)
 			if (sum->failed[k].index == i)
 				rec->last_error = xstrdup(sum->failed[k].reason);
-		if (rec->failures >= cfg->max_attempts) {
+		if (outcomes[i] == 'p' || rec->failures >= cfg->max_attempts) {
 			char *url = location_key_url(&cfg->direct[pf->source].source, pf->obj.key);
 
 			rec->poisoned = true;
-			log_msg(LOG_WARNING, url, "'%s' failed %u runs in a row and is now "
-				"poisoned: it is skipped until 'evshare state forget %s'", url,
-				rec->failures, url);
+			if (outcomes[i] == 'f')
+				log_msg(LOG_WARNING, url, "'%s' failed %u runs in a row and is "
+					"now poisoned: it is skipped until 'evshare state forget "
+					"%s'", url, rec->failures, url);
 			add_problem(&sum->poisoned, &sum->npoisoned, i, url,
 				    rec->last_error ? rec->last_error : "");
 			free(url);

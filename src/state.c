@@ -501,8 +501,17 @@ static int cut_torn_tail(int fd)
 	return ftruncate(fd, pos);
 }
 
-es_result state_plan_outcome(state_store *s, size_t index, bool ok)
+static const struct {
+	char code;
+	const char *word;
+} outcome_words[] = {
+	{ 'o', "ok" }, { 'f', "failed" }, { 'p', "poisoned" }, { 'd', "deferred" },
+};
+
+es_result state_plan_outcome(state_store *s, size_t index, char outcome)
 {
+	const char *word = NULL;
+
 	char line[32];
 	int n;
 
@@ -522,7 +531,12 @@ es_result state_plan_outcome(state_store *s, size_t index, bool ok)
 		}
 		free(path);
 	}
-	n = snprintf(line, sizeof(line), "%zu %s\n", index, ok ? "ok" : "failed");
+	for (size_t i = 0; i < sizeof(outcome_words) / sizeof(outcome_words[0]); i++)
+		if (outcome_words[i].code == outcome)
+			word = outcome_words[i].word;
+	if (!word)
+		die("unknown plan outcome %d", outcome);
+	n = snprintf(line, sizeof(line), "%zu %s\n", index, word);
 	if (write_all(s->outcomes_fd, line, (size_t)n) < 0 || fdatasync(s->outcomes_fd) < 0)
 		return es_error(ES_ERR_IO, "cannot write the plan journal in '%s': %s",
 				s->dir, strerror(errno));
@@ -556,12 +570,11 @@ es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles)
 		sp = strchr(p, ' ');
 		if (sp) {
 			*sp = '\0';
-			if (parse_u64(p, &idx) && idx < nfiles) {
-				if (!strcmp(sp + 1, "ok"))
-					out[idx] = 'o';
-				else if (!strcmp(sp + 1, "failed"))
-					out[idx] = 'f';
-			}
+			/* a later line of the same file replaces an earlier one */
+			for (size_t i = 0; i < sizeof(outcome_words) / sizeof(outcome_words[0]); i++)
+				if (parse_u64(p, &idx) && idx < nfiles &&
+				    !strcmp(sp + 1, outcome_words[i].word))
+					out[idx] = outcome_words[i].code;
 		}
 		p = nl + 1;
 	}

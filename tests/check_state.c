@@ -575,16 +575,23 @@ START_TEST(plan_journal)
 	ck_assert_str_eq(text.data, plan);
 	buf_release(&text);
 
-	ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s, 2, false), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s, 4, true), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s, 9, true), ES_OK);   /* beyond nfiles */
+	ck_assert_int_eq(state_plan_outcome(s, 0, 'o'), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 2, 'f'), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 4, 'o'), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 9, 'o'), ES_OK);   /* beyond nfiles */
 	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
 	ck_assert_int_eq(out[0], 'o');
 	ck_assert_int_eq(out[1], 0);
 	ck_assert_int_eq(out[2], 'f');
 	ck_assert_int_eq(out[3], 0);
 	ck_assert_int_eq(out[4], 'o');
+	/* poisoned and deferred; a later outcome replaces an earlier one */
+	ck_assert_int_eq(state_plan_outcome(s, 1, 'd'), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 4, 'p'), ES_OK);
+	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
+	ck_assert_int_eq(out[1], 'd');
+	ck_assert_int_eq(out[4], 'p');
+	ck_assert_int_eq(state_plan_outcome(s, 4, 'o'), ES_OK);
 	/* a torn last line (a crash in the middle of a write) is ignored */
 	append_text(opath, "3 o");
 	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
@@ -612,7 +619,7 @@ START_TEST(plan_journal)
 	ck_assert_int_eq(state_plan_clear(s), ES_OK);
 	/* outcomes can be written again after a clear */
 	ck_assert_int_eq(state_plan_save(s, plan, strlen(plan)), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s, 1, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 1, 'o'), ES_OK);
 	ck_assert_int_eq(state_plan_outcomes(s, out, 5), ES_OK);
 	ck_assert_int_eq(out[0], 0);
 	ck_assert_int_eq(out[1], 'o');
@@ -634,16 +641,16 @@ START_TEST(plan_outcomes_after_torn_line_and_resume)
 	char out[5];
 
 	ck_assert_int_eq(state_plan_save(s, plan, strlen(plan)), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s, 1, false), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 0, 'o'), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 1, 'f'), ES_OK);
 	state_close(s);
 	append_text(opath, "3 o");
 
 	s2 = open_store(dir);
 	ck_assert_int_eq(state_plan_outcomes(s2, out, 5), ES_OK);
 	ck_assert_int_eq(out[3], 0);
-	ck_assert_int_eq(state_plan_outcome(s2, 3, true), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s2, 4, false), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s2, 3, 'o'), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s2, 4, 'f'), ES_OK);
 	ck_assert_int_eq(state_plan_outcomes(s2, out, 5), ES_OK);
 	ck_assert_int_eq(out[0], 'o');
 	ck_assert_int_eq(out[1], 'f');
@@ -665,11 +672,11 @@ START_TEST(plan_save_starts_fresh_outcomes)
 	char out[3];
 
 	ck_assert_int_eq(state_plan_save(s, a, strlen(a)), ES_OK);
-	ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 0, 'o'), ES_OK);
 	ck_assert_int_eq(state_plan_save(s, b, strlen(b)), ES_OK);
 	ck_assert_int_eq(state_plan_outcomes(s, out, 3), ES_OK);
 	ck_assert_int_eq(out[0], 0);   /* plan A's outcome is not B's */
-	ck_assert_int_eq(state_plan_outcome(s, 1, true), ES_OK);
+	ck_assert_int_eq(state_plan_outcome(s, 1, 'o'), ES_OK);
 	ck_assert_int_eq(state_plan_outcomes(s, out, 3), ES_OK);
 	ck_assert_int_eq(out[0], 0);
 	ck_assert_msg(out[1] == 'o', "the outcome of plan B was lost");

@@ -159,5 +159,142 @@ def test_destination_inside_a_source_is_refused():
         sc.cleanup()
 
 
+def gz_stream(chunks):
+    """gzip of an iterable of byte strings, without holding the input."""
+    import zlib
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + 15)
+    out = [z.compress(c) for c in chunks]
+    out.append(z.flush())
+    return b"".join(out)
+
+
+def poisoned_records(sc):
+    st = json.load(open(sc.path("state", "state.json")))
+    return {f["key"]: f for src in st["sources"].values() for f in src["files"]
+            if f.get("poisoned")}
+
+
+@test
+def test_gzip_bombs_are_poisoned_within_the_bounds():
+    """A few KB of gzip used to fill the disk: 9.7 KB of short bad lines
+    made a 1.07 GB quarantine, 970 KB of one newline-less 1 GB line 1.33 GB
+    of base64.  Each bomb is now poisoned at once, within its bound, its
+    records dropped, and the other tenant is delivered in the same run."""
+    sc = Scenario("bombs")
+    try:
+        sc.direct("TN-a")
+        sc.direct("TN-b")
+        bad_lines = gz(b"x\n" * 5000000)                       # 10 MB of "x"
+        assert len(bad_lines) < 16 * 1024, len(bad_lines)
+        sc.add_file("TN-a", "a1-bad-lines.gz", bad_lines)
+        one_line = gz_stream(b"a" * (1 << 20) for _ in range(1024))   # 1 GiB, one line
+        assert len(one_line) < 1100 * 1024, len(one_line)
+        sc.add_file("TN-a", "a2-one-line.gz", one_line)
+        # good lines first, then a flood: part was read before it failed
+        good = [event("a-%d" % i, "TN-a") for i in range(100)]
+        sc.add_file("TN-a", "a3-mixed.gz", gz(lines(*good) + b"{bad\n" * 400000))
+        import random
+        rnd = random.Random(7)
+        # a long bad line that is no bomb: kept as a bounded prefix with
+        # its digest and length, and the good event next to it goes out
+        long_line = bytes(rnd.getrandbits(8) | 0x80 for _ in range(300000))
+        sc.add_file("TN-a", "a5-long-line.gz",
+                    gz(long_line + b"\n" + lines(event("a-long-ok", "TN-a"))))
+        sc.add_file("TN-b", "b1.gz", gz(lines(*[event("b-%d" % i, "TN-b") for i in range(50)])))
+        sc.additional("TN-p1", ["TN-a", "TN-b"])
+        sc.extra.update(max_quarantine_per_file=1 << 20, max_line_bytes=100000,
+                        quarantine_line_bytes=4096)
+        import time
+        t0 = time.time()
+        summary = sc.run_json(check=1)
+        elapsed = time.time() - t0
+        assert elapsed < 60, elapsed
+        eq(summary["status"], "partial", "status")
+        poisoned = poisoned_records(sc)
+        eq(sorted(poisoned), ["a1-bad-lines.gz", "a2-one-line.gz", "a3-mixed.gz"],
+           "poisoned at once")
+        assert "max_quarantine_per_file" in poisoned["a1-bad-lines.gz"]["last_error"]
+        assert "max_inflate_ratio" in poisoned["a2-one-line.gz"]["last_error"]
+        assert "max_quarantine_per_file" in poisoned["a3-mixed.gz"]["last_error"]
+        for f in poisoned.values():
+            eq(f["failures"], 1, "poisoned on the first failure")
+        # nothing of the bombs went out; the rest did, in the same run
+        got = [json.loads(l)["event_id"] for l in sc.output_lines("TN-p1")]
+        eq(got, ["a-long-ok"] + ["b-%d" % i for i in range(50)], "delivered")
+        # the quarantine holds only the long line, cut to 4 KiB
+        q = sc.quarantine()
+        eq(len(q), 1, "quarantine records")
+        rec = q[0]
+        eq(rec["bytes"], len(long_line), "bytes")
+        assert rec["truncated"] is True
+        import base64
+        import hashlib
+        eq(base64.b64decode(rec["base64"]), long_line[:4096], "kept prefix")
+        eq(rec["sha256"], hashlib.sha256(long_line).hexdigest(), "sha256")
+        qsize = sum(os.path.getsize(os.path.join(sc.path("state", "quarantine"), f))
+                    for f in os.listdir(sc.path("state", "quarantine")))
+        assert qsize < 8192, qsize
+        eq(summary["files"]["poisoned"], 3, "files.poisoned")
+        eq(summary["events"]["malformed"], 1, "malformed (the long line)")
+        # the next run skips them and has nothing to do
+        again = sc.run_json(check=0)
+        eq(again["files"]["planned"], 0, "planned")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_a_file_past_max_file_bytes_is_poisoned():
+    """Valid events, but more decompressed bytes than max_file_bytes (with
+    a ratio no bomb has): poisoned at once, nothing of it delivered."""
+    sc = Scenario("filebytes")
+    try:
+        sc.direct("TN-a")
+        big = lines(*[event("big-%d" % i, "TN-a", data={"pad": os.urandom(500).hex()})
+                      for i in range(2500)])
+        assert len(big) > 2 << 20, len(big)
+        sc.add_file("TN-a", "a-too-big.gz", gzip.compress(big, compresslevel=1))
+        sc.add_file("TN-a", "b-fine.gz", gz(lines(event("fine", "TN-a"))))
+        sc.additional("TN-p1", ["TN-a"])
+        sc.extra.update(max_file_bytes=1 << 20)
+        summary = sc.run_json(check=1)
+        eq(summary["files"]["poisoned"], 1, "poisoned")
+        eq(summary["files"]["processed"], 1, "processed")
+        assert "max_file_bytes (1048576 bytes)" in \
+            poisoned_records(sc)["a-too-big.gz"]["last_error"]
+        got = [json.loads(l)["event_id"] for l in sc.output_lines("TN-p1")]
+        eq(got, ["fine"], "delivered")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_a_spent_run_quarantine_defers_the_rest_to_the_next_run():
+    """Files under max_quarantine_per_file that together pass
+    max_quarantine_per_run: the file that passes it and those after it
+    wait for the next run (not failed, not poisoned), which takes them."""
+    sc = Scenario("runcap")
+    try:
+        sc.direct("TN-a")
+        for i in range(4):
+            # about 25 KiB of quarantine records each, and one good event
+            body = lines(event("e-%d" % i, "TN-a")) + b"{bad %d}\n" % i * 100
+            sc.add_file("TN-a", "f%d.gz" % i, gz(body))
+        sc.additional("TN-p1", ["TN-a"])
+        sc.extra.update(max_quarantine_per_file=64 << 10, max_quarantine_per_run=64 << 10)
+        first = sc.run_json(check=1)
+        eq(first["files"]["processed"], 2, "processed")
+        eq(first["files"]["deferred"], 2, "deferred")
+        eq(first["files"]["failed"], 0, "failed")
+        eq(first["files"]["poisoned"], 0, "poisoned")
+        second = sc.run_json(check=0)
+        eq(second["files"]["processed"], 2, "processed next run")
+        got = [json.loads(l)["event_id"] for l in sc.output_lines("TN-p1")]
+        eq(got, ["e-0", "e-1", "e-2", "e-3"], "every event once, in order")
+        eq(len(sc.quarantine()), 400, "every bad line quarantined once")
+    finally:
+        sc.cleanup()
+
+
 if __name__ == "__main__":
     run_tests(TESTS)
