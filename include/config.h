@@ -86,6 +86,10 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 es_result config_load(const char *path, config **out);
 void config_free(config *c);
 
+/* Replace subscriber a's destination with a copy of loc: an interrupted
+ * or pending run is finished where the subscriber's outputs go now. */
+void config_set_destination(config *c, size_t a, const location *loc);
+
 /* Lookups by org_id; -1 if absent. */
 ssize_t config_direct_index(const config *c, const char *org_id);
 ssize_t config_additional_index(const config *c, const char *org_id);

@@ -60,6 +60,9 @@ typedef struct plan_options {
 	int64_t since_ms, until_ms;   /* [since, until) on last-modified */
 	const bool *source_selected;  /* per config.direct; NULL: all */
 	const bool *sub_selected;     /* per config.additional; NULL: all */
+	const bool *sub_held;         /* per config.additional, NULL: none; a
+					 subscriber with a pending part (state.h):
+					 served by no new plan until it is done */
 } plan_options;
 
 /* A fresh run id for a run started at now_ms: 20261127T004612Z-1a2b3c4d. */
@@ -79,6 +82,18 @@ void plan_new_run_id(int64_t now_ms, char out[RUN_ID_MAX]);
 es_result plan_build(const config *cfg, const state_data *st,
 		     const plan_options *opt, int64_t now_ms, plan *out);
 void plan_release(plan *p);
+
+/* One warning per source whose poisoned files the plan passed over. */
+void plan_warn_poisoned(const config *cfg, const plan *p);
+
+/* A copy of p (made with a config of ndirect sources) cut down to the
+ * files that were read ('o' in outcomes) for a subscriber keep[] names,
+ * each with those subscribers only; no source counts as listed. */
+void plan_restrict(const plan *p, size_t ndirect, const char *outcomes, const bool *keep,
+		   plan *out);
+/* Take subscriber a out of every file of p (the files stay, so that the
+ * journal's outcomes still match them by index). */
+void plan_drop_subscriber(plan *p, size_t a);
 
 /* Serialise the plan with the configuration it was made with. */
 char *plan_to_json(const plan *p, const config *cfg, size_t *len);

@@ -48,6 +48,7 @@ typedef struct quarantine {
 	const char *run_id;
 	char *path;
 	int fd;                    /* -1 until the first write */
+	bool discard;              /* records are counted, not written */
 	buf pending;               /* records not yet written */
 	uint64_t written;          /* bytes in the file */
 	uint64_t line_cap, file_cap, run_cap;
@@ -64,8 +65,11 @@ typedef struct quarantine {
 	uint64_t record_mark;      /* where the record being written begins */
 } quarantine;
 
-/* Set up for run_id; removes a quarantine file the plan left earlier. */
-void quarantine_init(quarantine *q, state_store *ss, const char *run_id, const config *cfg);
+/* Set up for run_id; removes a quarantine file the plan left earlier.
+ * With keep false the records are counted and bounded but written
+ * nowhere (the run's quarantine was written before). */
+void quarantine_init(quarantine *q, state_store *ss, const char *run_id, const config *cfg,
+		     bool keep);
 /* Close the file (nothing is synced: see quarantine_sync). */
 void quarantine_release(quarantine *q);
 

@@ -39,6 +39,10 @@ typedef struct sub_summary {
 	uint64_t matched, duplicates, events;
 	char **objects;          /* URLs, owned */
 	size_t nobjects;
+	char *error;             /* its destination failed: why (owned); its
+				    outputs of the run are still owed */
+	es_result status;        /* ES_OK, or the kind of that failure */
+	bool served;             /* the run had files for it */
 } sub_summary;
 
 typedef struct file_problem {
@@ -46,6 +50,13 @@ typedef struct file_problem {
 	char *url;
 	char *reason;
 } file_problem;
+
+/* A subscriber whose pending part has failed max_attempts runs or more. */
+typedef struct stuck_sub {
+	char *org_id, *run_id, *reason;   /* owned */
+	unsigned attempts;
+	int64_t since_ms;
+} stuck_sub;
 
 typedef struct run_summary {
 	char run_id[RUN_ID_MAX];
@@ -68,22 +79,37 @@ typedef struct run_summary {
 	char *quarantine;        /* path of the quarantine file, if any line went there */
 	double elapsed_s;
 	struct run_summary *resumed;   /* an interrupted run finished first */
+	struct run_summary *parts;     /* pending parts tried before this run */
+	size_t nparts;
+	stuck_sub *stuck;              /* after them: the stuck subscribers */
+	size_t nstuck;
 } run_summary;
 
 void run_summary_init(run_summary *s, const config *cfg, const plan *p);
 void run_summary_release(run_summary *s);
 
 /* outcomes: one byte per plan file; on entry the journaled outcomes of an
- * interrupted run ('o', 'f') or 0, on return 'o' or 'f' for every file
- * reached.  jobs: compression threads (0: compress in this thread).
+ * interrupted run ('o', 'f', 'p', 'd') or 0, on return one of them for
+ * every file reached.  A subscriber whose destination fails is that
+ * subscriber's failure (sum->subs[a].error), not the run's.  jobs: compression threads (0: compress in this thread).
  * prog: the progress line, or NULL; it is erased before this returns.
  * Returns ES_OK when every output was put (some files may have failed: see
  * sum), else the failure (nothing may be committed). */
-es_result run_execute(const config *cfg, state_store *ss, const plan *p,
+#define RUN_PART 1u   /* p is a pending part: its quarantine is not written again */
+
+es_result run_execute(const config *cfg, state_store *ss, const plan *p, unsigned flags,
 		      unsigned jobs, progress *prog, char *outcomes, run_summary *sum);
 /* Record the run in st and save it (a replay records nothing), then
- * clear the plan journal and the spool. */
+ * clear the plan journal and the spool.  Subscribers whose destination
+ * failed (sum->subs[].error) get nothing marked done: their part of the
+ * plan is kept (state.h, pending_part) and the horizon stays below it. */
 es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 		     const plan *p, run_summary *sum, const char *outcomes);
+
+/* Record what the re-execution of pending part p delivered: its files
+ * done for the subscribers that succeeded, who leave the part; the
+ * others' attempts are counted. */
+es_result run_commit_part(const config *cfg, state_store *ss, state_data *st,
+			  const plan *p, run_summary *sum);
 
 #endif

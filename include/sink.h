@@ -121,6 +121,9 @@ es_result sink_finish(sink *s);
 /* Wait until every object allowed is visible (ES_OK) or the putter
  * failed (its result). */
 es_result sink_wait(sink *s);
+/* Did the putter fail (its store refused or could not be reached)?  The
+ * sink's other failures (its spool, its dedup set) are this machine's. */
+bool sink_putter_failed(sink *s);
 /* Stop the putter and take back what it sent of objects not visible.
  * The counters and the list of objects are the caller's to read from
  * then on. */

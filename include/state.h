@@ -8,6 +8,8 @@
  *   plan.outcomes        one line per finished input file of that plan
  *   quarantine/RUN.ndjson  bad lines of each run
  *   spool/RUN/           output objects being written (removed after)
+ *   parts/RUN.json       the plan of a run, cut down to the subscribers
+ *                        whose outputs are still owed (see pending_part)
  *
  * Every write of state.json and plan.json is atomic (temporary file,
  * fsync, rename, fsync of the directory).  plan.outcomes is append-only
@@ -55,11 +57,31 @@ typedef struct source_state {
 	strmap by_key;
 } source_state;
 
+/*
+ * A committed run whose outputs are still owed to some subscribers: their
+ * destination failed while the others' succeeded.  The files of the run
+ * are marked done for everyone else; for these subscribers the run's plan,
+ * cut down to their files, waits in parts/RUN.json, and every later run
+ * tries to finish it first, under the same keys with the same bytes
+ * (objects already put are put again, identical).  Until then a new plan
+ * never serves them (their newer files wait too), so nothing is doubled.
+ */
+typedef struct pending_part {
+	char *run_id;
+	char **subs;            /* org_ids still owed this run's outputs */
+	size_t nsubs;
+	unsigned attempts;      /* runs that failed to deliver it, the first included */
+	int64_t first_ms;       /* when it first failed */
+	char *last_error;
+} pending_part;
+
 typedef struct state_data {
 	char *committed_run;    /* the last run whose results were committed */
 	int64_t committed_ms;
 	source_state *sources;
 	size_t nsources, alloc;
+	pending_part *parts;    /* oldest first */
+	size_t nparts, parts_alloc;
 } state_data;
 
 typedef struct state_store state_store;
@@ -89,6 +111,20 @@ void file_record_reset(file_record *f, const char *etag, uint64_t size,
 /* Drop records older than the horizon (poisoned and failing ones are
  * kept: they still owe a delivery, or an operator's decision). */
 void state_prune(source_state *src);
+
+/* Pending parts. */
+pending_part *state_part_add(state_data *d, const char *run_id);
+/* The part of subscriber org (NULL if it has none). */
+pending_part *state_part_of(const state_data *d, const char *org);
+/* org's outputs of part i are delivered (or dropped): it leaves the part,
+ * and a part left with no subscriber goes. */
+void state_part_done(state_data *d, size_t i, const char *org);
+/* The plan of a part: saved before the state that names it, read back
+ * when it is finished; state_parts_prune() removes the files of parts the
+ * state no longer names. */
+es_result state_part_save(state_store *s, const char *run_id, const char *json, size_t n);
+es_result state_part_load(state_store *s, const char *run_id, buf *out);
+void state_parts_prune(state_store *s, const state_data *d);
 
 /* Plan journal. */
 es_result state_plan_save(state_store *s, const char *json, size_t n);

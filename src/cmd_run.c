@@ -8,6 +8,7 @@
 #include "progress.h"
 #include "report.h"
 #include "run.h"
+#include "runner.h"
 #include "state.h"
 
 #include <getopt.h>
@@ -218,55 +219,56 @@ static void print_plan(const config *cfg, const plan *p, bool json)
 	}
 }
 
-/* Finish an interrupted run, if the journal holds one. */
-static es_result resume_plan(state_store *ss, state_data *st, unsigned jobs,
-			     progress *prog, run_summary **resumed)
+/* Did a subscriber's destination fail in this run or the runs it
+ * finished first? */
+static bool subscriber_failed(const run_summary *s)
 {
-	buf text = BUF_INIT;
-	bool exists;
-	plan p;
-	config *pcfg = NULL;
-	char *outcomes = NULL;
-	run_summary *sum;
-	es_result r;
-
-	*resumed = NULL;
-	if ((r = state_plan_load(ss, &text, &exists)) != ES_OK || !exists) {
-		buf_release(&text);
-		return r;
-	}
-	r = plan_from_json(text.data, text.len, &p, &pcfg);
-	buf_release(&text);
-	if (r != ES_OK)
-		return r;
-	if (st->committed_run && !strcmp(st->committed_run, p.run_id)) {
-		/* committed, but the journal was not yet cleared */
-		r = state_plan_clear(ss);
-		state_spool_remove(ss, p.run_id);
-		goto done;
-	}
-	outcomes = xcalloc(p.nfiles + 1, 1);
-	if ((r = state_plan_outcomes(ss, outcomes, p.nfiles)) != ES_OK)
-		goto done;
-	info("finishing interrupted run %s (%zu files) before anything else", p.run_id,
-	     p.nfiles);
-	sum = xcalloc(1, sizeof(*sum));
-	run_summary_init(sum, pcfg, &p);
-	*resumed = sum;
-	r = run_execute(pcfg, ss, &p, jobs, prog, outcomes, sum);
-	if (r == ES_OK)
-		r = run_commit(pcfg, ss, st, &p, sum, outcomes);
-	if (r != ES_OK)
-		sum->status = "failed";
-done:
-	free(outcomes);
-	plan_release(&p);
-	config_free(pcfg);
-	return r;
+	for (size_t i = 0; i < s->nsubs; i++)
+		if (s->subs[i].error)
+			return true;
+	return false;
 }
 
+static bool anything_owed(const run_summary *s)
+{
+	if (s->files_failed || s->files_deferred || s->nfailed_sources || subscriber_failed(s))
+		return true;
+	if (s->resumed && anything_owed(s->resumed))
+		return true;
+	for (size_t i = 0; i < s->nparts; i++)
+		if (anything_owed(&s->parts[i]))
+			return true;
+	return false;
+}
+
+/* Over a run and those it finished first: the first subscriber failure,
+ * and whether any subscriber served was delivered. */
+static void subscriber_outcomes(const run_summary *s, es_result *first_failure,
+				bool *delivered)
+{
+	for (size_t i = 0; i < s->nsubs; i++) {
+		if (s->subs[i].error && *first_failure == ES_OK)
+			*first_failure = s->subs[i].status ? s->subs[i].status : ES_ERR_REMOTE;
+		else if (!s->subs[i].error && s->subs[i].served)
+			*delivered = true;
+	}
+	if (s->resumed)
+		subscriber_outcomes(s->resumed, first_failure, delivered);
+	for (size_t i = 0; i < s->nparts; i++)
+		subscriber_outcomes(&s->parts[i], first_failure, delivered);
+}
+
+/*
+ * The exit status: the run's own failure; else, when subscribers' outputs
+ * failed and no subscriber's succeeded, the first of those failures (77
+ * for refused keys, 69 for a missing bucket...: a run that delivered
+ * nothing says why); else 1 when anything is owed; else 0.
+ */
 static es_result finish(const run_summary *sum, bool json, metrics_run *mr, es_result r)
 {
+	es_result first_failure = ES_OK;
+	bool delivered = false;
+
 	metrics_add_summary(mr, sum);
 	if (json)
 		report_json(stdout, sum);
@@ -275,10 +277,57 @@ static es_result finish(const run_summary *sum, bool json, metrics_run *mr, es_r
 	fflush(stdout);
 	if (r != ES_OK)
 		return r;
-	if (sum->files_failed || sum->files_deferred || sum->nfailed_sources ||
-	    (sum->resumed && (sum->resumed->files_failed || sum->resumed->files_deferred)))
-		return ES_ERR_PARTIAL;
-	return ES_OK;
+	subscriber_outcomes(sum, &first_failure, &delivered);
+	if (first_failure != ES_OK && !delivered)
+		return first_failure;
+	return anything_owed(sum) ? ES_ERR_PARTIAL : ES_OK;
+}
+
+/* list, and run --dry-run: the plan a run would make, nothing written */
+static es_result show_plan(const config *cfg, state_store *ss, state_data *st,
+			   struct run_opts *o, bool is_run, metrics_run *mr)
+{
+	bool *held = runner_held(cfg, st);
+	plan_options popt = o->popt;
+	run_summary sum;
+	plan p;
+	es_result r;
+
+	if (ss) {
+		buf text = BUF_INIT;
+		bool exists = false;
+
+		if (state_plan_load(ss, &text, &exists) == ES_OK && exists)
+			warning("an interrupted run is pending in '%s'; the next run finishes "
+				"it first", cfg->state_dir);
+		buf_release(&text);
+	}
+	for (size_t i = 0; i < st->nparts; i++)
+		for (size_t k = 0; k < st->parts[i].nsubs; k++)
+			warning("the outputs of run %s are still owed to '%s' (%u failed "
+				"attempt(s): %s); the next run tries again first, and its newer "
+				"files wait", st->parts[i].run_id, st->parts[i].subs[k],
+				st->parts[i].attempts, st->parts[i].last_error
+				? st->parts[i].last_error : "");
+	popt.sub_held = held;
+	r = plan_build(cfg, st, &popt, time_now_ms(), &p);
+	free(held);
+	if (r != ES_OK)
+		return r;
+	plan_warn_poisoned(cfg, &p);
+	if (!is_run) {
+		print_plan(cfg, &p, o->json);
+		plan_release(&p);
+		return ES_OK;
+	}
+	run_summary_init(&sum, cfg, &p);
+	sum.dry_run = true;
+	if (!o->json)
+		print_plan(cfg, &p, false);
+	r = finish(&sum, o->json, mr, ES_OK);
+	run_summary_release(&sum);
+	plan_release(&p);
+	return r;
 }
 
 static es_result do_run(const struct global_opts *g, int argc, char **argv, bool is_run)
@@ -289,16 +338,12 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 	config *cfg = NULL;
 	state_store *ss = NULL;
 	state_data *st = NULL;
-	run_summary sum, *resumed = NULL;
-	plan p;
-	char *outcomes = NULL, *json = NULL;
-	size_t json_len;
-	bool have_plan = false, have_sum = false, writing, want_metrics = false;
+	run_summary sum;
+	bool have_sum = false, writing, want_metrics = false, planned;
 	progress *prog = NULL;
 	metrics_run mr;
 	es_result r;
 
-	memset(&p, 0, sizeof(p));
 	metrics_init(&mr, time_now_ms());
 	r = parse_run_opts(argc, argv, is_run, &o, &sources, &nsources, &subs, &nsubs);
 	if (r != ES_OK)
@@ -321,85 +366,22 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		if ((r = state_load(ss, &st)) != ES_OK)
 			goto out;
 	}
-	if (writing) {
+	if (!writing) {
+		r = show_plan(cfg, ss, st, &o, is_run, &mr);
+		goto out;
+	}
+	{
+		runner_options ro = { &o.popt, o.jobs, NULL };
+
 		/* -q turns the automatic progress line off, not a forced one */
 		prog = progress_new(o.progress == PROGRESS_AUTO && !log_enabled(LOG_INFO)
 				    ? PROGRESS_NEVER : o.progress, STDERR_FILENO);
-		r = resume_plan(ss, st, o.jobs, prog, &resumed);
-		if (r != ES_OK) {
-			if (resumed) {
-				r = finish(resumed, o.json, &mr, r);
-				run_summary_release(resumed);
-				free(resumed);
-			}
-			goto out;
-		}
-	} else if (ss) {
-		buf text = BUF_INIT;
-		bool exists = false;
-
-		if (state_plan_load(ss, &text, &exists) == ES_OK && exists)
-			warning("an interrupted run is pending in '%s'; the next run finishes "
-				"it first", cfg->state_dir);
-		buf_release(&text);
-	}
-	r = plan_build(cfg, st, &o.popt, time_now_ms(), &p);
-	if (r != ES_OK) {
-		if (resumed) {
-			run_summary_release(resumed);
-			free(resumed);
-		}
-		goto out;
-	}
-	have_plan = true;
-	for (size_t s = 0; s < cfg->ndirect; s++) {
-		/* one warning per source, naming it: not one per file every run */
-		size_t n = 0;
-
-		for (size_t i = 0; i < p.npoisoned; i++)
-			n += p.poisoned[i].source == s;
-		if (n)
-			log_msg(LOG_WARNING, cfg->direct[s].source.url, "%zu poisoned file(s) "
-				"under '%s' skipped; 'evshare state show' lists them and "
-				"'evshare state forget URL' re-enables one", n,
-				cfg->direct[s].source.url);
-	}
-	if (!is_run) {
-		print_plan(cfg, &p, o.json);
-		goto out;
-	}
-	run_summary_init(&sum, cfg, &p);
-	have_sum = true;
-	sum.resumed = resumed;
-	sum.dry_run = o.dry_run;
-	if (o.dry_run) {
-		if (!o.json)
-			print_plan(cfg, &p, false);
-		r = finish(&sum, o.json, &mr, ES_OK);
-		goto out;
-	}
-	if (p.nfiles == 0) {
-		sum.committed = true;   /* nothing was owed */
-		r = finish(&sum, o.json, &mr, ES_OK);
-		goto out;
-	}
-	info("run %s: %zu file(s) to read%s", p.run_id, p.nfiles, p.replay ? " (replay)" : "");
-	json = plan_to_json(&p, cfg, &json_len);
-	if ((r = state_plan_save(ss, json, json_len)) != ES_OK) {
-		sum.status = "failed";
+		ro.prog = prog;
+		r = runner_run(cfg, ss, st, &ro, &sum, &planned);
+		have_sum = true;
+		(void)planned;
 		r = finish(&sum, o.json, &mr, r);
-		goto out;
 	}
-	outcomes = xcalloc(p.nfiles + 1, 1);
-	r = run_execute(cfg, ss, &p, o.jobs, prog, outcomes, &sum);
-	if (r == ES_OK)
-		r = run_commit(cfg, ss, st, &p, &sum, outcomes);
-	if (r != ES_OK) {
-		sum.status = "failed";
-		error("run %s failed; nothing was committed, and the next run finishes it",
-		      p.run_id);
-	}
-	r = finish(&sum, o.json, &mr, r);
 out:
 	progress_free(prog);
 	if (want_metrics) {
@@ -412,10 +394,6 @@ out:
 	metrics_release(&mr);
 	if (have_sum)
 		run_summary_release(&sum);
-	if (have_plan)
-		plan_release(&p);
-	free(json);
-	free(outcomes);
 	state_data_free(st);
 	state_close(ss);
 	config_free(cfg);

@@ -8,6 +8,8 @@
  *   state forget --poisoned    re-enable every poisoned file
  *   state forget --plan        drop an interrupted run's plan (its outputs
  *                              may have been partly delivered)
+ *   state forget --pending ORG drop what a run still owes to subscriber ORG
+ *                              (its files are read for it again by a new run)
  */
 #include "cmd.h"
 #include "config.h"
@@ -23,7 +25,8 @@
 static void state_usage(void)
 {
 	fprintf(stderr, "usage: evshare [-c FILE] state show [--json] [--files]\n"
-		"       evshare [-c FILE] state forget URL... | --poisoned | --plan\n");
+		"       evshare [-c FILE] state forget URL... | --poisoned | --plan | "
+		"--pending ORG\n");
 }
 
 static cJSON *record_json(const config *cfg, const source_state *src, const file_record *f)
@@ -89,6 +92,26 @@ static es_result state_show(const config *cfg, state_store *ss, state_data *st,
 	} else {
 		cJSON_AddNullToObject(root, "interrupted_run");
 	}
+	{
+		cJSON *parts = cJSON_AddArrayToObject(root, "pending");
+
+		for (size_t i = 0; i < st->nparts; i++) {
+			const pending_part *pp = &st->parts[i];
+			cJSON *po = cJSON_CreateObject(), *subs = cJSON_CreateArray();
+			char t[32];
+
+			cJSON_AddStringToObject(po, "run_id", pp->run_id);
+			for (size_t k = 0; k < pp->nsubs; k++)
+				cJSON_AddItemToArray(subs, cJSON_CreateString(pp->subs[k]));
+			cJSON_AddItemToObject(po, "subscribers", subs);
+			cJSON_AddNumberToObject(po, "attempts", pp->attempts);
+			cJSON_AddBoolToObject(po, "stuck", pp->attempts >= cfg->max_attempts);
+			time_format_rfc3339(pp->first_ms, t);
+			cJSON_AddStringToObject(po, "since", t);
+			cJSON_AddStringToObject(po, "last_error", pp->last_error ? pp->last_error : "");
+			cJSON_AddItemToArray(parts, po);
+		}
+	}
 	for (size_t i = 0; i < st->nsources; i++) {
 		const source_state *src = &st->sources[i];
 		cJSON *so = cJSON_CreateObject(), *arr = cJSON_CreateArray();
@@ -128,6 +151,17 @@ static es_result state_show(const config *cfg, state_store *ss, state_data *st,
 		printf("last committed run: %s\n", st->committed_run ? st->committed_run : "none");
 		if (plan_exists)
 			printf("interrupted run pending: yes (the next run finishes it)\n");
+		for (size_t i = 0; i < st->nparts; i++) {
+			const pending_part *pp = &st->parts[i];
+			buf va = BUF_INIT;
+
+			for (size_t k = 0; k < pp->nsubs; k++)
+				printf("outputs owed to %s: run %s, %u failed attempt(s)%s: %s\n",
+				       pp->subs[k], pp->run_id, pp->attempts,
+				       pp->attempts >= cfg->max_attempts ? " (STUCK)" : "",
+				       visible(&va, pp->last_error));
+			buf_release(&va);
+		}
 		cJSON_ArrayForEach(it, sources) {
 			const cJSON *hj = cJSON_GetObjectItemCaseSensitive(it, "horizon");
 
@@ -194,6 +228,7 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 			      int argc, char **argv)
 {
 	bool poisoned = false, plan = false;
+	const char *pending = NULL;
 	es_result r = ES_OK;
 	size_t changed = 0;
 	int first = 1;
@@ -203,6 +238,8 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 			poisoned = true;
 		else if (!strcmp(argv[first], "--plan"))
 			plan = true;
+		else if (!strcmp(argv[first], "--pending") && first + 1 < argc)
+			pending = argv[++first];
 		else if (!strcmp(argv[first], "--"))
 			{ first++; break; }
 		else {
@@ -210,7 +247,7 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 			return ES_ERR_USAGE;
 		}
 	}
-	if (!poisoned && !plan && first >= argc) {
+	if (!poisoned && !plan && !pending && first >= argc) {
 		state_usage();
 		return ES_ERR_USAGE;
 	}
@@ -230,6 +267,27 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 			if ((r = state_plan_clear(ss)) != ES_OK)
 				return r;
 		}
+	}
+	if (pending) {
+		size_t dropped = 0;
+
+		for (size_t i = 0; i < st->nparts; ) {
+			size_t before = st->nparts, nsubs = st->parts[i].nsubs;
+
+			state_part_done(st, i, pending);
+			if (st->nparts < before) {
+				dropped++;
+				continue;
+			}
+			dropped += st->parts[i].nsubs < nsubs;
+			i++;
+		}
+		if (!dropped)
+			return es_error(ES_ERR_USAGE, "no run owes outputs to '%s'", pending);
+		warning("dropping what %zu run(s) still owe to '%s': objects already put stay "
+			"where they are, and the next run reads its files for it again, so "
+			"their events may reach it twice", dropped, pending);
+		changed++;
 	}
 	if (poisoned) {
 		for (size_t i = 0; i < st->nsources; i++)
@@ -259,7 +317,9 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 
 		if (sr != ES_OK)
 			return sr;
-		info("forgot %zu file record(s)", changed);
+		state_parts_prune(ss, st);
+		if (changed > (pending != NULL))
+			info("forgot %zu file record(s)", changed - (pending != NULL));
 	}
 	return r;
 }

@@ -1032,6 +1032,12 @@ void config_free(config *c)
 	free(c);
 }
 
+void config_set_destination(config *c, size_t a, const location *loc)
+{
+	location_release(&c->additional[a].destination);
+	location_copy(&c->additional[a].destination, loc);
+}
+
 ssize_t config_direct_index(const config *c, const char *org_id)
 {
 	for (size_t i = 0; i < c->ndirect; i++)

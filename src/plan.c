@@ -52,6 +52,73 @@ void plan_release(plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+static void plan_alloc_sources(plan *p, size_t ndirect)
+{
+	p->listed = xcalloc(ndirect, sizeof(bool));
+	p->min_pending_ms = xcalloc(ndirect, sizeof(int64_t));
+	for (size_t i = 0; i < ndirect; i++)
+		p->min_pending_ms[i] = INT64_MAX;
+}
+
+void plan_restrict(const plan *p, size_t ndirect, const char *outcomes, const bool *keep,
+		   plan *out)
+{
+	memset(out, 0, sizeof(*out));
+	plan_alloc_sources(out, ndirect);
+	memcpy(out->run_id, p->run_id, sizeof(out->run_id));
+	out->started_ms = p->started_ms;
+	out->replay = p->replay;
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const plan_file *f = &p->files[i];
+		plan_file *g;
+		size_t n = 0;
+
+		for (size_t k = 0; k < f->nsubs; k++)
+			n += keep[f->subs[k]];
+		if (outcomes[i] != 'o' || !n)
+			continue;
+		out->files = xgrow(out->files, out->nfiles + 1, &out->alloc, sizeof(*out->files));
+		g = &out->files[out->nfiles++];
+		memset(g, 0, sizeof(*g));
+		g->source = f->source;
+		store_object_copy(&g->obj, &f->obj);
+		g->changed = f->changed;
+		g->subs = xcalloc(n, sizeof(size_t));
+		for (size_t k = 0; k < f->nsubs; k++)
+			if (keep[f->subs[k]])
+				g->subs[g->nsubs++] = f->subs[k];
+	}
+}
+
+void plan_drop_subscriber(plan *p, size_t a)
+{
+	for (size_t i = 0; i < p->nfiles; i++) {
+		plan_file *f = &p->files[i];
+		size_t n = 0;
+
+		for (size_t k = 0; k < f->nsubs; k++)
+			if (f->subs[k] != a)
+				f->subs[n++] = f->subs[k];
+		f->nsubs = n;
+	}
+}
+
+void plan_warn_poisoned(const config *cfg, const plan *p)
+{
+	for (size_t s = 0; s < cfg->ndirect; s++) {
+		/* one warning per source, naming it: not one per file every run */
+		size_t n = 0;
+
+		for (size_t i = 0; i < p->npoisoned; i++)
+			n += p->poisoned[i].source == s;
+		if (n)
+			log_msg(LOG_WARNING, cfg->direct[s].source.url, "%zu poisoned file(s) "
+				"under '%s' skipped; 'evshare state show' lists them and "
+				"'evshare state forget URL' re-enables one", n,
+				cfg->direct[s].source.url);
+	}
+}
+
 static int cmp_objects(const void *x, const void *y)
 {
 	const store_object *a = x, *b = y;
@@ -61,13 +128,6 @@ static int cmp_objects(const void *x, const void *y)
 	return strcmp(a->key, b->key);
 }
 
-static void plan_alloc_sources(plan *p, size_t ndirect)
-{
-	p->listed = xcalloc(ndirect, sizeof(bool));
-	p->min_pending_ms = xcalloc(ndirect, sizeof(int64_t));
-	for (size_t i = 0; i < ndirect; i++)
-		p->min_pending_ms[i] = INT64_MAX;
-}
 
 static void add_skipped(plan_skipped **arr, size_t *n, size_t *alloc, size_t source,
 			const char *key, const char *reason)
@@ -87,7 +147,14 @@ static bool needs(const file_record *rec, bool changed, const char *org)
 	return !rec || changed || !file_record_done_for(rec, org);
 }
 
-/* The subscribers linked to source s: all of them, and the selected ones. */
+/* Does this run serve subscriber a? */
+static bool serves(const plan_options *opt, size_t a)
+{
+	return (!opt->sub_selected || opt->sub_selected[a]) &&
+	       !(opt->sub_held && opt->sub_held[a]);
+}
+
+/* The subscribers linked to source s: all of them, and the served ones. */
 static void linked_subscribers(const config *cfg, const plan_options *opt, size_t s,
 			       size_t *all, size_t *nall, size_t *sel, size_t *nsel)
 {
@@ -96,7 +163,7 @@ static void linked_subscribers(const config *cfg, const plan_options *opt, size_
 		for (size_t l = 0; l < cfg->additional[a].nlinks; l++)
 			if (cfg->additional[a].links[l] == s) {
 				all[(*nall)++] = a;
-				if (!opt->sub_selected || opt->sub_selected[a])
+				if (serves(opt, a))
 					sel[(*nsel)++] = a;
 			}
 }
@@ -148,7 +215,7 @@ static void plan_object(plan *out, const struct source_scan *sc, const store_obj
 	/* owed to a subscriber this run does not serve: keep the horizon below it */
 	for (size_t k = 0; k < sc->nall; k++) {
 		const char *org = cfg->additional[sc->all[k]].org_id;
-		bool selected = !opt->sub_selected || opt->sub_selected[sc->all[k]];
+		bool selected = serves(opt, sc->all[k]);
 
 		if ((!selected || !in_window) && needs(rec, changed, org))
 			pending_elsewhere = true;
@@ -227,7 +294,8 @@ es_result plan_build(const config *cfg, const state_data *st,
 		store_free(st_store);
 		out->listed[s] = true;
 		out->objects_listed += list.count;
-		qsort(list.items, list.count, sizeof(*list.items), cmp_objects);
+		if (list.count)   /* qsort's array may not be NULL, even for none */
+			qsort(list.items, list.count, sizeof(*list.items), cmp_objects);
 		for (size_t i = 0; i < list.count; i++)
 			plan_object(out, &sc, &list.items[i]);
 		store_list_release(&list);

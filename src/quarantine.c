@@ -12,7 +12,8 @@
 
 #define QUARANTINE_FLUSH (64u << 10)
 
-void quarantine_init(quarantine *q, state_store *ss, const char *run_id, const config *cfg)
+void quarantine_init(quarantine *q, state_store *ss, const char *run_id, const config *cfg,
+		     bool keep)
 {
 	memset(q, 0, sizeof(*q));
 	q->ss = ss;
@@ -23,8 +24,10 @@ void quarantine_init(quarantine *q, state_store *ss, const char *run_id, const c
 	q->file_cap = cfg->max_quarantine_per_file;
 	q->run_cap = cfg->max_quarantine_per_run;
 	buf_init(&q->pending, 0);
+	q->discard = !keep;
 	/* a re-executed plan writes its quarantine again from the start */
-	unlink(q->path);
+	if (keep)
+		unlink(q->path);
 }
 
 void quarantine_release(quarantine *q)
@@ -50,6 +53,11 @@ es_result quarantine_flush(quarantine *q)
 {
 	if (!q->pending.len)
 		return ES_OK;
+	if (q->discard) {
+		q->written += q->pending.len;
+		buf_reset(&q->pending);
+		return ES_OK;
+	}
 	if (q->fd < 0) {
 		q->fd = open(q->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (q->fd < 0)
@@ -224,7 +232,7 @@ es_result quarantine_file_rollback(quarantine *q)
 		if (q->pending.data)
 			q->pending.data[q->pending.len] = '\0';
 	} else {
-		if (ftruncate(q->fd, (off_t)q->file_start) < 0)
+		if (!q->discard && ftruncate(q->fd, (off_t)q->file_start) < 0)
 			return es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s",
 					q->path, strerror(errno));
 		q->written = q->file_start;

@@ -56,6 +56,9 @@ static cJSON *summary_json(const run_summary *s)
 		objs = cJSON_AddArrayToObject(so, "objects");
 		for (size_t j = 0; j < ss->nobjects; j++)
 			cJSON_AddItemToArray(objs, cJSON_CreateString(ss->objects[j]));
+		cJSON_AddStringToObject(so, "status", ss->error ? "failed" : "ok");
+		if (ss->error)
+			cJSON_AddStringToObject(so, "error", ss->error);
 		cJSON_AddItemToArray(subs, so);
 	}
 	add_problems(o, "failed_files", s->failed, s->nfailed);
@@ -68,6 +71,28 @@ static cJSON *summary_json(const run_summary *s)
 	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(s->elapsed_s * 1000) / 1000.0);
 	if (s->resumed)
 		cJSON_AddItemToObject(o, "resumed_run", summary_json(s->resumed));
+	if (s->nparts) {
+		cJSON *parts = cJSON_AddArrayToObject(o, "pending_parts");
+
+		for (size_t i = 0; i < s->nparts; i++)
+			cJSON_AddItemToArray(parts, summary_json(&s->parts[i]));
+	}
+	{
+		cJSON *stuck = cJSON_AddArrayToObject(o, "stuck_subscribers");
+
+		for (size_t i = 0; i < s->nstuck; i++) {
+			cJSON *so = cJSON_CreateObject();
+			char t[32];
+
+			cJSON_AddStringToObject(so, "org_id", s->stuck[i].org_id);
+			cJSON_AddStringToObject(so, "run_id", s->stuck[i].run_id);
+			cJSON_AddNumberToObject(so, "attempts", s->stuck[i].attempts);
+			time_format_rfc3339(s->stuck[i].since_ms, t);
+			cJSON_AddStringToObject(so, "since", t);
+			cJSON_AddStringToObject(so, "reason", s->stuck[i].reason);
+			cJSON_AddItemToArray(stuck, so);
+		}
+	}
 	return o;
 }
 
@@ -108,11 +133,16 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 	for (size_t i = 0; i < s->nsubs; i++) {
 		const sub_summary *ss = &s->subs[i];
 
-		if (!ss->matched && !ss->nobjects)
+		if (!ss->matched && !ss->nobjects && !ss->error)
 			continue;
-		fprintf(out, "%s  %s: %llu events, %llu duplicates dropped, %zu object(s)\n",
-			indent, ss->org_id, (unsigned long long)ss->events,
-			(unsigned long long)ss->duplicates, ss->nobjects);
+		if (ss->error)
+			fprintf(out, "%s  %s: FAILED: %s; its outputs of this run are owed and "
+				"retried by the next run\n", indent, ss->org_id,
+				visible(&b, ss->error));
+		else
+			fprintf(out, "%s  %s: %llu events, %llu duplicates dropped, %zu object(s)\n",
+				indent, ss->org_id, (unsigned long long)ss->events,
+				(unsigned long long)ss->duplicates, ss->nobjects);
 		for (size_t j = 0; j < ss->nobjects; j++)
 			fprintf(out, "%s    %s\n", indent, visible(&a, ss->objects[j]));
 	}
@@ -135,9 +165,24 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 
 void report_text(FILE *out, const run_summary *s)
 {
+	buf a = BUF_INIT;
+
 	if (s->resumed) {
 		fprintf(out, "finished the interrupted run first:\n");
 		text_one(out, s->resumed, "  ");
 	}
+	for (size_t i = 0; i < s->nparts; i++) {
+		fprintf(out, "tried the outputs still owed of run %s first:\n", s->parts[i].run_id);
+		text_one(out, &s->parts[i], "  ");
+	}
+	for (size_t i = 0; i < s->nstuck; i++) {
+		char t[32];
+
+		time_format_rfc3339(s->stuck[i].since_ms, t);
+		fprintf(out, "stuck: %s: the outputs of run %s, %u failed attempts since %s: %s\n",
+			s->stuck[i].org_id, s->stuck[i].run_id, s->stuck[i].attempts, t,
+			visible(&a, s->stuck[i].reason));
+	}
+	buf_release(&a);
 	text_one(out, s, "");
 }

@@ -49,6 +49,9 @@ struct run_exec {
 	size_t last_journaled;       /* the last file with an outcome from before
 					this process (SIZE_MAX: none) */
 	int64_t deadline_ms;         /* run_timeout: files not begun by then wait */
+	char **sub_error;            /* per subscriber: its destination failed */
+	es_result *sub_status;
+	bool part;                   /* finishing a pending part (run_execute) */
 };
 
 /* Everything one attempt needs while it reads files. */
@@ -178,6 +181,7 @@ void run_summary_release(run_summary *s)
 			free(s->subs[i].objects[j]);
 		free(s->subs[i].objects);
 		free(s->subs[i].org_id);
+		free(s->subs[i].error);
 	}
 	free(s->subs);
 	problems_free(s->failed, s->nfailed);
@@ -188,6 +192,15 @@ void run_summary_release(run_summary *s)
 		run_summary_release(s->resumed);
 		free(s->resumed);
 	}
+	for (size_t i = 0; i < s->nparts; i++)
+		run_summary_release(&s->parts[i]);
+	free(s->parts);
+	for (size_t i = 0; i < s->nstuck; i++) {
+		free(s->stuck[i].org_id);
+		free(s->stuck[i].run_id);
+		free(s->stuck[i].reason);
+	}
+	free(s->stuck);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -241,6 +254,36 @@ static int fail_local(struct run_ctx *c, es_result r)
 	return -1;
 }
 
+/* Subscriber a's destination failed: that is its failure alone.  Its
+ * sink stops (what was sent of objects not yet visible is taken back) and
+ * takes no more lines; the others go on, and the commit keeps its part of
+ * the run owed. */
+static void sub_fail(struct run_ctx *c, size_t a, es_result r, const char *why)
+{
+	const additional_subscriber *sub = &c->cfg->additional[a];
+
+	c->x->sub_error[a] = xstrdup(why && *why ? why : es_result_name(r));
+	c->x->sub_status[a] = r;
+	log_msg(LOG_ERROR, sub->destination.url, "subscriber '%s': its destination '%s' "
+		"failed (%s); its outputs of run %s are kept owed and retried by the next "
+		"runs, the other subscribers go on", sub->org_id, sub->destination.url,
+		c->x->sub_error[a], c->p->run_id);
+}
+
+/* The result of a call to subscriber a's sink: a failure of its putter is
+ * the subscriber's (sub_fail, and ES_OK for the run); any other failure
+ * is this machine's and stays the run's. */
+static es_result sink_call(struct run_ctx *c, size_t a, es_result r)
+{
+	sink *s = &c->sinks[a];
+
+	if (r == ES_OK || !sink_putter_failed(s))
+		return r;
+	sink_stop(s);
+	sub_fail(c, a, r, store_last_error(c->dests[a]));
+	return ES_OK;
+}
+
 static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 {
 	struct run_ctx *c = ud;
@@ -273,6 +316,10 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 		size_t a = c->pf->subs[k];
 		const additional_subscriber *sub = &cfg->additional[a];
 
+		if (c->x->sub_error[a]) {
+			c->matches[k] = false;   /* its outputs of this run are owed */
+			continue;
+		}
 		c->matches[k] = !sub->filter ||
 				 filter_match_members(sub->filter, ev.object, ev.members, ev.nmembers);
 		if (!c->matches[k])
@@ -285,10 +332,12 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 			dedup_prefetch(c->sinks[a].dedup, fp);
 	}
 	for (size_t k = 0; k < c->pf->nsubs; k++) {
+		size_t a = c->pf->subs[k];
+
 		if (!c->matches[k])
 			continue;
 		c->delivered = true;
-		r = sink_write(&c->sinks[c->pf->subs[k]], c->source_org, fp, line, n);
+		r = sink_call(c, a, sink_write(&c->sinks[a], c->source_org, fp, line, n));
 		if (r != ES_OK)
 			return fail_local(c, r);
 	}
@@ -512,7 +561,8 @@ static es_result file_done(struct run_ctx *c)
 			"quarantined in '%s'", c->url, (unsigned long long)c->f_malformed,
 			(unsigned long long)c->f_rejected, c->q.path);
 	for (size_t a = 0; a < c->cfg->nadditional; a++)
-		if (c->sink_used[a] && (r = sink_put_ready(&c->sinks[a])) != ES_OK)
+		if (c->sink_used[a] && !c->x->sub_error[a] &&
+		    (r = sink_call(c, a, sink_put_ready(&c->sinks[a]))) != ES_OK)
 			return r;
 	return ES_OK;
 }
@@ -715,7 +765,8 @@ static es_result execute_once(struct run_exec *x, bool verify_first, bool *resta
 		c.bytes_total += p->files[i].obj.size;
 	progress_begin(x->prog);
 	c.spool_dir = state_spool_dir(x->ss, p->run_id);
-	quarantine_init(&c.q, x->ss, p->run_id, cfg);
+	/* a part's lines were quarantined when its run was first executed */
+	quarantine_init(&c.q, x->ss, p->run_id, cfg, !x->part);
 	c.sinks = xcalloc(nsubs, sizeof(sink));
 	c.sink_used = xcalloc(nsubs, sizeof(bool));
 	c.matches = xcalloc(nsubs, sizeof(bool));
@@ -742,10 +793,15 @@ static es_result execute_once(struct run_exec *x, bool verify_first, bool *resta
 	c.pool = zpool_new(x->jobs, 2 * x->jobs + 2);
 	c.keys = sink_keys_new();
 	for (size_t a = 0; a < cfg->nadditional; a++) {
-		if (!c.sink_used[a])
+		es_result or;
+
+		if (!c.sink_used[a] || x->sub_error[a])
 			continue;
-		if ((r = store_open(&cfg->additional[a].destination, &c.dests[a])) != ES_OK)
-			goto done;
+		if ((or = store_open(&cfg->additional[a].destination, &c.dests[a])) != ES_OK) {
+			/* (logged) its settings cannot work: its failure alone */
+			sub_fail(&c, a, or, NULL);
+			continue;
+		}
 		sink_init(&c.sinks[a], &cfg->additional[a], c.dests[a], c.pool, p->run_id,
 			  p->started_ms, c.spool_dir, dedup_mem);
 		c.sinks[a].keys = c.keys;
@@ -776,12 +832,12 @@ static es_result execute_once(struct run_exec *x, bool verify_first, bool *resta
 			"max_quarantine_per_run" : "run_timeout passed");
 	*restart = c.restart;
 	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
-		if (c.sink_used[a])
-			r = sink_finish(&c.sinks[a]);
+		if (c.sink_used[a] && !x->sub_error[a])
+			r = sink_call(&c, a, sink_finish(&c.sinks[a]));
 	/* the subscribers' last objects go out at once, each on its thread */
 	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
-		if (c.sink_used[a])
-			r = sink_wait(&c.sinks[a]);
+		if (c.sink_used[a] && !x->sub_error[a])
+			r = sink_call(&c, a, sink_wait(&c.sinks[a]));
 	if (r == ES_OK)
 		r = quarantine_sync(&c.q);
 	if (quarantine_used_path(&c.q)) {
@@ -799,6 +855,11 @@ done:
 		sink *s = &c.sinks[a];
 		sub_summary *ssum = &sum->subs[a];
 
+		ssum->served = c.sink_used[a];
+		if (x->sub_error[a] && !ssum->error) {
+			ssum->error = xstrdup(x->sub_error[a]);
+			ssum->status = x->sub_status[a];
+		}
 		if (!c.sink_used[a] || !s->sub)
 			continue;
 		sink_stop(s);
@@ -832,25 +893,34 @@ done:
 	free(c.dests);
 	free(c.spool_dir);
 	sum->elapsed_s += now_s() - t0;
-	if (r != ES_OK)
+	if (r != ES_OK) {
 		sum->status = "failed";
-	else if (sum->files_failed || sum->files_deferred)
-		sum->status = "partial";
+	} else {
+		bool owed = sum->files_failed || sum->files_deferred;
+
+		for (size_t a = 0; a < cfg->nadditional; a++)
+			owed |= x->sub_error[a] != NULL;
+		if (owed)
+			sum->status = "partial";
+	}
 	return r;
 }
 
-es_result run_execute(const config *cfg, state_store *ss, const plan *p,
+es_result run_execute(const config *cfg, state_store *ss, const plan *p, unsigned flags,
 		      unsigned jobs, progress *prog, char *outcomes, run_summary *sum)
 {
 	struct run_exec x = {
 		.cfg = cfg, .ss = ss, .p = p, .jobs = jobs, .prog = prog, .sum = sum,
 		.outcomes = outcomes, .defer_from = SIZE_MAX, .last_journaled = SIZE_MAX,
 		.deadline_ms = time_now_ms() + cfg->run_timeout_ms,
+		.part = flags & RUN_PART,
 	};
 	bool restart = false, verify_first = false;
 	es_result r;
 
 	x.reasons = xcalloc(p->nfiles + 1, sizeof(char *));
+	x.sub_error = xcalloc(cfg->nadditional + 1, sizeof(char *));
+	x.sub_status = xcalloc(cfg->nadditional + 1, sizeof(es_result));
 	for (size_t i = 0; i < p->nfiles; i++) {
 		if (outcomes[i])
 			x.last_journaled = i;
@@ -880,19 +950,65 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(x.reasons[i]);
 	free(x.reasons);
+	for (size_t a = 0; a < cfg->nadditional; a++)
+		free(x.sub_error[a]);
+	free(x.sub_error);
+	free(x.sub_status);
 	return r;
 }
 
 /* --- commit --------------------------------------------------------------- */
 
+/*
+ * Subscribers whose destination failed keep their outputs of the run
+ * owed: the plan cut down to their files is saved as a pending part,
+ * before the state that names it.
+ */
+static es_result keep_part(const config *cfg, state_store *ss, state_data *st,
+			   const plan *p, const run_summary *sum, const char *outcomes)
+{
+	bool *keep = xcalloc(cfg->nadditional + 1, sizeof(bool));
+	pending_part *pp = NULL;
+	plan part;
+	char *json;
+	size_t len;
+	es_result r;
+
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		if (!sum->subs[a].error)
+			continue;
+		keep[a] = true;
+		if (!pp) {
+			pp = state_part_add(st, p->run_id);
+			pp->attempts = 1;
+			pp->first_ms = time_now_ms();
+			pp->last_error = xstrdup(sum->subs[a].error);
+		}
+		pp->subs = xrealloc(pp->subs, (pp->nsubs + 1) * sizeof(char *));
+		pp->subs[pp->nsubs++] = xstrdup(cfg->additional[a].org_id);
+	}
+	plan_restrict(p, cfg->ndirect, outcomes, keep, &part);
+	json = plan_to_json(&part, cfg, &len);
+	r = state_part_save(ss, p->run_id, json, len);
+	free(json);
+	plan_release(&part);
+	free(keep);
+	return r;
+}
+
 es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 		     const plan *p, run_summary *sum, const char *outcomes)
 {
 	int64_t *min_pending = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(int64_t));
+	bool owed = false;
 	es_result r = ES_OK;
 
 	if (p->replay)
 		goto clear;
+	for (size_t a = 0; a < cfg->nadditional; a++)
+		owed |= sum->subs[a].error != NULL;
+	if (owed && (r = keep_part(cfg, ss, st, p, sum, outcomes)) != ES_OK)
+		goto done;
 	for (size_t s = 0; s < cfg->ndirect; s++)
 		min_pending[s] = p->min_pending_ms[s];
 	for (size_t i = 0; i < p->nfiles; i++) {
@@ -914,8 +1030,15 @@ es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 		free(rec->run_id);
 		rec->run_id = xstrdup(p->run_id);
 		if (outcomes[i] == 'o') {
-			for (size_t k = 0; k < pf->nsubs; k++)
-				file_record_mark_done(rec, cfg->additional[pf->subs[k]].org_id);
+			for (size_t k = 0; k < pf->nsubs; k++) {
+				size_t a = pf->subs[k];
+
+				if (!sum->subs[a].error)
+					file_record_mark_done(rec, cfg->additional[a].org_id);
+				else if (pf->obj.mtime_ms < min_pending[pf->source])
+					/* owed in a pending part */
+					min_pending[pf->source] = pf->obj.mtime_ms;
+			}
 			rec->failures = 0;
 			free(rec->last_error);
 			rec->last_error = NULL;
@@ -969,4 +1092,60 @@ clear:
 done:
 	free(min_pending);
 	return r;
+}
+
+es_result run_commit_part(const config *cfg, state_store *ss, state_data *st,
+			  const plan *p, run_summary *sum)
+{
+	pending_part *pp = NULL;
+	size_t pi = 0;
+	es_result r;
+
+	for (size_t i = 0; i < st->nparts; i++)
+		if (!strcmp(st->parts[i].run_id, p->run_id)) {
+			pp = &st->parts[i];
+			pi = i;
+		}
+	if (!pp)
+		return es_error(ES_ERR_INTERNAL, "no pending part of run %s", p->run_id);
+	for (size_t i = 0; i < p->nfiles; i++) {
+		const plan_file *pf = &p->files[i];
+		source_state *src = state_source(st, cfg->direct[pf->source].org_id, false);
+		file_record *rec = src ? state_file(src, pf->obj.key) : NULL;
+
+		/* a record that describes another version is left alone: that
+		 * version is owed to the subscriber in its turn */
+		if (!rec || !rec->etag || strcmp(rec->etag, pf->obj.etag))
+			continue;
+		for (size_t k = 0; k < pf->nsubs; k++)
+			if (!sum->subs[pf->subs[k]].error)
+				file_record_mark_done(rec, cfg->additional[pf->subs[k]].org_id);
+	}
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		if (sum->subs[a].error) {
+			free(pp->last_error);
+			pp->last_error = xstrdup(sum->subs[a].error);
+		}
+	}
+	pp->attempts++;
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		bool listed = false;
+
+		for (size_t k = 0; k < pp->nsubs; k++)
+			listed |= !strcmp(pp->subs[k], cfg->additional[a].org_id);
+		if (listed && !sum->subs[a].error) {
+			/* pp may go with its last subscriber */
+			state_part_done(st, pi, cfg->additional[a].org_id);
+			pp = pi < st->nparts && !strcmp(st->parts[pi].run_id, p->run_id)
+			     ? &st->parts[pi] : NULL;
+			if (!pp)
+				break;
+		}
+	}
+	if ((r = state_save(ss, st)) != ES_OK)
+		return r;
+	state_parts_prune(ss, st);
+	state_spool_remove(ss, p->run_id);
+	sum->committed = true;
+	return ES_OK;
 }

@@ -466,6 +466,16 @@ es_result sink_wait(sink *s)
 	return r;
 }
 
+bool sink_putter_failed(sink *s)
+{
+	bool failed;
+
+	pthread_mutex_lock(&s->mu);
+	failed = s->err != ES_OK;
+	pthread_mutex_unlock(&s->mu);
+	return failed;
+}
+
 void sink_stop(sink *s)
 {
 	stop_putter(s);

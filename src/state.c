@@ -133,8 +133,58 @@ void state_data_free(state_data *d)
 		free(src->org_id);
 	}
 	free(d->sources);
+	for (size_t i = 0; i < d->nparts; i++) {
+		pending_part *pp = &d->parts[i];
+
+		for (size_t k = 0; k < pp->nsubs; k++)
+			free(pp->subs[k]);
+		free(pp->subs);
+		free(pp->run_id);
+		free(pp->last_error);
+	}
+	free(d->parts);
 	free(d->committed_run);
 	free(d);
+}
+
+pending_part *state_part_add(state_data *d, const char *run_id)
+{
+	pending_part *pp;
+
+	d->parts = xgrow(d->parts, d->nparts + 1, &d->parts_alloc, sizeof(*d->parts));
+	pp = &d->parts[d->nparts++];
+	memset(pp, 0, sizeof(*pp));
+	pp->run_id = xstrdup(run_id);
+	return pp;
+}
+
+pending_part *state_part_of(const state_data *d, const char *org)
+{
+	for (size_t i = 0; i < d->nparts; i++)
+		for (size_t k = 0; k < d->parts[i].nsubs; k++)
+			if (!strcmp(d->parts[i].subs[k], org))
+				return &d->parts[i];
+	return NULL;
+}
+
+void state_part_done(state_data *d, size_t i, const char *org)
+{
+	pending_part *pp = &d->parts[i];
+
+	for (size_t k = 0; k < pp->nsubs; k++)
+		if (!strcmp(pp->subs[k], org)) {
+			free(pp->subs[k]);
+			memmove(&pp->subs[k], &pp->subs[k + 1], (pp->nsubs - k - 1) * sizeof(char *));
+			pp->nsubs--;
+			break;
+		}
+	if (pp->nsubs)
+		return;
+	free(pp->subs);
+	free(pp->run_id);
+	free(pp->last_error);
+	memmove(&d->parts[i], &d->parts[i + 1], (d->nparts - i - 1) * sizeof(*d->parts));
+	d->nparts--;
 }
 
 source_state *state_source(state_data *d, const char *org_id, bool create)
@@ -270,11 +320,48 @@ static es_result corrupt(const char *path, const char *what)
 			"backup, or move it away to start over", path, what);
 }
 
+/* "pending": [{"run_id", "subscribers", "attempts", "first_failed_ms",
+ * "last_error"}] (absent: none) */
+static es_result parse_parts(const char *path, const cJSON *arr, state_data *d)
+{
+	const cJSON *it;
+
+	if (!arr)
+		return ES_OK;
+	if (!cJSON_IsArray(arr))
+		return corrupt(path, "pending is not an array");
+	cJSON_ArrayForEach(it, arr) {
+		const char *run_id = json_str(it, "run_id"), *le = json_str(it, "last_error");
+		const cJSON *subs = cJSON_GetObjectItemCaseSensitive(it, "subscribers"), *sj;
+		int64_t attempts = 0;
+		pending_part *pp;
+
+		if (!run_id || !*run_id || strchr(run_id, '/') || !strcmp(run_id, ".") ||
+		    !strcmp(run_id, "..") || !cJSON_IsArray(subs) ||
+		    !json_int64(it, "attempts", &attempts) || attempts < 0 ||
+		    attempts > UINT32_MAX)
+			return corrupt(path, "a pending part lacks run_id, subscribers or attempts");
+		pp = state_part_add(d, run_id);
+		pp->attempts = (unsigned)attempts;
+		json_int64(it, "first_failed_ms", &pp->first_ms);
+		if (le)
+			pp->last_error = xstrdup(le);
+		cJSON_ArrayForEach(sj, subs) {
+			if (!cJSON_IsString(sj))
+				return corrupt(path, "a pending subscriber is not a string");
+			pp->subs = xrealloc(pp->subs, (pp->nsubs + 1) * sizeof(char *));
+			pp->subs[pp->nsubs++] = xstrdup(sj->valuestring);
+		}
+	}
+	return ES_OK;
+}
+
 static es_result parse_state(const char *path, const cJSON *root, state_data *d)
 {
 	const cJSON *sources, *src;
 	const char *s;
 	int64_t v;
+	es_result r;
 
 	if (!cJSON_IsObject(root))
 		return corrupt(path, "not a JSON object");
@@ -283,6 +370,8 @@ static es_result parse_state(const char *path, const cJSON *root, state_data *d)
 	if ((s = json_str(root, "committed_run")))
 		d->committed_run = xstrdup(s);
 	json_int64(root, "committed_ms", &d->committed_ms);
+	if ((r = parse_parts(path, cJSON_GetObjectItemCaseSensitive(root, "pending"), d)) != ES_OK)
+		return r;
 	sources = cJSON_GetObjectItemCaseSensitive(root, "sources");
 	if (!cJSON_IsObject(sources))
 		return corrupt(path, "no sources object");
@@ -393,6 +482,24 @@ es_result state_save(state_store *s, const state_data *d)
 	if (d->committed_run)
 		cJSON_AddStringToObject(root, "committed_run", d->committed_run);
 	add_integer(root, "committed_ms", d->committed_ms);
+	if (d->nparts) {
+		cJSON *parts = cJSON_AddArrayToObject(root, "pending");
+
+		for (size_t i = 0; i < d->nparts; i++) {
+			const pending_part *pp = &d->parts[i];
+			cJSON *po = cJSON_CreateObject(), *subs = cJSON_CreateArray();
+
+			cJSON_AddStringToObject(po, "run_id", pp->run_id);
+			for (size_t k = 0; k < pp->nsubs; k++)
+				cJSON_AddItemToArray(subs, cJSON_CreateString(pp->subs[k]));
+			cJSON_AddItemToObject(po, "subscribers", subs);
+			add_integer(po, "attempts", pp->attempts);
+			add_integer(po, "first_failed_ms", pp->first_ms);
+			if (pp->last_error)
+				cJSON_AddStringToObject(po, "last_error", pp->last_error);
+			cJSON_AddItemToArray(parts, po);
+		}
+	}
 	cJSON_AddItemToObject(root, "sources", sources);
 	for (size_t i = 0; i < d->nsources; i++) {
 		const source_state *src = &d->sources[i];
@@ -436,6 +543,63 @@ es_result state_save(state_store *s, const state_data *d)
 	cJSON_free(text);
 	free(path);
 	return r;
+}
+
+/* --- pending parts ---------------------------------------------------- */
+
+static char *part_path(const state_store *s, const char *run_id)
+{
+	return xasprintf("%s/parts/%s.json", s->dir, run_id);
+}
+
+es_result state_part_save(state_store *s, const char *run_id, const char *json, size_t n)
+{
+	char *dir = path_in(s, "parts"), *path = part_path(s, run_id);
+	es_result r = ES_OK;
+
+	if (mkdir_p(dir, 0750) < 0)
+		r = es_error(ES_ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+	else
+		r = write_file_atomic(path, json, n, 0640);
+	free(dir);
+	free(path);
+	return r;
+}
+
+es_result state_part_load(state_store *s, const char *run_id, buf *out)
+{
+	char *path = part_path(s, run_id);
+	es_result r = ES_OK;
+
+	if (read_file(path, out, STATE_MAX_BYTES) < 0)
+		r = es_error(ES_ERR_STATE, "cannot read the plan of pending run %s, '%s': %s",
+			     run_id, path, strerror(errno));
+	free(path);
+	return r;
+}
+
+void state_parts_prune(state_store *s, const state_data *d)
+{
+	char *dir = path_in(s, "parts");
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+
+	if (dh) {
+		while ((de = readdir(dh))) {
+			size_t n = strlen(de->d_name);
+			bool named = false;
+
+			if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
+				continue;
+			for (size_t i = 0; i < d->nparts && !named; i++)
+				named = strlen(d->parts[i].run_id) == n - 5 &&
+					!strncmp(d->parts[i].run_id, de->d_name, n - 5);
+			if (!named)
+				unlinkat(dirfd(dh), de->d_name, 0);
+		}
+		closedir(dh);
+	}
+	free(dir);
 }
 
 /* --- plan journal ----------------------------------------------------- */

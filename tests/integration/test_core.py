@@ -627,7 +627,7 @@ def test_unlistable_source_does_not_stop_the_others():
 
 
 @test
-def test_failed_upload_commits_nothing_and_next_run_finishes():
+def test_failed_upload_keeps_the_outputs_owed_and_next_run_finishes():
     sc = Scenario("putfail")
     try:
         sc.direct(A)
@@ -635,15 +635,22 @@ def test_failed_upload_commits_nothing_and_next_run_finishes():
         sc.additional(X, [A])
         with open(sc.path("out"), "w") as f:
             f.write("a file where the destination directory should be")
+        # its only subscriber failed: the exit status is that failure's
         s = sc.run_json(check=74)
-        eq(s["status"], "failed", "status")
-        eq(s["committed"], False, "nothing committed")
-        assert os.path.exists(sc.path("state", "plan.json")), "the plan stays for the next run"
+        eq(s["status"], "partial", "status")
+        eq(s["committed"], True, "the run is committed, its outputs for X owed")
+        eq(s["subscribers"][0]["status"], "failed", "the subscriber failed")
+        assert not os.path.exists(sc.path("state", "plan.json")), "no interrupted run"
+        st = json.load(open(sc.path("state", "state.json")))
+        eq([(p["run_id"], p["subscribers"]) for p in st["pending"]], [(s["run_id"], [X])],
+           "the part owed")
         os.remove(sc.path("out"))
-        s = sc.run_json(check=0)
-        eq(s["resumed_run"]["committed"], True, "the interrupted run is finished")
-        eq(s["resumed_run"]["run_id"] != s["run_id"], True, "then a new run")
+        s2 = sc.run_json(check=0)
+        eq([p["run_id"] for p in s2["pending_parts"]], [s["run_id"]], "the part is finished")
+        eq(s2["pending_parts"][0]["committed"], True, "and recorded")
+        eq(s2["files"]["planned"], 0, "nothing new")
         eq(sc.output_lines(X), [event("1", A), event("2", A)], "delivered once")
+        assert "pending" not in json.load(open(sc.path("state", "state.json")))
     finally:
         sc.cleanup()
 

@@ -296,5 +296,142 @@ def test_a_spent_run_quarantine_defers_the_rest_to_the_next_run():
         sc.cleanup()
 
 
+def event_ids(sc, sub, dest):
+    return [json.loads(l)["event_id"] for l in sc.output_lines(sub, dest)]
+
+
+def state_json(sc):
+    with open(sc.path("state", "state.json")) as f:
+        return json.load(f)
+
+
+@test
+def test_one_broken_destination_blocks_no_other_partner():
+    """A destination bucket typo failed the run; the interrupted plan
+    replayed its saved config, so fixing the config did not help, and the
+    partners whose buckets were fine got nothing.  Now the broken one's
+    outputs stay owed while the other is delivered in the same run, every
+    run tries again (counted, then reported as stuck), and the fixed
+    config finishes them without doubling anyone's events."""
+    sc = Scenario("brokendest")
+    try:
+        sc.direct("TN-a")
+        sc.direct("TN-b")
+        sc.add_file("TN-a", "a1.gz", gz(lines(*[event("a1-%d" % i, "TN-a") for i in range(5)])))
+        sc.add_file("TN-b", "b1.gz", gz(lines(*[event("b1-%d" % i, "TN-b") for i in range(5)])))
+        sc.additional("TN-p1", ["TN-a", "TN-b"], destination="file:typo/")
+        sc.additional("TN-p2", ["TN-a", "TN-b"], destination="file:out2/")
+        with open(sc.path("typo"), "w") as f:
+            f.write("not a directory: every put under it fails")
+        first = sc.run_json(check=1)
+        eq(first["status"], "partial", "status")
+        subs = {s["org_id"]: s for s in first["subscribers"]}
+        eq(subs["TN-p1"]["status"], "failed", "p1")
+        eq(subs["TN-p2"]["status"], "ok", "p2")
+        every1 = ["a1-%d" % i for i in range(5)] + ["b1-%d" % i for i in range(5)]
+        eq(event_ids(sc, "TN-p2", "out2"), every1, "the other partner, in the same run")
+        eq([p["subscribers"] for p in state_json(sc)["pending"]], [["TN-p1"]], "owed")
+        # newer files: p2 gets them, p1's wait behind its owed outputs
+        for n in (2, 3):
+            sc.add_file("TN-a", "a%d.gz" % n, gz(lines(event("a%d" % n, "TN-a"))))
+            later = sc.run_json(check=1)
+            eq(later["pending_parts"][0]["subscribers"][0]["status"], "failed", "retried")
+            eq([s["org_id"] for s in later["subscribers"] if s["events"]], ["TN-p2"],
+               "only p2 served")
+        eq(state_json(sc)["pending"][0]["attempts"], 3, "attempts counted")
+        eq([(x["org_id"], x["attempts"]) for x in later["stuck_subscribers"]],
+           [("TN-p1", 3)], "stuck after max_attempts")
+        p = sc.run("state", "show", check=0)
+        assert b"outputs owed to TN-p1" in p.stdout and b"STUCK" in p.stdout, p.stdout
+        eq(event_ids(sc, "TN-p2", "out2"), every1 + ["a2", "a3"], "p2 every event once")
+        # the operator fixes the typo in the config: the owed outputs go to
+        # the destination configured now, then p1's newer files follow
+        cfg = sc.config()
+        cfg["additional_subscribers"][0]["destination"] = "file:out1/"
+        sc.write_config(cfg)
+        fixed = sc.run_json(check=0)
+        eq(fixed["pending_parts"][0]["committed"], True, "the owed outputs delivered")
+        eq(event_ids(sc, "TN-p1", "out1"), every1 + ["a2", "a3"], "p1 every event once")
+        eq(event_ids(sc, "TN-p2", "out2"), every1 + ["a2", "a3"], "p2 untouched")
+        assert "pending" not in state_json(sc)
+        eq(sc.run_json(check=0)["files"]["planned"], 0, "nothing left")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_a_destination_that_fails_midway_is_finished_without_doubles():
+    """Objects of the failed subscriber already visible are put again under
+    the same keys with the same bytes, so a partner sees each event once."""
+    sc = Scenario("midway")
+    try:
+        sc.direct("TN-a")
+        for n in range(3):
+            sc.add_file("TN-a", "a%d.gz" % n, gz(lines(
+                *[event("a%d-%03d-%s" % (n, i, "x" * 200), "TN-a") for i in range(300)])))
+        # an object per folder, so that the second one can be made to fail
+        sc.additional("TN-p1", ["TN-a"], key_format="o/{seq}/{run_id}-{seq}.ndjson.gz",
+                      max_object_bytes=4096, compression_level=1)
+        sc.additional("TN-p2", ["TN-a"], destination="file:out2/")
+        os.makedirs(sc.path("out", "o"))
+        with open(sc.path("out", "o", "000002"), "w") as f:
+            f.write("blocks the second object")
+        sc.run_json(check=1)
+        visible = [(k, d) for k, d in sc.objects(None) if k.endswith(".ndjson.gz")]
+        eq(len(visible), 1, "the first object was put before the failure")
+        first_bytes = visible[0][1]
+        os.remove(sc.path("out", "o", "000002"))
+        sc.run_json(check=0)
+        got = event_ids(sc, None, "out")
+        want = ["a%d-%03d-%s" % (n, i, "x" * 200) for n in range(3) for i in range(300)]
+        eq(got, want, "every event once, in order")
+        eq(sc.objects(None)[0][1], first_bytes, "the first object put again, identical")
+        eq(event_ids(sc, None, "out2"), want, "the other partner")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_owed_outputs_can_be_dropped_or_go_with_their_subscriber():
+    """state forget --pending ORG drops what is owed (the files are read for
+    it again by a new run); a subscriber taken out of the config takes its
+    owed outputs with it."""
+    sc = Scenario("dropowed")
+    try:
+        sc.direct("TN-a")
+        sc.add_file("TN-a", "a1.gz", gz(lines(event("a1", "TN-a"))))
+        sc.additional("TN-p1", ["TN-a"], destination="file:typo/")
+        sc.additional("TN-p2", ["TN-a"], destination="file:out2/")
+        with open(sc.path("typo"), "w") as f:
+            f.write("x")
+        sc.run_json(check=1)
+        sc.run("state", "forget", "--pending", "TN-nobody", check=64)
+        p = sc.run("state", "forget", "--pending", "TN-p1", check=0)
+        assert b"may reach it twice" in p.stderr, p.stderr
+        assert "pending" not in state_json(sc)
+        assert not os.listdir(sc.path("state", "parts")), "the part's plan is gone"
+        os.remove(sc.path("typo"))
+        again = sc.run_json(check=0)
+        eq(again["files"]["planned"], 1, "read again for p1")
+        eq(event_ids(sc, "TN-p1", "typo"), ["a1"], "p1 once")
+        eq(event_ids(sc, "TN-p2", "out2"), ["a1"], "p2 once")
+        # now p1 fails again and is then removed from the config
+        sc.add_file("TN-a", "a2.gz", gz(lines(event("a2", "TN-a"))))
+        import shutil
+        shutil.rmtree(sc.path("typo"))
+        with open(sc.path("typo"), "w") as f:
+            f.write("x")
+        sc.run_json(check=1)
+        cfg = sc.config()
+        del cfg["additional_subscribers"][0]
+        sc.write_config(cfg)
+        p = sc.run("run", check=0)
+        assert b"no longer configured" in p.stderr, p.stderr
+        assert "pending" not in state_json(sc)
+        eq(event_ids(sc, "TN-p2", "out2"), ["a1", "a2"], "p2 untouched")
+    finally:
+        sc.cleanup()
+
+
 if __name__ == "__main__":
     run_tests(TESTS)
