@@ -48,13 +48,16 @@
 typedef struct metrics_sub {
 	char *org_id;
 	uint64_t events, objects;
+	bool failed;              /* its destination failed: outputs owed */
 } metrics_sub;
 
 typedef struct metrics_run {
 	int64_t start_ms, end_ms;       /* Unix time */
 	int exit_status;
 	bool replay, resumed;
+	uint64_t subscribers_stuck;     /* pending parts past max_attempts */
 	uint64_t files_listed, files_planned, files_processed, files_failed, files_deferred;
+	uint64_t files_late;
 	uint64_t files_poisoned, sources_failed;
 	uint64_t ev_read, ev_malformed, ev_rejected, ev_duplicates, ev_written;
 	uint64_t bytes_in, bytes_out;

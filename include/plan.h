@@ -52,6 +52,15 @@ typedef struct plan {
 	/* sources that could not be listed (key ""), for the summary */
 	plan_skipped *list_failures;
 	size_t nlist_failures, list_failures_alloc;
+	/* files that appeared below the horizon after it passed them (they
+	 * are not read), for the summary */
+	plan_skipped *late;
+	size_t nlate, late_alloc;
+	uint64_t late_unnamed;    /* more of them, too many to name */
+	/* per source listed: the objects below below_until_ms (run start -
+	 * lookback), for the state (not journaled) */
+	sketch *below;
+	int64_t below_until_ms;
 } plan;
 
 typedef struct plan_options {

@@ -64,6 +64,7 @@ typedef struct run_summary {
 	bool replay, dry_run;
 	uint64_t files_listed, files_planned, files_processed, files_failed;
 	uint64_t files_deferred;  /* not read: they wait for the next run */
+	uint64_t files_late;      /* not read: they appeared below the horizon */
 	uint64_t ev_read, ev_malformed, ev_rejected, ev_matched, ev_duplicates, ev_written;
 	uint64_t bytes_read, bytes_written;
 	sub_summary *subs;
@@ -74,6 +75,8 @@ typedef struct run_summary {
 	size_t npoisoned;
 	file_problem *failed_sources;  /* sources that could not be listed */
 	size_t nfailed_sources;
+	file_problem *late;      /* files that appeared below the horizon (named) */
+	size_t nlate;
 	bool committed;          /* the run's results are recorded (or, for a
 				  * replay, it completed); false: nothing was */
 	char *quarantine;        /* path of the quarantine file, if any line went there */

@@ -30,6 +30,7 @@
 #ifndef EVSHARE_STATE_H
 #define EVSHARE_STATE_H
 
+#include "sketch.h"
 #include "strmap.h"
 #include "util.h"
 
@@ -52,6 +53,11 @@ typedef struct file_record {
 typedef struct source_state {
 	char *org_id;
 	int64_t horizon_ms;     /* INT64_MIN: never listed */
+	/* the objects listed below below_until_ms by the last committed run
+	 * that listed the source: a file found there later appeared late */
+	bool has_below;
+	int64_t below_until_ms;
+	sketch below;
 	file_record *files;
 	size_t nfiles, alloc;
 	strmap by_key;

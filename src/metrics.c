@@ -47,12 +47,16 @@ void metrics_add_summary(metrics_run *m, const run_summary *s)
 		m->resumed = true;
 		metrics_add_summary(m, s->resumed);
 	}
+	for (size_t i = 0; i < s->nparts; i++)
+		metrics_add_summary(m, &s->parts[i]);
+	m->subscribers_stuck += s->nstuck;
 	m->replay = s->replay;
 	m->files_listed += s->files_listed;
 	m->files_planned += s->files_planned;
 	m->files_processed += s->files_processed;
 	m->files_failed += s->files_failed;
 	m->files_deferred += s->files_deferred;
+	m->files_late += s->files_late;
 	m->files_poisoned += s->npoisoned;
 	m->sources_failed += s->nfailed_sources;
 	m->ev_read += s->ev_read;
@@ -67,6 +71,7 @@ void metrics_add_summary(metrics_run *m, const run_summary *s)
 
 		ms->events += s->subs[i].events;
 		ms->objects += s->subs[i].nobjects;
+		ms->failed |= s->subs[i].error != NULL;
 	}
 }
 
@@ -157,6 +162,7 @@ void metrics_format(buf *out, const metrics_run *m, int64_t last_success_ms)
 	sample_u64(out, "evshare_last_run_files", "outcome", "processed", m->files_processed);
 	sample_u64(out, "evshare_last_run_files", "outcome", "failed", m->files_failed);
 	sample_u64(out, "evshare_last_run_files", "outcome", "deferred", m->files_deferred);
+	sample_u64(out, "evshare_last_run_files", "outcome", "late", m->files_late);
 	gauge_u64(out, "evshare_last_run_poisoned_files",
 		  "Poisoned files the last run skipped or poisoned.", m->files_poisoned);
 	gauge_u64(out, "evshare_last_run_failed_sources",
@@ -185,7 +191,16 @@ void metrics_format(buf *out, const metrics_run *m, int64_t last_success_ms)
 		for (size_t i = 0; i < m->nsubs; i++)
 			sample_u64(out, "evshare_last_run_subscriber_objects", "subscriber",
 				   m->subs[i].org_id, m->subs[i].objects);
+		family(out, "evshare_last_run_subscriber_failed",
+		       "1 when a subscriber's destination failed in the last run (its "
+		       "outputs are owed and retried).");
+		for (size_t i = 0; i < m->nsubs; i++)
+			sample_u64(out, "evshare_last_run_subscriber_failed", "subscriber",
+				   m->subs[i].org_id, m->subs[i].failed);
 	}
+	gauge_u64(out, "evshare_subscribers_stuck",
+		  "Subscribers whose owed outputs failed max_attempts runs or more.",
+		  m->subscribers_stuck);
 	gauge_u64(out, "evshare_last_run_http_retries",
 		  "HTTP requests of the last run that were tried again.", m->http_retries);
 }

@@ -49,12 +49,18 @@ void plan_release(plan *p)
 		free(p->list_failures[i].reason);
 	}
 	free(p->list_failures);
+	for (size_t i = 0; i < p->nlate; i++) {
+		free(p->late[i].key);
+		free(p->late[i].reason);
+	}
+	free(p->late);
+	free(p->below);
 	memset(p, 0, sizeof(*p));
 }
 
 static void plan_alloc_sources(plan *p, size_t ndirect)
 {
-	p->listed = xcalloc(ndirect, sizeof(bool));
+	p->listed = xcalloc(ndirect + 1, sizeof(bool));
 	p->min_pending_ms = xcalloc(ndirect, sizeof(int64_t));
 	for (size_t i = 0; i < ndirect; i++)
 		p->min_pending_ms[i] = INT64_MAX;
@@ -202,7 +208,7 @@ static void plan_object(plan *out, const struct source_scan *sc, const store_obj
 	 * delivery come back (retried failures, forgotten files); anything
 	 * else there was done and pruned. */
 	if (o->mtime_ms < sc->horizon && (!rec || changed))
-		return;
+		return;   /* (find_late tells those that appeared there late) */
 	if (rec && !changed && rec->poisoned) {
 		add_skipped(&out->poisoned, &out->npoisoned, &out->poisoned_alloc, sc->s,
 			    o->key, rec->last_error);
@@ -243,6 +249,81 @@ add:
 	out->nfiles++;
 }
 
+/*
+ * Files that appeared below the horizon after it passed them.  The last
+ * committed run kept a sketch of the objects it listed below a time T;
+ * the same sketch of this listing, minus that one, names the objects
+ * added below T since.  Those below the horizon with no record are not
+ * read (planning only looks at the horizon and after): each is told, and
+ * counted.  Then the sketch below this run's own T is made for the state.
+ */
+static void find_late(plan *out, const struct source_scan *sc, const store_list *list,
+		      int64_t until_ms)
+{
+	const source_state *ss = sc->ss;
+	sketch now;
+	uint64_t added[SKETCH_CELLS], removed[SKETCH_CELLS];
+	size_t nadded = 0, nremoved = 0;
+	bool known;
+
+	sketch_init(&now);
+	sketch_init(&out->below[sc->s]);
+	for (size_t i = 0; i < list->count; i++) {
+		const store_object *o = &list->items[i];
+		uint64_t name = sketch_name(o->key, o->etag);
+
+		if (ss && ss->has_below && o->mtime_ms < ss->below_until_ms)
+			sketch_add(&now, name);
+		if (o->mtime_ms < until_ms)
+			sketch_add(&out->below[sc->s], name);
+	}
+	if (!ss || !ss->has_below)
+		return;
+	known = sketch_diff(&now, &ss->below, added, &nadded, removed, &nremoved, SKETCH_CELLS);
+	if (!known) {
+		int64_t before = 0, after = 0;
+
+		for (size_t c = 0; c < SKETCH_CELLS; c++) {
+			before += ss->below.cell[c].count;
+			after += now.cell[c].count;
+		}
+		if (after > before) {
+			out->late_unnamed += (uint64_t)(after - before) / 3;
+			log_msg(LOG_WARNING, sc->cfg->direct[sc->s].source.url, "'%s': %lld or "
+				"more files appeared with a last-modified time before the "
+				"horizon, too many to name: they are not read (see LATE FILES "
+				"in evshare(1))", sc->cfg->direct[sc->s].source.url,
+				(long long)(after - before) / 3);
+		}
+		return;
+	}
+	for (size_t i = 0; i < list->count && nadded; i++) {
+		const store_object *o = &list->items[i];
+		uint64_t name;
+		bool is_new = false;
+
+		if (o->mtime_ms >= ss->below_until_ms || o->mtime_ms >= sc->horizon ||
+		    state_file((source_state *)ss, o->key))
+			continue;
+		name = sketch_name(o->key, o->etag);
+		for (size_t k = 0; k < nadded; k++)
+			is_new |= added[k] == name;
+		if (is_new) {
+			char *url = location_key_url(&sc->cfg->direct[sc->s].source, o->key);
+			char mt[32], h[32];
+
+			time_format_rfc3339(o->mtime_ms, mt);
+			time_format_rfc3339(sc->horizon, h);
+			log_msg(LOG_WARNING, url, "'%s' appeared after the horizon of its source "
+				"had passed it (last modified %s, horizon %s): it is not read; "
+				"see LATE FILES in evshare(1)", url, mt, h);
+			add_skipped(&out->late, &out->nlate, &out->late_alloc, sc->s, o->key,
+				    "appeared below the horizon");
+			free(url);
+		}
+	}
+}
+
 es_result plan_build(const config *cfg, const state_data *st,
 		     const plan_options *opt, int64_t now_ms, plan *out)
 {
@@ -256,6 +337,8 @@ es_result plan_build(const config *cfg, const state_data *st,
 	out->replay = opt->replay;
 	plan_new_run_id(now_ms, out->run_id);
 	plan_alloc_sources(out, cfg->ndirect);
+	out->below = xcalloc(cfg->ndirect + 1, sizeof(sketch));
+	out->below_until_ms = now_ms - cfg->lookback_ms;
 
 	for (size_t s = 0; s < cfg->ndirect; s++) {
 		const direct_subscriber *d = &cfg->direct[s];
@@ -298,6 +381,8 @@ es_result plan_build(const config *cfg, const state_data *st,
 			qsort(list.items, list.count, sizeof(*list.items), cmp_objects);
 		for (size_t i = 0; i < list.count; i++)
 			plan_object(out, &sc, &list.items[i]);
+		if (!opt->replay)
+			find_late(out, &sc, &list, out->below_until_ms);
 		store_list_release(&list);
 	}
 	free(all);

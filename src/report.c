@@ -34,6 +34,7 @@ static cJSON *summary_json(const run_summary *s)
 	cJSON_AddNumberToObject(files, "failed", (double)s->files_failed);
 	cJSON_AddNumberToObject(files, "poisoned", (double)s->npoisoned);
 	cJSON_AddNumberToObject(files, "deferred", (double)s->files_deferred);
+	cJSON_AddNumberToObject(files, "late", (double)s->files_late);
 	ev = cJSON_AddObjectToObject(o, "events");
 	cJSON_AddNumberToObject(ev, "read", (double)s->ev_read);
 	cJSON_AddNumberToObject(ev, "malformed", (double)s->ev_malformed);
@@ -64,6 +65,7 @@ static cJSON *summary_json(const run_summary *s)
 	add_problems(o, "failed_files", s->failed, s->nfailed);
 	add_problems(o, "failed_sources", s->failed_sources, s->nfailed_sources);
 	add_problems(o, "poisoned_files", s->poisoned, s->npoisoned);
+	add_problems(o, "late_files", s->late, s->nlate);
 	if (s->quarantine)
 		cJSON_AddStringToObject(o, "quarantine", s->quarantine);
 	else
@@ -122,6 +124,8 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 	if (s->files_deferred)
 		fprintf(out, ", %llu deferred to the next run",
 			(unsigned long long)s->files_deferred);
+	if (s->files_late)
+		fprintf(out, ", %llu late (not read)", (unsigned long long)s->files_late);
 	fputc('\n', out);
 	fprintf(out, "%s  events: %llu read, %llu malformed, %llu rejected, %llu matched, "
 		"%llu duplicates, %llu written\n", indent, (unsigned long long)s->ev_read,
@@ -156,6 +160,8 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 	for (size_t i = 0; i < s->npoisoned; i++)
 		fprintf(out, "%s  poisoned: %s: %s\n", indent, visible(&a, s->poisoned[i].url),
 			visible(&b, s->poisoned[i].reason));
+	for (size_t i = 0; i < s->nlate; i++)
+		fprintf(out, "%s  late, not read: %s\n", indent, visible(&a, s->late[i].url));
 	if (s->quarantine)
 		fprintf(out, "%s  quarantine: %s\n", indent, visible(&a, s->quarantine));
 	buf_release(&a);

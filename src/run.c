@@ -155,6 +155,14 @@ void run_summary_init(run_summary *s, const config *cfg, const plan *p)
 		add_problem(&s->poisoned, &s->npoisoned, (size_t)-1, url, p->poisoned[i].reason);
 		free(url);
 	}
+	for (size_t i = 0; i < p->nlate; i++) {
+		char *url = location_key_url(&cfg->direct[p->late[i].source].source,
+					     p->late[i].key);
+
+		add_problem(&s->late, &s->nlate, (size_t)-1, url, p->late[i].reason);
+		free(url);
+	}
+	s->files_late = p->nlate + p->late_unnamed;
 	for (size_t i = 0; i < p->nlist_failures; i++)
 		add_problem(&s->failed_sources, &s->nfailed_sources, (size_t)-1,
 			    cfg->direct[p->list_failures[i].source].source.url,
@@ -187,6 +195,7 @@ void run_summary_release(run_summary *s)
 	problems_free(s->failed, s->nfailed);
 	problems_free(s->poisoned, s->npoisoned);
 	problems_free(s->failed_sources, s->nfailed_sources);
+	problems_free(s->late, s->nlate);
 	free(s->quarantine);
 	if (s->resumed) {
 		run_summary_release(s->resumed);
@@ -537,14 +546,15 @@ static es_result cannot_resume(struct run_ctx *c, es_result fr)
 	if (fr == ES_ERR_TEMP || fr == ES_ERR_AUTH || fr == ES_ERR_CONFIG ||
 	    fr == ES_ERR_IO || c->f_local_error)
 		return es_error_url(fr, c->url,
-				    "cannot finish the interrupted run %s: '%s' was read before "
-				    "the interruption but not now (%s); will try again next run",
+				    "cannot finish run %s: '%s' was read for it before but "
+				    "not now (%s); will try again next run",
 				    c->p->run_id, c->url, c->f_reason);
-	return es_error_url(ES_ERR_STATE, c->url, "cannot finish the interrupted run %s: "
-			    "'%s' was read before the interruption and is now gone or "
-			    "different (%s); outputs of that run may be partly delivered.  "
-			    "'evshare state forget --plan' abandons the run (its files are "
-			    "then read again)", c->p->run_id, c->url, c->f_reason);
+	return es_error_url(ES_ERR_STATE, c->url, "cannot finish run %s: '%s' was read for "
+			    "it before and is now gone or different (%s); outputs of that "
+			    "run may be partly delivered.  %s abandons them (their files "
+			    "are then read again)", c->p->run_id, c->url, c->f_reason,
+			    c->x->part ? "'evshare state forget --pending ORG'"
+				       : "'evshare state forget --plan'");
 }
 
 /* After a file was delivered and journaled: count it, put what is ready. */
@@ -1077,6 +1087,12 @@ es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 		if (src->horizon_ms == INT64_MIN || h > src->horizon_ms)
 			src->horizon_ms = h;
 		state_prune(src);
+		if (p->below) {
+			/* what was listed below this time, to tell late files next */
+			src->has_below = true;
+			src->below_until_ms = p->below_until_ms;
+			src->below = p->below[s];
+		}
 	}
 	free(st->committed_run);
 	st->committed_run = xstrdup(p->run_id);

@@ -384,6 +384,23 @@ static es_result parse_state(const char *path, const cJSON *root, state_data *d)
 		ss = state_source(d, src->string, true);
 		if (!json_int64(src, "horizon_ms", &ss->horizon_ms))
 			ss->horizon_ms = INT64_MIN;
+		if ((s = json_str(src, "below_sketch"))) {
+			unsigned char raw[SKETCH_BYTES];
+			size_t n = strlen(s);
+
+			if (n != 2 * SKETCH_BYTES || !json_int64(src, "below_until_ms",
+								  &ss->below_until_ms))
+				return corrupt(path, "a source's below_sketch is malformed");
+			for (size_t i = 0; i < SKETCH_BYTES; i++) {
+				int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+				if (hi < 0 || lo < 0)
+					return corrupt(path, "a source's below_sketch is not hex");
+				raw[i] = (unsigned char)(hi << 4 | lo);
+			}
+			sketch_load(&ss->below, raw);
+			ss->has_below = true;
+		}
 		files = cJSON_GetObjectItemCaseSensitive(src, "files");
 		if (!cJSON_IsArray(files))
 			return corrupt(path, "a source has no files array");
@@ -507,6 +524,15 @@ es_result state_save(state_store *s, const state_data *d)
 
 		if (src->horizon_ms != INT64_MIN)
 			add_integer(so, "horizon_ms", src->horizon_ms);
+		if (src->has_below) {
+			unsigned char raw[SKETCH_BYTES];
+			char hex[2 * SKETCH_BYTES + 1];
+
+			sketch_store(&src->below, raw);
+			hex_encode(raw, sizeof(raw), hex);
+			add_integer(so, "below_until_ms", src->below_until_ms);
+			cJSON_AddStringToObject(so, "below_sketch", hex);
+		}
 		cJSON_AddItemToObject(so, "files", files);
 		for (size_t j = 0; j < src->nfiles; j++) {
 			const file_record *f = &src->files[j];

@@ -39,9 +39,23 @@ static int64_t mtime_ms(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
 }
 
+/* The root itself is not followed either when it is a link (its parents
+ * are the system's: they may be). */
 static int open_root(const file_store *fs)
 {
-	return open(fs->base.loc.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return open(fs->base.loc.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Why the root cannot be opened, for a message. */
+static const char *root_error(const file_store *fs, int err)
+{
+	struct stat st;
+
+	if ((err == ELOOP || err == ENOTDIR) && lstat(fs->base.loc.root, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return "it is a symbolic link, and file locations never follow links "
+		       "(give the directory it points to)";
+	return strerror(err);
 }
 
 /* Open the directory holding key (creating it when `create`), following no
@@ -97,7 +111,7 @@ static es_result file_list(store *s, store_list *out)
 	if (rootfd < 0)
 		return store_fail(s, errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO,
 				    s->loc.url, "cannot list '%s': %s", s->loc.url,
-				    strerror(errno));
+				    root_error(fs, errno));
 	stack = xgrow(stack, 1, &alloc, sizeof(*stack));
 	stack[nstack++].rel = xstrdup("");
 	while (nstack) {
@@ -303,7 +317,11 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 	if ((rootfd = open_root(fs)) < 0 && errno == ENOENT &&
 	    mkdir_p(s->loc.root, 0755) == 0)
 		rootfd = open_root(fs);
-	if (rootfd < 0 || (dirfd = open_parent(rootfd, key, true, &leaf)) < 0) {
+	if (rootfd < 0) {
+		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, root_error(fs, errno));
+		goto done;
+	}
+	if ((dirfd = open_parent(rootfd, key, true, &leaf)) < 0) {
 		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto done;
 	}

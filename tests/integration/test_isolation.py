@@ -433,5 +433,75 @@ def test_owed_outputs_can_be_dropped_or_go_with_their_subscriber():
         sc.cleanup()
 
 
+@test
+def test_empty_missing_and_out_of_window_sources():
+    """A source that lists no files, a prefix that does not exist, a source
+    whose files all fall outside --since/--until, and a symlinked source
+    root, next to a good source (a listing of none used to abort the
+    sanitizer build: qsort(NULL, 0))."""
+    import time
+    sc = Scenario("empties")
+    outside = sc.path("elsewhere")
+    try:
+        sc.direct("TN-empty")
+        sc.direct("TN-good")
+        sc.direct("TN-old")
+        sc.sources.append(("TN-missing", "buckets/TN-missing/events/"))
+        sc.files["TN-missing"] = []
+        os.makedirs(outside)
+        with open(os.path.join(outside, "x.gz"), "wb") as f:
+            f.write(gz(lines(event("via-link", "TN-linked"))))
+        os.symlink(outside, sc.path("linkroot"))
+        sc.sources.append(("TN-linked", "linkroot/"))
+        sc.files["TN-linked"] = []
+        sc.add_file("TN-good", "g.gz", gz(lines(event("g1", "TN-good"))))
+        sc.add_file("TN-old", "o.gz", gz(lines(event("o1", "TN-old"))), age_s=3 * 86400)
+        sc.additional("TN-p1", ["TN-empty", "TN-good", "TN-old", "TN-missing", "TN-linked"])
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400))
+        p = sc.run("list", check=0)
+        assert b"g.gz" in p.stdout and b"o.gz" in p.stdout, p.stdout
+        s = sc.run_json("--since", since, check=1)
+        failed = {f["url"]: f["reason"] for f in s["failed_sources"]}
+        eq(len(failed), 2, "the missing prefix and the linked root cannot be listed")
+        assert any("symbolic link" in r for r in failed.values()), failed
+        eq(event_ids(sc, "TN-p1", "out"), ["g1"], "the good source, in the window")
+        s2 = sc.run_json(check=1)
+        eq(event_ids(sc, "TN-p1", "out"), ["g1", "o1"], "the old one without the window")
+        eq(s2["files"]["processed"], 1, "processed")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_a_late_file_below_the_horizon_is_told_and_counted():
+    """A file written late (or copied with an old time) whose last-modified
+    time is older than the horizon was skipped without a word.  It is still
+    not read, but named at warning level and counted."""
+    import time
+    sc = Scenario("late")
+    try:
+        sc.direct("TN-a")
+        sc.add_file("TN-a", "a1.gz", gz(lines(event("a1", "TN-a"))), age_s=0)
+        sc.additional("TN-p1", ["TN-a"])
+        sc.extra["lookback"] = "1m"
+        sc.run_json(check=0)
+        # older than the horizon (run start - 1 minute) the run just left
+        sc.add_file("TN-a", "late.gz", gz(lines(event("late", "TN-a"))), age_s=600)
+        sc.add_file("TN-a", "a2.gz", gz(lines(event("a2", "TN-a"))), age_s=0)
+        p = sc.run("--log-format", "json", "run", "--json", check=0)
+        s = json.loads(p.stdout)
+        eq(s["files"]["late"], 1, "files.late")
+        assert s["late_files"][0]["url"].endswith("/late.gz"), s["late_files"]
+        warnings = [json.loads(l) for l in p.stderr.splitlines() if b"horizon" in l]
+        assert any(w["level"] == "warning" and w["url"].endswith("/late.gz")
+                   for w in warnings), p.stderr
+        eq(event_ids(sc, "TN-p1", "out"), ["a1", "a2"], "not read")
+        # told once: the next run has seen it
+        s3 = sc.run_json(check=0)
+        eq(s3["files"]["late"], 0, "not told again")
+    finally:
+        sc.cleanup()
+
+
 if __name__ == "__main__":
     run_tests(TESTS)

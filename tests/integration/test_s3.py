@@ -325,12 +325,19 @@ def write_creds(sc, text):
     return path
 
 
+def owed(sc):
+    """The subscribers the state says a run still owes outputs to."""
+    text = harness.read_state(sc)
+    st = json.loads(text) if text else {}
+    return [s for part in st.get("pending", []) for s in part["subscribers"]]
+
+
 @test
-def test_wrong_destination_secret_commits_nothing_uploads_nothing():
+def test_wrong_destination_secret_keeps_the_outputs_owed_uploads_nothing():
     """Sources readable, the destination's profile has a wrong secret: the
     upload fails with 77 naming the object, no object and no open upload is
-    left, the state is not committed; with the secret fixed, the next run
-    finishes the same plan."""
+    left, the run's outputs stay owed to X; with the secret fixed, the next
+    run finishes them (the same keys)."""
     p = peer()
     sc, exp = small_scenario("wrongdest", p)
     try:
@@ -344,10 +351,11 @@ def test_wrong_destination_secret_commits_nothing_uploads_nothing():
         assert "SignatureDoesNotMatch" in err and "profile 'dst'" in err, err
         eq(sc.objects(X), [], "nothing uploaded")
         no_uploads_left(sc)
-        assert not state_committed(sc), "state committed"
+        eq(owed(sc), [X], "its outputs are owed")
         write_creds(sc, "[dst]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % KEY)
         pr = sc.run("run", env=env, check=0)
-        assert b"interrupted run" in pr.stderr, pr.stderr
+        assert b"still owed" in pr.stderr, pr.stderr
+        eq(owed(sc), [], "delivered")
         check_lines(sc, exp, [X])
         assert state_committed(sc)
     finally:
@@ -355,11 +363,11 @@ def test_wrong_destination_secret_commits_nothing_uploads_nothing():
 
 
 @test
-def test_refused_credentials_while_finishing_an_interrupted_run_keep_the_plan():
-    """An interrupted run (its upload refused) is finished next run; if the
+def test_refused_credentials_while_finishing_owed_outputs_keep_them_owed():
+    """Outputs owed (their upload refused) are finished next run; if the
     sources now refuse our credentials, that is 77 and 'try again next run',
-    not 65 'gone or different' with advice to forget the plan; with the
-    credentials fixed the same plan completes."""
+    not 65 'gone or different' with advice to forget them; with the
+    credentials fixed the same outputs complete."""
     p = peer()
     sc, exp = small_scenario("resumeauth", p)
     try:
@@ -368,14 +376,14 @@ def test_refused_credentials_while_finishing_an_interrupted_run_keep_the_plan():
         sc.dst_extra = {"profile": "dst"}
         env = {"AWS_SHARED_CREDENTIALS_FILE": creds}
         sc.run("run", env=env, check=77)
-        assert not state_committed(sc), "state committed"
+        eq(owed(sc), [X], "owed")
         write_creds(sc, "[dst]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % KEY)
         pr = sc.run("run", env=dict(env, AWS_SECRET_ACCESS_KEY="not-the-secret"), check=77)
         err = pr.stderr.decode()
-        assert "cannot finish the interrupted run" in err, err
+        assert "cannot finish run" in err, err
         assert "will try again next run" in err, err
         assert "state forget" not in err and "gone or different" not in err, err
-        assert not state_committed(sc), "state committed"
+        eq(owed(sc), [X], "still owed")
         eq(sc.objects(X), [], "nothing uploaded")
         pr = sc.run("run", env=env, check=0)
         assert b"interrupted run" in pr.stderr, pr.stderr
@@ -607,7 +615,7 @@ def test_fault_upload_fails_for_good_then_next_run_finishes():
         err = pr.stderr.decode()
         assert "cannot write 's3://%s/out/" % sc.dst_bucket in err and "gave up after 5" in err, err
         eq(sc.objects(X), [], "nothing uploaded")
-        assert not state_committed(sc), "state committed"
+        eq(owed(sc), [X], "its outputs are owed")
         p.clear_faults()
         pr = sc.run("run", check=0)
         check_lines(sc, exp, [X])
@@ -639,7 +647,7 @@ def test_fault_multipart_fails_for_good_is_aborted():
                        for r in p.requests()), part
             no_uploads_left(sc)
             eq(sc.objects(X), [], "nothing visible")
-            assert not state_committed(sc)
+            eq(owed(sc), [X], "its outputs are owed")
         p.clear_faults()
         sc.run("run", check=0)
         eq(sc.output_lines(X), evs, "the next run finishes")
