@@ -142,8 +142,6 @@ pct_result pct_decode(buf *out, const char *s, size_t n, unsigned flags);
 int write_all(int fd, const void *p, size_t n);
 /* Create dir and its parents (mode 0755 or `mode`); -1 with errno. */
 int mkdir_p(const char *path, unsigned mode);
-/* fsync the directory containing path (after a rename into it). */
-int fsync_parent_dir(const char *path);
 
 /* n bytes from the kernel's random source (getrandom); dies if there is
  * none (a batch job cannot do without). */

@@ -641,22 +641,6 @@ int mkdir_p(const char *path, unsigned mode)
 	return rc;
 }
 
-int fsync_parent_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
-			  : xstrdup(".");
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = -1;
-
-	if (fd >= 0) {
-		rc = fsync(fd);
-		close(fd);
-	}
-	free(dir);
-	return rc;
-}
-
 void random_bytes(void *p, size_t n)
 {
 	size_t got = 0;

@@ -61,7 +61,9 @@ def test_spool_disk_full_commits_nothing_then_next_run_finishes():
     os.makedirs(mnt)
     try:
         if MOUNT:
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", mnt], check=True)
+            # mode 0750: a tmpfs is 1777 by default, a state directory evshare refuses
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k,mode=0750", "tmpfs", mnt],
+                           check=True)
             p = sc.run("run", check=None)
             how = "a 160 KiB filesystem"
         else:
@@ -99,7 +101,7 @@ def test_state_dir_not_writable():
             # the same state on a read-only filesystem
             copy = sc.path("state-copy")
             shutil.copytree(st, copy)
-            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", st], check=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0750", "tmpfs", st], check=True)
             for f in os.listdir(copy):
                 src = os.path.join(copy, f)
                 (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, os.path.join(st, f))
