@@ -94,8 +94,9 @@ static es_result check_fd(const state_store *s, int fd, const char *path, bool d
 }
 
 /* The message for an open of path that failed with err.  O_NOFOLLOW
- * fails with ELOOP on a link (O_DIRECTORY may say ENOTDIR instead). */
-static es_result open_failed(const char *path, bool dir, int err)
+ * fails with ELOOP on a link (O_DIRECTORY may say ENOTDIR instead).
+ * top: path is state_dir itself. */
+static es_result open_failed(const char *path, bool dir, bool top, int err)
 {
 	struct stat st;
 
@@ -103,8 +104,8 @@ static es_result open_failed(const char *path, bool dir, int err)
 	    S_ISLNK(st.st_mode))
 		return es_error(ES_ERR_IO, "%s '%s' is a symbolic link, which evshare "
 				"never follows in its state: %s", dir ? "state directory"
-				: "state file", path, dir ? "give the real directory "
-				"as state_dir, or move the link away" : "move it away");
+				: "state file", path, top ? "give the real directory "
+				"as state_dir" : "move it away");
 	return es_error(ES_ERR_IO, "cannot open %s '%s': %s", dir ? "state directory"
 			: "state file", path, strerror(err));
 }
@@ -120,7 +121,7 @@ static es_result open_checked(const state_store *s, int dirfd, const char *name,
 	*fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
 	if (*fd < 0)
 		return errno == ENOENT && !(flags & O_CREAT) ? ES_OK
-		       : open_failed(path, false, errno);
+		       : open_failed(path, false, false, errno);
 	if ((r = check_fd(s, *fd, path, false)) != ES_OK) {
 		close(*fd);
 		*fd = -1;
@@ -142,7 +143,7 @@ static es_result open_subdir(const state_store *s, const char *name, int *fd)
 	}
 	*fd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*fd < 0)
-		r = open_failed(path, true, errno);
+		r = open_failed(path, true, false, errno);
 	else if ((r = check_fd(s, *fd, path, true)) != ES_OK) {
 		close(*fd);
 		*fd = -1;
@@ -176,7 +177,7 @@ static es_result check_spool_entries(const state_store *s)
 		if (fstatat(s->spoolfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;       /* gone */
 		path = xasprintf("%s/spool/%s", s->dir, de->d_name);
-		r = S_ISLNK(st.st_mode) ? open_failed(path, true, ELOOP)
+		r = S_ISLNK(st.st_mode) ? open_failed(path, true, false, ELOOP)
 		    : check_stat(s, &st, path, true);
 		free(path);
 	}
@@ -207,7 +208,7 @@ es_result state_open(const char *dir, bool writing, state_store **out)
 	if (s->dirfd < 0) {
 		r = errno == ENOENT ? es_error(ES_ERR_IO, "state directory '%s' does not "
 					       "exist", s->dir)
-		    : open_failed(s->dir, true, errno);
+		    : open_failed(s->dir, true, true, errno);
 		goto fail;
 	}
 	if ((r = check_fd(s, s->dirfd, s->dir, true)) != ES_OK)
