@@ -5,9 +5,12 @@
  * read; not for a dry run) evshare writes what the run did in the
  * Prometheus text exposition format (version 0.0.4), for node_exporter's
  * textfile collector: the file is written whole under a temporary name
- * in the same directory (PATH.tmp.PID, which the collector's *.prom
- * pattern does not match), synced, and renamed over PATH, so a scrape
- * sees the previous file or the new one, never part of one.
+ * in the same directory (write_file_atomic: PATH.tmp.RANDOM, created
+ * anew, which the collector's *.prom pattern does not match), synced, and
+ * renamed over PATH, so a scrape sees the previous file or the new one,
+ * never part of one.  That directory may be writable by others (a
+ * collector's is, by group): nothing there is written through a link,
+ * and a PATH that is not a regular file is not read.
  *
  * Every value describes the last run (one process), so everything is a
  * gauge (a counter would be read as restarting every run).  The names:
@@ -76,10 +79,12 @@ void metrics_add_summary(metrics_run *m, const run_summary *s);
 void metrics_format(buf *out, const metrics_run *m, int64_t last_success_ms);
 
 /* The evshare_last_success_timestamp_seconds of an existing metrics file,
- * in ms; 0 when the file is missing or has no such sample. */
+ * in ms; 0 when the file is missing, not a regular file (a symbolic link
+ * is not followed) or has no such sample. */
 int64_t metrics_last_success_ms(const char *path);
 
-/* Write the file atomically (mode 0644).  ES_OK, or ES_ERR_IO (logged). */
+/* Write the file atomically (mode 0644 less the umask: the collector
+ * reads it).  ES_OK, or ES_ERR_IO (logged). */
 es_result metrics_write(const char *path, const metrics_run *m);
 
 #endif

@@ -11,9 +11,32 @@
  *   parts/RUN.json       the plan of a run, cut down to the subscribers
  *                        whose outputs are still owed (see pending_part)
  *
- * Every write of state.json and plan.json is atomic (temporary file,
- * fsync, rename, fsync of the directory).  plan.outcomes is append-only
- * and fsync'ed per line; a torn last line is ignored.
+ * Every write of state.json and plan.json is atomic (write_file_atomic_at:
+ * a temporary "NAME.tmp.RANDOM", fsync, rename, fsync of the directory);
+ * the temporaries a crash left are removed after the next write of the
+ * same file.  plan.outcomes is append-only and fsync'ed per line; a torn
+ * last line is ignored.
+ *
+ * Trust: what is in the state decides what is delivered to whom (plan.json
+ * even carries the configuration of the interrupted run), and a run may be
+ * root's, so the state must be writable by the user evshare runs as only.
+ * state_open() opens the directory once, never through a symbolic link
+ * at its last component (the directories above it are the operator's:
+ * links there are followed), and every file and directory of the state
+ * is then opened relative to it with O_NOFOLLOW and checked on its
+ * descriptor (fstat):
+ *   - the directory, quarantine/, spool/ and spool/'s entries are
+ *     directories, the files regular files (a FIFO is never waited on);
+ *   - nothing is writable by group or others (mode & 022), whatever the
+ *     command: otherwise another user could plant or change a file;
+ *   - for a store opened to write (state_open's `writing`: run, state
+ *     forget), everything belongs to the effective user: a root run never
+ *     works in another user's state.  A read-only look (list, run
+ *     --dry-run, state show) may read another user's state, for root to
+ *     inspect the service user's.
+ * What fails a check is refused with ES_ERR_IO and one message naming
+ * the path, the fault and the fix.  A store opened read-only refuses the
+ * functions that write (ES_ERR_INTERNAL: a bug of the caller).
  *
  * The model: per source (a direct subscriber), a horizon time and the
  * records of files seen.  A file is new for an additional subscriber when
@@ -92,9 +115,14 @@ typedef struct state_data {
 
 typedef struct state_store state_store;
 
-/* Open (creating the directories) the state directory. */
-es_result state_open(const char *dir, bool create, state_store **out);
+/* Open the state directory and check it (see the top of this file).
+ * writing: for a command that writes (creates what is missing: the
+ * directory, mode 0750 less the umask, its parents, quarantine/ and
+ * spool/; requires everything to be the effective user's); else the
+ * directory must exist.  ES_OK and *out, or ES_ERR_IO (logged). */
+es_result state_open(const char *dir, bool writing, state_store **out);
 void state_close(state_store *s);
+/* The directory as configured (without trailing slashes). */
 const char *state_dir(const state_store *s);
 
 /* Take the lock, or fail at once with ES_ERR_TEMP if another run has it. */
@@ -144,12 +172,21 @@ es_result state_plan_outcome(state_store *s, size_t index, char outcome);
 es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles);
 es_result state_plan_clear(state_store *s);
 
-/* Paths (allocated). */
+/* Paths (allocated), for messages and for the pipeline's spool files;
+ * run_id is the plan's. */
 char *state_quarantine_path(const state_store *s, const char *run_id);
 char *state_spool_dir(const state_store *s, const char *run_id);
-/* Remove quarantine files last modified before t_ms. */
+/* Open the quarantine file of run_id for appending, creating it (mode
+ * 0600 less the umask: it holds other tenants' lines), relative to the
+ * checked quarantine/ with O_NOFOLLOW, and check it like every state file.
+ * ES_OK and *fd (the caller closes it), or ES_ERR_IO (logged, naming the
+ * path); writing stores only. */
+es_result state_quarantine_open(state_store *s, const char *run_id, int *fd);
+/* Remove run_id's quarantine file (a plan executed again writes it anew). */
+void state_quarantine_remove(state_store *s, const char *run_id);
+/* Remove quarantine files last modified before t_ms (writing stores). */
 void state_quarantine_prune(const state_store *s, int64_t t_ms);
-/* Remove a spool directory and everything in it. */
+/* Remove a spool directory and everything in it (writing stores). */
 void state_spool_remove(const state_store *s, const char *run_id);
 
 #endif

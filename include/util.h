@@ -142,11 +142,48 @@ pct_result pct_decode(buf *out, const char *s, size_t n, unsigned flags);
 int write_all(int fd, const void *p, size_t n);
 /* Create dir and its parents (mode 0755 or `mode`); -1 with errno. */
 int mkdir_p(const char *path, unsigned mode);
-/* fsync the directory containing path (after a rename into it). */
-int fsync_parent_dir(const char *path);
-/* Atomically replace path with content: temp file, fsync, rename, fsync dir.
- * Logs and returns ES_ERR_IO on failure. */
+
+/* n bytes from the kernel's random source (getrandom); dies if there is
+ * none (a batch job cannot do without). */
+void random_bytes(void *p, size_t n);
+
+/* prefix followed by 16 random hex digits (allocated): a name nobody can
+ * guess before it exists, for a temporary file. */
+char *temp_name(const char *prefix);
+
+/* Create a new file named temp_name(prefix) in the directory dirfd for
+ * writing: O_CREAT|O_EXCL|O_NOFOLLOW, so nothing that was there (a file,
+ * a symbolic link someone planted) is ever opened; mode less the umask.
+ * Tries another name if one exists.  Returns the fd and sets *name
+ * (allocated, the caller frees it), or -1 with errno and *name NULL. */
+int create_temp_at(int dirfd, const char *prefix, unsigned mode, char **name);
+
+/*
+ * Atomic replacement: the one way evshare writes a whole file.
+ *
+ * The content goes to a new temporary "NAME.tmp.<16 random hex digits>"
+ * in the same directory (create_temp_at), is fsync'ed, renamed over NAME
+ * (renameat: a symbolic link at NAME is replaced, never written through)
+ * and the directory is fsync'ed.  A reader sees the old file or the new
+ * one.  A crash between the create and the rename leaves the temporary
+ * behind; remove_atomic_leftovers_at() is how a writer that owns the
+ * directory cleans them.  path names the file in messages.  Logs and
+ * returns ES_ERR_IO on failure (the temporary is removed).
+ */
+es_result write_file_atomic_at(int dirfd, const char *path, const char *name,
+			       const void *data, size_t n, unsigned mode);
+/* The same for a path: its directory is opened (following links there,
+ * as any path the operator gives), then write_file_atomic_at. */
 es_result write_file_atomic(const char *path, const void *data, size_t n, unsigned mode);
+/* Remove what write_file_atomic_at of NAME may have left in dirfd
+ * ("NAME.tmp.*", also the "NAME.tmp.PID" of earlier versions), without
+ * following links.  Only for a directory where no other writer of NAME
+ * can be at work (the state directory, under its lock). */
+void remove_atomic_leftovers_at(int dirfd, const char *name);
+
+/* Read what is left of fd, at most `cap` bytes in all, into b (appended).
+ * Returns 0, or -1 with errno (EFBIG when larger than cap). */
+int read_fd(int fd, buf *b, size_t cap);
 /* Read a whole file of at most `cap` bytes into b. Returns 0, or -1 with
  * errno (EFBIG when larger than cap). */
 int read_file(const char *path, buf *b, size_t cap);

@@ -17,10 +17,12 @@
 #include "state.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void state_usage(void)
 {
@@ -351,9 +353,11 @@ es_result cmd_state(const struct global_opts *g, int argc, char **argv)
 				goto done;
 			}
 		}
-		if (state_open(cfg->state_dir, false, &ss) != ES_OK) {
+		if (access(cfg->state_dir, F_OK) < 0 && errno == ENOENT) {
+			/* no run yet: an empty state */
 			st = xcalloc(1, sizeof(*st));
-		} else if ((r = state_load(ss, &st)) != ES_OK) {
+		} else if ((r = state_open(cfg->state_dir, false, &ss)) != ES_OK ||
+			   (r = state_load(ss, &st)) != ES_OK) {
 			goto done;
 		}
 		r = state_show(cfg, ss, st, json, files);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #define BLOCK_FPS 256                      /* 4 KiB blocks */
@@ -84,17 +83,7 @@ dedup_fp siphash128(const unsigned char key[16], const void *data, size_t n)
 
 void dedup_init_key(void)
 {
-	size_t got = 0;
-
-	while (got < sizeof(process_key)) {
-		ssize_t r = getrandom(process_key + got, sizeof(process_key) - got, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			die("getrandom: %s", strerror(errno));
-		got += (size_t)r;
-	}
+	random_bytes(process_key, sizeof(process_key));
 	process_key_set = true;
 }
 

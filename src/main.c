@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 static void usage(FILE *out)
 {
@@ -43,6 +45,30 @@ static void usage(FILE *out)
 		CONFIG_DEFAULT_PATH);
 }
 
+/* The memory of a run holds secrets: the keys and tokens of every store
+ * (secret access keys, Azure account keys, SAS tokens), the dedup key,
+ * and other tenants' events.  A core dump would write them to disk for
+ * whoever reads cores (or a crash reporter sends them on), and a process
+ * of the same user could read them through ptrace or /proc/PID/mem.  Not
+ * dumpable: no core, and only root (CAP_SYS_PTRACE) may attach or read
+ * its memory.  RLIMIT_CORE 0 as well, for systems that dump even
+ * undumpable processes (fs.suid_dumpable=2) and for core handlers that
+ * honour the limit (systemd-coredump).  Best effort: neither can fail
+ * on Linux for a process lowering its own limits.  Debugging still works
+ * under a debugger that starts evshare (or as root); LeakSanitizer makes
+ * the process dumpable again while it looks at it, and valgrind runs as
+ * before. */
+static void no_core_dumps(void)
+{
+	struct rlimit rl;
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur != 0) {
+		rl.rlim_cur = 0;
+		setrlimit(RLIMIT_CORE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -60,6 +86,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 	es_result r;
 
+	no_core_dumps();
 	signal(SIGPIPE, SIG_IGN);
 	/* a file-size limit (ulimit -f) makes writes fail with EFBIG, reported
 	 * like a full disk, instead of killing the process */

@@ -3,9 +3,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define METRICS_READ_CAP (16u << 20)
 #define LAST_SUCCESS "evshare_last_success_timestamp_seconds"
@@ -33,9 +36,8 @@ static metrics_sub *sub_entry(metrics_run *m, const char *org_id)
 		if (!strcmp(m->subs[i].org_id, org_id))
 			return &m->subs[i];
 	m->subs = xrealloc(m->subs, (m->nsubs + 1) * sizeof(*m->subs));
+	memset(&m->subs[m->nsubs], 0, sizeof(m->subs[m->nsubs]));
 	m->subs[m->nsubs].org_id = xstrdup(org_id);
-	m->subs[m->nsubs].events = 0;
-	m->subs[m->nsubs].objects = 0;
 	return &m->subs[m->nsubs++];
 }
 
@@ -210,8 +212,18 @@ int64_t metrics_last_success_ms(const char *path)
 	buf b = BUF_INIT;
 	int64_t ms = 0;
 	size_t nlen = strlen(LAST_SUCCESS);
+	struct stat st;
+	int fd, rc = -1;
 
-	if (read_file(path, &b, METRICS_READ_CAP) < 0 || !b.data) {
+	/* the directory may be shared (node_exporter's): a link or a FIFO
+	 * put at PATH is not read (nor waited on); the rename replaces it */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			rc = read_fd(fd, &b, METRICS_READ_CAP);
+		close(fd);
+	}
+	if (rc < 0 || !b.data) {
 		buf_release(&b);
 		return 0;
 	}

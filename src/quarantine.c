@@ -27,7 +27,7 @@ void quarantine_init(quarantine *q, state_store *ss, const char *run_id, const c
 	q->discard = !keep;
 	/* a re-executed plan writes its quarantine again from the start */
 	if (keep)
-		unlink(q->path);
+		state_quarantine_remove(ss, run_id);
 }
 
 void quarantine_release(quarantine *q)
@@ -59,10 +59,10 @@ es_result quarantine_flush(quarantine *q)
 		return ES_OK;
 	}
 	if (q->fd < 0) {
-		q->fd = open(q->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (q->fd < 0)
-			return es_error(ES_ERR_IO, "cannot open quarantine file '%s': %s",
-					q->path, strerror(errno));
+		es_result r = state_quarantine_open(q->ss, q->run_id, &q->fd);
+
+		if (r != ES_OK)
+			return r;
 	}
 	if (write_all(q->fd, q->pending.data, q->pending.len) < 0)
 		return es_error(ES_ERR_IO, "cannot write quarantine file '%s': %s",

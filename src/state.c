@@ -1,4 +1,5 @@
-/* state.c - the local state directory. */
+/* state.c - the local state directory.  See state.h for what is checked
+ * and why. */
 #include "state.h"
 #include "json.h"
 #include "log.h"
@@ -15,9 +16,18 @@
 #include <unistd.h>
 
 #define STATE_MAX_BYTES (512u << 20)
+#define STATE_FILE_MODE 0640
+#define QUARANTINE_MODE 0600
+#define STATE_DIR_MODE 0750
 
 struct state_store {
-	char *dir;
+	char *dir;              /* as configured, without trailing slashes */
+	int dirfd;              /* the state directory, opened once, checked */
+	int qdirfd;             /* quarantine/ (writing stores, else -1) */
+	int spoolfd;            /* spool/ (writing stores, else -1) */
+	int partsfd;            /* parts/ (once used, else -1) */
+	bool writing;
+	uid_t euid;
 	int lock_fd;
 	int outcomes_fd;
 };
@@ -32,34 +42,188 @@ static char *path_in(const state_store *s, const char *name)
 	return xasprintf("%s/%s", s->dir, name);
 }
 
-es_result state_open(const char *dir, bool create, state_store **out)
+/* --- what the state may be made of ------------------------------------ */
+
+/* A run id names a file or directory in quarantine/ and spool/: one
+ * component, not hidden. */
+static bool run_id_ok(const char *run_id)
 {
-	state_store *s;
+	return *run_id && *run_id != '.' && !strchr(run_id, '/');
+}
+
+static es_result need_writing(const state_store *s, const char *what)
+{
+	if (s->writing)
+		return ES_OK;
+	return es_error(ES_ERR_INTERNAL, "%s in '%s', opened read-only", what, s->dir);
+}
+
+/* st (of path, a directory or a file as `dir` says) may be part of the
+ * state (see state.h); else the one message, ES_ERR_IO. */
+static es_result check_stat(const state_store *s, const struct stat *st,
+			    const char *path, bool dir)
+{
+	const char *kind = dir ? "state directory" : "state file";
+
+	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+		return es_error(ES_ERR_IO, "%s '%s' is not a %s: move it away", kind,
+				path, dir ? "directory" : "regular file");
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return es_error(ES_ERR_IO, "%s '%s' is writable by %s (mode %04o), so "
+				"another user could change what evshare delivers: "
+				"chmod go-w '%s'", kind, path,
+				st->st_mode & S_IWOTH ? "others" : "its group",
+				(unsigned)(st->st_mode & 07777), path);
+	if (s->writing && st->st_uid != s->euid)
+		return es_error(ES_ERR_IO, "%s '%s' belongs to uid %lu, but evshare "
+				"runs as uid %lu and writes only to a state of its own: "
+				"run it as uid %lu, or give the state to uid %lu "
+				"(chown -R %lu '%s')", kind, path,
+				(unsigned long)st->st_uid, (unsigned long)s->euid,
+				(unsigned long)st->st_uid, (unsigned long)s->euid,
+				(unsigned long)s->euid, dir ? path : s->dir);
+	return ES_OK;
+}
+
+static es_result check_fd(const state_store *s, int fd, const char *path, bool dir)
+{
 	struct stat st;
 
-	*out = NULL;
-	if (create) {
-		char *q = xasprintf("%s/quarantine", dir), *sp = xasprintf("%s/spool", dir);
-		int rc = mkdir_p(dir, 0750);
+	if (fstat(fd, &st) < 0)
+		return es_error(ES_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+	return check_stat(s, &st, path, dir);
+}
 
-		if (rc == 0)
-			rc = mkdir_p(q, 0750);
-		if (rc == 0)
-			rc = mkdir_p(sp, 0750);
-		free(q);
-		free(sp);
-		if (rc < 0)
-			return es_error(ES_ERR_IO, "cannot create state directory '%s': %s",
-					dir, strerror(errno));
-	} else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		return es_error(ES_ERR_IO, "state directory '%s' does not exist", dir);
+/* The message for an open of path that failed with err.  O_NOFOLLOW
+ * fails with ELOOP on a link (O_DIRECTORY may say ENOTDIR instead).
+ * top: path is state_dir itself. */
+static es_result open_failed(const char *path, bool dir, bool top, int err)
+{
+	struct stat st;
+
+	if ((err == ELOOP || err == ENOTDIR) && lstat(path, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return es_error(ES_ERR_IO, "%s '%s' is a symbolic link, which evshare "
+				"never follows in its state: %s", dir ? "state directory"
+				: "state file", path, top ? "give the real directory "
+				"as state_dir" : "move it away");
+	return es_error(ES_ERR_IO, "cannot open %s '%s': %s", dir ? "state directory"
+			: "state file", path, strerror(err));
+}
+
+/* Open name in dirfd (path: for messages) with flags, never through a
+ * link and never waiting on a FIFO, and check it.  ES_OK with *fd -1 when
+ * it does not exist (and flags do not create it). */
+static es_result open_checked(const state_store *s, int dirfd, const char *name,
+			      const char *path, int flags, unsigned mode, int *fd)
+{
+	es_result r;
+
+	*fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	if (*fd < 0)
+		return errno == ENOENT && !(flags & O_CREAT) ? ES_OK
+		       : open_failed(path, false, false, errno);
+	if ((r = check_fd(s, *fd, path, false)) != ES_OK) {
+		close(*fd);
+		*fd = -1;
 	}
-	s = xcalloc(1, sizeof(*s));
-	s->dir = xstrdup(dir);
-	s->lock_fd = -1;
-	s->outcomes_fd = -1;
+	return r;
+}
+
+/* Open (creating it for a writing store) the subdirectory name, and check
+ * it. */
+static es_result open_subdir(const state_store *s, const char *name, int *fd)
+{
+	char *path = path_in(s, name);
+	es_result r = ES_OK;
+
+	if (mkdirat(s->dirfd, name, STATE_DIR_MODE) < 0 && errno != EEXIST) {
+		r = es_error(ES_ERR_IO, "cannot create state directory '%s': %s", path,
+			     strerror(errno));
+		goto done;
+	}
+	*fd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		r = open_failed(path, true, false, errno);
+	else if ((r = check_fd(s, *fd, path, true)) != ES_OK) {
+		close(*fd);
+		*fd = -1;
+	}
+done:
+	free(path);
+	return r;
+}
+
+/* spool/ holds a directory per run; one of an interrupted run is used
+ * again, so each must pass the same checks. */
+static es_result check_spool_entries(const state_store *s)
+{
+	int fd = openat(s->spoolfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	es_result r = ES_OK;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return es_error(ES_ERR_IO, "cannot read state directory '%s/spool': %s",
+				s->dir, strerror(errno));
+	}
+	while (r == ES_OK && (de = readdir(d))) {
+		struct stat st;
+		char *path;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(s->spoolfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;       /* gone */
+		path = xasprintf("%s/spool/%s", s->dir, de->d_name);
+		r = S_ISLNK(st.st_mode) ? open_failed(path, true, false, ELOOP)
+		    : check_stat(s, &st, path, true);
+		free(path);
+	}
+	closedir(d);
+	return r;
+}
+
+es_result state_open(const char *dir, bool writing, state_store **out)
+{
+	state_store *s = xcalloc(1, sizeof(*s));
+	size_t n = strlen(dir);
+	es_result r;
+
+	*out = NULL;
+	/* "dir/" would follow a link at dir: its last component is cut */
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	s->dir = xstrndup(dir, n);
+	s->dirfd = s->qdirfd = s->spoolfd = s->partsfd = s->lock_fd = s->outcomes_fd = -1;
+	s->writing = writing;
+	s->euid = geteuid();
+	if (writing && mkdir_p(s->dir, STATE_DIR_MODE) < 0) {
+		r = es_error(ES_ERR_IO, "cannot create state directory '%s': %s", s->dir,
+			     strerror(errno));
+		goto fail;
+	}
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		r = errno == ENOENT ? es_error(ES_ERR_IO, "state directory '%s' does not "
+					       "exist", s->dir)
+		    : open_failed(s->dir, true, true, errno);
+		goto fail;
+	}
+	if ((r = check_fd(s, s->dirfd, s->dir, true)) != ES_OK)
+		goto fail;
+	if (writing &&
+	    ((r = open_subdir(s, "quarantine", &s->qdirfd)) != ES_OK ||
+	     (r = open_subdir(s, "spool", &s->spoolfd)) != ES_OK ||
+	     (r = check_spool_entries(s)) != ES_OK))
+		goto fail;
 	*out = s;
 	return ES_OK;
+fail:
+	state_close(s);
+	return r;
 }
 
 void state_close(state_store *s)
@@ -70,40 +234,83 @@ void state_close(state_store *s)
 		close(s->lock_fd);
 	if (s->outcomes_fd >= 0)
 		close(s->outcomes_fd);
+	if (s->spoolfd >= 0)
+		close(s->spoolfd);
+	if (s->partsfd >= 0)
+		close(s->partsfd);
+	if (s->qdirfd >= 0)
+		close(s->qdirfd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
 	free(s->dir);
 	free(s);
+}
+
+/* Read the state file name (what: for messages) into out; *exists false
+ * when there is none. */
+static es_result read_state_file(state_store *s, const char *name, const char *what,
+				 buf *out, bool *exists)
+{
+	char *path = path_in(s, name);
+	es_result r;
+	int fd;
+
+	*exists = false;
+	if ((r = open_checked(s, s->dirfd, name, path, O_RDONLY, 0, &fd)) != ES_OK ||
+	    fd < 0)
+		goto done;
+	if (read_fd(fd, out, STATE_MAX_BYTES) < 0)
+		r = es_error(errno == EIO ? ES_ERR_IO : ES_ERR_STATE, "cannot read %s "
+			     "'%s': %s", what, path, strerror(errno));
+	else
+		*exists = true;
+	close(fd);
+done:
+	free(path);
+	return r;
+}
+
+/* Replace the state file name with data, atomically; then remove what
+ * an interrupted write of it left (the lock keeps other writers out). */
+static es_result save_state_file(state_store *s, const char *name, const char *data,
+				 size_t n)
+{
+	char *path = path_in(s, name);
+	es_result r = need_writing(s, "cannot write the state");
+
+	if (r == ES_OK)
+		r = write_file_atomic_at(s->dirfd, path, name, data, n, STATE_FILE_MODE);
+	if (r == ES_OK)
+		remove_atomic_leftovers_at(s->dirfd, name);
+	free(path);
+	return r;
 }
 
 es_result state_lock(state_store *s)
 {
 	char *path = path_in(s, "lock");
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	es_result r;
+	int fd;
 
-	if (fd < 0) {
-		es_result r = es_error(ES_ERR_IO, "cannot open lock file '%s': %s", path,
-				       strerror(errno));
-
-		free(path);
-		return r;
-	}
+	if ((r = need_writing(s, "cannot take the lock")) != ES_OK ||
+	    (r = open_checked(s, s->dirfd, "lock", path, O_RDWR | O_CREAT,
+			      STATE_FILE_MODE, &fd)) != ES_OK)
+		goto done;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int saved = errno;
 
 		close(fd);
-		if (saved == EWOULDBLOCK) {
-			es_result r = es_error(ES_ERR_TEMP, "another evshare run holds the "
-					       "lock '%s'; try again later", path);
-
-			free(path);
-			return r;
-		}
-		error("cannot lock '%s': %s", path, strerror(saved));
-		free(path);
-		return ES_ERR_IO;
+		if (saved == EWOULDBLOCK)
+			r = es_error(ES_ERR_TEMP, "another evshare run holds the lock '%s'; "
+				     "try again later", path);
+		else
+			r = es_error(ES_ERR_IO, "cannot lock '%s': %s", path, strerror(saved));
+		goto done;
 	}
-	free(path);
 	s->lock_fd = fd;
-	return ES_OK;
+done:
+	free(path);
+	return r;
 }
 
 /* --- records --------------------------------------------------------- */
@@ -445,17 +652,16 @@ es_result state_load(state_store *s, state_data **out)
 	cJSON *root = NULL;
 	json_value top;
 	json_error jerr;
-	es_result r = ES_OK;
+	bool exists;
+	es_result r;
 
 	*out = NULL;
-	if (read_file(path, &text, STATE_MAX_BYTES) < 0) {
-		if (errno == ENOENT) {
-			*out = d;
-			goto done;
-		}
-		r = es_error(errno == EACCES ? ES_ERR_IO : ES_ERR_STATE,
-			     "cannot read state file '%s': %s", path, strerror(errno));
+	if ((r = read_state_file(s, "state.json", "state file", &text, &exists)) != ES_OK) {
 		state_data_free(d);
+		goto done;
+	}
+	if (!exists) {
+		*out = d;
 		goto done;
 	}
 	/* cJSON alone takes more than JSON: data after the value (two files
@@ -492,7 +698,7 @@ static void add_integer(cJSON *o, const char *name, long long v)
 es_result state_save(state_store *s, const state_data *d)
 {
 	cJSON *root = cJSON_CreateObject(), *sources = cJSON_CreateObject();
-	char *path = path_in(s, "state.json"), *text;
+	char *text;
 	es_result r;
 
 	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
@@ -565,108 +771,125 @@ es_result state_save(state_store *s, const state_data *d)
 	cJSON_Delete(root);
 	if (!text)
 		die("cannot serialise state");
-	r = write_file_atomic(path, text, strlen(text), 0640);
+	r = save_state_file(s, "state.json", text, strlen(text));
 	cJSON_free(text);
-	free(path);
 	return r;
 }
 
 /* --- pending parts ---------------------------------------------------- */
 
-static char *part_path(const state_store *s, const char *run_id)
+/* parts/RUN.json, parts/ opened (and checked) on first use */
+static es_result parts_dir(state_store *s, const char *run_id, int *fd)
 {
-	return xasprintf("%s/parts/%s.json", s->dir, run_id);
+	es_result r;
+
+	if (run_id && !run_id_ok(run_id))
+		return es_error(ES_ERR_STATE, "'%s' is not a run id", run_id);
+	if ((r = need_writing(s, "cannot keep a pending part")) != ES_OK)
+		return r;
+	if (s->partsfd < 0 && (r = open_subdir(s, "parts", &s->partsfd)) != ES_OK)
+		return r;
+	*fd = s->partsfd;
+	return ES_OK;
 }
 
 es_result state_part_save(state_store *s, const char *run_id, const char *json, size_t n)
 {
-	char *dir = path_in(s, "parts"), *path = part_path(s, run_id);
-	es_result r = ES_OK;
+	char *name = xasprintf("%s.json", run_id), *path = NULL;
+	int fd;
+	es_result r = parts_dir(s, run_id, &fd);
 
-	if (mkdir_p(dir, 0750) < 0)
-		r = es_error(ES_ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
-	else
-		r = write_file_atomic(path, json, n, 0640);
-	free(dir);
+	if (r == ES_OK) {
+		path = xasprintf("%s/parts/%s", s->dir, name);
+		r = write_file_atomic_at(fd, path, name, json, n, STATE_FILE_MODE);
+		if (r == ES_OK)
+			remove_atomic_leftovers_at(fd, name);
+	}
+	free(name);
 	free(path);
 	return r;
 }
 
 es_result state_part_load(state_store *s, const char *run_id, buf *out)
 {
-	char *path = part_path(s, run_id);
-	es_result r = ES_OK;
+	char *name = xasprintf("%s.json", run_id), *path = NULL;
+	int dfd, fd = -1;
+	es_result r = parts_dir(s, run_id, &dfd);
 
-	if (read_file(path, out, STATE_MAX_BYTES) < 0)
-		r = es_error(ES_ERR_STATE, "cannot read the plan of pending run %s, '%s': %s",
-			     run_id, path, strerror(errno));
+	if (r != ES_OK)
+		goto done;
+	path = xasprintf("%s/parts/%s", s->dir, name);
+	if ((r = open_checked(s, dfd, name, path, O_RDONLY, 0, &fd)) != ES_OK)
+		goto done;
+	if (fd < 0 || read_fd(fd, out, STATE_MAX_BYTES) < 0)
+		r = es_error(ES_ERR_STATE, "cannot read the plan of run %s, '%s': %s",
+			     run_id, path, fd < 0 ? strerror(ENOENT) : strerror(errno));
+done:
+	if (fd >= 0)
+		close(fd);
+	free(name);
 	free(path);
 	return r;
 }
 
 void state_parts_prune(state_store *s, const state_data *d)
 {
-	char *dir = path_in(s, "parts");
-	DIR *dh = opendir(dir);
+	int dfd, fd;
+	DIR *dh;
 	struct dirent *de;
 
-	if (dh) {
-		while ((de = readdir(dh))) {
-			size_t n = strlen(de->d_name);
-			bool named = false;
-
-			if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
-				continue;
-			for (size_t i = 0; i < d->nparts && !named; i++)
-				named = strlen(d->parts[i].run_id) == n - 5 &&
-					!strncmp(d->parts[i].run_id, de->d_name, n - 5);
-			if (!named)
-				unlinkat(dirfd(dh), de->d_name, 0);
-		}
-		closedir(dh);
+	if (parts_dir(s, NULL, &dfd) != ES_OK)
+		return;
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dh = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dh) {
+		if (fd >= 0)
+			close(fd);
+		return;
 	}
-	free(dir);
+	while ((de = readdir(dh))) {
+		size_t n = strlen(de->d_name);
+		bool named = false;
+
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
+			continue;
+		for (size_t i = 0; i < d->nparts && !named; i++)
+			named = strlen(d->parts[i].run_id) == n - 5 &&
+				!strncmp(d->parts[i].run_id, de->d_name, n - 5);
+		if (!named)
+			unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(dh);
 }
 
 /* --- plan journal ----------------------------------------------------- */
 
+/* Remove the state file name (absent is fine); -1 with errno. */
+static int remove_state_file(state_store *s, const char *name)
+{
+	return unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
 es_result state_plan_save(state_store *s, const char *json, size_t n)
 {
-	char *path = path_in(s, "plan.json"), *opath = path_in(s, "plan.outcomes");
 	es_result r;
 
+	if ((r = need_writing(s, "cannot save a plan")) != ES_OK)
+		return r;
 	if (s->outcomes_fd >= 0) {
 		close(s->outcomes_fd);
 		s->outcomes_fd = -1;
 	}
-
 	/* a stale outcomes file must never be read against a new plan */
-	if (unlink(opath) < 0 && errno != ENOENT) {
-		r = es_error(ES_ERR_IO, "cannot remove '%s': %s", opath, strerror(errno));
-		goto done;
-	}
-	r = write_file_atomic(path, json, n, 0640);
-done:
-	free(path);
-	free(opath);
-	return r;
+	if (remove_state_file(s, "plan.outcomes") < 0)
+		return es_error(ES_ERR_IO, "cannot remove '%s/plan.outcomes': %s", s->dir,
+				strerror(errno));
+	return save_state_file(s, "plan.json", json, n);
 }
 
 es_result state_plan_load(state_store *s, buf *out, bool *exists)
 {
-	char *path = path_in(s, "plan.json");
-	es_result r = ES_OK;
-
-	*exists = false;
-	if (read_file(path, out, STATE_MAX_BYTES) < 0) {
-		if (errno != ENOENT)
-			r = es_error(ES_ERR_STATE, "cannot read plan journal '%s': %s", path,
-				     strerror(errno));
-	} else {
-		*exists = true;
-	}
-	free(path);
-	return r;
+	return read_state_file(s, "plan.json", "plan journal", out, exists);
 }
 
 /* A crash in the middle of an append leaves a last line without its
@@ -707,19 +930,19 @@ es_result state_plan_outcome(state_store *s, size_t index, char outcome)
 
 	if (s->outcomes_fd < 0) {
 		char *path = path_in(s, "plan.outcomes");
+		es_result r = need_writing(s, "cannot record an outcome");
 
-		s->outcomes_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (s->outcomes_fd < 0 || cut_torn_tail(s->outcomes_fd) < 0) {
-			es_result r = es_error(ES_ERR_IO, "cannot open '%s': %s", path,
-					       strerror(errno));
-
-			if (s->outcomes_fd >= 0)
-				close(s->outcomes_fd);
+		if (r == ES_OK)
+			r = open_checked(s, s->dirfd, "plan.outcomes", path, O_RDWR | O_CREAT |
+					 O_APPEND, STATE_FILE_MODE, &s->outcomes_fd);
+		if (r == ES_OK && cut_torn_tail(s->outcomes_fd) < 0) {
+			r = es_error(ES_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+			close(s->outcomes_fd);
 			s->outcomes_fd = -1;
-			free(path);
-			return r;
 		}
 		free(path);
+		if (r != ES_OK)
+			return r;
 	}
 	for (size_t i = 0; i < sizeof(outcome_words) / sizeof(outcome_words[0]); i++)
 		if (outcome_words[i].code == outcome)
@@ -735,17 +958,14 @@ es_result state_plan_outcome(state_store *s, size_t index, char outcome)
 
 es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles)
 {
-	char *path = path_in(s, "plan.outcomes");
 	buf text = BUF_INIT;
+	bool exists;
+	es_result r;
 	char *p;
 
 	memset(out, 0, nfiles);
-	if (read_file(path, &text, STATE_MAX_BYTES) < 0) {
-		es_result r = ES_OK;
-
-		if (errno != ENOENT)
-			r = es_error(ES_ERR_STATE, "cannot read '%s': %s", path, strerror(errno));
-		free(path);
+	r = read_state_file(s, "plan.outcomes", "plan journal", &text, &exists);
+	if (r != ES_OK || !exists) {
 		buf_release(&text);
 		return r;
 	}
@@ -769,29 +989,28 @@ es_result state_plan_outcomes(state_store *s, char *out, size_t nfiles)
 		p = nl + 1;
 	}
 	buf_release(&text);
-	free(path);
 	return ES_OK;
 }
 
 es_result state_plan_clear(state_store *s)
 {
-	char *path = path_in(s, "plan.json"), *opath = path_in(s, "plan.outcomes");
-	es_result r = ES_OK;
+	es_result r;
 
+	if ((r = need_writing(s, "cannot clear the plan journal")) != ES_OK)
+		return r;
 	if (s->outcomes_fd >= 0) {
 		close(s->outcomes_fd);
 		s->outcomes_fd = -1;
 	}
-	if ((unlink(path) < 0 && errno != ENOENT) ||
-	    (unlink(opath) < 0 && errno != ENOENT))
-		r = es_error(ES_ERR_IO, "cannot remove the plan journal in '%s': %s",
-			     s->dir, strerror(errno));
-	else
-		fsync_parent_dir(path);
-	free(path);
-	free(opath);
-	return r;
+	if (remove_state_file(s, "plan.json") < 0 ||
+	    remove_state_file(s, "plan.outcomes") < 0)
+		return es_error(ES_ERR_IO, "cannot remove the plan journal in '%s': %s",
+				s->dir, strerror(errno));
+	fsync(s->dirfd);
+	return ES_OK;
 }
+
+/* --- quarantine and spool ---------------------------------------------- */
 
 char *state_quarantine_path(const state_store *s, const char *run_id)
 {
@@ -803,46 +1022,87 @@ char *state_spool_dir(const state_store *s, const char *run_id)
 	return xasprintf("%s/spool/%s", s->dir, run_id);
 }
 
+es_result state_quarantine_open(state_store *s, const char *run_id, int *fd)
+{
+	char *path = state_quarantine_path(s, run_id), *name;
+	es_result r;
+
+	*fd = -1;
+	if ((r = need_writing(s, "cannot open a quarantine file")) != ES_OK)
+		goto done;
+	if (!run_id_ok(run_id)) {
+		r = es_error(ES_ERR_INTERNAL, "refusing quarantine file '%s'", path);
+		goto done;
+	}
+	name = xasprintf("%s.ndjson", run_id);
+	r = open_checked(s, s->qdirfd, name, path, O_WRONLY | O_CREAT | O_APPEND,
+			 QUARANTINE_MODE, fd);
+	free(name);
+done:
+	free(path);
+	return r;
+}
+
+void state_quarantine_remove(state_store *s, const char *run_id)
+{
+	char *name;
+
+	if (!s->writing || !run_id_ok(run_id))
+		return;
+	name = xasprintf("%s.ndjson", run_id);
+	unlinkat(s->qdirfd, name, 0);
+	free(name);
+}
+
 void state_quarantine_prune(const state_store *s, int64_t t_ms)
 {
-	char *dir = xasprintf("%s/quarantine", s->dir);
-	DIR *d = opendir(dir);
+	/* a description of its own: a dup would share (and leave) the offset */
+	int fd = s->writing ? openat(s->qdirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+		 : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
-	if (d) {
-		while ((de = readdir(d))) {
-			struct stat st;
-			size_t n = strlen(de->d_name);
-
-			if (n < 8 || strcmp(de->d_name + n - 7, ".ndjson") ||
-			    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISREG(st.st_mode))
-				continue;
-			if ((int64_t)st.st_mtim.tv_sec * 1000 < t_ms) {
-				debug("removing old quarantine file '%s/%s'", dir, de->d_name);
-				unlinkat(dirfd(d), de->d_name, 0);
-			}
-		}
-		closedir(d);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
 	}
-	free(dir);
+	while ((de = readdir(d))) {
+		struct stat st;
+		size_t n = strlen(de->d_name);
+
+		if (n < 8 || strcmp(de->d_name + n - 7, ".ndjson") ||
+		    fstatat(s->qdirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if ((int64_t)st.st_mtim.tv_sec * 1000 < t_ms) {
+			debug("removing old quarantine file '%s/quarantine/%s'", s->dir,
+			      de->d_name);
+			unlinkat(s->qdirfd, de->d_name, 0);
+		}
+	}
+	closedir(d);
 }
 
 void state_spool_remove(const state_store *s, const char *run_id)
 {
-	char *dir = state_spool_dir(s, run_id);
-	DIR *d = opendir(dir);
+	int fd = s->writing && run_id_ok(run_id)
+		 ? openat(s->spoolfd, run_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			  O_CLOEXEC) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
-	if (d) {
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.' && (!de->d_name[1] ||
-			    (de->d_name[1] == '.' && !de->d_name[2])))
-				continue;
-			unlinkat(dirfd(d), de->d_name, 0);
-		}
-		closedir(d);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
 	}
-	rmdir(dir);
-	free(dir);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] ||
+		    (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	unlinkat(s->spoolfd, run_id, AT_REMOVEDIR);
 }

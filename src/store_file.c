@@ -5,8 +5,13 @@
  * symbolic link: listings skip them (with a warning) and every path is
  * opened one component at a time with O_NOFOLLOW, so no key can leave
  * the root.  Puts write a temporary file next to the target
- * (".evshare-tmp.NAME.PID", skipped by listings), fsync it, rename it into
- * place and fsync the directory.
+ * (".evshare-tmp.NAME.RANDOM", made anew: skipped by listings), fsync it,
+ * rename it into place and fsync the directory.
+ *
+ * Modes: whatever a put creates gets mode 0640 (files) or 0750
+ * (directories) less the umask; nothing is chmod'ed afterwards.  A spool
+ * file hard-linked into place keeps the mode it was created with in the
+ * spool (0640 less the umask, zpool.c).
  */
 #include "store.h"
 #include "log.h"
@@ -21,6 +26,8 @@
 #include <unistd.h>
 
 #define TMP_MARK ".evshare-tmp."
+#define OUTPUT_MODE 0640
+#define OUTPUT_DIR_MODE 0750
 #define READ_CHUNK (256 * 1024)
 
 typedef struct file_store {
@@ -77,7 +84,7 @@ static int open_parent(int rootfd, const char *key, bool create, const char **le
 			return dirfd;
 		}
 		seg = xstrndup(p, (size_t)(slash - p));
-		if (create && mkdirat(dirfd, seg, 0755) < 0 && errno != EEXIST) {
+		if (create && mkdirat(dirfd, seg, OUTPUT_DIR_MODE) < 0 && errno != EEXIST) {
 			int saved = errno;
 
 			free(seg);
@@ -301,11 +308,32 @@ static void remove_stale_temps(int dirfd, const char *leaf)
 	free(prefix);
 }
 
+/* Hard-link local_path into dirfd under prefix and a random name (set in
+ * *tmp, allocated) and open the link.  -1 with errno and *tmp NULL when
+ * no link was made (EXDEV: another filesystem), or with *tmp set when
+ * the link could not be opened. */
+static int link_temp(const char *local_path, int dirfd, const char *prefix, char **tmp)
+{
+	*tmp = NULL;
+	for (int tries = 0; tries < 16; tries++) {
+		char *name = temp_name(prefix);
+
+		if (linkat(AT_FDCWD, local_path, dirfd, name, 0) == 0) {
+			*tmp = name;
+			return openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		free(name);
+		if (errno != EEXIST)
+			break;
+	}
+	return -1;
+}
+
 static es_result file_put(store *s, const char *key, const char *local_path)
 {
 	file_store *fs = (file_store *)s;
 	char *url = store_url(s, key);
-	char *tmp = NULL;
+	char *tmp = NULL, *prefix = NULL;
 	const char *leaf;
 	int rootfd = -1, dirfd = -1, in = -1, out = -1;
 	es_result r = ES_ERR_IO;
@@ -315,7 +343,7 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 		goto done;
 	}
 	if ((rootfd = open_root(fs)) < 0 && errno == ENOENT &&
-	    mkdir_p(s->loc.root, 0755) == 0)
+	    mkdir_p(s->loc.root, OUTPUT_DIR_MODE) == 0)
 		rootfd = open_root(fs);
 	if (rootfd < 0) {
 		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, root_error(fs, errno));
@@ -325,29 +353,23 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto done;
 	}
-	{
-		char *prefix = temp_prefix(leaf);
-
-		tmp = xasprintf("%s%ld", prefix, (long)getpid());
-		free(prefix);
-	}
 	if ((in = open(local_path, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = es_error_url(ES_ERR_IO, url, "cannot read '%s' to put '%s': %s", local_path,
 				 url, strerror(errno));
 		goto done;
 	}
+	prefix = temp_prefix(leaf);
 	/* on the same filesystem the spool file itself becomes the object
-	 * (a hard link: no copy); otherwise its bytes are copied */
-	if (linkat(AT_FDCWD, local_path, dirfd, tmp, 0) == 0) {
-		out = openat(dirfd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (out < 0 || fchmod(out, 0644) < 0 || fsync(out) < 0) {
-			r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url,
-				       strerror(errno));
-			goto fail_tmp;
-		}
-	} else if ((out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				 O_CLOEXEC, 0644)) < 0 || copy_fd(in, out) < 0 ||
-		   fsync(out) < 0) {
+	 * (a hard link: no copy); otherwise (or where links cannot be made)
+	 * its bytes are copied.  Either way the temporary is new, under a
+	 * name nobody could guess */
+	out = link_temp(local_path, dirfd, prefix, &tmp);
+	if (out < 0 && !tmp && (out = create_temp_at(dirfd, prefix, OUTPUT_MODE, &tmp)) >= 0 &&
+	    copy_fd(in, out) < 0) {
+		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
+		goto fail_tmp;
+	}
+	if (out < 0 || fsync(out) < 0) {
 		r = store_fail(s, ES_ERR_IO, url, "cannot write '%s': %s", url, strerror(errno));
 		goto fail_tmp;
 	}
@@ -369,7 +391,8 @@ static es_result file_put(store *s, const char *key, const char *local_path)
 	r = ES_OK;
 	goto done;
 fail_tmp:
-	unlinkat(dirfd, tmp, 0);
+	if (tmp)
+		unlinkat(dirfd, tmp, 0);
 done:
 	if (out >= 0)
 		close(out);
@@ -380,6 +403,7 @@ done:
 	if (rootfd >= 0)
 		close(rootfd);
 	free(tmp);
+	free(prefix);
 	free(url);
 	return r;
 }

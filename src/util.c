@@ -2,12 +2,14 @@
 #include "util.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -639,86 +641,172 @@ int mkdir_p(const char *path, unsigned mode)
 	return rc;
 }
 
-int fsync_parent_dir(const char *path)
+void random_bytes(void *p, size_t n)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
-			  : xstrdup(".");
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = -1;
+	size_t got = 0;
 
-	if (fd >= 0) {
-		rc = fsync(fd);
-		close(fd);
+	while (got < n) {
+		ssize_t r = getrandom((char *)p + got, n - got, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die("getrandom: %s", strerror(errno));
+		got += (size_t)r;
 	}
-	free(dir);
-	return rc;
+}
+
+char *temp_name(const char *prefix)
+{
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
+
+	random_bytes(rnd, sizeof(rnd));
+	hex_encode(rnd, sizeof(rnd), hex);
+	return xasprintf("%s%s", prefix, hex);
+}
+
+int create_temp_at(int dirfd, const char *prefix, unsigned mode, char **name)
+{
+	/* 64 random bits: a name that exists is someone's doing, and a
+	 * few more tries are enough to step around what they made */
+	for (int tries = 0; tries < 16; tries++) {
+		char *tmp = temp_name(prefix);
+		int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				O_CLOEXEC, mode);
+
+		if (fd >= 0) {
+			*name = tmp;
+			return fd;
+		}
+		free(tmp);
+		if (errno != EEXIST)
+			break;
+	}
+	*name = NULL;
+	return -1;
+}
+
+es_result write_file_atomic_at(int dirfd, const char *path, const char *name,
+			       const void *data, size_t n, unsigned mode)
+{
+	char *prefix = xasprintf("%s.tmp.", name), *tmp = NULL;
+	int fd = create_temp_at(dirfd, prefix, mode, &tmp);
+	int saved;
+
+	free(prefix);
+	if (fd < 0) {
+		saved = errno;
+		goto fail;
+	}
+	if (write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+		saved = errno;
+		goto fail;
+	}
+	free(tmp);
+	tmp = NULL;
+	if (fsync(dirfd) < 0) {
+		saved = errno;
+		goto fail;
+	}
+	return ES_OK;
+fail:
+	error("cannot write '%s': %s", path, strerror(saved));
+	if (tmp)
+		unlinkat(dirfd, tmp, 0);
+	free(tmp);
+	return ES_ERR_IO;
 }
 
 es_result write_file_atomic(const char *path, const void *data, size_t n,
 			    unsigned mode)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	es_result r = ES_ERR_IO;
-	int saved;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+			  : xstrdup(".");
+	const char *name = slash ? slash + 1 : path;
+	int dirfd = -1;
+	es_result r;
 
-	if (fd < 0)
-		goto fail;
-	if (write_all(fd, data, n) < 0 || fsync(fd) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		goto fail;
-	}
-	if (close(fd) < 0)
-		goto fail;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	if (fsync_parent_dir(path) < 0)
-		goto fail;
-	free(tmp);
-	return ES_OK;
-fail:
-	saved = errno;
-	error("cannot write '%s': %s", path, strerror(saved));
-	unlink(tmp);
-	free(tmp);
+	if (!*name)
+		errno = EISDIR;
+	else
+		dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (dirfd < 0)
+		return es_error(ES_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+	r = write_file_atomic_at(dirfd, path, name, data, n, mode);
+	close(dirfd);
 	return r;
 }
 
-int read_file(const char *path, buf *b, size_t cap)
+void remove_atomic_leftovers_at(int dirfd, const char *name)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char tmp[65536];
+	char *prefix = xasprintf("%s.tmp.", name);
+	size_t plen = strlen(prefix);
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
 
-	if (fd < 0)
-		return -1;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		free(prefix);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, plen) && de->d_name[plen]) {
+			debug("removing a temporary file left by an interrupted write: '%s'",
+			      de->d_name);
+			unlinkat(dirfd, de->d_name, 0);
+		}
+	closedir(d);
+	free(prefix);
+}
+
+int read_fd(int fd, buf *b, size_t cap)
+{
+	char tmp[65536];
+	size_t start = b->len;
+
 	for (;;) {
 		ssize_t r = read(fd, tmp, sizeof(tmp));
 
 		if (r < 0) {
-			int saved = errno;
-
-			if (saved == EINTR)
+			if (errno == EINTR)
 				continue;
-			close(fd);
-			errno = saved;
 			return -1;
 		}
 		if (r == 0)
 			break;
-		if (b->len + (size_t)r > cap) {
-			close(fd);
+		if (b->len - start + (size_t)r > cap) {
 			errno = EFBIG;
 			return -1;
 		}
 		buf_add(b, tmp, (size_t)r);
 	}
-	close(fd);
 	if (!b->data)
 		buf_reserve(b, 0);
 	return 0;
+}
+
+int read_file(const char *path, buf *b, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = read_fd(fd, b, cap);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 void secure_wipe(void *p, size_t n)

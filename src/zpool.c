@@ -92,6 +92,20 @@ char *zstream_file_path(const zstream *z, unsigned seq)
 	return xasprintf("%s%06u.gz", z->prefix, seq);
 }
 
+/* Create the file at path, new: a file of that name is one an earlier
+ * attempt at the same plan left (a crash, or a restart that keeps what
+ * it put); its bytes may be an output already linked into a destination,
+ * which must not change, so it is unlinked, never truncated.  Never
+ * opened through a link. */
+static int create_new(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+	if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	return fd;
+}
+
 /* Write one compressed block where it belongs (the writer, unlocked); a
  * file it ends goes to *closed. */
 static int write_block(zstream *z, struct zjob *j, zfile *closed)
@@ -106,7 +120,7 @@ static int write_block(zstream *z, struct zjob *j, zfile *closed)
 		z->cur.path = zstream_file_path(z, z->cur.seq);
 		z->cur.tag = j->tag;
 		z->cur.bytes = 0;
-		z->fd = open(z->cur.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		z->fd = create_new(z->cur.path);
 		if (z->fd < 0)
 			return errno;
 	}

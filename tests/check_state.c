@@ -1,7 +1,10 @@
 /*
  * check_state.c - the state directory: layout, state.json round trip,
  * corrupt files refused and left alone, the lock, the plan journal and
- * its outcomes (torn lines), pruning and the record helpers.
+ * its outcomes (torn lines), pruning and the record helpers; and what
+ * the state may be made of (state.h): directories and files writable by
+ * others, links, FIFOs and another user's state refused, temporaries
+ * never written through, the quarantine file.
  */
 #include <check.h>
 #include <dirent.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +129,40 @@ static state_store *open_store(const char *dir)
 	ck_assert_int_eq(state_open(dir, true, &s), ES_OK);
 	ck_assert_ptr_nonnull(s);
 	return s;
+}
+
+/* The whole content of path ("" for an empty file); the caller frees. */
+static char *slurp(const char *path)
+{
+	buf b = BUF_INIT;
+
+	ck_assert_msg(read_file(path, &b, 1 << 20) == 0, "cannot read %s", path);
+	return buf_detach(&b, NULL);
+}
+
+static bool is_link(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* A file outside the state that nothing may write to. */
+static char *precious_file(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/../%s", dir, name);
+
+	write_text(p, "precious\n");
+	return p;
+}
+
+static void assert_precious(const char *path)
+{
+	char *text = slurp(path);
+
+	ck_assert_msg(!strcmp(text, "precious\n"), "'%s' was written through: '%s'",
+		      path, text);
+	free(text);
 }
 
 /* --- tests ---------------------------------------------------------- */
@@ -802,6 +840,353 @@ START_TEST(record_helpers)
 }
 END_TEST
 
+/* --- what the state may be made of ---------------------------------- */
+
+START_TEST(state_dir_writable_by_others_refused)
+{
+	static const unsigned modes[] = { 0777, 0770, 0730, 0707, 0752, 01777 };
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+
+	state_close(s);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		ck_assert_int_eq(chmod(dir, modes[i]), 0);
+		s = (state_store *)1;
+		ck_assert_msg(state_open(dir, true, &s) == ES_ERR_IO,
+			      "mode %04o accepted for a run", modes[i]);
+		ck_assert_ptr_null(s);
+		/* read-only looks too: another user could have planted it */
+		ck_assert_msg(state_open(dir, false, &s) == ES_ERR_IO,
+			      "mode %04o accepted for a look", modes[i]);
+		ck_assert_ptr_null(s);
+	}
+	/* 0750 and 0700 are fine, and so is a trailing slash */
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	state_close(open_store(dir));
+	ck_assert_int_eq(chmod(dir, 0750), 0);
+	{
+		char *slashed = xasprintf("%s//", dir);
+
+		state_close(open_store(slashed));
+		free(slashed);
+	}
+}
+END_TEST
+
+START_TEST(state_dir_symlink_refused)
+{
+	const char *dir = new_dir();
+	char *link = xasprintf("%s-link", dir), *slashed = xasprintf("%s-link/", dir);
+	char *parent = xasprintf("%s-parent", dir), *via = xasprintf("%s-parent/state", dir);
+	char *up = xstrndup(dir, strrchr(dir, '/') - dir);
+	state_store *s = NULL;
+
+	state_close(open_store(dir));
+	ck_assert_int_eq(symlink(dir, link), 0);
+	ck_assert_int_eq(state_open(link, true, &s), ES_ERR_IO);
+	ck_assert_int_eq(state_open(link, false, &s), ES_ERR_IO);
+	/* "link/" would follow it: the slash is cut first */
+	ck_assert_int_eq(state_open(slashed, true, &s), ES_ERR_IO);
+	ck_assert_ptr_null(s);
+	/* a link above the state directory is the operator's: followed */
+	ck_assert_int_eq(symlink(up, parent), 0);
+	s = open_store(via);
+	state_close(s);
+	free(link);
+	free(slashed);
+	free(parent);
+	free(via);
+	free(up);
+}
+END_TEST
+
+START_TEST(subdirectories_checked)
+{
+	const char *dir = new_dir();
+	char *q = in_dir(dir, "quarantine"), *sp = in_dir(dir, "spool");
+	char *run = in_dir(dir, "spool/R1"), *elsewhere = xasprintf("%s-elsewhere", dir);
+	state_store *s = open_store(dir);
+
+	state_close(s);
+	ck_assert_int_eq(chmod(q, 0777), 0);
+	ck_assert_int_eq(state_open(dir, true, &s), ES_ERR_IO);
+	ck_assert_int_eq(chmod(q, 0750), 0);
+	/* spool/ as a link to a directory someone else may write */
+	ck_assert_int_eq(mkdir(elsewhere, 0777), 0);
+	ck_assert_int_eq(rmdir(sp), 0);
+	ck_assert_int_eq(symlink(elsewhere, sp), 0);
+	ck_assert_int_eq(state_open(dir, true, &s), ES_ERR_IO);
+	ck_assert_int_eq(unlink(sp), 0);
+	ck_assert_int_eq(mkdir(sp, 0750), 0);
+	/* an interrupted run's spool directory is used again: checked too */
+	ck_assert_int_eq(mkdir(run, 0770), 0);
+	ck_assert_int_eq(chmod(run, 0770), 0);
+	ck_assert_int_eq(state_open(dir, true, &s), ES_ERR_IO);
+	ck_assert_int_eq(rmdir(run), 0);
+	ck_assert_int_eq(symlink(elsewhere, run), 0);
+	ck_assert_int_eq(state_open(dir, true, &s), ES_ERR_IO);
+	ck_assert_int_eq(unlink(run), 0);
+	ck_assert_int_eq(mkdir(run, 0750), 0);
+	s = open_store(dir);
+	state_close(s);
+	free(q);
+	free(sp);
+	free(run);
+	free(elsewhere);
+}
+END_TEST
+
+START_TEST(state_json_symlink_refused_target_untouched)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *path = in_dir(dir, "state.json"), *target = precious_file(dir, "target");
+	state_data *d = (state_data *)1;
+
+	ck_assert_int_eq(symlink(target, path), 0);
+	ck_assert_int_eq(state_load(s, &d), ES_ERR_IO);
+	ck_assert_ptr_null(d);
+	assert_precious(target);
+	/* a save replaces the link, never writes through it */
+	d = xcalloc(1, sizeof(*d));
+	fill_state(d);
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	state_data_free(d);
+	assert_precious(target);
+	ck_assert(!is_link(path));
+	ck_assert_int_eq(state_load(s, &d), ES_OK);
+	state_data_free(d);
+	state_close(s);
+	free(path);
+	free(target);
+}
+END_TEST
+
+START_TEST(plan_json_symlink_refused)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *path = in_dir(dir, "plan.json"), *opath = in_dir(dir, "plan.outcomes");
+	char *target = precious_file(dir, "planted-plan");
+	buf text = BUF_INIT;
+	bool exists = true;
+	char out[2];
+
+	ck_assert_int_eq(symlink(target, path), 0);
+	ck_assert_int_eq(state_plan_load(s, &text, &exists), ES_ERR_IO);
+	ck_assert(!exists);
+	/* the outcomes too, for reading and for appending */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink(target, opath), 0);
+	ck_assert_int_eq(state_plan_outcomes(s, out, 2), ES_ERR_IO);
+	ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_ERR_IO);
+	assert_precious(target);
+	buf_release(&text);
+	state_close(s);
+	free(path);
+	free(opath);
+	free(target);
+}
+END_TEST
+
+START_TEST(state_files_writable_by_others_refused)
+{
+	static const char *const names[] = { "state.json", "plan.json", "plan.outcomes", "lock" };
+	const char *dir = new_dir();
+	state_store *s = open_store(dir), *ro = NULL;
+
+	ck_assert_int_eq(state_open(dir, false, &ro), ES_OK);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *path = in_dir(dir, names[i]);
+		state_data *d = NULL;
+		buf text = BUF_INIT;
+		bool exists;
+		char out[2];
+
+		write_text(path, "{\"version\":1,\"sources\":{}}");
+		ck_assert_int_eq(chmod(path, i % 2 ? 0666 : 0620), 0);
+		switch (i) {
+		case 0:
+			ck_assert_int_eq(state_load(s, &d), ES_ERR_IO);
+			ck_assert_int_eq(state_load(ro, &d), ES_ERR_IO);
+			break;
+		case 1:
+			ck_assert_int_eq(state_plan_load(s, &text, &exists), ES_ERR_IO);
+			ck_assert_int_eq(state_plan_load(ro, &text, &exists), ES_ERR_IO);
+			break;
+		case 2:
+			ck_assert_int_eq(state_plan_outcomes(s, out, 2), ES_ERR_IO);
+			ck_assert_int_eq(state_plan_outcome(s, 0, true), ES_ERR_IO);
+			break;
+		default:
+			ck_assert_int_eq(state_lock(s), ES_ERR_IO);
+			break;
+		}
+		ck_assert_ptr_null(d);
+		buf_release(&text);
+		ck_assert_int_eq(unlink(path), 0);
+		free(path);
+	}
+	state_close(s);
+	state_close(ro);
+}
+END_TEST
+
+START_TEST(fifo_state_file_refused_without_waiting)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *path = in_dir(dir, "state.json");
+	state_data *d = NULL;
+
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	/* an open that waited for a writer would hang here */
+	alarm(10);
+	ck_assert_int_eq(state_load(s, &d), ES_ERR_IO);
+	alarm(0);
+	ck_assert_ptr_null(d);
+	state_close(s);
+	free(path);
+}
+END_TEST
+
+/* Only root can make a file another user's: skipped (loudly) otherwise. */
+START_TEST(another_users_state)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir), *ro = NULL;
+	char *path = in_dir(dir, "state.json"), *lock = in_dir(dir, "lock");
+	state_data *d = xcalloc(1, sizeof(*d));
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "check_state: another_users_state SKIPPED: needs root "
+			"to give files to another user\n");
+		state_data_free(d);
+		state_close(s);
+		free(path);
+		free(lock);
+		return;
+	}
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	state_data_free(d);
+	d = NULL;
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	/* a run (or forget) never works with another user's file */
+	ck_assert_int_eq(state_load(s, &d), ES_ERR_IO);
+	ck_assert_ptr_null(d);
+	/* a look may read it: nothing in the state is writable by others */
+	ck_assert_int_eq(state_open(dir, false, &ro), ES_OK);
+	ck_assert_int_eq(state_load(ro, &d), ES_OK);
+	state_data_free(d);
+	ck_assert_int_eq(chown(path, 0, 0), 0);
+	write_text(lock, "");
+	ck_assert_int_eq(chown(lock, 65534, 65534), 0);
+	ck_assert_int_eq(state_lock(s), ES_ERR_IO);
+	ck_assert_int_eq(chown(lock, 0, 0), 0);
+	ck_assert_int_eq(state_lock(s), ES_OK);
+	state_close(s);
+	state_close(ro);
+	/* the directory itself */
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	ck_assert_int_eq(state_open(dir, true, &s), ES_ERR_IO);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(state_open(dir, false, &ro), ES_OK);
+	ck_assert_int_eq(state_load(ro, &d), ES_OK);
+	state_data_free(d);
+	state_close(ro);
+	ck_assert_int_eq(chown(dir, 0, 0), 0);
+	free(path);
+	free(lock);
+}
+END_TEST
+
+START_TEST(temporaries_are_new_and_leftovers_cleaned)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *target = precious_file(dir, "tmp-target");
+	char *names[4];
+	state_data *d = xcalloc(1, sizeof(*d));
+	const char *plan = "{\"run_id\":\"R1\"}";
+
+	/* the names earlier versions used (NAME.tmp.PID), planted as links
+	 * and as a file */
+	names[0] = xasprintf("%s/state.json.tmp.%ld", dir, (long)getpid());
+	names[1] = xasprintf("%s/plan.json.tmp.%ld", dir, (long)getpid());
+	names[2] = xasprintf("%s/state.json.tmp.XXXXXX", dir);
+	names[3] = xasprintf("%s/plan.json.tmp.0123456789abcdef", dir);
+	ck_assert_int_eq(symlink(target, names[0]), 0);
+	ck_assert_int_eq(symlink(target, names[1]), 0);
+	write_text(names[2], "left by a crash");
+	ck_assert_int_eq(symlink(target, names[3]), 0);
+	fill_state(d);
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	ck_assert_int_eq(state_plan_save(s, plan, strlen(plan)), ES_OK);
+	assert_precious(target);
+	/* what a crash may have left is gone after the next write (the
+	 * links themselves, not what they point to) */
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_msg(access(names[i], F_OK) != 0 && !is_link(names[i]),
+			      "'%s' left", names[i]);
+		free(names[i]);
+	}
+	/* state.json, plan.json, quarantine/, spool/ */
+	ck_assert_uint_eq(dir_entries(dir), 4);
+	state_data_free(d);
+	state_close(s);
+	free(target);
+}
+END_TEST
+
+START_TEST(quarantine_file_opened_safely)
+{
+	const char *dir = new_dir();
+	state_store *s = open_store(dir), *ro = NULL;
+	char *path = in_dir(dir, "quarantine/R1.ndjson"), *text;
+	char *planted = in_dir(dir, "quarantine/R2.ndjson");
+	char *target = precious_file(dir, "q-target");
+	struct stat st;
+	int fd = -2;
+
+	umask(022);
+	ck_assert_int_eq(state_quarantine_open(s, "R1", &fd), ES_OK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, "a\n", 2), 0);
+	close(fd);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	/* appended to, not truncated */
+	ck_assert_int_eq(state_quarantine_open(s, "R1", &fd), ES_OK);
+	ck_assert_int_eq(write_all(fd, "b\n", 2), 0);
+	close(fd);
+	text = slurp(path);
+	ck_assert_str_eq(text, "a\nb\n");
+	free(text);
+	/* a link is never written through; names stay in quarantine/ */
+	ck_assert_int_eq(symlink(target, planted), 0);
+	ck_assert_int_eq(state_quarantine_open(s, "R2", &fd), ES_ERR_IO);
+	ck_assert_int_eq(fd, -1);
+	assert_precious(target);
+	ck_assert_int_eq(state_quarantine_open(s, "../R3", &fd), ES_ERR_INTERNAL);
+	ck_assert_int_eq(state_quarantine_open(s, "", &fd), ES_ERR_INTERNAL);
+	/* a read-only store writes nothing */
+	ck_assert_int_eq(state_open(dir, false, &ro), ES_OK);
+	ck_assert_int_eq(state_quarantine_open(ro, "R4", &fd), ES_ERR_INTERNAL);
+	{
+		state_data *d = xcalloc(1, sizeof(*d));
+
+		ck_assert_int_eq(state_save(ro, d), ES_ERR_INTERNAL);
+		ck_assert_int_eq(state_lock(ro), ES_ERR_INTERNAL);
+		state_data_free(d);
+	}
+	state_close(ro);
+	state_close(s);
+	free(path);
+	free(planted);
+	free(target);
+}
+END_TEST
+
 Suite *state_suite(void)
 {
 	Suite *s = suite_create("state");
@@ -823,6 +1208,16 @@ Suite *state_suite(void)
 	tcase_add_test(tc, prune_keeps_poisoned);
 	tcase_add_test(tc, pruned_record_comes_back_clean);
 	tcase_add_test(tc, record_helpers);
+	tcase_add_test(tc, state_dir_writable_by_others_refused);
+	tcase_add_test(tc, state_dir_symlink_refused);
+	tcase_add_test(tc, subdirectories_checked);
+	tcase_add_test(tc, state_json_symlink_refused_target_untouched);
+	tcase_add_test(tc, plan_json_symlink_refused);
+	tcase_add_test(tc, state_files_writable_by_others_refused);
+	tcase_add_test(tc, fifo_state_file_refused_without_waiting);
+	tcase_add_test(tc, another_users_state);
+	tcase_add_test(tc, temporaries_are_new_and_leftovers_cleaned);
+	tcase_add_test(tc, quarantine_file_opened_safely);
 	suite_add_tcase(s, tc);
 	return s;
 }

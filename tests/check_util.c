@@ -1,6 +1,14 @@
-/* check_util.c - buffers, UTF-8, time parsing and formatting. */
+/* check_util.c - buffers, UTF-8, time parsing and formatting; the
+ * atomic file writer and its temporaries. */
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -198,6 +206,127 @@ START_TEST(hex_digits_and_percent_decoding)
 }
 END_TEST
 
+/* --- files ------------------------------------------------------------ */
+
+static char *file_text(const char *path)
+{
+	buf b = BUF_INIT;
+
+	ck_assert_msg(read_file(path, &b, 1 << 20) == 0, "cannot read %s", path);
+	return buf_detach(&b, NULL);
+}
+
+static unsigned count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+START_TEST(temp_names_are_unpredictable)
+{
+	char *a = temp_name("x.tmp."), *b = temp_name("x.tmp.");
+
+	ck_assert_uint_eq(strlen(a), strlen("x.tmp.") + 16);
+	ck_assert(!strncmp(a, "x.tmp.", 6));
+	ck_assert_str_ne(a, b);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(atomic_write_replaces_links_never_writes_through)
+{
+	char dir[] = "/tmp/evshare-util-XXXXXX";
+	char *path, *target, *text, *tmp = NULL;
+	int dirfd, fd;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = xasprintf("%s/m.prom", dir);
+	target = xasprintf("%s/target", dir);
+	fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_eq(write_all(fd, "precious", 8), 0);
+	close(fd);
+	/* a link at the name itself, and at the temporary name of old */
+	ck_assert_int_eq(symlink(target, path), 0);
+	text = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	ck_assert_int_eq(symlink(target, text), 0);
+	free(text);
+	umask(027);
+	ck_assert_int_eq(write_file_atomic(path, "new\n", 4, 0666), ES_OK);
+	text = file_text(target);
+	ck_assert_str_eq(text, "precious");
+	free(text);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);      /* the umask applies */
+	text = file_text(path);
+	ck_assert_str_eq(text, "new\n");
+	free(text);
+	/* target, m.prom, the old link: no temporary of this write left
+	 * (write_file_atomic cleans nothing of others: the directory may be
+	 * shared) */
+	ck_assert_uint_eq(count_entries(dir), 3);
+	/* the _at form, and leftovers cleaned by the directory's owner */
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dirfd, 0);
+	fd = create_temp_at(dirfd, "m.prom.tmp.", 0600, &tmp);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(!strncmp(tmp, "m.prom.tmp.", 11));
+	close(fd);
+	free(tmp);
+	ck_assert_int_eq(write_file_atomic_at(dirfd, path, "m.prom", "again", 5, 0600), ES_OK);
+	ck_assert_uint_eq(count_entries(dir), 4);
+	remove_atomic_leftovers_at(dirfd, "m.prom");
+	ck_assert_uint_eq(count_entries(dir), 2);          /* target, m.prom */
+	text = file_text(target);
+	ck_assert_str_eq(text, "precious");
+	free(text);
+	text = file_text(path);
+	ck_assert_str_eq(text, "again");
+	free(text);
+	/* a directory that is not there */
+	text = xasprintf("%s/no/such.prom", dir);
+	ck_assert_int_eq(write_file_atomic(text, "x", 1, 0644), ES_ERR_IO);
+	free(text);
+	close(dirfd);
+	unlink(path);
+	unlink(target);
+	rmdir(dir);
+	free(path);
+	free(target);
+}
+END_TEST
+
+START_TEST(read_fd_cap)
+{
+	char path[] = "/tmp/evshare-util-XXXXXX";
+	int fd = mkstemp(path);
+	buf b = BUF_INIT;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, "0123456789", 10), 0);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	errno = 0;
+	ck_assert_int_eq(read_fd(fd, &b, 9), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	buf_release(&b);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(read_fd(fd, &b, 10), 0);
+	ck_assert_uint_eq(b.len, 10);
+	buf_release(&b);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -213,6 +342,9 @@ Suite *util_suite(void)
 	tcase_add_test(tc, hex_digits_and_percent_decoding);
 	tcase_add_test(tc, ascii_space_and_trim);
 	tcase_add_test(tc, visible_text);
+	tcase_add_test(tc, temp_names_are_unpredictable);
+	tcase_add_test(tc, atomic_write_replaces_links_never_writes_through);
+	tcase_add_test(tc, read_fd_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

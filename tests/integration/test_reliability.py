@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Reliability and isolation on file:// buckets: disk and resource faults,
 a corrupt state, hostile keys and links, tenant isolation across
-subscribers, and a valgrind run of the whole scenario.
+subscribers, a valgrind run of the whole scenario; and a hostile local
+user (nobody) against a root run: a state directory others can write, a
+planted plan journal, the metrics file's temporary; and the modes of what
+a run creates under a umask.
 
 Disk faults use a tiny or read-only tmpfs when this process may mount (root
 in the CI machine), else a file-size limit and a state directory whose path
@@ -11,6 +14,7 @@ Standard library only.  Ends with "N passed, N failed".
 """
 import json
 import os
+import pwd
 import random
 import resource
 import shutil
@@ -23,7 +27,7 @@ import harness  # noqa: E402
 _n = len(harness.TESTS)
 from test_core import build_main_scenario, sub_tuples, check_outputs, A, B, C, X, Y, Z  # noqa: E402
 del harness.TESTS[_n:]
-from harness import Scenario, event, gz, lines, eq, test, main, BIN  # noqa: E402
+from harness import Scenario, Skip, event, gz, lines, eq, test, main, BIN, ROOT  # noqa: E402
 import reference  # noqa: E402
 
 PLAIN_BIN = os.environ.get("EVSHARE_PLAIN_BIN", "")
@@ -61,7 +65,9 @@ def test_spool_disk_full_commits_nothing_then_next_run_finishes():
     os.makedirs(mnt)
     try:
         if MOUNT:
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", mnt], check=True)
+            # mode 0750: a tmpfs is 1777 by default, a state directory evshare refuses
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k,mode=0750", "tmpfs", mnt],
+                           check=True)
             p = sc.run("run", check=None)
             how = "a 160 KiB filesystem"
         else:
@@ -99,7 +105,7 @@ def test_state_dir_not_writable():
             # the same state on a read-only filesystem
             copy = sc.path("state-copy")
             shutil.copytree(st, copy)
-            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", st], check=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0750", "tmpfs", st], check=True)
             for f in os.listdir(copy):
                 src = os.path.join(copy, f)
                 (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, os.path.join(st, f))
@@ -302,6 +308,322 @@ def test_valgrind_whole_scenario_no_leaks_no_invalid_accesses():
             assert p.returncode in (0, 1), "valgrind %s: exit %d\n%s" % (
                 args, p.returncode, p.stderr.decode(errors="replace")[-3000:])
         check_outputs(sc, exp, [X, Y, Z])
+    finally:
+        sc.cleanup()
+
+
+# -- a hostile local user ---------------------------------------------------
+#
+# The attacker is `nobody` (commands run with its uid and gid, and no other
+# group); the victim is a root run, as from root's crontab.  Every path the
+# attacker needs is made reachable for it.
+
+def nobody():
+    if os.geteuid() != 0:
+        raise Skip("needs root: the victim run is root's, the attacker is nobody")
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
+def as_nobody(fn, *args):
+    """fn(*args) in a child process with nobody's uid and gid, and no other
+    group (no exec: what the child runs is this file's code)."""
+    uid, gid = nobody()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            fn(*args)
+            status = 0
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    eq(status, 0, "what nobody did (%s%r)" % (fn.__name__, args))
+
+
+def plant_predicted_temps(dirpath, target, *names):
+    """As nobody: NAME.tmp.PID -> target for the next 4000 process ids, the
+    temporary names evshare used to write through (O_CREAT|O_TRUNC)."""
+    def plant():
+        with open("/proc/sys/kernel/ns_last_pid") as f:
+            last = int(f.read())
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        for name in names:
+            for pid in range(last + 1, last + 4000):
+                os.symlink(target, os.path.join(dirpath, "%s.tmp.%d" % (name, pid % pid_max or 1)))
+    as_nobody(plant)
+
+
+def copy_as_nobody(src, dst):
+    def copy():
+        shutil.copyfile(src, dst)
+    as_nobody(copy)
+
+
+def precious(sc, name):
+    """A root-owned file that nobody cannot write."""
+    d = sc.path("root-only")
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write("precious\n")
+    return p
+
+
+def check_precious(p):
+    with open(p) as f:
+        eq(f.read(), "precious\n", "the content of %s" % p)
+
+
+def hostile_scenario(name):
+    sc = Scenario(name)
+    os.chmod(sc.dir, 0o755)
+    sc.direct(A)
+    sc.add_file(A, "f.ndjson", lines(event("secret-1", A), event("secret-2", A)))
+    sc.additional(X, [A])
+    return sc
+
+
+@test
+def test_attack_state_dir_writable_by_others_is_refused():
+    """A state directory others can write (world-writable like /tmp, or
+    writable by the attacker's group): the attacker planted state.json as
+    a link to a file it cannot write, or links at the temporary names a run
+    used to write through.  The root run refuses (74, the message names the
+    directory and the fix), writes nothing anywhere, follows no link."""
+    sc = hostile_scenario("attack-a")
+    try:
+        uid, gid = nobody()
+        target = precious(sc, "target")
+        st = sc.path("state")
+        for mode, group, how in ((0o1777, 0, "others"), (0o777, 0, "others"),
+                                 (0o770, gid, "its group")):
+            for plant in ("state.json", "temporaries"):
+                shutil.rmtree(st, ignore_errors=True)
+                os.mkdir(st)
+                os.chown(st, 0, group)
+                os.chmod(st, mode)
+                if plant == "state.json":
+                    as_nobody(os.symlink, target, os.path.join(st, "state.json"))
+                else:
+                    plant_predicted_temps(st, target, "state.json", "plan.json")
+                before = sorted(os.listdir(st))
+                p = sc.run("run", check=74)
+                err = p.stderr.decode()
+                assert ("state directory '%s' is writable by %s (mode %04o)" % (st, how, mode)
+                        in err and "chmod go-w '%s'" % st in err), err
+                check_precious(target)
+                eq(sorted(os.listdir(st)), before, "nothing made in the state directory")
+                eq(sc.objects(X), [], "nothing delivered")
+                # a look at it is refused too
+                p = sc.run("state", "show", check=74)
+                assert b"writable by" in p.stderr, p.stderr
+        # made safe, the state directory works
+        shutil.rmtree(st)
+        sc.run("run", check=0)
+        eq(sc.output_lines(X), [event("secret-1", A), event("secret-2", A)], "delivered once")
+        check_precious(target)
+    finally:
+        sc.cleanup()
+
+
+def evil_plan(sc, evil_root):
+    """The plan journal of a run whose configuration adds subscriber Z, with
+    its destination at evil_root/drop/: made by a run killed once it has
+    journaled its plan (the crash shim), then drop made the attacker's."""
+    so = os.environ.get("CRASHPOINT_SO")
+    if not so or not os.path.exists(so):
+        raise AssertionError("CRASHPOINT_SO not set: build tests/tools/crashpoint.c")
+    cfg = sc.config()
+    cfg["state_dir"] = "evil-state"
+    cfg["additional_subscribers"] = cfg["additional_subscribers"] + [
+        {"org_id": Z, "links": [A], "destination": "file://%s/drop/" % evil_root}]
+    with open(sc.path("evil.json"), "w") as f:
+        json.dump(cfg, f)
+    env = dict(os.environ, LD_PRELOAD=so, ASAN_OPTIONS="detect_leaks=1:verify_asan_link_order=0")
+    for n in range(1, 40):
+        p = subprocess.run([BIN, "-c", sc.path("evil.json"), "run"], capture_output=True,
+                           env=dict(env, CRASHPOINT_AT=str(n)))
+        eq(p.returncode, -9, "killed at %d: %s" % (n, p.stderr.decode()))
+        if os.path.exists(sc.path("evil-state", "plan.json")):
+            break
+        shutil.rmtree(sc.path("evil-state"), ignore_errors=True)
+    with open(sc.path("evil-state", "plan.json"), "rb") as f:
+        plan = f.read()
+    assert Z.encode() in plan, plan
+    shutil.rmtree(sc.path("evil-state"))
+    shutil.rmtree(sc.path("out"), ignore_errors=True)
+    drop = os.path.join(evil_root, "drop")
+    uid, gid = nobody()
+    os.mkdir(drop, 0o755)
+    os.chown(drop, uid, gid)
+    return plan
+
+
+@test
+def test_attack_planted_plan_journal_delivers_nothing():
+    """The attacker can write the state directory (by its group, or it owns
+    it: the service user's state, run by root) and plants plan.json with a
+    configuration that adds a subscriber whose destination it reads: the
+    next run would "finish the interrupted run" there.  The root run
+    refuses (74), nothing reaches the attacker, the journal is left as it
+    is.  A read-only look at the attacker's own state is allowed when
+    nothing in it is writable by others (list, state show), and runs
+    nothing."""
+    sc = hostile_scenario("attack-b")
+    try:
+        uid, gid = nobody()
+        evil_root = sc.path("evil")
+        os.mkdir(evil_root, 0o755)
+        plan = evil_plan(sc, evil_root)
+        carrier = sc.path("carrier.json")
+        with open(carrier, "wb") as f:
+            f.write(plan)
+        os.chmod(carrier, 0o644)
+        st = sc.path("state")
+        cases = (("group-writable", 0, gid, 0o770,
+                  "state directory '%s' is writable by its group (mode 0770)" % st),
+                 ("the attacker's", uid, gid, 0o750,
+                  "state directory '%s' belongs to uid %d, but evshare runs as uid 0" % (st, uid)))
+        for what, owner, group, mode, msg in cases:
+            shutil.rmtree(st, ignore_errors=True)
+            os.mkdir(st)
+            os.chown(st, owner, group)
+            os.chmod(st, mode)
+            copy_as_nobody(carrier, os.path.join(st, "plan.json"))
+            p = sc.run("run", check=74)
+            err = p.stderr.decode()
+            assert msg in err, (what, err)
+            eq(os.listdir(os.path.join(evil_root, "drop")), [], "delivered to the attacker (%s)"
+               % what)
+            eq(sc.objects(X), [], "nothing delivered (%s)" % what)
+            with open(os.path.join(st, "plan.json"), "rb") as f:
+                eq(f.read(), plan, "the planted journal is left as it is")
+            eq(sorted(os.listdir(st)), ["plan.json"], "nothing made in the state (%s)" % what)
+            if owner == uid:
+                p = sc.run("list", check=0)
+                assert b"interrupted run is pending" in p.stderr, p.stderr
+                sc.run("state", "show", check=0)
+            else:
+                sc.run("list", check=74)
+        eq(os.listdir(os.path.join(evil_root, "drop")), [], "nothing for the attacker")
+    finally:
+        sc.cleanup()
+
+
+@test
+def test_attack_metrics_temporary_is_not_written_through():
+    """The metrics file lives in the collector's directory, which others
+    may write (node_exporter's textfile directory is group-writable by
+    design).  The attacker planted links at the temporary names of the
+    next process ids and at the metrics file itself: the root run writes
+    through none of them and replaces the link at PATH with its file."""
+    sc = hostile_scenario("attack-c")
+    try:
+        uid, gid = nobody()
+        target, target2 = precious(sc, "target"), precious(sc, "target2")
+        tdir = sc.path("textfile")
+        os.mkdir(tdir)
+        os.chown(tdir, 0, gid)
+        os.chmod(tdir, 0o1777)
+        mpath = os.path.join(tdir, "evshare.prom")
+        plant_predicted_temps(tdir, target, "evshare.prom")
+        as_nobody(os.symlink, target2, mpath)
+        p = subprocess.run([BIN, "-c", sc.write_config(), "run", "--metrics-file", mpath],
+                           capture_output=True, preexec_fn=lambda: os.umask(0o022))
+        eq(p.returncode, 0, "exit status: %s" % p.stderr.decode())
+        check_precious(target)
+        check_precious(target2)
+        stt = os.lstat(mpath)
+        assert not os.path.islink(mpath), "the link at the metrics path is still there"
+        eq((stt.st_uid, stt.st_mode & 0o7777), (0, 0o644), "owner and mode of the metrics file")
+        with open(mpath) as f:
+            assert "evshare_last_run_exit_status 0" in f.read()
+        left = [n for n in os.listdir(tdir) if not os.path.islink(os.path.join(tdir, n))]
+        eq(left, ["evshare.prom"], "no temporary of the run left")
+    finally:
+        sc.cleanup()
+
+
+# -- modes -------------------------------------------------------------------
+
+def run_with_umask(sc, mask, *args, check=0):
+    p = subprocess.run([BIN, "-c", sc.write_config()] + list(args), capture_output=True,
+                       preexec_fn=lambda: os.umask(mask))
+    eq(p.returncode, check, "exit status: %s" % p.stderr.decode())
+    return p
+
+
+def modes_under(root):
+    """{relative path: mode} of everything under root (root included)."""
+    out = {".": os.stat(root).st_mode & 0o7777}
+    for dp, dns, fns in os.walk(root):
+        for n in dns + fns:
+            full = os.path.join(dp, n)
+            out[os.path.relpath(full, root)] = os.lstat(full).st_mode & 0o7777
+    return out
+
+
+@test
+def test_outputs_and_state_follow_the_umask():
+    """file:// outputs are 0640 less the umask (0640 under 022, 0600 under
+    077), the directories made for them 0750 less the umask; both when the
+    spool file is linked into place (same filesystem) and when it is
+    copied (/dev/shm); the state the same."""
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    for mask, fmode, dmode in ((0o022, 0o640, 0o750), (0o077, 0o600, 0o700)):
+        sc = Scenario("modes")
+        other = tempfile.mkdtemp(prefix="evshare-modes-", dir=shm) if shm else None
+        try:
+            sc.direct(A)
+            sc.add_file(A, "f.ndjson", lines(event("1", A), b"{bad", event("2", A)))
+            sc.additional(X, [A])
+            copied = other and os.stat(other).st_dev != os.stat(sc.dir).st_dev
+            if copied:
+                sc.additional(Y, [A], destination="file://%s/out/" % other)
+            run_with_umask(sc, mask, "run")
+            roots = [sc.path("out")] + ([os.path.join(other, "out")] if copied else [])
+            for root in roots:
+                got = modes_under(root)
+                files = [k for k in got if k.endswith(".gz")]
+                assert files, got
+                for k, m in got.items():
+                    eq(m, fmode if k in files else dmode, "mode of %s/%s under umask %04o"
+                       % (root, k, mask))
+            st = modes_under(sc.path("state"))
+            eq({k: m for k, m in st.items() if not k.startswith("quarantine/")},
+               {".": dmode, "quarantine": dmode, "spool": dmode, "lock": fmode,
+                "state.json": fmode}, "the state under umask %04o" % mask)
+            eq(len([k for k in st if k.startswith("quarantine/")]), 1, "a quarantine file")
+            if not copied:
+                print("     (no other filesystem for the copy path: only linked outputs)")
+        finally:
+            sc.cleanup()
+            if other:
+                shutil.rmtree(other, ignore_errors=True)
+
+
+@test
+def test_quarantine_file_is_private():
+    """The bad lines of a run are other tenants' data: the quarantine file
+    is 0600 whatever the umask (0600 under 022)."""
+    sc = Scenario("qmode")
+    try:
+        sc.direct(A)
+        sc.add_file(A, "f.ndjson", lines(event("1", A), b"{bad"))
+        sc.additional(X, [A])
+        run_with_umask(sc, 0o022, "run")
+        q = os.listdir(sc.path("state", "quarantine"))
+        eq(len(q), 1, "one quarantine file")
+        eq(os.stat(sc.path("state", "quarantine", q[0])).st_mode & 0o7777, 0o600,
+           "the mode of the quarantine file")
     finally:
         sc.cleanup()
 

@@ -163,12 +163,21 @@ def fault_run(name, rules, clear_after, seed):
 def judge_fault_run(name, sc, exp, pr, max_line_bytes=4096):
     """The run under faults (pr) on the core scenario either finished and
     committed (exit 0 or 1; exp is then adjusted for the files it gave up,
-    which the next run reads), or failed with a clear message and committed
-    nothing.  Returns whether it finished."""
+    which the next run reads; what a failed destination is owed is
+    delivered by the next run under this run's keys), or failed with a
+    clear message and committed nothing, or committed with every
+    subscriber's outputs owed (all destinations failed: the exit status is
+    theirs).  Returns whether it finished."""
     err = pr.stderr.decode(errors="replace")
     state_after_fault = read_state(sc)
     inputs = sc.expected_inputs()
-    if pr.returncode in (0, 1):
+    if pr.returncode not in (0, 1) and state_after_fault is not None:
+        assert pr.returncode in (69, 74, 75, 77), "%s: exit %d\n%s" % (name, pr.returncode, err)
+        assert "error:" in err, "%s: no error message" % name
+        owed = [x for part in json.loads(state_after_fault).get("pending", [])
+                for x in part["subscribers"]]
+        assert owed, "%s: committed a failed run with nothing owed" % name
+    if pr.returncode in (0, 1) or state_after_fault is not None:
         # finished: it committed what it read; the next run reads the rest
         s = json.loads(pr.stdout)
         eq(s["committed"], True, "%s: finished runs commit" % name)
@@ -512,7 +521,8 @@ def outage_run(name, scenario, how, when, seconds, must_notice, seed):
         if completed:
             s = json.loads(pr.stdout)
             gave_up = bool(s["failed_sources"]) or any(
-                not f["url"].endswith("/b-truncated.ndjson.gz") for f in s["failed_files"])
+                not f["url"].endswith("/b-truncated.ndjson.gz") for f in s["failed_files"]) \
+                or any(x["status"] == "failed" for x in s["subscribers"])
             outcome = "gave files up" if gave_up else "rode it out"
             assert retries >= 1, "%s: the run finished without meeting the outage (%s)" % (name, met)
             if not gave_up:
