@@ -42,7 +42,11 @@
  * Secrets: account keys (text and decoded) and SAS tokens, and every byte
  * read from a credentials file or a connection string, are wiped with
  * secure_wipe() when released.  No message built here holds a secret: they
- * name the variable, the file or the connection-string key instead.
+ * name the variable, the file or the connection-string key instead.  The
+ * account key's Base64 text, the SAS token and its sig value (as given
+ * and %-decoded) of credentials that are loaded are registered with
+ * log_add_secret(), so that no message of the process can hold them, not
+ * even a server's error reply that echoes the request.
  *
  * The environment is read through a creds_env (creds.h) so that tests can
  * give their own.

@@ -46,7 +46,10 @@
  * Secrets: the secret key and the session token (and every value read from
  * a file, since a file holds secrets) are wiped with secure_wipe() when
  * released.  No message built here ever contains a secret or token; they
- * name the profile, the variable or the file instead.
+ * name the profile, the variable or the file instead.  The secret key and
+ * the session token that aws_config_load() returns are registered with
+ * log_add_secret(): no message of the process can hold them, not even a
+ * server's error reply that echoes the request's headers.
  *
  * The environment is read through a creds_env so that tests can give
  * their own; creds_process_env() reads the real one.

@@ -7,8 +7,15 @@
  * JSON lines carry time, level, msg and, when given, url:
  *   {"time":"2026-11-27T00:46:12.000Z","level":"warning","msg":"...","url":"s3://b/k"}
  *
- * Messages are lowercase with no full stop and quote the subject.  The
- * logger never sees secrets: callers must not pass them.
+ * Messages are lowercase with no full stop and quote the subject.
+ * Callers must not pass secrets, and yet a message can hold one they did
+ * not put there: a server's error reply that echoes the request (its
+ * query with a SAS signature, its headers with a session token).  So the
+ * logger redacts every message before it is written (log_redact): the
+ * secret values the credential loaders registered (log_add_secret), and
+ * the value of any sig=, signature=, x-amz-signature=,
+ * x-amz-security-token= or accountkey= parameter and of a "SharedKey
+ * ACCOUNT:SIGNATURE", whoever registered nothing, become "***".
  *
  * error() and its kin return -1 so that `return error(...)` reads well in
  * functions returning int; the es_* forms return the given es_result.
@@ -33,6 +40,28 @@ void log_msg(enum log_level level, const char *url, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
+
+/* --- secrets --------------------------------------------------------- */
+
+#define LOG_SECRET_MIN 8       /* shorter values are not registered */
+
+/*
+ * Register a secret value (n bytes at s, copied): from now on no message
+ * of this process holds it.  Values shorter than LOG_SECRET_MIN bytes are
+ * ignored (redacting "abc" everywhere would maim messages and hide
+ * nothing).  Thread-safe; the same value twice is kept once.
+ */
+void log_add_secret(const char *s, size_t n);
+/* Wipe and forget every registered secret (tests; the end of a process). */
+void log_forget_secrets(void);
+/*
+ * Replace in b, in place, every registered secret (longest first) and the
+ * value of every secret-bearing parameter named above with "***".  Used by
+ * log_vmsg() on every message and by store_fail() on the message it keeps
+ * for the run summary and the state, so that what is kept is what was
+ * logged.  Thread-safe.
+ */
+void log_redact(buf *b);
 
 /* True the first time `key` is asked about in this process (for a
  * warning said once per run however often its cause is met: a

@@ -69,7 +69,8 @@ typedef struct objhttp_endpoint {
 } objhttp_endpoint;
 
 /* Parse an endpoint URL (http:// or https://, a host, a plain path; no
- * user, query or fragment).  ES_ERR_CONFIG with a reason in err. */
+ * user, query or fragment).  ES_ERR_CONFIG with a reason in err, which
+ * shows the URL cut at any '?' or '#' (a pasted SAS URL stays out). */
 es_result objhttp_endpoint_parse(const char *url, objhttp_endpoint *out, buf *err);
 void objhttp_endpoint_release(objhttp_endpoint *e);
 

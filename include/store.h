@@ -38,7 +38,9 @@
  * Errors are logged by the backend with store_fail(), naming the URL, and
  * returned as ES_ERR_TEMP (worth retrying later), ES_ERR_AUTH,
  * ES_ERR_REMOTE or ES_ERR_IO.  store_fail() also keeps the message, so the
- * caller can put it in the run summary (store_last_error()).
+ * caller can put it in the run summary (store_last_error()); what it keeps
+ * and logs is redacted (log_redact(): no registered secret, no sig=), as
+ * a server's error text may echo the request.
  */
 #ifndef EVSHARE_STORE_H
 #define EVSHARE_STORE_H
@@ -148,7 +150,8 @@ struct store {
 	char last_error[320];
 };
 
-/* Log an error about url (may be NULL) and keep the message; returns r. */
+/* Log an error about url (may be NULL) and keep the message (redacted,
+ * then cut to the size of last_error); returns r. */
 es_result store_fail(store *s, es_result r, const char *url, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* The last message store_fail() kept ("" if none). */

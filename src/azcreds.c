@@ -264,6 +264,43 @@ void az_credentials_release(az_credentials *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* A server's error reply may echo the request (a SAS in its query): the
+ * token and its signature, as sent and %-decoded, are registered so that
+ * no message holds them (log.h). */
+static void register_sas(const char *sas)
+{
+	const char *p = sas;
+
+	log_add_secret(sas, strlen(sas));
+	while (*p) {
+		size_t len = strcspn(p, "&");
+
+		if (len > 4 && !strncmp(p, "sig=", 4)) {
+			char *decoded = xmalloc(len);
+			size_t n = 0;
+
+			log_add_secret(p + 4, len - 4);
+			for (size_t i = 4; i < len; i++) {
+				int hi, lo;
+
+				if (p[i] == '%' && i + 2 < len && (hi = hex_digit(p[i + 1])) >= 0 &&
+				    (lo = hex_digit(p[i + 2])) >= 0) {
+					decoded[n++] = (char)(hi << 4 | lo);
+					i += 2;
+				} else {
+					decoded[n++] = p[i];
+				}
+			}
+			log_add_secret(decoded, n);
+			secure_wipe(decoded, len);
+			free(decoded);
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+}
+
 static es_result take_key(az_credentials *out, const char *b64, const char *what, buf *err)
 {
 	size_t n = strlen(b64);
@@ -275,6 +312,7 @@ static es_result take_key(az_credentials *out, const char *b64, const char *what
 			   AZ_MAX_KEY_BYTES);
 		return ES_ERR_CONFIG;
 	}
+	log_add_secret(p, n);
 	return ES_OK;
 }
 
@@ -293,6 +331,7 @@ static es_result take_sas(az_credentials *out, const char *sas, const char *what
 			   "no space or '#')", what);
 		return ES_ERR_CONFIG;
 	}
+	register_sas(out->sas);
 	return ES_OK;
 }
 
@@ -311,6 +350,8 @@ static es_result from_conn(const az_conn_string *cs, const char *account, const 
 		buf_printf(err, "%s is for account '%s', not '%s'", what, name, account);
 		return ES_ERR_CONFIG;
 	}
+	if (cs->sas)
+		register_sas(cs->sas);     /* used or not, a secret of the string */
 	if (cs->account_key) {
 		if (take_key(out, cs->account_key, what, err) != ES_OK)
 			return ES_ERR_CONFIG;

@@ -529,6 +529,10 @@ es_result aws_config_load(const creds_env *env, const char *profile, aws_config 
 	if (!from_env && (r = keys_from_profile(&pv, out, cred_path, conf_path, err)) != ES_OK)
 		goto done;
 	settings_from(env, &pv, out);
+	/* a server's error reply may echo a header: no message may hold them */
+	log_add_secret(out->secret_access_key, strlen(out->secret_access_key));
+	if (out->session_token)
+		log_add_secret(out->session_token, strlen(out->session_token));
 done:
 	aws_ini_release(&cred);
 	aws_ini_release(&conf);

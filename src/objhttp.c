@@ -61,6 +61,10 @@ void objhttp_endpoint_release(objhttp_endpoint *e)
 
 es_result objhttp_endpoint_parse(const char *url, objhttp_endpoint *out, buf *err)
 {
+	/* messages show the URL up to a query or fragment only: a pasted
+	 * "SAS URL" would put its signature there */
+	int shown = (int)strcspn(url, "?#");
+	const char *cut = url[shown] ? "..." : "";
 	const char *rest, *end;
 	size_t alen, plen;
 
@@ -72,7 +76,8 @@ es_result objhttp_endpoint_parse(const char *url, objhttp_endpoint *out, buf *er
 		out->scheme = xstrdup("http");
 		rest = url + 7;
 	} else {
-		buf_printf(err, "endpoint '%s' must start with http:// or https://", url);
+		buf_printf(err, "endpoint '%.*s%s' must start with http:// or https://", shown, url,
+			   cut);
 		return ES_ERR_CONFIG;
 	}
 	alen = strcspn(rest, "/?#");
@@ -83,19 +88,21 @@ es_result objhttp_endpoint_parse(const char *url, objhttp_endpoint *out, buf *er
 			goto fail;
 		}
 	if (!alen) {
-		buf_printf(err, "endpoint '%s' has no host", url);
+		buf_printf(err, "endpoint '%.*s%s' has no host", shown, url, cut);
 		goto fail;
 	}
 	for (size_t i = 0; i < alen; i++)
 		if (!host_char(rest[i])) {
-			buf_printf(err, "endpoint '%s': invalid character in the host", url);
+			buf_printf(err, "endpoint '%.*s%s': invalid character in the host", shown, url,
+				   cut);
 			goto fail;
 		}
 	out->host = xstrndup(rest, alen);
 	rest += alen;
 	end = rest + strlen(rest);
 	if (strpbrk(rest, "?#")) {
-		buf_printf(err, "endpoint '%s' must not have a query or a fragment", url);
+		buf_printf(err, "endpoint '%.*s%c...' must not have a query or a fragment", shown,
+			   url, url[shown]);
 		goto fail;
 	}
 	for (const char *p = rest; p < end; p++)

@@ -375,10 +375,15 @@ es_result store_open(const location *loc, store **out)
 es_result store_fail(store *s, es_result r, const char *url, const char *fmt, ...)
 {
 	va_list ap;
+	buf m = BUF_INIT;
 
 	va_start(ap, fmt);
-	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
+	buf_vprintf(&m, fmt, ap);
 	va_end(ap);
+	/* redacted whole, then cut: no part of a secret survives the cut */
+	log_redact(&m);
+	snprintf(s->last_error, sizeof(s->last_error), "%s", m.data ? m.data : "");
+	buf_release(&m);
 	log_msg(LOG_ERROR, url, "%s", s->last_error);
 	return r;
 }

@@ -624,6 +624,24 @@ START_TEST(endpoints)
 	objhttp_endpoint_release(&e);
 	ck_assert_int_eq(objhttp_endpoint_parse("https://x/#frag", &e, &err), ES_ERR_CONFIG);
 	ck_assert_ptr_nonnull(strstr(err.data, "fragment"));
+	/* a pasted SAS URL: the message stops at the '?' */
+	buf_reset(&err);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://acct.blob.core.windows.net/?sv=2022"
+						"&sig=SECRETSIG", &e, &err), ES_ERR_CONFIG);
+	ck_assert_str_eq(err.data, "endpoint 'https://acct.blob.core.windows.net/?...' must not "
+			 "have a query or a fragment");
+	buf_reset(&err);
+	ck_assert_int_eq(objhttp_endpoint_parse("ftp://h/?sig=SECRETSIG", &e, &err),
+			 ES_ERR_CONFIG);
+	ck_assert_str_eq(err.data, "endpoint 'ftp://h/...' must start with http:// or https://");
+	buf_reset(&err);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://?sig=SECRETSIG", &e, &err),
+			 ES_ERR_CONFIG);
+	ck_assert_ptr_null(strstr(err.data, "SECRETSIG"));
+	buf_reset(&err);
+	ck_assert_int_eq(objhttp_endpoint_parse("https://a b?sig=SECRETSIG", &e, &err),
+			 ES_ERR_CONFIG);
+	ck_assert_ptr_null(strstr(err.data, "SECRETSIG"));
 	buf_release(&err);
 }
 END_TEST
