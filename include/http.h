@@ -19,11 +19,19 @@
  *  - the path sent exactly as given (no "." or ".." squashing);
  *  - a body always sent with Content-Length (never chunked) and no
  *    "Expect: 100-continue" round trip;
- *  - a stall detector: a transfer during which no byte moves, in either
- *    direction, for stall_timeout_s seconds is aborted (HTTP_E_STALL; a
- *    progress callback watches the counters, so a slow but moving
- *    transfer is never cut); connecting is bounded by connect_timeout_s.
- *    There is no overall time limit: a large object takes what it takes.
+ *  - a speed floor: a transfer during which no byte moves, in either
+ *    direction, for stall_timeout_s seconds, or fewer than
+ *    HTTP_MIN_WINDOW_BYTES bytes in any window of stall_timeout_s seconds
+ *    (counted from the start of the request, window after window), is
+ *    aborted (HTTP_E_STALL; a progress callback watches the counters): a
+ *    server that drips a byte a second is cut like one that stopped;
+ *    connecting is bounded by connect_timeout_s;
+ *  - a time budget: the request's own (http_request.timeout_ms, what is
+ *    left of its object's deadline) and the process's run deadline
+ *    (http_set_deadline), whichever ends first.  A request whose budget
+ *    is spent fails at once, without connecting; one that runs out of
+ *    it is aborted; either ends HTTP_E_DEADLINE, which is final (never
+ *    worth retrying), and resp->run_deadline says which deadline it was.
  *
  * Nothing here logs or signs: the caller (objhttp.c, with the signer of
  * store_s3.c or store_az.c) signs each attempt, decides with
@@ -31,6 +39,10 @@
  * caller's headers are sent as given, so whatever was signed is what goes
  * on the wire; Host must be among them.  Neither requests nor responses
  * are ever logged here, so no Authorization header can reach a log.
+ *
+ * The run deadline is one wall-clock time for the whole process (a
+ * scheduled run must end before the next one starts): set once by the
+ * run, read by every request of every thread.
  *
  * Retries: http_classify() says whether an attempt's outcome is final.
  * Worth retrying: connection failures (refused, reset, unresolvable host,
@@ -54,6 +66,8 @@
 #define HTTP_MAX_HEADER_BYTES  (64u << 10)
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_S 10
 #define HTTP_DEFAULT_STALL_TIMEOUT_S   30
+#define HTTP_MIN_WINDOW_BYTES          1024   /* the speed floor: bytes per
+						 stall_timeout_s window */
 
 typedef struct http_options {
 	const char *ca_bundle;      /* CA file; NULL: the system's store */
@@ -97,6 +111,8 @@ typedef struct http_request {
 	http_body_fn on_body;        /* NULL: 2xx bodies go to response.body */
 	void *ud;
 	size_t body_cap;             /* cap of response.body; 0: 1 MiB */
+	int64_t timeout_ms;          /* this request's time budget, ms; 0: none
+	                                (the run deadline applies anyway) */
 } http_request;
 
 typedef enum http_error {
@@ -106,11 +122,12 @@ typedef enum http_error {
 	HTTP_E_TIMEOUT,     /* connecting took too long */
 	HTTP_E_SEND,        /* the connection failed while sending */
 	HTTP_E_RECV,        /* reset, closed early, body shorter than announced */
-	HTTP_E_STALL,       /* no progress for stall_timeout_s */
+	HTTP_E_STALL,       /* below the speed floor (see above) */
 	HTTP_E_TLS,         /* TLS handshake or certificate verification */
 	HTTP_E_ABORTED,     /* on_body asked to stop */
 	HTTP_E_TOO_BIG,     /* a collected body passed body_cap */
 	HTTP_E_LOCAL,       /* the request body could not be read (errno kept) */
+	HTTP_E_DEADLINE,    /* its time budget or the run deadline ran out */
 	HTTP_E_OTHER        /* anything else libcurl reports */
 } http_error;
 
@@ -119,6 +136,8 @@ typedef struct http_response {
 	long status;                 /* 0 if no status line arrived */
 	char message[256];           /* error != HTTP_OK: what went wrong */
 	int local_errno;             /* HTTP_E_LOCAL: errno of the read */
+	bool run_deadline;           /* HTTP_E_DEADLINE: the run's (else the
+	                                request's own budget) */
 	struct { char *name, *value; } headers[HTTP_MAX_HEADERS];
 	size_t nheaders;             /* of the final response (not of a 100) */
 	buf body;                    /* non-2xx bodies, and 2xx without on_body */
@@ -142,6 +161,19 @@ void http_response_release(http_response *resp);
 /* A short lowercase name ("connection reset or closed early"). */
 const char *http_error_name(http_error e);
 
+/* --- The run deadline -------------------------------------------------- */
+
+/* From now on no request of this process runs past unix_ms (wall clock,
+ * ms since the epoch); 0: no run deadline (the default).  Thread-safe. */
+void http_set_deadline(int64_t unix_ms);
+/* The run deadline, 0 when none. */
+int64_t http_deadline(void);
+/* Has the run deadline passed?  A request that failed with
+ * HTTP_E_DEADLINE and run_deadline, and every request after it, fails
+ * because of it: the caller can defer what is left instead of counting
+ * it failed. */
+bool http_deadline_passed(void);
+
 /* --- Retry policy ---------------------------------------------------- */
 
 typedef enum http_verdict {
@@ -163,6 +195,8 @@ typedef struct http_retry {
 	uint64_t (*random)(void *ud);     /* NULL: a generator seeded from the OS */
 	void (*sleep_ms)(void *ud, unsigned ms);   /* NULL: nanosleep */
 	void *ud;
+	int64_t (*now_ms)(void *ud);      /* the clock deadlines are read on, ms
+	                                     since the epoch; NULL: time_now_ms */
 } http_retry;
 
 /* The wait after failed attempt `attempt` (1 for the first):
@@ -176,6 +210,8 @@ void http_sleep(const http_retry *p, unsigned ms);
 uint64_t http_retries_total(void);
 /* Sleep http_backoff_ms(p, attempt) with p's sleep; returns the ms slept. */
 unsigned http_retry_wait(const http_retry *p, unsigned attempt);
+/* p's clock (now_ms, else time_now_ms()). */
+int64_t http_retry_now(const http_retry *p);
 
 /* --- Helpers ---------------------------------------------------------- */
 

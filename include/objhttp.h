@@ -24,6 +24,16 @@
  *           wait (http.h), until retry.max_attempts attempts have failed;
  *           an attempt of a GET that moved the stream on is not a failure,
  *           up to OBJHTTP_MAX_RESUMES attempts in all;
+ *  deadline one call of objhttp_run() (one object's GET or PUT, one part
+ *           or block, one page) has the location's object_timeout_ms
+ *           (0: LOCATION_DEFAULT_OBJECT_TIMEOUT_MS) for all its attempts,
+ *           resumes and waits, read on retry's clock; the run deadline
+ *           (http_set_deadline) bounds it too.  Each attempt is sent with
+ *           what is left as its time budget, a wait never sleeps past the
+ *           nearer deadline, and no attempt starts after it: the call
+ *           fails ES_ERR_TEMP, "object deadline reached: more than N s
+ *           for one request with its retries (object_timeout)" or "run
+ *           deadline reached (run_timeout): the run may not go on";
  *  fail     once: "cannot VERB 'URL': WHY[; gave up after N attempts]",
  *           logged with store_fail() and returned, or kept in
  *           call->message when the call is quiet (the caller decides).

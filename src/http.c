@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -115,6 +116,11 @@ struct xfer {
 	long stall_s;
 	double last_progress;     /* monotonic seconds */
 	curl_off_t last_dl, last_ul;
+	double window_start;      /* the speed floor's current window */
+	curl_off_t window_moved;  /* bytes moved (both ways) when it began */
+	curl_off_t slow_bytes;    /* stalled by the floor: moved in the window */
+	double deadline;          /* monotonic; 0: none */
+	bool deadline_hit;
 };
 
 static double mono_now(void)
@@ -273,24 +279,38 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-/* The stall detector: no byte moved either way for stall_s seconds. */
+/* The time budget, and the speed floor: no byte moved either way for
+ * stall_s seconds, or fewer than HTTP_MIN_WINDOW_BYTES in a window of
+ * stall_s seconds. */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 		       curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct xfer *x = ud;
 	double now = mono_now();
+	curl_off_t moved = dlnow + ulnow;
 
 	(void)dltotal;
 	(void)ultotal;
+	if (x->deadline > 0 && now >= x->deadline) {
+		x->deadline_hit = true;
+		return 1;
+	}
 	if (dlnow != x->last_dl || ulnow != x->last_ul) {
 		x->last_dl = dlnow;
 		x->last_ul = ulnow;
 		x->last_progress = now;
-		return 0;
-	}
-	if (now - x->last_progress >= (double)x->stall_s) {
+	} else if (now - x->last_progress >= (double)x->stall_s) {
 		x->stalled = true;
 		return 1;
+	}
+	if (now - x->window_start >= (double)x->stall_s) {
+		if (moved - x->window_moved < HTTP_MIN_WINDOW_BYTES) {
+			x->stalled = true;
+			x->slow_bytes = moved - x->window_moved;
+			return 1;
+		}
+		x->window_start = now;
+		x->window_moved = moved;
 	}
 	return 0;
 }
@@ -330,6 +350,9 @@ static http_error map_curl_error(CURLcode rc, const struct xfer *x)
 	case CURLE_COULDNT_CONNECT:
 		return HTTP_E_CONNECT;
 	case CURLE_OPERATION_TIMEDOUT:
+		/* CURLOPT_TIMEOUT_MS is the time budget: its end is the deadline */
+		if (x->deadline > 0 && mono_now() >= x->deadline - 0.05)
+			return HTTP_E_DEADLINE;
 		return x->resp->status || x->pos ? HTTP_E_STALL : HTTP_E_TIMEOUT;
 	case CURLE_SEND_ERROR:
 		return HTTP_E_SEND;
@@ -340,6 +363,8 @@ static http_error map_curl_error(CURLcode rc, const struct xfer *x)
 	case CURLE_HTTP2_STREAM:
 		return HTTP_E_RECV;
 	case CURLE_ABORTED_BY_CALLBACK:
+		if (x->deadline_hit)
+			return HTTP_E_DEADLINE;
 		if (x->stalled)
 			return HTTP_E_STALL;
 		return x->read_errno ? HTTP_E_LOCAL : HTTP_E_OTHER;
@@ -369,7 +394,7 @@ static http_error map_curl_error(CURLcode rc, const struct xfer *x)
 }
 
 static void set_options(http_client *c, const http_request *req, struct xfer *x,
-			struct curl_slist *hdrs)
+			struct curl_slist *hdrs, int64_t budget_ms)
 {
 	CURL *e = c->easy;
 	bool upload = req->body != NULL;
@@ -386,6 +411,9 @@ static void set_options(http_client *c, const http_request *req, struct xfer *x,
 	if (c->ca_bundle)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, c->connect_timeout_s);
+	if (budget_ms > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(budget_ms < LONG_MAX ? budget_ms
+										  : LONG_MAX));
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* large objects: fewer, bigger reads and writes than curl's defaults */
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
@@ -419,6 +447,52 @@ static void set_options(http_client *c, const http_request *req, struct xfer *x,
 	}
 }
 
+/* --- the run deadline ------------------------------------------------ */
+
+static _Atomic int64_t http_run_deadline;
+
+void http_set_deadline(int64_t unix_ms)
+{
+	atomic_store(&http_run_deadline, unix_ms > 0 ? unix_ms : 0);
+}
+
+int64_t http_deadline(void)
+{
+	return atomic_load(&http_run_deadline);
+}
+
+bool http_deadline_passed(void)
+{
+	int64_t d = atomic_load(&http_run_deadline);
+
+	return d > 0 && time_now_ms() >= d;
+}
+
+/* The time budget of req in ms (-1: none), and whether the run deadline
+ * is what bounds it. */
+static int64_t time_budget(const http_request *req, bool *is_run)
+{
+	int64_t budget = req->timeout_ms > 0 ? req->timeout_ms : -1;
+	int64_t run = atomic_load(&http_run_deadline);
+
+	*is_run = false;
+	if (run > 0) {
+		int64_t left = run - time_now_ms();
+
+		if (budget < 0 || left <= budget) {
+			budget = left > 0 ? left : 0;
+			*is_run = true;
+		}
+	}
+	return budget;
+}
+
+static void deadline_message(http_response *resp)
+{
+	snprintf(resp->message, sizeof(resp->message), "%s",
+		 resp->run_deadline ? "run deadline reached" : "time budget of the request spent");
+}
+
 http_error http_perform(http_client *c, const http_request *req, http_response *resp)
 {
 	static const http_body no_body = { "", -1, 0, 0 };
@@ -428,8 +502,17 @@ http_error http_perform(http_client *c, const http_request *req, http_response *
 	CURLcode rc;
 	double t0 = mono_now(), secs = 0;
 	long status = 0;
+	bool is_run;
+	int64_t budget = time_budget(req, &is_run);
 
 	memset(resp, 0, sizeof(*resp));
+	resp->run_deadline = is_run;
+	if (budget == 0) {
+		/* spent before it began: nothing is sent */
+		resp->error = HTTP_E_DEADLINE;
+		deadline_message(resp);
+		return resp->error;
+	}
 	if (!local.body && (!strcmp(req->method, "PUT") || !strcmp(req->method, "POST")))
 		local.body = &no_body;
 	memset(&x, 0, sizeof(x));
@@ -438,9 +521,11 @@ http_error http_perform(http_client *c, const http_request *req, http_response *
 	x.body_cap = req->body_cap ? req->body_cap : DEFAULT_BODY_CAP;
 	x.stall_s = c->stall_timeout_s;
 	x.last_progress = t0;
+	x.window_start = t0;
+	x.deadline = budget > 0 ? t0 + (double)budget / 1000.0 : 0;
 	c->errbuf[0] = '\0';
 	hdrs = header_list(&local);
-	set_options(c, &local, &x, hdrs);
+	set_options(c, &local, &x, hdrs, budget);
 	rc = curl_easy_perform(c->easy);
 	curl_slist_free_all(hdrs);
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -453,6 +538,12 @@ http_error http_perform(http_client *c, const http_request *req, http_response *
 	if (resp->error == HTTP_OK && !resp->status) {
 		resp->error = HTTP_E_OTHER;
 		snprintf(resp->message, sizeof(resp->message), "no HTTP status received");
+	} else if (resp->error == HTTP_E_DEADLINE) {
+		deadline_message(resp);
+	} else if (resp->error == HTTP_E_STALL && x.slow_bytes > 0) {
+		snprintf(resp->message, sizeof(resp->message),
+			 "only %lld bytes moved in %ld s, fewer than %d (stalled transfer)",
+			 (long long)x.slow_bytes, c->stall_timeout_s, HTTP_MIN_WINDOW_BYTES);
 	} else if (resp->error == HTTP_E_STALL) {
 		snprintf(resp->message, sizeof(resp->message),
 			 "no data moved for %ld s (stalled transfer)", c->stall_timeout_s);
@@ -500,6 +591,7 @@ const char *http_error_name(http_error e)
 	case HTTP_E_ABORTED: return "aborted by the reader";
 	case HTTP_E_TOO_BIG: return "reply too large";
 	case HTTP_E_LOCAL: return "local read error";
+	case HTTP_E_DEADLINE: return "deadline reached";
 	case HTTP_E_OTHER: return "transfer failed";
 	}
 	return "transfer failed";
@@ -600,6 +692,11 @@ void http_sleep(const http_retry *p, unsigned ms)
 		p->sleep_ms(p->ud, ms);
 	else if (ms)
 		default_sleep(ms);
+}
+
+int64_t http_retry_now(const http_retry *p)
+{
+	return p->now_ms ? p->now_ms(p->ud) : time_now_ms();
 }
 
 unsigned http_retry_wait(const http_retry *p, unsigned attempt)

@@ -384,6 +384,42 @@ static es_result call_report(objhttp *h, objhttp_call *c, es_result res, buf *m)
 	return res;
 }
 
+/* The object deadline of h's requests, in ms. */
+static int64_t object_timeout_ms(const objhttp *h)
+{
+	return h->st->loc.object_timeout_ms > 0 ? h->st->loc.object_timeout_ms
+						: LOCATION_DEFAULT_OBJECT_TIMEOUT_MS;
+}
+
+/* Why a deadline ended c: after "cannot VERB 'URL': ". */
+static void add_deadline(buf *m, const objhttp *h, bool run)
+{
+	int64_t ms = object_timeout_ms(h);
+
+	if (run)
+		buf_addstr(m, "run deadline reached (run_timeout): the run may not go on");
+	else if (ms % 1000)
+		buf_printf(m, "object deadline reached: more than %" PRId64 " ms for one "
+			   "request with its retries (object_timeout)", ms);
+	else
+		buf_printf(m, "object deadline reached: more than %" PRId64 " s for one "
+			   "request with its retries (object_timeout)", ms / 1000);
+}
+
+/* c reached a deadline before attempt `attempts` + 1 could be sent (why:
+ * the last attempt's failure, "" when none). */
+static es_result deadline_fail(objhttp *h, objhttp_call *c, bool run, unsigned attempts,
+			       const char *why)
+{
+	buf m = BUF_INIT;
+
+	buf_printf(&m, "cannot %s '%s': ", c->verb, c->url);
+	add_deadline(&m, h, run);
+	if (*why)
+		buf_printf(&m, "; the last of %u attempts: %s", attempts, why);
+	return call_report(h, c, ES_ERR_TEMP, &m);
+}
+
 static es_result call_fail(objhttp *h, objhttp_call *c, const objhttp_error *e,
 			   bool exhausted, unsigned attempts)
 {
@@ -392,6 +428,12 @@ static es_result call_fail(objhttp *h, objhttp_call *c, const objhttp_error *e,
 	es_result res;
 
 	buf_printf(&m, "cannot %s '%s': ", c->verb, c->url);
+	if (r->error == HTTP_E_DEADLINE) {
+		res = ES_ERR_TEMP;
+		add_deadline(&m, h, r->run_deadline);
+		buf_printf(&m, " (attempt %u)", attempts);
+		return call_report(h, c, res, &m);
+	}
 	if (c->get && c->get->bad[0]) {
 		res = ES_ERR_REMOTE;
 		buf_addstr(&m, c->get->bad);
@@ -433,22 +475,31 @@ es_result objhttp_run(objhttp *h, objhttp_call *c)
 	objhttp_target t = { 0 };
 	unsigned failures = 0, attempts = 0;
 	es_result res = ES_ERR_INTERNAL;
+	int64_t object_deadline = http_retry_now(&h->retry) + object_timeout_ms(h);
+	char why[320] = "";     /* the last failed attempt's, for a deadline */
 
 	ops->target(h->ud, c, &t);
 	for (;;) {
 		http_request req = { c->method, NULL, NULL, 0, c->body,
 				     c->get ? stream_body : NULL, c->get,
-				     c->body_cap ? c->body_cap : ops->reply_cap };
+				     c->body_cap ? c->body_cap : ops->reply_cap, 0 };
 		objhttp_error e = { 0 };
 		char range[48];
 		uint64_t before = c->get ? c->get->delivered : 0;
+		int64_t now = http_retry_now(&h->retry), run = http_deadline();
+		bool run_first = run > 0 && run <= object_deadline;
 		http_verdict v;
 
-		attempts++;
 		if (c->get && c->get->total != UINT64_MAX && c->get->delivered == c->get->total) {
 			res = ES_OK;    /* everything arrived before the connection broke */
 			break;
 		}
+		if (now >= (run_first ? run : object_deadline)) {
+			res = deadline_fail(h, c, run_first, attempts, why);
+			break;
+		}
+		attempts++;
+		req.timeout_ms = object_deadline - now;   /* http.c adds the run's */
 		if (c->get && c->get->delivered)
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", c->get->delivered);
 		http_response_release(&c->resp);
@@ -493,8 +544,10 @@ es_result objhttp_run(objhttp *h, objhttp_call *c)
 		if (v == HTTP_VERDICT_RETRY && failures < h->retry.max_attempts &&
 		    attempts < OBJHTTP_MAX_RESUMES) {
 			unsigned ms = http_backoff_ms(&h->retry, failures);
-			char why[320];
+			int64_t left = (run_first ? run : object_deadline) - http_retry_now(&h->retry);
 
+			if ((int64_t)ms > left)
+				ms = left > 0 ? (unsigned)left : 0;   /* never past a deadline */
 			if (c->resp.error != HTTP_OK)
 				snprintf(why, sizeof(why), "%s (%s)", http_error_name(c->resp.error),
 					 c->resp.message);

@@ -5,7 +5,8 @@
  * virtual-host style, key and query encoding), part sizes, error mapping.
  * http_perform is driven against a scripted server on 127.0.0.1 in this
  * process (no network): streaming, headers, Content-Length bodies without
- * Expect, truncated and stalled replies, aborts, caps and keep-alive.
+ * Expect, truncated, stalled and dripping replies, time budgets and the
+ * run deadline, aborts, caps and keep-alive.
  */
 #include <check.h>
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -96,7 +98,7 @@ static void record_sleep(void *ud, unsigned ms)
 
 START_TEST(backoff_full_jitter_bounds)
 {
-	http_retry p = { 5, 100, 2000, fixed_random, record_sleep, NULL };
+	http_retry p = { 5, 100, 2000, fixed_random, record_sleep, NULL, NULL };
 
 	/* the largest draw gives the ceiling: base doubling, capped */
 	fixed_value = UINT64_MAX;
@@ -119,7 +121,7 @@ START_TEST(backoff_full_jitter_bounds)
 	}
 	/* defaults: 100 ms doubling up to 20 s */
 	{
-		http_retry d = { 5, 0, 0, fixed_random, NULL, NULL };
+		http_retry d = { 5, 0, 0, fixed_random, NULL, NULL, NULL };
 
 		fixed_value = 100;
 		ck_assert_uint_eq(http_backoff_ms(&d, 1), 100);
@@ -527,7 +529,7 @@ END_TEST
 
 /* --- http_perform against a scripted loopback server -------------------- */
 
-enum after { KEEP, CLOSE, STALL };
+enum after { KEEP, CLOSE, STALL, DRIP };
 
 struct step {
 	const char *reply;     /* bytes to send (a whole or partial response) */
@@ -600,6 +602,14 @@ static void *serve(void *ud)
 			i++;
 			if (st->after == STALL)
 				sleep(3);
+			/* a byte every 100 ms, 60 in all, until the client leaves */
+			for (int k = 0; st->after == DRIP && k < 60; k++) {
+				struct timespec ts = { 0, 100 * 1000000L };
+
+				nanosleep(&ts, NULL);
+				if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+					break;
+			}
 			if (st->after != KEEP)
 				break;
 		}
@@ -661,7 +671,7 @@ static void do_get(struct server *sv, http_client *c, struct sink *s, size_t cap
 	char *url = xasprintf("http://127.0.0.1:%d/b/k", sv->port);
 	char *host = xasprintf("127.0.0.1:%d", sv->port);
 	http_header h[] = { { "Host", host }, { "x-amz-date", "20261127T000000Z" } };
-	http_request req = { "GET", url, h, 2, NULL, s ? sink_body : NULL, s, cap };
+	http_request req = { "GET", url, h, 2, NULL, s ? sink_body : NULL, s, cap, 0 };
 
 	http_perform(c, &req, r);
 	free(url);
@@ -740,9 +750,9 @@ START_TEST(perform_put_has_content_length_and_no_expect)
 	host = xasprintf("127.0.0.1:%d", sv.port);
 	{
 		http_header h[] = { { "Host", host }, { "Content-Type", "application/xml" } };
-		http_request put = { "PUT", url, h, 1, &mem, NULL, NULL, 0 };
-		http_request post = { "POST", url, h, 2, &file, NULL, NULL, 0 };
-		http_request empty = { "POST", url, h, 1, NULL, NULL, NULL, 0 };
+		http_request put = { "PUT", url, h, 1, &mem, NULL, NULL, 0, 0 };
+		http_request post = { "POST", url, h, 2, &file, NULL, NULL, 0, 0 };
+		http_request empty = { "POST", url, h, 1, NULL, NULL, NULL, 0, 0 };
 
 		ck_assert_int_eq(http_perform(c, &put, &r), HTTP_OK);
 		ck_assert_uint_eq(r.sent_bytes, n);
@@ -828,12 +838,130 @@ START_TEST(perform_stall_is_detected)
 	ck_assert_int_eq(r.error, HTTP_E_STALL);
 	ck_assert_str_eq(s.got.data, "0123456789");
 	ck_assert(r.seconds < 2.9);
-	ck_assert_ptr_nonnull(strstr(r.message, "no data moved for 1 s"));
+	/* silent since its 10 bytes: below the floor too, whichever is seen first */
+	ck_assert_msg(strstr(r.message, "no data moved for 1 s (stalled transfer)") ||
+		      strstr(r.message, "only 10 bytes moved in 1 s"), "%s", r.message);
 	http_response_release(&r);
 	http_client_free(c);
 	server_stop(&sv);
 	server_free(&sv);
 	buf_release(&s.got);
+}
+END_TEST
+
+/* A server that drips a byte every 100 ms never stops moving: the speed
+ * floor (1 KiB per stall window, here 1 s) cuts it after a window. */
+START_TEST(perform_drip_is_cut_by_the_speed_floor)
+{
+	static const struct step steps[] = {
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n", 0, DRIP },
+	};
+	struct server sv;
+	http_options o = { NULL, 0, 1, NULL };
+	http_client *c = http_client_new(&o);
+	struct sink s = { BUF_INIT, 0, 0 };
+	http_response r;
+
+	server_start(&sv, steps, 1);
+	do_get(&sv, c, &s, 0, &r);
+	ck_assert_int_eq(r.error, HTTP_E_STALL);
+	ck_assert(r.seconds < 3.0);                  /* the drip lasts 6 s */
+	ck_assert_uint_lt(s.got.len, 60);
+	ck_assert_ptr_nonnull(strstr(r.message, "bytes moved in 1 s, fewer than 1024 "
+				     "(stalled transfer)"));
+	ck_assert_int_eq(http_classify(r.error, r.status, NULL), HTTP_VERDICT_RETRY);
+	http_response_release(&r);
+	http_client_free(c);
+	server_stop(&sv);
+	server_free(&sv);
+	buf_release(&s.got);
+}
+END_TEST
+
+/* A request's own time budget ends it, even while bytes still move. */
+START_TEST(perform_time_budget)
+{
+	static const struct step steps[] = {
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n", 0, DRIP },
+	};
+	struct server sv;
+	http_options o = { NULL, 0, 30, NULL };
+	http_client *c = http_client_new(&o);
+	struct sink s = { BUF_INIT, 0, 0 };
+	http_response r;
+	char *url, *host;
+
+	server_start(&sv, steps, 1);
+	url = xasprintf("http://127.0.0.1:%d/b/k", sv.port);
+	host = xasprintf("127.0.0.1:%d", sv.port);
+	{
+		http_header h[] = { { "Host", host } };
+		http_request req = { "GET", url, h, 1, NULL, sink_body, &s, 0, 1000 };
+
+		ck_assert_int_eq(http_perform(c, &req, &r), HTTP_E_DEADLINE);
+	}
+	ck_assert(r.seconds >= 0.9 && r.seconds < 2.5);
+	ck_assert(!r.run_deadline);
+	ck_assert_str_eq(r.message, "time budget of the request spent");
+	ck_assert_int_eq(http_classify(r.error, r.status, NULL), HTTP_VERDICT_FAIL);
+	ck_assert_uint_gt(s.got.len, 0);              /* it was moving */
+	http_response_release(&r);
+	http_client_free(c);
+	server_stop(&sv);
+	server_free(&sv);
+	buf_release(&s.got);
+	free(url);
+	free(host);
+}
+END_TEST
+
+/* The run deadline: a request after it is not sent, one under way when
+ * it comes is cut; the request's own budget cannot extend it. */
+START_TEST(perform_run_deadline)
+{
+	static const struct step steps[] = {
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n", 0, DRIP },
+	};
+	struct server sv;
+	http_options o = { NULL, 0, 30, NULL };
+	http_client *c = http_client_new(&o);
+	struct sink s = { BUF_INIT, 0, 0 };
+	http_response r;
+	char *url, *host;
+
+	ck_assert_int_eq(http_deadline(), 0);
+	ck_assert(!http_deadline_passed());
+	server_start(&sv, steps, 1);
+	url = xasprintf("http://127.0.0.1:%d/b/k", sv.port);
+	host = xasprintf("127.0.0.1:%d", sv.port);
+	{
+		http_header h[] = { { "Host", host } };
+		http_request req = { "GET", url, h, 1, NULL, sink_body, &s, 0, 60000 };
+
+		http_set_deadline(time_now_ms() - 1);
+		ck_assert(http_deadline_passed());
+		ck_assert_int_eq(http_perform(c, &req, &r), HTTP_E_DEADLINE);
+		ck_assert(r.run_deadline);
+		ck_assert_str_eq(r.message, "run deadline reached");
+		ck_assert_int_eq(sv.accepts, 0);        /* nothing was sent */
+		http_response_release(&r);
+
+		http_set_deadline(time_now_ms() + 1000);
+		ck_assert(!http_deadline_passed());
+		ck_assert_int_eq(http_perform(c, &req, &r), HTTP_E_DEADLINE);
+		ck_assert(r.run_deadline);
+		ck_assert(r.seconds >= 0.9 && r.seconds < 2.5);
+		ck_assert(http_deadline_passed());
+		http_response_release(&r);
+	}
+	http_set_deadline(0);
+	ck_assert(!http_deadline_passed());
+	http_client_free(c);
+	server_stop(&sv);
+	server_free(&sv);
+	buf_release(&s.got);
+	free(url);
+	free(host);
 }
 END_TEST
 
@@ -883,7 +1011,7 @@ START_TEST(perform_connection_refused)
 	host = xasprintf("127.0.0.1:%d", port);
 	{
 		http_header h[] = { { "Host", host } };
-		http_request req = { "GET", url, h, 1, NULL, NULL, NULL, 0 };
+		http_request req = { "GET", url, h, 1, NULL, NULL, NULL, 0, 0 };
 
 		ck_assert_int_eq(http_perform(c, &req, &r), HTTP_E_CONNECT);
 		ck_assert_int_eq(http_classify(r.error, r.status, NULL), HTTP_VERDICT_RETRY);
@@ -924,6 +1052,9 @@ Suite *http_suite(void)
 	tcase_add_test(tc, perform_put_has_content_length_and_no_expect);
 	tcase_add_test(tc, perform_truncated_and_reset);
 	tcase_add_test(tc, perform_stall_is_detected);
+	tcase_add_test(tc, perform_drip_is_cut_by_the_speed_floor);
+	tcase_add_test(tc, perform_time_budget);
+	tcase_add_test(tc, perform_run_deadline);
 	tcase_add_test(tc, perform_abort_and_cap);
 	tcase_add_test(tc, perform_connection_refused);
 	suite_add_tcase(s, tc);

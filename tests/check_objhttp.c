@@ -26,7 +26,14 @@ struct step {
 	const char *body;            /* sent, whatever the status */
 	http_error error;            /* after the body */
 	const char *want_range;      /* the Range this attempt must carry */
+	int64_t takes_ms;            /* on the fake clock */
+	bool run_deadline;           /* error HTTP_E_DEADLINE: the run's */
 };
+
+/* The clock deadlines are read on: moved by sends and sleeps only. */
+static int64_t fake_clock;
+static int64_t budgets[32];      /* each attempt's req->timeout_ms */
+static size_t nbudgets;
 
 struct script {
 	const struct step *steps;
@@ -65,6 +72,9 @@ static es_result fake_send(void *ud, http_client *http, const objhttp_call *c,
 	(void)http;
 	ck_assert_uint_lt(sc->sent, sc->nsteps);
 	st = &sc->steps[sc->sent++];
+	if (nbudgets < 32)
+		budgets[nbudgets++] = req->timeout_ms;
+	fake_clock += st->takes_ms;
 	if (st->want_range)
 		ck_assert_str_eq(range ? range : "(none)", st->want_range);
 	else
@@ -93,6 +103,7 @@ static es_result fake_send(void *ud, http_client *http, const objhttp_call *c,
 	}
 	resp->body_bytes = n;
 	resp->error = st->error;
+	resp->run_deadline = st->run_deadline;
 	if (st->error != HTTP_OK)
 		snprintf(resp->message, sizeof(resp->message), "scripted");
 	return ES_OK;
@@ -131,6 +142,7 @@ static const objhttp_ops fake_ops = {
 };
 
 static unsigned slept;
+static unsigned sleeps[32];      /* each wait, ms */
 
 static uint64_t no_random(void *ud)
 {
@@ -138,11 +150,26 @@ static uint64_t no_random(void *ud)
 	return 0;
 }
 
+/* With base_ms = max_ms = 4000: every wait is 4000 ms. */
+static uint64_t top_random(void *ud)
+{
+	(void)ud;
+	return 4000;
+}
+
 static void count_sleep(void *ud, unsigned ms)
 {
 	(void)ud;
-	(void)ms;
+	if (slept < 32)
+		sleeps[slept] = ms;
 	slept++;
+	fake_clock += ms;
+}
+
+static int64_t fake_now(void *ud)
+{
+	(void)ud;
+	return fake_clock;
 }
 
 struct fixture {
@@ -170,8 +197,12 @@ static void fixture_init(struct fixture *f, const struct step *steps, size_t n,
 	f->h.retry.max_attempts = attempts;
 	f->h.retry.random = no_random;
 	f->h.retry.sleep_ms = count_sleep;
+	f->h.retry.now_ms = fake_now;
 	buf_init(&f->got, 1 << 20);
 	slept = 0;
+	fake_clock = time_now_ms();
+	nbudgets = 0;
+	http_set_deadline(0);
 }
 
 static void fixture_release(struct fixture *f)
@@ -347,6 +378,113 @@ START_TEST(get_precondition_failed_is_final)
 	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': 412 "
 			 "PreconditionFailed: At least one condition failed");
 	ck_assert_uint_eq(slept, 0);
+	fixture_release(&f);
+}
+END_TEST
+
+/* --- deadlines ---------------------------------------------------------- */
+
+START_TEST(object_deadline_bounds_retries_and_waits)
+{
+	/* 10 s for the request; each attempt takes 1.5 s and each wait 4 s:
+	 * attempt 1 (0-1.5), wait 4 (to 5.5), attempt 2 (to 7), the next
+	 * wait cut to 3 s (to 10), and no attempt 3 */
+	static const struct step steps[] = {
+		{ .status = 503, .body = "SlowDown Reduce.", .takes_ms = 1500 },
+		{ .status = 503, .body = "SlowDown Reduce.", .takes_ms = 1500 },
+		{ .status = 503, .body = "SlowDown Reduce.", .takes_ms = 1500 },
+	};
+	struct fixture f;
+	objhttp_call c = { 0 };
+	int64_t t0;
+
+	fixture_init(&f, steps, 3, 100);
+	f.st.loc.object_timeout_ms = 10000;
+	f.h.retry.base_ms = f.h.retry.max_ms = 4000;
+	f.h.retry.random = top_random;
+	t0 = fake_clock;
+	c.method = "PUT";
+	c.key = "in/k";
+	c.verb = "write";
+	c.url = "s3://bkt/in/k";
+	ck_assert_int_eq(objhttp_run(&f.h, &c), ES_ERR_TEMP);
+	ck_assert_uint_eq(f.sc.sent, 2);
+	ck_assert_uint_eq(slept, 2);
+	ck_assert_uint_eq(sleeps[0], 4000);
+	ck_assert_uint_eq(sleeps[1], 3000);          /* never past the deadline */
+	ck_assert_int_eq(fake_clock - t0, 10000);
+	/* each attempt's time budget is what is left of the object's */
+	ck_assert_int_eq(budgets[0], 10000);
+	ck_assert_int_eq(budgets[1], 4500);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot write 's3://bkt/in/k': object "
+			 "deadline reached: more than 10 s for one request with its retries "
+			 "(object_timeout); the last of 2 attempts: 503 SlowDown");
+	objhttp_call_release(&c);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(run_deadline_bounds_retries_and_waits)
+{
+	static const struct step steps[] = {
+		{ .status = 500, .takes_ms = 1000 },
+		{ .status = 500, .takes_ms = 1000 },
+	};
+	struct fixture f;
+	objhttp_call c = { 0 };
+	int64_t t0;
+
+	fixture_init(&f, steps, 2, 100);
+	f.h.retry.base_ms = f.h.retry.max_ms = 4000;
+	f.h.retry.random = top_random;
+	t0 = fake_clock;
+	http_set_deadline(t0 + 3000);                 /* before the object's (1 h) */
+	c.method = "GET";
+	c.verb = "list";
+	c.url = "s3://bkt/in/";
+	c.quiet = true;
+	ck_assert_int_eq(objhttp_run(&f.h, &c), ES_ERR_TEMP);
+	ck_assert_uint_eq(f.sc.sent, 1);
+	ck_assert_uint_eq(sleeps[0], 2000);
+	ck_assert_int_eq(fake_clock - t0, 3000);
+	ck_assert_str_eq(c.message, "cannot list 's3://bkt/in/': run deadline reached "
+			 "(run_timeout): the run may not go on; the last of 1 attempts: 500 "
+			 "(no fake code)");
+	objhttp_call_release(&c);
+	/* a request started after it is not sent at all */
+	ck_assert_int_eq(objhttp_run(&f.h, &c), ES_ERR_TEMP);
+	ck_assert_uint_eq(f.sc.sent, 1);
+	ck_assert_str_eq(c.message, "cannot list 's3://bkt/in/': run deadline reached "
+			 "(run_timeout): the run may not go on");
+	objhttp_call_release(&c);
+	http_set_deadline(0);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(deadline_in_a_transfer_is_final)
+{
+	/* http.c cut the transfer at its budget: no retry, whatever is left */
+	static const struct step object[] = {
+		{ .status = 200, .body = "0123", .error = HTTP_E_DEADLINE },
+	};
+	static const struct step run[] = {
+		{ .status = 200, .body = "0123", .error = HTTP_E_DEADLINE, .run_deadline = true },
+	};
+	struct fixture f;
+
+	fixture_init(&f, object, 1, 5);
+	f.st.loc.object_timeout_ms = 90500;
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_TEMP);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': object deadline "
+			 "reached: more than 90500 ms for one request with its retries "
+			 "(object_timeout) (attempt 1)");
+	ck_assert_uint_eq(slept, 0);
+	fixture_release(&f);
+	fixture_init(&f, run, 1, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_TEMP);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': run deadline "
+			 "reached (run_timeout): the run may not go on (attempt 1)");
 	fixture_release(&f);
 }
 END_TEST
@@ -835,6 +973,11 @@ Suite *objhttp_suite(void)
 	tcase_add_test(tc, get_refuses_a_206_without_content_range);
 	tcase_add_test(tc, get_stopped_by_the_reader_logs_nothing);
 	tcase_add_test(tc, get_precondition_failed_is_final);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("deadlines");
+	tcase_add_test(tc, object_deadline_bounds_retries_and_waits);
+	tcase_add_test(tc, run_deadline_bounds_retries_and_waits);
+	tcase_add_test(tc, deadline_in_a_transfer_is_final);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("list");
 	tcase_add_test(tc, list_pages_and_what_is_kept);
