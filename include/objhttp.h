@@ -43,7 +43,11 @@
  * must start at or before the next byte wanted and is skipped up to it, a
  * whole reply (200) is skipped up to it too, and a reply shorter than its
  * object is resumed.  If the callback returns non-zero the GET stops with
- * ES_ERR_DATA, logging nothing.
+ * ES_ERR_DATA, logging nothing.  No byte past the object's listed size
+ * (store_object.size) is taken: a reply whose Content-Length or
+ * Content-Range announces more, or a body that goes past it, fails the
+ * GET at once with ES_ERR_REMOTE (not retried; the same server would do
+ * it again), "the body went past the listed size (N bytes)...".
  *
  * At -v -v every attempt is logged: method, target URL, status and error
  * code or transport error, attempt number, bytes sent and received, time.
@@ -115,6 +119,7 @@ typedef struct objhttp_stream {
 	uint64_t delivered;          /* bytes given to fn */
 	uint64_t pos;                /* object offset of the next body byte */
 	uint64_t total;              /* object size once known; UINT64_MAX before */
+	uint64_t limit;              /* the listed size: no byte past it is taken */
 	bool started;                /* this attempt's reply was looked at */
 	bool stopped;                /* fn asked to stop */
 	char bad[200];               /* a reply that cannot be resumed from */
@@ -257,7 +262,12 @@ typedef struct objhttp_lister {
 } objhttp_lister;
 
 /* The store.h list: every page of the listing of the location's prefix,
- * until a page names no next one; the same marker twice is an error. */
+ * until a page names no next one; the same marker twice is an error, and
+ * so is a listing that passes the location's max_list_keys objects (found
+ * at the page that passes it: at most a page more is held) or needs more
+ * than max_list_pages pages (0: the LOCATION_DEFAULT_ values), ES_ERR_REMOTE
+ * with "'URL': the listing passed N objects (max_list_keys); raise
+ * max_list_keys or narrow the prefix" (or pages, max_list_pages). */
 es_result objhttp_list(objhttp *h, const objhttp_lister *l, store_list *out);
 
 /* Add an object of a listing to out, unless it is not under prefix (never

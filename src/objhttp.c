@@ -316,11 +316,17 @@ static bool stream_begin(objhttp_stream *g)
 		g->pos = start;
 		if (total != UINT64_MAX)
 			g->total = total;
-		return true;
+	} else {
+		g->pos = 0;   /* a whole reply: skip what was delivered already */
+		if (cl && parse_u64(cl, &v))
+			g->total = v;
 	}
-	g->pos = 0;   /* a whole reply: skip what was delivered already */
-	if (cl && parse_u64(cl, &v))
-		g->total = v;
+	if (g->total != UINT64_MAX && g->total > g->limit) {
+		snprintf(g->bad, sizeof(g->bad), "the reply announces %" PRIu64 " bytes, more than "
+			 "the listed size (%" PRIu64 " bytes); the object changed since it was "
+			 "listed, or the server is broken", g->total, g->limit);
+		return false;
+	}
 	return true;
 }
 
@@ -341,6 +347,13 @@ static int stream_body(void *ud, const char *p, size_t n)
 	}
 	if (!n)
 		return 0;
+	if (n > g->limit - g->pos) {
+		/* nothing past the listed size reaches the reader, or the disk */
+		snprintf(g->bad, sizeof(g->bad), "the body went past the listed size (%" PRIu64
+			 " bytes); the object changed since it was listed, or the server is "
+			 "broken", g->limit);
+		return 1;
+	}
 	if (g->fn(g->ud, p, n)) {
 		g->stopped = true;
 		return 1;
@@ -586,8 +599,13 @@ es_result objhttp_list(objhttp *h, const objhttp_lister *l, store_list *out)
 {
 	store *st = h->st;
 	const char *prefix = st->loc.prefix;
+	uint64_t max_keys = st->loc.max_list_keys ? st->loc.max_list_keys
+						  : LOCATION_DEFAULT_MAX_LIST_KEYS;
+	uint64_t max_pages = st->loc.max_list_pages ? st->loc.max_list_pages
+						    : LOCATION_DEFAULT_MAX_LIST_PAGES;
+	size_t base = out->count;
 	char *marker = NULL;
-	unsigned pages = 0;
+	uint64_t pages = 0;
 	es_result r = ES_OK;
 
 	for (;;) {
@@ -613,6 +631,20 @@ es_result objhttp_list(objhttp *h, const objhttp_lister *l, store_list *out)
 		if (r != ES_OK)
 			break;
 		pages++;
+		if (out->count - base > max_keys) {
+			r = store_fail(st, ES_ERR_REMOTE, st->loc.url, "'%s': the listing passed %"
+				       PRIu64 " objects (max_list_keys); raise max_list_keys or narrow "
+				       "the prefix", st->loc.url, max_keys);
+			free(next);
+			break;
+		}
+		if (next && pages >= max_pages) {
+			r = store_fail(st, ES_ERR_REMOTE, st->loc.url, "'%s': the listing passed %"
+				       PRIu64 " pages (max_list_pages); raise max_list_pages or "
+				       "narrow the prefix", st->loc.url, max_pages);
+			free(next);
+			break;
+		}
 		if (next && marker && !strcmp(marker, next)) {
 			r = store_fail(st, ES_ERR_REMOTE, st->loc.url, "cannot list '%s': the "
 				       "server sent the same %s twice", st->loc.url, l->marker_name);
@@ -626,14 +658,14 @@ es_result objhttp_list(objhttp *h, const objhttp_lister *l, store_list *out)
 	}
 	free(marker);
 	if (r == ES_OK)
-		log_msg(LOG_DEBUG, st->loc.url, "listed '%s': %zu objects in %u page(s)",
-			st->loc.url, out->count, pages);
+		log_msg(LOG_DEBUG, st->loc.url, "listed '%s': %zu objects in %" PRIu64 " page(s)",
+			st->loc.url, out->count - base, pages);
 	return r;
 }
 
 es_result objhttp_get(objhttp *h, const store_object *obj, store_write_fn fn, void *ud)
 {
-	objhttp_stream g = { fn, ud, NULL, 0, 0, UINT64_MAX, false, false, "" };
+	objhttp_stream g = { fn, ud, NULL, 0, 0, UINT64_MAX, obj->size, false, false, "" };
 	objhttp_call c = { 0 };
 	char *url = store_url(h->st, obj->key);
 	char *if_match = NULL;

@@ -1,7 +1,10 @@
 /*
  * store_file.c - file:// locations: a local directory used as a bucket.
  *
- * Keys are paths relative to the root directory.  Nothing here follows a
+ * Keys are paths relative to the root directory.  A listing is bounded as
+ * the remote ones are (max_list_keys; max_list_pages counting each
+ * directory read as a page), and a get delivers nothing past the listed
+ * size (a file being appended to fails).  Nothing here follows a
  * symbolic link: listings skip them (with a warning) and every path is
  * opened one component at a time with O_NOFOLLOW, so no key can leave
  * the root.  Puts write a temporary file next to the target
@@ -19,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,14 +110,34 @@ struct walk_dir {
 	char *rel;     /* "" for the root, else "a/b/" */
 };
 
+/* The listing's bounds: a directory read counts as one page. */
+static es_result list_bounds(store *s, size_t keys, uint64_t dirs, bool more)
+{
+	uint64_t max_keys = s->loc.max_list_keys ? s->loc.max_list_keys
+						 : LOCATION_DEFAULT_MAX_LIST_KEYS;
+	uint64_t max_pages = s->loc.max_list_pages ? s->loc.max_list_pages
+						   : LOCATION_DEFAULT_MAX_LIST_PAGES;
+
+	if (keys > max_keys)
+		return store_fail(s, ES_ERR_REMOTE, s->loc.url, "'%s': the listing passed %" PRIu64
+				  " objects (max_list_keys); raise max_list_keys or narrow the "
+				  "prefix", s->loc.url, max_keys);
+	if (more && dirs >= max_pages)
+		return store_fail(s, ES_ERR_REMOTE, s->loc.url, "'%s': the listing passed %" PRIu64
+				  " pages (max_list_pages: here, directories); raise "
+				  "max_list_pages or narrow the prefix", s->loc.url, max_pages);
+	return ES_OK;
+}
+
 static es_result file_list(store *s, store_list *out)
 {
 	file_store *fs = (file_store *)s;
 	struct walk_dir *stack = NULL;
-	size_t nstack = 0, alloc = 0;
+	size_t nstack = 0, alloc = 0, base = out->count;
 	int rootfd = open_root(fs);
 	es_result r = ES_OK;
 	unsigned symlinks = 0;
+	uint64_t dirs = 0;
 
 	if (rootfd < 0)
 		return store_fail(s, errno == ENOENT ? ES_ERR_REMOTE : ES_ERR_IO,
@@ -145,7 +169,8 @@ static es_result file_list(store *s, store_list *out)
 			free(rel);
 			break;
 		}
-		while ((de = readdir(d))) {
+		dirs++;
+		while (r == ES_OK && (de = readdir(d))) {
 			struct stat st;
 			char *key;
 
@@ -164,6 +189,7 @@ static es_result file_list(store *s, store_list *out)
 
 				make_etag(&st, etag);
 				store_list_add(out, key, (uint64_t)st.st_size, mtime_ms(&st), etag);
+				r = list_bounds(s, out->count - base, dirs, false);
 			} else if (S_ISLNK(st.st_mode)) {
 				if (!symlinks++)
 					log_msg(LOG_WARNING, s->loc.url,
@@ -174,6 +200,10 @@ static es_result file_list(store *s, store_list *out)
 		}
 		closedir(d);
 		free(rel);
+		if (r == ES_OK)
+			r = list_bounds(s, out->count - base, dirs, nstack > 0);
+		if (r != ES_OK)
+			break;
 	}
 	while (nstack)
 		free(stack[--nstack].rel);
@@ -192,6 +222,7 @@ static es_result file_get(store *s, const store_object *obj, store_write_fn fn,
 	char *chunk = NULL;
 	struct stat st;
 	char etag[64];
+	uint64_t got = 0;
 	es_result r = ES_ERR_IO;
 
 	if (!store_key_is_safe(obj->key)) {
@@ -228,6 +259,14 @@ static es_result file_get(store *s, const store_object *obj, store_write_fn fn,
 		}
 		if (n == 0)
 			break;
+		if ((uint64_t)n > obj->size - got) {
+			/* a file still being written: nothing past the listed size */
+			r = store_fail(s, ES_ERR_REMOTE, url, "cannot read '%s': the file went "
+				       "past the listed size (%" PRIu64 " bytes); it changed since it "
+				       "was listed", url, obj->size);
+			goto done;
+		}
+		got += (uint64_t)n;
 		if (fn(ud, chunk, (size_t)n)) {
 			r = ES_ERR_DATA;
 			goto done;

@@ -382,6 +382,58 @@ START_TEST(get_precondition_failed_is_final)
 }
 END_TEST
 
+START_TEST(get_refuses_a_body_past_the_listed_size)
+{
+	/* the object was listed with 10 bytes; the body goes on (no
+	 * Content-Length): nothing past byte 10 is delivered, and the
+	 * failure is final (a server that does this once does it again) */
+	static const struct step steps[] = {
+		{ .status = 200, .body = "0123456789ABCDEF" },
+		{ .status = 200, .body = "0123456789" },
+	};
+	struct fixture f;
+
+	fixture_init(&f, steps, 2, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': the body went "
+			 "past the listed size (10 bytes); the object changed since it was "
+			 "listed, or the server is broken");
+	ck_assert_uint_le(f.got.len, 10);
+	ck_assert_uint_eq(f.sc.sent, 1);
+	ck_assert_uint_eq(slept, 0);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(get_refuses_a_reply_announced_past_the_listed_size)
+{
+	static const struct step whole[] = {
+		{ .status = 200, .content_length = "1000000", .body = "0123456789" },
+	};
+	static const struct step resumed[] = {
+		{ .status = 200, .content_length = "10", .body = "0123", .error = HTTP_E_RECV },
+		{ .status = 206, .content_range = "bytes 4-99/100", .body = "456789",
+		  .want_range = "bytes=4-" },
+	};
+	struct fixture f;
+
+	/* refused on its headers: not a byte of it is taken */
+	fixture_init(&f, whole, 1, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot read 's3://bkt/in/k': the reply "
+			 "announces 1000000 bytes, more than the listed size (10 bytes); the "
+			 "object changed since it was listed, or the server is broken");
+	ck_assert_uint_eq(f.got.len, 0);
+	fixture_release(&f);
+	/* a resumed reply whose Content-Range says the object is larger */
+	fixture_init(&f, resumed, 2, 5);
+	ck_assert_int_eq(get(&f, NULL), ES_ERR_REMOTE);
+	ck_assert_ptr_nonnull(strstr(store_last_error(&f.st), "announces 100 bytes"));
+	ck_assert_str_eq(f.got.data, "0123");
+	fixture_release(&f);
+}
+END_TEST
+
 /* --- deadlines ---------------------------------------------------------- */
 
 START_TEST(object_deadline_bounds_retries_and_waits)
@@ -573,6 +625,52 @@ START_TEST(list_refusals)
 	ck_assert_str_eq(store_last_error(&f.st), "cannot list 's3://bkt/in/': invalid reply: "
 			 "not a page");
 	ck_assert_uint_eq(l.count, 0);
+	store_list_release(&l);
+	fixture_release(&f);
+}
+END_TEST
+
+START_TEST(list_bounds)
+{
+	/* a fresh marker every page: stopped at max_list_pages, the pages
+	 * after it never asked for */
+	static const struct step endless[] = {
+		{ .status = 200, .body = "|m1" },
+		{ .status = 200, .body = "in/a:1|m2" },
+		{ .status = 200, .body = "|m3" },
+		{ .status = 200, .body = "|m4" },
+	};
+	static const struct step many[] = {
+		{ .status = 200, .body = "in/a:1 in/b:1|m1" },
+		{ .status = 200, .body = "in/c:1 in/d:1|m2" },
+		{ .status = 200, .body = "in/e:1" },
+	};
+	struct fixture f;
+	store_list l = { 0 };
+
+	fixture_init(&f, endless, 4, 5);
+	f.st.loc.max_list_pages = 3;
+	ck_assert_int_eq(objhttp_list(&f.h, &fake_lister, &l), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "'s3://bkt/in/': the listing passed 3 pages "
+			 "(max_list_pages); raise max_list_pages or narrow the prefix");
+	ck_assert_uint_eq(f.sc.sent, 3);
+	store_list_release(&l);
+	fixture_release(&f);
+	/* keys: stopped at the page that passed max_list_keys */
+	fixture_init(&f, many, 3, 5);
+	f.st.loc.max_list_keys = 3;
+	ck_assert_int_eq(objhttp_list(&f.h, &fake_lister, &l), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "'s3://bkt/in/': the listing passed 3 objects "
+			 "(max_list_keys); raise max_list_keys or narrow the prefix");
+	ck_assert_uint_eq(f.sc.sent, 2);
+	store_list_release(&l);
+	fixture_release(&f);
+	/* exactly at both bounds: a listing */
+	fixture_init(&f, many, 3, 5);
+	f.st.loc.max_list_keys = 5;
+	f.st.loc.max_list_pages = 3;
+	ck_assert_int_eq(objhttp_list(&f.h, &fake_lister, &l), ES_OK);
+	ck_assert_uint_eq(l.count, 5);
 	store_list_release(&l);
 	fixture_release(&f);
 }
@@ -973,6 +1071,8 @@ Suite *objhttp_suite(void)
 	tcase_add_test(tc, get_refuses_a_206_without_content_range);
 	tcase_add_test(tc, get_stopped_by_the_reader_logs_nothing);
 	tcase_add_test(tc, get_precondition_failed_is_final);
+	tcase_add_test(tc, get_refuses_a_body_past_the_listed_size);
+	tcase_add_test(tc, get_refuses_a_reply_announced_past_the_listed_size);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("deadlines");
 	tcase_add_test(tc, object_deadline_bounds_retries_and_waits);
@@ -982,6 +1082,7 @@ Suite *objhttp_suite(void)
 	tc = tcase_create("list");
 	tcase_add_test(tc, list_pages_and_what_is_kept);
 	tcase_add_test(tc, list_refusals);
+	tcase_add_test(tc, list_bounds);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("run");
 	tcase_add_test(tc, retries_until_the_attempts_run_out);

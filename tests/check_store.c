@@ -159,9 +159,10 @@ static int refuse(void *ud, const char *p, size_t n)
 	return 1;
 }
 
-static es_result get_key(store *s, const char *key, const char *etag, buf *out)
+/* A get of key as listed with that size and etag ("": none). */
+static es_result get_key(store *s, const char *key, uint64_t size, const char *etag, buf *out)
 {
-	store_object o = { (char *)(uintptr_t)key, 0, 0, (char *)(uintptr_t)etag };
+	store_object o = { (char *)(uintptr_t)key, size, 0, (char *)(uintptr_t)etag };
 
 	return store_get(s, &o, collect, out);
 }
@@ -619,12 +620,106 @@ START_TEST(get_streams_exact_bytes)
 	/* a callback that refuses stops the read with ES_ERR_DATA */
 	ck_assert_int_eq(store_get(s, find_obj(&l, "big.bin"), refuse, NULL), ES_ERR_DATA);
 	/* without an etag there is nothing to compare */
-	ck_assert_int_eq(get_key(s, "big.bin", "", &out), ES_OK);
+	ck_assert_int_eq(get_key(s, "big.bin", n, "", &out), ES_OK);
 	ck_assert_uint_eq(out.len, n);
 	buf_release(&out);
 	store_list_release(&l);
 	store_free(s);
 	free(data);
+	cleanup_tmpdir();
+}
+END_TEST
+
+/* A file that has more bytes than the listing gave (one still being
+ * appended to) fails, and nothing past the listed size is delivered. */
+START_TEST(get_stops_past_the_listed_size)
+{
+	store *s;
+	size_t n = 600 * 1024 + 7;
+	char *data = xmalloc(n), *p;
+	buf out = BUF_INIT;
+
+	make_tmpdir();
+	memset(data, 'x', n);
+	p = tpath("root/growing");
+	write_bytes(p, data, n);
+	free(p);
+	s = open_store_at("root/");
+	ck_assert_int_eq(get_key(s, "growing", n - 1, "", &out), ES_ERR_REMOTE);
+	ck_assert_uint_le(out.len, n - 1);
+	ck_assert_ptr_nonnull(strstr(store_last_error(s), "/root/growing': the file went past the "
+				     "listed size (614406 bytes)"));
+	buf_reset(&out);
+	ck_assert_int_eq(get_key(s, "growing", 1000, "", &out), ES_ERR_REMOTE);
+	ck_assert_uint_le(out.len, 1000);
+	buf_reset(&out);
+	ck_assert_int_eq(get_key(s, "growing", n, "", &out), ES_OK);
+	ck_assert_uint_eq(out.len, n);
+	buf_release(&out);
+	store_free(s);
+	free(data);
+	cleanup_tmpdir();
+}
+END_TEST
+
+/* A store on root/ whose listings are bounded. */
+static store *open_bounded(uint64_t max_keys, uint64_t max_pages)
+{
+	char *url = xasprintf("file://%s/root/", tmpdir);
+	location loc;
+	buf err = BUF_INIT;
+	store *s = NULL;
+
+	ck_assert_int_eq(location_parse(url, NULL, &loc, &err), ES_OK);
+	loc.max_list_keys = max_keys;
+	loc.max_list_pages = max_pages;
+	ck_assert_int_eq(store_open(&loc, &s), ES_OK);
+	location_release(&loc);
+	buf_release(&err);
+	free(url);
+	return s;
+}
+
+START_TEST(list_is_bounded)
+{
+	store *s;
+	store_list l = { NULL, 0, 0 };
+
+	make_tmpdir();
+	/* 5 files in 3 directories (the root, d1, d1/d2) */
+	write_rel("root/a", "1");
+	write_rel("root/b", "1");
+	write_rel("root/d1/c", "1");
+	write_rel("root/d1/d2/e", "1");
+	write_rel("root/d1/d2/f", "1");
+	/* exactly at the bounds: fine */
+	s = open_bounded(5, 3);
+	ck_assert_int_eq(store_list_objects(s, &l), ES_OK);
+	ck_assert_uint_eq(l.count, 5);
+	store_list_release(&l);
+	store_free(s);
+	/* one object too many */
+	s = open_bounded(4, 3);
+	ck_assert_int_eq(store_list_objects(s, &l), ES_ERR_REMOTE);
+	ck_assert_uint_le(l.count, 5);
+	ck_assert_ptr_nonnull(strstr(store_last_error(s), "/root/': the listing passed 4 objects "
+				     "(max_list_keys); raise max_list_keys or narrow the prefix"));
+	store_list_release(&l);
+	store_free(s);
+	/* one directory too many */
+	s = open_bounded(5, 2);
+	ck_assert_int_eq(store_list_objects(s, &l), ES_ERR_REMOTE);
+	ck_assert_ptr_nonnull(strstr(store_last_error(s), "/root/': the listing passed 2 pages "
+				     "(max_list_pages: here, directories); raise max_list_pages or "
+				     "narrow the prefix"));
+	store_list_release(&l);
+	store_free(s);
+	/* 0: the defaults */
+	s = open_bounded(0, 0);
+	ck_assert_int_eq(store_list_objects(s, &l), ES_OK);
+	ck_assert_uint_eq(l.count, 5);
+	store_list_release(&l);
+	store_free(s);
 	cleanup_tmpdir();
 }
 END_TEST
@@ -674,9 +769,9 @@ START_TEST(get_fails_on_change_or_absence)
 	o.etag = xstrdup("x");
 	ck_assert_int_ne(store_get(s, &o, collect, &out), ES_OK);
 	store_object_release(&o);
-	ck_assert_int_ne(get_key(s, "absent", "", &out), ES_OK);
+	ck_assert_int_ne(get_key(s, "absent", 100, "", &out), ES_OK);
 	/* an unsafe key is refused */
-	ck_assert_int_ne(get_key(s, "../root/f1", "", &out), ES_OK);
+	ck_assert_int_ne(get_key(s, "../root/f1", 100, "", &out), ES_OK);
 	ck_assert_uint_eq(out.len, 0);
 	store_list_release(&l);
 	store_free(s);
@@ -819,11 +914,11 @@ START_TEST(symlinked_components_refused)
 	}
 	s = open_store_at("root/");
 	/* get through a symlinked directory, or of a symlink leaf */
-	ck_assert_int_ne(get_key(s, "sl/f", "", &out), ES_OK);
+	ck_assert_int_ne(get_key(s, "sl/f", 100, "", &out), ES_OK);
 	ck_assert_uint_eq(out.len, 0);
-	ck_assert_int_ne(get_key(s, "ok/leaf", "", &out), ES_OK);
+	ck_assert_int_ne(get_key(s, "ok/leaf", 100, "", &out), ES_OK);
 	ck_assert_uint_eq(out.len, 0);
-	ck_assert_int_eq(get_key(s, "ok/g", "", &out), ES_OK);
+	ck_assert_int_eq(get_key(s, "ok/g", 5, "", &out), ES_OK);
 	ck_assert_uint_eq(out.len, 5);
 	/* put through a symlinked directory writes nothing outside */
 	src = local_file("src", "x\n", 2);
@@ -853,6 +948,8 @@ Suite *store_suite(void)
 	tcase_add_test(tc, list_skips_symlinks_and_temps);
 	tcase_add_test(tc, list_missing_root_fails);
 	tcase_add_test(tc, get_streams_exact_bytes);
+	tcase_add_test(tc, get_stops_past_the_listed_size);
+	tcase_add_test(tc, list_is_bounded);
 	tcase_add_test(tc, get_fails_on_change_or_absence);
 	tcase_add_test(tc, put_creates_replaces_refuses);
 	tcase_add_test(tc, odd_key_round_trip);
