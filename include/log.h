@@ -59,7 +59,8 @@ void log_forget_secrets(void);
  * value of every secret-bearing parameter named above with "***".  Used by
  * log_vmsg() on every message and by store_fail() on the message it keeps
  * for the run summary and the state, so that what is kept is what was
- * logged.  Thread-safe.
+ * logged.  b's bytes may be replaced by new ones (the old are wiped);
+ * a cap on b is not kept.  Thread-safe.
  */
 void log_redact(buf *b);
 
