@@ -70,6 +70,8 @@ typedef struct config {
 	uint64_t max_quarantine_per_file;
 	uint64_t max_quarantine_per_run;
 	int64_t run_timeout_ms;          /* files not started by then wait */
+	int64_t object_timeout_ms;       /* one object's transfer (also in every
+					    location) */
 } config;
 
 /* Decompressed bytes a file may reach whatever its ratio. */

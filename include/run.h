@@ -91,17 +91,24 @@ typedef struct run_summary {
 void run_summary_init(run_summary *s, const config *cfg, const plan *p);
 void run_summary_release(run_summary *s);
 
+/* How a plan is executed. */
+typedef struct run_exec_options {
+	bool part;              /* p is a pending part: its quarantine is not
+				   written again */
+	unsigned jobs;          /* compression threads (0: in this thread) */
+	progress *prog;         /* the progress line, or NULL */
+	int64_t deadline_ms;    /* run_timeout: no file is begun after it */
+} run_exec_options;
+
 /* outcomes: one byte per plan file; on entry the journaled outcomes of an
  * interrupted run ('o', 'f', 'p', 'd') or 0, on return one of them for
  * every file reached.  A subscriber whose destination fails is that
- * subscriber's failure (sum->subs[a].error), not the run's.  jobs: compression threads (0: compress in this thread).
- * prog: the progress line, or NULL; it is erased before this returns.
+ * subscriber's failure (sum->subs[a].error), not the run's.  The progress
+ * line is erased before this returns.
  * Returns ES_OK when every output was put (some files may have failed: see
  * sum), else the failure (nothing may be committed). */
-#define RUN_PART 1u   /* p is a pending part: its quarantine is not written again */
-
-es_result run_execute(const config *cfg, state_store *ss, const plan *p, unsigned flags,
-		      unsigned jobs, progress *prog, char *outcomes, run_summary *sum);
+es_result run_execute(const config *cfg, state_store *ss, const plan *p,
+		      const run_exec_options *opt, char *outcomes, run_summary *sum);
 /* Record the run in st and save it (a replay records nothing), then
  * clear the plan journal and the spool.  Subscribers whose destination
  * failed (sum->subs[].error) get nothing marked done: their part of the

@@ -33,8 +33,8 @@
 
 typedef struct runner_options {
 	const plan_options *popt;   /* what the new plan selects */
-	unsigned jobs;
-	progress *prog;             /* or NULL */
+	run_exec_options exec;      /* jobs, progress and the run's deadline
+				       (run_timeout after its start) */
 } runner_options;
 
 /*

@@ -371,12 +371,18 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		goto out;
 	}
 	{
-		runner_options ro = { &o.popt, o.jobs, NULL };
+		runner_options ro = { &o.popt, { false, o.jobs, NULL, 0 } };
+		int64_t start = time_now_ms();
 
 		/* -q turns the automatic progress line off, not a forced one */
 		prog = progress_new(o.progress == PROGRESS_AUTO && !log_enabled(LOG_INFO)
 				    ? PROGRESS_NEVER : o.progress, STDERR_FILENO);
-		ro.prog = prog;
+		ro.exec.prog = prog;
+		/* no file is begun after run_timeout; what was read is still
+		 * delivered, each transfer within object_timeout, and no
+		 * request goes on past both */
+		ro.exec.deadline_ms = start + cfg->run_timeout_ms;
+		http_set_deadline(start + cfg->run_timeout_ms + cfg->object_timeout_ms);
 		r = runner_run(cfg, ss, st, &ro, &sum, &planned);
 		have_sum = true;
 		(void)planned;

@@ -783,6 +783,7 @@ static void parse_limits(struct ctx *c, const cJSON *root, config *cfg)
 		 LOCATION_DEFAULT_MAX_LIST_PAGES, &pages);
 	get_timeout(c, root, "object_timeout", 1000, "a second",
 		    LOCATION_DEFAULT_OBJECT_TIMEOUT_MS, &object_ms);
+	cfg->object_timeout_ms = object_ms;
 	get_timeout(c, root, "run_timeout", 1000, "a second", DEFAULT_RUN_TIMEOUT_MS,
 		    &cfg->run_timeout_ms);
 	for (size_t i = 0; i < cfg->ndirect; i++) {

@@ -15,6 +15,7 @@
 #include "run.h"
 #include "event.h"
 #include "gz.h"
+#include "http.h"
 #include "log.h"
 #include "ndjson.h"
 #include "progress.h"
@@ -582,6 +583,13 @@ static es_result file_failed(struct run_ctx *c, size_t i, char *outcomes)
 	char outcome = c->f_outcome ? c->f_outcome : 'f';
 	es_result r;
 
+	if (outcome == 'f' && http_deadline_passed()) {
+		/* cut by the run's deadline, not the file's fault */
+		outcome = 'd';
+		snprintf(c->f_reason, sizeof(c->f_reason), "run_timeout passed while it was "
+			 "read");
+	}
+
 	if (outcome == 'd')
 		log_msg(LOG_WARNING, c->url, "'%s' waits for the next run: %s", c->url,
 			c->f_reason);
@@ -916,14 +924,13 @@ done:
 	return r;
 }
 
-es_result run_execute(const config *cfg, state_store *ss, const plan *p, unsigned flags,
-		      unsigned jobs, progress *prog, char *outcomes, run_summary *sum)
+es_result run_execute(const config *cfg, state_store *ss, const plan *p,
+		      const run_exec_options *opt, char *outcomes, run_summary *sum)
 {
 	struct run_exec x = {
-		.cfg = cfg, .ss = ss, .p = p, .jobs = jobs, .prog = prog, .sum = sum,
+		.cfg = cfg, .ss = ss, .p = p, .jobs = opt->jobs, .prog = opt->prog, .sum = sum,
 		.outcomes = outcomes, .defer_from = SIZE_MAX, .last_journaled = SIZE_MAX,
-		.deadline_ms = time_now_ms() + cfg->run_timeout_ms,
-		.part = flags & RUN_PART,
+		.deadline_ms = opt->deadline_ms, .part = opt->part,
 	};
 	bool restart = false, verify_first = false;
 	es_result r;

@@ -86,7 +86,7 @@ static es_result finish_interrupted(const config *cfg, state_store *ss, state_da
 	sum = xcalloc(1, sizeof(*sum));
 	run_summary_init(sum, jcfg, &p);
 	*resumed = sum;
-	r = run_execute(jcfg, ss, &p, 0, opt->jobs, opt->prog, outcomes, sum);
+	r = run_execute(jcfg, ss, &p, &opt->exec, outcomes, sum);
 	if (r == ES_OK)
 		r = run_commit(jcfg, ss, st, &p, sum, outcomes);
 	if (r != ES_OK)
@@ -157,10 +157,30 @@ static es_result finish_part(const config *cfg, state_store *ss, state_data *st,
 	/* every file of a part was read when its run was executed */
 	outcomes = xcalloc(p.nfiles + 1, 1);
 	memset(outcomes, 'o', p.nfiles);
-	r = run_execute(jcfg, ss, &p, RUN_PART, opt->jobs, opt->prog, outcomes, sum);
+	{
+		run_exec_options eo = opt->exec;
+
+		eo.part = true;
+		r = run_execute(jcfg, ss, &p, &eo, outcomes, sum);
+	}
 	if (r == ES_OK) {
 		r = run_commit_part(jcfg, ss, st, &p, sum);
 	} else {
+		/* it failed as a whole: a failure of each of its subscribers */
+		const pending_part *pp = NULL;
+
+		for (size_t i = 0; i < st->nparts; i++)
+			if (!strcmp(st->parts[i].run_id, run_id))
+				pp = &st->parts[i];
+		for (size_t k = 0; pp && k < pp->nsubs; k++) {
+			ssize_t a = config_additional_index(jcfg, pp->subs[k]);
+
+			if (a >= 0 && !sum->subs[a].error) {
+				sum->subs[a].error = xstrdup(es_result_name(r));
+				sum->subs[a].status = r;
+				sum->subs[a].served = true;
+			}
+		}
 		sum->status = "failed";
 		r = part_failed(ss, st, run_id, es_result_name(r));
 	}
@@ -269,7 +289,7 @@ es_result runner_run(const config *cfg, state_store *ss, state_data *st,
 		goto attach;
 	}
 	outcomes = xcalloc(p.nfiles + 1, 1);
-	r = run_execute(cfg, ss, &p, 0, opt->jobs, opt->prog, outcomes, sum);
+	r = run_execute(cfg, ss, &p, &opt->exec, outcomes, sum);
 	if (r == ES_OK)
 		r = run_commit(cfg, ss, st, &p, sum, outcomes);
 	if (r != ES_OK) {

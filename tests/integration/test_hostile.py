@@ -11,7 +11,7 @@ or the state, whatever the server echoes.
                     trickle above it (cut by object_timeout)
   endless listing   a fresh continuation token every page, with or without
                     keys (max_list_pages, max_list_keys)
-  run_timeout       a run whose deadline passes during a drip
+  run_timeout       a run whose deadline passes during a trickle
   echoed secrets    403 replies echoing the request's query and headers,
                     az:// with a SAS token and s3:// with a session token
 
@@ -254,32 +254,39 @@ def test_trickle_is_cut_by_the_object_deadline():
 GIB_100 = 100 << 30
 
 
-def run_deadline_wired():
-    """Whether run.c or cmd_run.c sets the run deadline yet."""
-    for f in ("src/run.c", "src/cmd_run.c"):
-        p = os.path.join(ROOT, f)
-        if os.path.exists(p) and "http_set_deadline" in open(p, encoding="utf-8").read():
-            return True
-    return False
-
-
 @test
-def test_run_timeout_ends_a_drip():
-    """run_timeout (1 minute, its least) passes during a trickle that only
-    object_timeout (30 min) would end: the run ends by the deadline."""
-    if not run_deadline_wired():
-        raise Skip("run_timeout is not passed to http_set_deadline yet (run.c, cmd_run.c)")
+def test_run_timeout_leaves_files_not_begun_to_the_next_run():
+    """run_timeout (2 s) passes during a trickle that object_timeout (8 s)
+    ends: no file is begun after run_timeout (the next file of the hostile
+    source and the file:// source wait for the next run, not failed), the
+    run ends within run_timeout + object_timeout, and the next run, with
+    time enough, reads what waited."""
     name = bucket_name("deadline")
+    later = [event("later-%d" % i, H) for i in range(3)]
     server().add(Bucket(name, prefix="p/", objects={
-        "p/trickle.ndjson.gz": Obj(gz(lines(*hostile_events())), get="drip",
-                                   listed_size=GIB_100, drip_bytes=512, drip_interval=0.1)}))
-    sc, _ = scenario("deadline", [(H, s3_source(name))],
-                     {"object_timeout": "30m", "run_timeout": "1m"})
+        "p/a-trickle.ndjson.gz": Obj(gz(lines(*hostile_events())), get="drip",
+                                     listed_size=GIB_100, drip_bytes=512, drip_interval=0.1),
+        "p/b-later.ndjson.gz": Obj(gz(lines(*later)))}))
+    sc, good = scenario("deadline", [(H, s3_source(name))],
+                        {"object_timeout": "8s", "run_timeout": "2s"})
     try:
-        r = run(sc, "run", "--json", env=base_env(EVSHARE_STALL_TIMEOUT="5"), timeout=150)
-        assert r.rc != 0, "exit status 0 (stderr:\n%s)" % r.err
-        assert "run deadline reached" in r.err, r.err
-        assert r.wall < 60 + 20, "took %.1f s" % r.wall
+        r = run(sc, "run", "--json", env=base_env(EVSHARE_STALL_TIMEOUT="5"), timeout=60)
+        s = summary(r)
+        eq(r.rc, 1, "exit status (stderr:\n%s)" % r.err)
+        assert 7 < r.wall < 2 + 8 + 5, "took %.1f s" % r.wall
+        assert "object deadline reached" in failed_reasons(s).get("a-trickle.ndjson.gz", ""), s
+        eq(s["files"]["deferred"], 2, "files not begun")
+        eq(s["files"]["processed"], 0, "processed")
+        assert "wait for the next run: run_timeout passed" in r.err, r.err
+        eq(sc.output_lines(X), [], "nothing yet")
+        cfg = json.load(open(sc.path("evshare.json")))
+        cfg["run_timeout"] = "10m"
+        sc.write_config(cfg)
+        r = run(sc, "run", "--json", env=base_env(EVSHARE_STALL_TIMEOUT="5"), timeout=60)
+        s = summary(r)
+        eq(r.rc, 1, "the trickle fails again (stderr:\n%s)" % r.err)
+        eq(s["files"]["processed"], 2, "what waited is read")
+        eq(sc.output_lines(X), later + good, "delivered once")
     finally:
         sc.cleanup()
 
