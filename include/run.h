@@ -1,26 +1,38 @@
 /*
  * run.h - execute a plan and commit its results.
  *
- * run_execute() reads the plan's files in order.  A gzip file is read
- * twice: first only decompressed, to verify every member (a remote object
- * is copied to the spool meanwhile, so the second read is local); once it
- * is good its outcome is appended to the plan journal, and the second read
- * streams it through the line splitter; each line is validated (event.h),
- * checked against the tenant guard (its org_id must be the source's), and
- * offered to the filters of the file's subscribers, whose sinks get the
- * matching lines at once.  A file that fails (corrupt gzip, unreadable)
- * therefore forwards nothing and quarantines nothing; a failure after
- * verification can only come from this machine or a source changed in
- * between, and fails the run (nothing is committed).
+ * run_execute() reads the plan's files in order, each in one pass: the
+ * bytes are decompressed, split into lines, each line validated
+ * (event.h), checked against the tenant guard (its org_id must be the
+ * source's) and offered to the filters of the file's subscribers, whose
+ * sinks get the matching lines at once; bad lines go to the quarantine
+ * (quarantine.h).  An object holding a file's lines becomes visible only
+ * once that file was read to its end and its outcome journaled.
+ *
+ * A file fails as a whole: corrupt gzip, unreadable ('f': retried next
+ * run, poisoned after max_attempts), or past a bound on what one file may
+ * cost, max_file_bytes, max_inflate_ratio or max_quarantine_per_file ('p':
+ * poisoned at once).  Its quarantine records are dropped; when some of its
+ * lines had already reached a sink, the attempt is abandoned and the run
+ * starts over without it, checking each gzip file before delivering it
+ * (each restart fails one more file for good, so they end).  Files wait
+ * for the next run ('d', nothing counted against them) once the run's
+ * quarantine passed max_quarantine_per_run, and once run_timeout passed
+ * (files of an interrupted run that must be read again excepted).  After
+ * a file was read, a failure can only come from this machine or a source
+ * changed in between, and fails the run (nothing is committed).
+ *
+ * A subscriber whose destination fails (its sink's putter) fails alone:
+ * its sink stops and takes back what it sent, the others go on, and the
+ * commit keeps its outputs of the run owed (state.h, pending_part).
  *
  * When re-executing an interrupted plan, `outcomes` holds the outcomes
- * journaled before the interruption: files that failed then are failed
- * again without being read, and a file that succeeded then must succeed
- * again (else the run fails: it cannot reproduce what may already have
- * been delivered).
+ * journaled before the interruption: files that failed or waited then are
+ * not read, and a file that succeeded then must succeed again (else the
+ * run fails: it cannot reproduce what may already have been delivered).
  *
  * run_commit() records the results in the state (not for replays) and
- * clears the journal.
+ * clears the journal; run_commit_part() does the same for a pending part.
  *
  * Progress (progress.h) is counted where the summary is: files done,
  * bytes read, events matched; the line is redrawn when due, checked once

@@ -39,14 +39,14 @@ typedef struct runner_options {
 
 /*
  * Steps 1 to 3 under the lock the caller holds.  *sum gets the new run's
- * summary (run_summary_init'ed by the runner; release it), with the
- * interrupted run in sum->resumed, the parts tried in sum->parts and the
- * stuck subscribers in sum->stuck.  *planned tells whether step 3 was
- * reached (else sum is the interrupted run's or empty).  Returns ES_OK, or
- * the failure that stopped the run (nothing of that step committed).
+ * summary (release it), with the interrupted run in sum->resumed, the
+ * parts tried in sum->parts and the stuck subscribers in sum->stuck; when
+ * the interrupted run could not be finished, *sum is its summary.
+ * Returns ES_OK, or the failure that stopped the run (nothing of that
+ * step committed).
  */
 es_result runner_run(const config *cfg, state_store *ss, state_data *st,
-		     const runner_options *opt, run_summary *sum, bool *planned);
+		     const runner_options *opt, run_summary *sum);
 
 /* Which subscribers of cfg have a pending part (per config.additional;
  * NULL when none has). */

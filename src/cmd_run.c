@@ -339,7 +339,7 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 	state_store *ss = NULL;
 	state_data *st = NULL;
 	run_summary sum;
-	bool have_sum = false, writing, want_metrics = false, planned;
+	bool have_sum = false, writing, want_metrics = false;
 	progress *prog = NULL;
 	metrics_run mr;
 	es_result r;
@@ -383,9 +383,8 @@ static es_result do_run(const struct global_opts *g, int argc, char **argv, bool
 		 * request goes on past both */
 		ro.exec.deadline_ms = start + cfg->run_timeout_ms;
 		http_set_deadline(start + cfg->run_timeout_ms + cfg->object_timeout_ms);
-		r = runner_run(cfg, ss, st, &ro, &sum, &planned);
+		r = runner_run(cfg, ss, st, &ro, &sum);
 		have_sum = true;
-		(void)planned;
 		r = finish(&sum, o.json, &mr, r);
 	}
 out:

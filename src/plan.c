@@ -4,27 +4,16 @@
 #include "log.h"
 
 #include <cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 void plan_new_run_id(int64_t now_ms, char out[RUN_ID_MAX])
 {
-	unsigned char rnd[4] = { 0 };
+	unsigned char rnd[4];
 	char t[20], hex[9];
-	size_t got = 0;
 
-	while (got < sizeof(rnd)) {
-		ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			die("getrandom: %s", strerror(errno));
-		got += (size_t)r;
-	}
+	random_bytes(rnd, sizeof(rnd));
 	time_format_compact(now_ms, t);
 	hex_encode(rnd, sizeof(rnd), hex);
 	snprintf(out, RUN_ID_MAX, "%s-%s", t, hex);

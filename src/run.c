@@ -1,16 +1,18 @@
 /*
- * run.c - execute a plan: verify, read, check, filter, deliver; commit.
+ * run.c - execute a plan: read, check, filter, deliver; commit.
  *
- * Each file is read twice when it is gzip: first to verify it (inflate
+ * A first attempt reads each file once, straight into the sinks and the
+ * quarantine; the objects holding a file's lines are made visible only
+ * after its last byte was read and its outcome journaled.  A file that
+ * fails half way (a CRC at its end, a bound passed) has then gone nowhere
+ * but the spool, and when lines of it had reached a sink the attempt
+ * starts over without it, checking each gzip file first this time (inflate
  * only, every member's CRC and length; a remote object is copied to the
- * spool as it goes, so the second read is local and of the same bytes),
- * then, once its good outcome is journaled, to deliver its lines straight
- * into the sinks and the quarantine.  A corrupt file thus fails before
- * anything of it is forwarded, without holding its lines anywhere.  After
- * verification a failure can only come from the environment (the disk,
- * a file:// object replaced in between): it fails the run, which commits
- * nothing and is finished by the next run.  A plain (not gzip) file has
- * nothing to verify; read locally, it is delivered on the first read.
+ * spool as it goes, so the second read is local and of the same bytes).
+ * After a file was read, a failure can only come from the environment (the
+ * disk, a file:// object replaced in between): it fails the run, which
+ * commits nothing and is finished by the next run.  See run.h for the
+ * outcomes of a file and for subscribers whose destination fails.
  */
 #include "run.h"
 #include "event.h"

@@ -240,7 +240,7 @@ static es_result finish_parts(const config *cfg, state_store *ss, state_data *st
 }
 
 es_result runner_run(const config *cfg, state_store *ss, state_data *st,
-		     const runner_options *opt, run_summary *sum, bool *planned)
+		     const runner_options *opt, run_summary *sum)
 {
 	run_summary *resumed = NULL, *parts = NULL;
 	stuck_sub *stuck = NULL;
@@ -252,7 +252,6 @@ es_result runner_run(const config *cfg, state_store *ss, state_data *st,
 	plan p;
 	es_result r;
 
-	*planned = false;
 	memset(&p, 0, sizeof(p));
 	memset(sum, 0, sizeof(*sum));
 	r = finish_interrupted(cfg, ss, st, opt, &resumed);
@@ -273,7 +272,6 @@ es_result runner_run(const config *cfg, state_store *ss, state_data *st,
 		sum->status = "failed";
 		goto attach;
 	}
-	*planned = true;
 	plan_warn_poisoned(cfg, &p);
 	run_summary_init(sum, cfg, &p);
 	sum->resumed = resumed;

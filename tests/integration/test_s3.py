@@ -332,6 +332,61 @@ def owed(sc):
     return [s for part in st.get("pending", []) for s in part["subscribers"]]
 
 
+class OwnBuckets(S3Scenario):
+    """Each subscriber named in bucket_of puts into a bucket of its own."""
+    bucket_of = None
+
+    def config(self):
+        cfg = S3Scenario.config(self)
+        for sub in cfg["additional_subscribers"]:
+            b = (self.bucket_of or {}).get(sub["org_id"])
+            if b:
+                sub["destination"] = self.location("s3://%s/%s" % (b, self.dest_prefix),
+                                                   self.dst_extra)
+        return cfg
+
+
+@test
+def test_destination_bucket_typo_blocks_no_other_partner():
+    """The issue's case: a partner's destination bucket does not exist (404
+    NoSuchBucket).  The other partner is delivered in the same run, the
+    first one's outputs stay owed (the run is committed), and once the
+    config names the right bucket the next run delivers them, each event
+    once, under the first run's keys."""
+    p = peer()
+    base = Scenario("typo")
+    base.direct(A)
+    for i in range(3):
+        base.add_file(A, "f-%d.ndjson.gz" % i,
+                      gz(lines(*[event("typo-%d-%d" % (i, j), A) for j in range(20)])))
+    base.additional(X, [A])
+    base.additional(Y, [A])
+    sc = OwnBuckets(base, p)
+    try:
+        sc.upload()
+        exp = reference.expected(sc.expected_inputs(), sub_tuples(sc))
+        sc.bucket_of = {X: "no-such-bucket-%d" % random.randrange(1 << 30)}
+        s = sc.run_json(check=1)
+        subs = {x["org_id"]: x for x in s["subscribers"]}
+        eq(subs[X]["status"], "failed", "X failed")
+        assert "NoSuchBucket" in subs[X]["error"], subs[X]
+        eq(subs[Y]["status"], "ok", "Y delivered")
+        check_lines(sc, exp, [Y])
+        eq(sc.objects(X), [], "nothing of X")
+        eq(owed(sc), [X], "X's outputs owed")
+        first_run = s["run_id"]
+        # the typo is fixed in the config
+        sc.bucket_of = {}
+        s2 = sc.run_json(check=0)
+        eq([x["run_id"] for x in s2["pending_parts"]], [first_run], "the owed outputs")
+        check_lines(sc, exp, [X, Y])
+        assert all(first_run in k for k, _ in sc.objects(X)), "under the first run's keys"
+        eq(owed(sc), [], "nothing owed")
+        eq(sc.run_json(check=0)["events"]["written"], 0, "nothing twice")
+    finally:
+        sc.cleanup()
+
+
 @test
 def test_wrong_destination_secret_keeps_the_outputs_owed_uploads_nothing():
     """Sources readable, the destination's profile has a wrong secret: the
