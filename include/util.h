@@ -180,6 +180,9 @@ es_result write_file_atomic(const char *path, const void *data, size_t n, unsign
  * following links.  Only for a directory where no other writer of NAME
  * can be at work (the state directory, under its lock). */
 void remove_atomic_leftovers_at(int dirfd, const char *name);
+/* Remove every entry of dirfd whose name is prefix followed by at least
+ * one more byte (leftovers of interrupted writes named after prefix). */
+void remove_prefixed_at(int dirfd, const char *prefix);
 
 /* Read what is left of fd, at most `cap` bytes in all, into b (appended).
  * Returns 0, or -1 with errno (EFBIG when larger than cap). */

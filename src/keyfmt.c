@@ -198,24 +198,14 @@ static uint32_t ks_text(struct ks_nfa *a, uint32_t at, const char *t)
 	return at;
 }
 
-static uint32_t ks_digits(struct ks_nfa *a, uint32_t at, unsigned n)
+/* n bytes, each in one of the ranges ("09af": '0'-'9' or 'a'-'f'). */
+static uint32_t ks_class(struct ks_nfa *a, uint32_t at, unsigned n, const char *ranges)
 {
 	while (n--) {
 		uint32_t next = ks_new(a);
 
-		ks_edge(a, at, '0', '9', next);
-		at = next;
-	}
-	return at;
-}
-
-static uint32_t ks_hex(struct ks_nfa *a, uint32_t at, unsigned n)
-{
-	while (n--) {
-		uint32_t next = ks_new(a);
-
-		ks_edge(a, at, '0', '9', next);
-		ks_edge(a, at, 'a', 'f', next);
+		for (const char *r = ranges; r[0] && r[1]; r += 2)
+			ks_edge(a, at, (unsigned char)r[0], (unsigned char)r[1], next);
 		at = next;
 	}
 	return at;
@@ -259,23 +249,23 @@ static void ks_build(struct ks_nfa *a, const keyfmt_space *sp)
 		case P_TEXT:       at = ks_text(a, at, pc->text); break;
 		case P_SUBSCRIBER: at = ks_text(a, at, sp->subscriber); break;
 		case P_SOURCE:     at = ks_choice(a, at, sp->sources, sp->nsources); break;
-		case P_YYYY:       at = ks_digits(a, at, 4); break;
+		case P_YYYY:       at = ks_class(a, at, 4, "09"); break;
 		case P_MM:
 		case P_DD:
-		case P_HH:         at = ks_digits(a, at, 2); break;
+		case P_HH:         at = ks_class(a, at, 2, "09"); break;
 		case P_RUN_ID:
 			/* 20261127T004612Z-1a2b3c4d */
-			at = ks_digits(a, at, 8);
+			at = ks_class(a, at, 8, "09");
 			at = ks_text(a, at, "T");
-			at = ks_digits(a, at, 6);
+			at = ks_class(a, at, 6, "09");
 			at = ks_text(a, at, "Z-");
-			at = ks_hex(a, at, 8);
+			at = ks_class(a, at, 8, "09af");
 			break;
 		case P_SEQ: {
 			/* six digits, then any more */
 			uint32_t loop;
 
-			at = ks_digits(a, at, 6);
+			at = ks_class(a, at, 6, "09");
 			loop = ks_new(a);
 			ks_edge(a, at, KS_EPS, loop);
 			ks_edge(a, loop, '0', '9', loop);

@@ -329,21 +329,8 @@ static char *temp_prefix(const char *leaf)
 static void remove_stale_temps(int dirfd, const char *leaf)
 {
 	char *prefix = temp_prefix(leaf);
-	size_t plen = strlen(prefix);
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		free(prefix);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, prefix, plen))
-			unlinkat(dirfd, de->d_name, 0);
-	closedir(d);
+	remove_prefixed_at(dirfd, prefix);
 	free(prefix);
 }
 

@@ -745,10 +745,10 @@ es_result write_file_atomic(const char *path, const void *data, size_t n,
 	return r;
 }
 
-void remove_atomic_leftovers_at(int dirfd, const char *name)
+void remove_prefixed_at(int dirfd, const char *prefix)
 {
-	char *prefix = xasprintf("%s.tmp.", name);
 	size_t plen = strlen(prefix);
+	/* a description of its own: a dup would share the directory offset */
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
@@ -756,7 +756,6 @@ void remove_atomic_leftovers_at(int dirfd, const char *name)
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		free(prefix);
 		return;
 	}
 	while ((de = readdir(d)))
@@ -766,6 +765,13 @@ void remove_atomic_leftovers_at(int dirfd, const char *name)
 			unlinkat(dirfd, de->d_name, 0);
 		}
 	closedir(d);
+}
+
+void remove_atomic_leftovers_at(int dirfd, const char *name)
+{
+	char *prefix = xasprintf("%s.tmp.", name);
+
+	remove_prefixed_at(dirfd, prefix);
 	free(prefix);
 }
 

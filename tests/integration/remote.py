@@ -9,10 +9,19 @@ import random
 import re
 import zlib
 
+import harness
 from harness import Scenario, event, gz, lines
 import reference
 from test_core import (sub_tuples, random_events, retried_fixed_then_idle,  # noqa: F401
                        A, X)
+
+
+def owed(sc):
+    """The subscribers the state says a run still owes outputs to (their
+    destination failed; the next run finishes them)."""
+    text = harness.read_state(sc)
+    st = json.loads(text) if text else {}
+    return [s for part in st.get("pending", []) for s in part["subscribers"]]
 
 
 def check_lines(sc, exp, subs, what=""):

@@ -39,7 +39,7 @@ from test_core import (build_main_scenario, sub_tuples, check_summary,  # noqa: 
 del harness.TESTS[_n_core:]      # test_core's own tests are not run here
 from harness import Scenario, event, gz, lines, eq, BIN  # noqa: E402
 import reference  # noqa: E402
-from remote import (check_lines, big_events, without_run_id, fault_scenario,  # noqa: E402
+from remote import (owed, check_lines, big_events, without_run_id, fault_scenario,  # noqa: E402
                     late_crc_scenario, run_late_crc, check_late_crc_output,
                     retried_fixed_then_idle)
 import azclient  # noqa: E402
@@ -347,11 +347,11 @@ def write_secret(sc, name, text, mode=0o600):
 
 
 @test
-def test_wrong_destination_key_commits_nothing_uploads_nothing():
+def test_wrong_destination_key_keeps_the_outputs_owed_uploads_nothing():
     """Sources readable with the environment's key, the destination's
     credentials file holds a wrong key: 77 naming the object, no blob and no
-    uncommitted block, no state commit; fixed, the next run finishes the
-    same plan."""
+    uncommitted block, the run's outputs owed to X; fixed, the next run
+    finishes them under the same keys."""
     p = peer()
     base = Scenario("wrongdest")
     base.direct(A)
@@ -373,12 +373,12 @@ def test_wrong_destination_key_commits_nothing_uploads_nothing():
         assert_no_secret(pr)
         eq(sc.blobs(), [], "nothing uploaded")
         eq(sc.uncommitted_blocks(), {}, "no uncommitted block")
-        assert not state_committed(sc), "state committed"
+        eq(owed(sc), [X], "its outputs are owed")
         write_secret(sc, "dst.conn", "AccountName=%s;AccountKey=%s\n" % (ACCOUNT, KEY))
         pr = sc.run("run", check=0)
-        assert b"interrupted run" in pr.stderr, pr.stderr
+        assert b"still owed" in pr.stderr, pr.stderr
         check_lines(sc, exp, [X])
-        assert state_committed(sc)
+        eq(owed(sc), [], "delivered")
     finally:
         sc.cleanup()
 
@@ -406,7 +406,7 @@ def test_sas_tokens():
         assert "SAS token from AZURE_STORAGE_SAS_TOKEN" in err, err
         assert_no_secret(pr, secrets)
         eq(sc.blobs(), [], "nothing uploaded")
-        assert not state_committed(sc)
+        eq(owed(sc), [X], "its outputs are owed")
         p.reset_stats()
         pr = sc.run("-v", "-v", "run", check=0)
         assert_no_secret(pr, secrets)
@@ -678,7 +678,7 @@ def test_fault_upload_fails_for_good_then_next_run_finishes():
         assert "cannot write 'az://%s/%s/out/" % (ACCOUNT, sc.dst_container) in err, err
         assert "503 ServerBusy" in err and "gave up after 5 attempts" in err, err
         eq(sc.objects(X), [], "nothing uploaded")
-        assert not state_committed(sc), "state committed"
+        eq(owed(sc), [X], "its outputs are owed")
         p.clear_faults()
         sc.run("run", check=0)
         check_lines(sc, exp, [X])
@@ -705,7 +705,7 @@ def test_fault_body_corrupted_in_transit_is_refused_by_its_content_md5():
         assert puts and all(r["status"] == 400 and r["code"] == "Md5Mismatch" for r in puts), puts
         eq(len(puts), 1, "a 400 is not retried")
         eq(sc.objects(X), [], "nothing stored")
-        assert not state_committed(sc), "state committed"
+        eq(owed(sc), [X], "its outputs are owed")
         p.clear_faults()
         p.reset_stats()
         sc.run("run", check=0)
