@@ -39,6 +39,8 @@ uint64_t sketch_name(const char *key, const char *etag);
 
 void sketch_init(sketch *s);
 void sketch_add(sketch *s, uint64_t name);
+/* Do a and b summarise the same set (as far as a sketch can tell)? */
+bool sketch_equal(const sketch *a, const sketch *b);
 
 /* The names now has and before has not (added) and the reverse
  * (removed), at most max of each; false when the difference is too large

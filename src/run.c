@@ -392,8 +392,8 @@ static int on_plain(void *ud, const char *p, size_t n)
 				    "max_file_bytes (%llu bytes)",
 				    (unsigned long long)c->cfg->max_file_bytes);
 	if (c->f_plain > INFLATE_RATIO_FLOOR && c->f_plain / size >= c->cfg->max_inflate_ratio)
-		return fail_file_as(c, 'p', ES_ERR_DATA, "it decompresses to more than "
-				    "max_inflate_ratio (%llu) times its %llu bytes",
+		return fail_file_as(c, 'p', ES_ERR_DATA, "it decompresses to "
+				    "max_inflate_ratio (%llu) times its %llu bytes or more",
 				    (unsigned long long)c->cfg->max_inflate_ratio,
 				    (unsigned long long)c->pf->obj.size);
 	if (c->verifying)
@@ -569,7 +569,9 @@ static es_result file_done(struct run_ctx *c)
 	c->sum->ev_read += c->f_read;
 	c->sum->ev_malformed += c->f_malformed;
 	c->sum->ev_rejected += c->f_rejected;
-	if (c->f_malformed || c->f_rejected)
+	/* (a part's lines were quarantined, and told, when its run was first
+	 * executed) */
+	if ((c->f_malformed || c->f_rejected) && !c->x->part)
 		log_msg(LOG_WARNING, c->url, "'%s': %llu malformed and %llu rejected line(s) "
 			"quarantined in '%s'", c->url, (unsigned long long)c->f_malformed,
 			(unsigned long long)c->f_rejected, c->q.path);

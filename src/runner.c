@@ -239,6 +239,22 @@ static es_result finish_parts(const config *cfg, state_store *ss, state_data *st
 	return r;
 }
 
+/* Did a listed source's objects below the horizon change since the state
+ * last recorded them? */
+static bool below_changed(const config *cfg, const state_data *st, const plan *p)
+{
+	for (size_t s = 0; p->below && s < cfg->ndirect; s++) {
+		const source_state *src;
+
+		if (!p->listed[s])
+			continue;
+		src = state_source((state_data *)st, cfg->direct[s].org_id, false);
+		if (!src || !src->has_below || !sketch_equal(&src->below, &p->below[s]))
+			return true;
+	}
+	return false;
+}
+
 es_result runner_run(const config *cfg, state_store *ss, state_data *st,
 		     const runner_options *opt, run_summary *sum)
 {
@@ -277,7 +293,13 @@ es_result runner_run(const config *cfg, state_store *ss, state_data *st,
 	sum->resumed = resumed;
 	resumed = NULL;
 	if (p.nfiles == 0) {
-		sum->committed = true;   /* nothing was owed */
+		/* nothing was owed; the state is written only when what was
+		 * listed below the horizon changed (so that a late file is told
+		 * once) */
+		if (!p.replay && below_changed(cfg, st, &p))
+			r = run_commit(cfg, ss, st, &p, sum, "");
+		else
+			sum->committed = true;
 		goto attach;
 	}
 	info("run %s: %zu file(s) to read%s", p.run_id, p.nfiles, p.replay ? " (replay)" : "");

@@ -159,9 +159,9 @@ static void putter_leave(void)
 	pthread_mutex_unlock(&putters_mu);
 }
 
-/* An object's key (false: unsafe, or another subscriber's; an error was
- * logged). */
-static bool object_key(sink *s, const sink_object *o, buf *key)
+/* An object's key: ES_ERR_INTERNAL when it came out unsafe, ES_ERR_CONFIG
+ * when another subscriber has it (an error was logged). */
+static es_result object_key(sink *s, const sink_object *o, buf *key)
 {
 	keyfmt_vars v = {
 		.subscriber = s->sub->org_id,
@@ -173,25 +173,25 @@ static bool object_key(sink *s, const sink_object *o, buf *key)
 
 	buf_addstr(key, s->dest->loc.prefix);
 	if (!keyfmt_render(s->sub->key_format, &v, key)) {
-		es_error_url(ES_ERR_INTERNAL, s->dest->loc.url, "key_format of '%s' gave an "
-			     "unsafe key '%s' under '%s'", s->sub->org_id, key->data,
-			     s->dest->loc.url);
-		return false;
+		return store_fail(s->dest, ES_ERR_INTERNAL, s->dest->loc.url, "key_format of "
+				  "'%s' gave an unsafe key '%s' under '%s'", s->sub->org_id,
+				  key->data, s->dest->loc.url);
 	}
 	if (s->keys) {
 		char *url = store_url(s->dest, key->data);
 		const char *other = claim_url(s->keys, url, s->sub->org_id);
 
+		/* the store keeps the message: it is the subscriber's failure */
 		if (other)
-			es_error_url(ES_ERR_CONFIG, url, "'%s' would be an output of both '%s' "
-				     "and '%s' in this run: nothing of it is put for '%s' (two "
-				     "subscribers whose keys can meet; 'evshare check' tells "
-				     "which)", url, other, s->sub->org_id, s->sub->org_id);
+			store_fail(s->dest, ES_ERR_CONFIG, url, "'%s' would be an output of both "
+				   "'%s' and '%s' in this run: nothing of it is put for '%s' "
+				   "(two subscribers whose keys can meet; 'evshare check' "
+				   "tells which)", url, other, s->sub->org_id, s->sub->org_id);
 		free(url);
 		if (other)
-			return false;
+			return ES_ERR_CONFIG;
 	}
-	return true;
+	return ES_OK;
 }
 
 /* Make an object visible (the putter, unlocked). */
@@ -251,8 +251,8 @@ static void *putter_main(void *arg)
 		path = s->objs[i].path;
 		if (!s->objs[i].key) {
 			/* the key needs nothing the pipeline changes */
-			if (!object_key(s, &s->objs[i], &key)) {
-				s->err = ES_ERR_INTERNAL;
+			if ((r = object_key(s, &s->objs[i], &key)) != ES_OK) {
+				s->err = r;
 				buf_release(&key);
 				pthread_cond_broadcast(&s->progress);
 				continue;

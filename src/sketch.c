@@ -71,6 +71,15 @@ void sketch_add(sketch *s, uint64_t name)
 	toggle(s, name, 1);
 }
 
+bool sketch_equal(const sketch *a, const sketch *b)
+{
+	for (size_t i = 0; i < SKETCH_CELLS; i++)
+		if (a->cell[i].count != b->cell[i].count || a->cell[i].ids != b->cell[i].ids ||
+		    a->cell[i].checks != b->cell[i].checks)
+			return false;
+	return true;
+}
+
 bool sketch_diff(const sketch *now, const sketch *before, uint64_t *added, size_t *nadded,
 		 uint64_t *removed, size_t *nremoved, size_t max)
 {

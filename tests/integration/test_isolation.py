@@ -496,9 +496,14 @@ def test_a_late_file_below_the_horizon_is_told_and_counted():
         assert any(w["level"] == "warning" and w["url"].endswith("/late.gz")
                    for w in warnings), p.stderr
         eq(event_ids(sc, "TN-p1", "out"), ["a1", "a2"], "not read")
-        # told once: the next run has seen it
+        # told once: the next run has seen it, and so has an idle one
         s3 = sc.run_json(check=0)
         eq(s3["files"]["late"], 0, "not told again")
+        sc.add_file("TN-a", "late2.gz", gz(lines(event("late2", "TN-a"))), age_s=900)
+        s4 = sc.run_json(check=0)
+        eq((s4["files"]["planned"], s4["files"]["late"]), (0, 1), "told by an idle run")
+        s5 = sc.run_json(check=0)
+        eq(s5["files"]["late"], 0, "once")
     finally:
         sc.cleanup()
 
