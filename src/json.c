@@ -132,7 +132,9 @@ static bool scan_string(struct scanner *s)
 	for (;;) {
 #ifdef __SSE2__
 		/* sixteen bytes at a time: as signed bytes, both control
-		 * characters and bytes >= 0x80 are below 0x20 */
+		 * characters and bytes >= 0x80 are below 0x20; the first
+		 * byte found is taken as it is (the loops below would only
+		 * look at it again) */
 		{
 			const __m128i quote = _mm_set1_epi8('"');
 			const __m128i bslash = _mm_set1_epi8('\\');
@@ -147,7 +149,7 @@ static bool scan_string(struct scanner *s)
 
 				if (bits) {
 					p += __builtin_ctz((unsigned)bits);
-					break;
+					goto attention;
 				}
 				p += 16;
 			}
@@ -164,6 +166,9 @@ static bool scan_string(struct scanner *s)
 		}
 		while (p < end && !str_special[*p])
 			p++;
+#ifdef __SSE2__
+attention:
+#endif
 		if (p >= end)
 			return fail(s, p, "unterminated string");
 		if (*p == '"') {
