@@ -95,9 +95,10 @@ typedef struct json_member {
  * a 64-bit filter of them says it may repeat one; an object with an
  * escaped key is compared pairwise when it closes, and one of more than
  * 16 keys has its keys decoded and sorted then, so no input costs
- * quadratic time.  The first error the scan meets is the one told: a
- * repeated key at its second occurrence or, at the latest, where its
- * object closes; a control character at the end of its key.
+ * quadratic time.  A text that is not JSON gets its JSON error, as from
+ * json_parse(), wherever the key errors are; otherwise the first key error
+ * the scan found is told: a repeated key is found at its second
+ * occurrence or, at the latest, where its object closes.
  *
  * On such an error kc->error_path names the key at fault, as a JSONPath:
  * the path of its object, then the key, as ".name" when it is a plain
@@ -125,6 +126,8 @@ struct json_sortkey;
 
 typedef struct json_keycheck {
 	char error_path[JSON_PATH_MAX];  /* after a key error: the key's path */
+	const char *key_error;        /* the first key error found, */
+	size_t key_error_offset;      /* told once the text is known to be JSON */
 	struct json_keyslot *keys;    /* keys of the open objects, in order */
 	size_t nkeys, keys_alloc;
 	struct json_level *levels;    /* per open container: start, keys, filter */

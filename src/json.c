@@ -146,6 +146,8 @@ static bool fail(struct scanner *s, const unsigned char *at, const char *reason)
 {
 	s->err->offset = (size_t)(at - s->start);
 	s->err->reason = reason;
+	if (s->kc)
+		s->kc->error_path[0] = '\0';   /* not a key error after all */
 	return false;
 }
 
@@ -545,15 +547,20 @@ static void key_path(const struct scanner *s, unsigned depth, json_value key, ch
 	out[len + lastlen] = '\0';
 }
 
-/* Fail at `at` for the key key[0..n) of the object open at depth. */
-static bool fail_key(struct scanner *s, unsigned depth, const unsigned char *key, size_t n,
-		     const unsigned char *at, const char *reason)
+/* An error at `at` in the key key[0..n) of the object open at depth.  The
+ * first one is kept, with its path, and told once the whole text is known
+ * to be JSON: a text that is not gets its JSON error, as from json_parse. */
+static void key_error(struct scanner *s, unsigned depth, const unsigned char *key, size_t n,
+		      const unsigned char *at, const char *reason)
 {
+	json_keycheck *kc = s->kc;
 	json_value k = { (const char *)key, n, JSON_STRING };
 
-	fail(s, at, reason);
-	key_path(s, depth, k, s->kc->error_path);
-	return false;
+	if (kc->key_error)
+		return;
+	kc->key_error = reason;
+	kc->key_error_offset = (size_t)(at - s->start);
+	key_path(s, depth, k, kc->error_path);
 }
 
 /* --- the key checks ---------------------------------------------------- */
@@ -681,9 +688,10 @@ static void open_level(json_keycheck *kc, unsigned depth, const unsigned char *o
 	lv->escaped = false;
 }
 
-/* A key of the object open at depth (s->p at its quote): scanned, refused
- * if it has a control character or, when that is cheap to know now,
- * repeats an earlier key; kept for the object's end. */
+/* A key of the object open at depth (s->p at its quote): scanned, found
+ * wrong if it has a control character or, when that is cheap to know now,
+ * repeats an earlier key; kept for the object's end.  False if it is not
+ * a JSON string. */
 static bool scan_checked_key(struct scanner *s, unsigned depth)
 {
 	json_keycheck *kc = s->kc;
@@ -695,8 +703,7 @@ static bool scan_checked_key(struct scanner *s, unsigned depth)
 	if (!scan_string_as(s, true, &escaped, &ctrl))
 		return false;
 	if (ctrl)
-		return fail_key(s, depth, key, (size_t)(s->p - key), ctrl,
-				"control character in key");
+		key_error(s, depth, key, (size_t)(s->p - key), ctrl, "control character in key");
 	if (kc->nkeys == kc->keys_alloc)
 		kc->keys = xgrow(kc->keys, kc->nkeys + 1, &kc->keys_alloc, sizeof(*kc->keys));
 	k = &kc->keys[kc->nkeys++];
@@ -712,16 +719,16 @@ static bool scan_checked_key(struct scanner *s, unsigned depth)
 
 			if ((lv->filter & bit) &&
 			    find_repeat_pairwise(kc, lv->base, kc->nkeys - 1))
-				return fail_key(s, depth, key, k->n, key, "duplicate key");
+				key_error(s, depth, key, k->n, key, "duplicate key");
 			lv->filter |= bit;
 		}
 	}
 	return true;
 }
 
-/* The object open at depth closes: refuse a repeated key not refused yet,
- * forget its keys. */
-static bool close_object(struct scanner *s, unsigned depth)
+/* The object open at depth closes: a repeated key not found yet is found
+ * now; its keys are forgotten. */
+static void close_object(struct scanner *s, unsigned depth)
 {
 	json_keycheck *kc = s->kc;
 	const struct json_level *lv = &kc->levels[depth - 1];
@@ -733,10 +740,9 @@ static bool close_object(struct scanner *s, unsigned depth)
 	else if (lv->escaped && n > 1)
 		dup = find_repeat_pairwise(kc, lv->base, lv->base + 1);
 	if (dup)
-		return fail_key(s, depth, (const unsigned char *)dup->p, dup->n,
-				(const unsigned char *)dup->p, "duplicate key");
+		key_error(s, depth, (const unsigned char *)dup->p, dup->n,
+			  (const unsigned char *)dup->p, "duplicate key");
 	kc->nkeys = lv->base;
-	return true;
 }
 
 /* --- the scanner --------------------------------------------------------- */
@@ -846,6 +852,7 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 	s.stack = stack;
 	if (kc) {
 		kc->nkeys = 0;
+		kc->key_error = NULL;
 		kc->error_path[0] = '\0';
 	}
 	if (max_depth > MAX_DEPTH_LIMIT)
@@ -925,8 +932,8 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 			continue;
 		}
 		if (*s.p == (stack[depth - 1] == '{' ? '}' : ']')) {
-			if (kc && stack[depth - 1] == '{' && !close_object(&s, depth))
-				return false;
+			if (kc && stack[depth - 1] == '{')
+				close_object(&s, depth);
 			s.p++;
 			depth--;
 			continue;
@@ -936,6 +943,11 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 	}
 	if (s.p != s.end)
 		return fail(&s, s.p, "unexpected data after the value");
+	if (kc && kc->key_error) {
+		err->offset = kc->key_error_offset;
+		err->reason = kc->key_error;
+		return false;
+	}
 	out->p = (const char *)vstart;
 	out->type = 0;
 	{

@@ -540,6 +540,10 @@ START_TEST(control_character_keys)
 	expect_extra_ok(",\"\\u00a0\":1,\"\xc2\xa0x\":2,\"\\u00e9\":3,\"~\":4");
 	/* a raw control character below 0x20 is invalid JSON */
 	expect_extra_err(",\"x\ty\":1", "$", "invalid JSON at byte 102: control character in string");
+	/* and invalid JSON is told as such, whatever key errors come before */
+	expect_extra_err(",\"k\\u0000\":1,", "$", "invalid JSON at byte 112: expected a string key");
+	expect_extra_err(",\"org_id\":\"TN-b\",\"x\":\"y\":1", "$",
+			 "invalid JSON at byte 123: expected ',' or '}'");
 }
 END_TEST
 

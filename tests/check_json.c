@@ -1106,6 +1106,35 @@ START_TEST(keys_duplicates)
 }
 END_TEST
 
+/* A text that is not JSON gets its JSON error, whatever key errors come
+ * before; of two key errors, the first found is told. */
+START_TEST(keys_syntax_errors_first)
+{
+	static const struct { const char *t; size_t off; const char *reason; } cases[] = {
+		{ "{\"a\":1,\"a\":2", 12, "unexpected end of input" },
+		{ "{\"a\":1,\"a\":2,}", 13, "expected a string key" },
+		{ "{\"k\\u0000\":1} x", 14, "unexpected data after the value" },
+		{ "{\"d\":{\"v\":1,\"v\":2},\"x\":[1,]}", 26, "expected a value" },
+		{ "{\"org_id\":\"a\",\"org_id\":\"b\",\"t\":\"x\":1}", 34, "expected ',' or '}'" },
+		{ "{\"a\\u0001\":1,\"b\":\"\xff\"}", 18, "invalid UTF-8" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_error e = { 0, NULL };
+		const char *t = cases[i].t;
+
+		ck_assert_msg(!checked_n(t, strlen(t), &e), "%s accepted", t);
+		ck_assert_msg(!strcmp(e.reason, cases[i].reason) && e.offset == cases[i].off,
+			      "%s: %s at %zu", t, e.reason, e.offset);
+		ck_assert_msg(!strcmp(shared_kc.error_path, ""), "%s: path %s", t,
+			      shared_kc.error_path);
+	}
+	KEY_BAD("{\"a\\u0001\":1,\"b\":1,\"b\":2}", 3, CTRL, "$['a\\u0001']");
+	KEY_BAD("{\"b\":1,\"b\":2,\"a\\u0001\":1}", 7, DUP, "$.b");
+	KEY_BAD("{\"o\":{\"b\":1,\"b\":2},\"a\\u0001\":1}", 12, DUP, "$.o.b");
+}
+END_TEST
+
 /* A large object (more than 16 keys: decoded and sorted), of n keys k000,
  * k001, ... and then `tail` (a member, or ""), inside `prefix` ... `suffix`. */
 static char *large_object(const char *prefix, unsigned n, const char *tail, const char *suffix)
@@ -1344,6 +1373,7 @@ START_TEST(keys_checked_members_and_reuse)
 		/* an error in between leaves nothing behind */
 		ck_assert(!json_parse_members_checked("{\"q\":{\"r\":1,\"r\":1", 17, 16, &v2, m2, 8,
 						      &n2, &kc, &e));
+		ck_assert_str_eq(kc.error_path, "");
 		ck_assert(!json_parse_members_checked("{\"q\":{\"r\":1,\"r\":1}}", 19, 16, &v2, m2,
 						      8, &n2, &kc, &e));
 		ck_assert_str_eq(kc.error_path, "$.q.r");
@@ -1397,6 +1427,7 @@ Suite *json_suite(void)
 	tcase_add_test(keys, keys_control_characters);
 	tcase_add_test(keys, keys_control_code_points);
 	tcase_add_test(keys, keys_duplicates);
+	tcase_add_test(keys, keys_syntax_errors_first);
 	tcase_add_test(keys, keys_large_objects);
 	tcase_add_test(keys, keys_every_repeat_position);
 	tcase_add_test(keys, keys_long_paths);
