@@ -772,14 +772,15 @@ static void record_member(struct recorder *rec, const unsigned char *val_end)
 /* A member's key and its ':' in the object open at depth (s->p at the key,
  * left at the value); checked with the key checks, recorded when rec is given
  * (the root object's members). */
-static bool scan_key(struct scanner *s, struct recorder *rec, unsigned depth,
-		     const char *expected)
+static inline __attribute__((always_inline)) bool
+scan_key(struct scanner *s, json_keycheck *kc, struct recorder *rec, unsigned depth,
+	 const char *expected)
 {
 	const unsigned char *key = s->p;
 
 	if (s->p >= s->end || *s->p != '"')
 		return fail(s, s->p, expected);
-	if (s->kc ? !scan_checked_key(s, depth) : !scan_string(s))
+	if (kc ? !scan_checked_key(s, depth) : !scan_string(s))
 		return false;
 	if (rec) {
 		rec->key = key;
@@ -796,26 +797,27 @@ static bool scan_key(struct scanner *s, struct recorder *rec, unsigned depth,
 }
 
 static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
-			struct recorder *rec, json_keycheck *kc, bool raw_bytes,
-			json_error *err);
+			struct recorder *rec, bool raw_bytes, json_error *err);
+static bool parse_checked(const char *text, size_t n, unsigned max_depth, json_value *out,
+			  struct recorder *rec, json_keycheck *kc, json_error *err);
 
 bool json_parse(const char *text, size_t n, unsigned max_depth, json_value *out,
 		json_error *err)
 {
-	return parse_value(text, n, max_depth, out, NULL, NULL, false, err);
+	return parse_value(text, n, max_depth, out, NULL, false, err);
 }
 
 bool json_parse_bytes(const char *text, size_t n, unsigned max_depth, json_value *out,
 		      json_error *err)
 {
-	return parse_value(text, n, max_depth, out, NULL, NULL, true, err);
+	return parse_value(text, n, max_depth, out, NULL, true, err);
 }
 
 bool json_parse_members(const char *text, size_t n, unsigned max_depth, json_value *out,
 			json_member *members, size_t max, size_t *nmembers, json_error *err)
 {
 	struct recorder rec = { members, max, 0, NULL, NULL, NULL };
-	bool ok = parse_value(text, n, max_depth, out, &rec, NULL, false, err);
+	bool ok = parse_value(text, n, max_depth, out, &rec, false, err);
 
 	*nmembers = ok && out->type == JSON_OBJECT ? rec.n : 0;
 	return ok;
@@ -826,15 +828,15 @@ bool json_parse_members_checked(const char *text, size_t n, unsigned max_depth,
 				size_t *nmembers, json_keycheck *kc, json_error *err)
 {
 	struct recorder rec = { members, max, 0, NULL, NULL, NULL };
-	bool ok = parse_value(text, n, max_depth, out, &rec, kc, false, err);
+	bool ok = parse_checked(text, n, max_depth, out, &rec, kc, err);
 
 	*nmembers = ok && out->type == JSON_OBJECT ? rec.n : 0;
 	return ok;
 }
 
-static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
-			struct recorder *rec, json_keycheck *kc, bool raw_bytes,
-			json_error *err)
+static inline __attribute__((always_inline)) bool
+parse_value_as(const char *text, size_t n, unsigned max_depth, json_value *out,
+	       struct recorder *rec, json_keycheck *kc, bool raw_bytes, json_error *err)
 {
 	/* stack[i]: '{' or '[' of the open container at depth i+1 */
 	unsigned char stack[MAX_DEPTH_LIMIT];
@@ -883,7 +885,7 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 				if (kc)
 					open_level(kc, depth, open);
 				if (*open == '{' &&
-				    !scan_key(&s, depth == 1 ? rec : NULL, depth,
+				    !scan_key(&s, kc, depth == 1 ? rec : NULL, depth,
 					      "expected a string key or '}'"))
 					return false;
 				continue;
@@ -926,7 +928,7 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 			s.p++;
 			skip_ws(&s);
 			if (stack[depth - 1] == '{' &&
-			    !scan_key(&s, depth == 1 ? rec : NULL, depth, "expected a string key"))
+			    !scan_key(&s, kc, depth == 1 ? rec : NULL, depth, "expected a string key"))
 				return false;
 			need_value = true;
 			continue;
@@ -969,6 +971,20 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 	default:  out->type = JSON_NUMBER; break;
 	}
 	return true;
+}
+
+/* The scanner without key checks, and with them (two copies of one loop:
+ * the checks cost nothing when they are off). */
+static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
+			struct recorder *rec, bool raw_bytes, json_error *err)
+{
+	return parse_value_as(text, n, max_depth, out, rec, NULL, raw_bytes, err);
+}
+
+static bool parse_checked(const char *text, size_t n, unsigned max_depth, json_value *out,
+			  struct recorder *rec, json_keycheck *kc, json_error *err)
+{
+	return parse_value_as(text, n, max_depth, out, rec, kc, false, err);
 }
 
 /* --- access to validated values ------------------------------------- */
