@@ -73,7 +73,7 @@ static int read_hex4(const unsigned char *p)
 }
 
 /* Length of a valid UTF-8 multibyte sequence at p, or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
 	size_t n = (size_t)(end - p);
 	unsigned char c = p[0];
@@ -318,7 +318,7 @@ static bool is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static bool scan_number(struct scanner *s)
+static inline __attribute__((always_inline)) bool scan_number(struct scanner *s)
 {
 	const unsigned char *p = s->p, *end = s->end;
 
@@ -352,7 +352,7 @@ static bool scan_number(struct scanner *s)
 	return true;
 }
 
-static bool scan_literal(struct scanner *s, const char *lit, size_t n)
+static inline bool scan_literal(struct scanner *s, const char *lit, size_t n)
 {
 	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
 		return fail(s, s->p, "invalid literal");
@@ -754,7 +754,7 @@ struct recorder {
 	const unsigned char *key, *key_end, *val;
 };
 
-static void record_member(struct recorder *rec, const unsigned char *val_end)
+static inline void record_member(struct recorder *rec, const unsigned char *val_end)
 {
 	if (rec->n < rec->max) {
 		json_member *m = &rec->m[rec->n];
@@ -974,7 +974,9 @@ parse_value_as(const char *text, size_t n, unsigned max_depth, json_value *out,
 }
 
 /* The scanner without key checks, and with them (two copies of one loop:
- * the checks cost nothing when they are off). */
+ * the checks cost nothing when they are off; the helpers the loop calls
+ * for every value are inline, which two copies no longer make them by
+ * themselves). */
 static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
 			struct recorder *rec, bool raw_bytes, json_error *err)
 {
