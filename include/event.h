@@ -3,9 +3,12 @@
  *
  * A line is an event when it is valid UTF-8, one JSON object, with string
  * event_id, org_id, domain, event_type, timestamp and an integer
- * schema_version (a JSON integer literal: no fraction, no exponent), and
- * no repeated key at its top level (a repeated "org_id" would let two
- * readers see two tenants).  Other fields are optional and untouched.
+ * schema_version (a JSON integer literal: no fraction, no exponent).  No
+ * object in it, at any depth, may repeat a key or have a key with a
+ * control character (json.h, "Key checks"): a repeated "org_id", or an
+ * "org_id\u0000" that C readers see as "org_id", would let two readers see
+ * two tenants, and a repeated key under "data" two values for a filter.
+ * Other fields are optional and untouched.
  *
  * Decoded values: event_id and org_id are decoded (escapes resolved) into
  * the parser's scratch space, so comparisons use values, not spellings.
@@ -32,15 +35,14 @@ typedef struct event {
 } event;
 
 typedef struct event_error {
-	char path[64];              /* JSON path at fault, "$" for the line */
+	char path[JSON_PATH_MAX];   /* JSON path at fault, "$" for the line */
 	char reason[160];           /* lowercase, no full stop */
 } event_error;
 
 typedef struct event_parser {
 	unsigned max_depth;
 	buf scratch;                /* decoded event_id and org_id */
-	json_value *keys;           /* top-level keys, for the duplicate check */
-	size_t nkeys, keys_alloc;
+	json_keycheck keycheck;     /* the scanner's scratch for the key checks */
 	json_member *members;       /* top-level members, recorded by the parser */
 	size_t members_alloc;
 } event_parser;

@@ -12,6 +12,14 @@
  * rejected, because they cannot be decoded to UTF-8.  Raw bytes must be
  * valid UTF-8 everywhere.
  *
+ * Events get stricter keys (json_parse_members_checked): no key may repeat
+ * in its object or contain a control character, in every object at every
+ * depth (see "Key checks" below).  json_parse(), json_parse_bytes() and
+ * json_parse_members() do not check keys: the configuration has its own
+ * duplicate check with its own messages (config.c), the state files' keys
+ * are file names, which may hold any byte, and the filter is tested on
+ * events with repeated keys too.
+ *
  * A json_value points into the caller's text; it owns nothing and is valid
  * as long as that text is.
  */
@@ -65,13 +73,89 @@ typedef struct json_member {
 	json_value value;
 } json_member;
 
+/*
+ * Key checks.  json_parse_members_checked() refuses, in every object at
+ * every depth (values are not concerned):
+ *
+ *   - a key that repeats an earlier key of the same object, compared
+ *     decoded ("a" and "\u0061" are one key): reason "duplicate key", the
+ *     offset of the second one.  Readers disagree on which value such a
+ *     key has (the first, the last, either), so a filter or the tenant
+ *     guard could see another value than a consumer.  The same key in two
+ *     different objects, or at two depths, is fine.
+ *
+ *   - a key containing a control character: U+0000-U+001F (as an escape:
+ *     raw, they are not JSON anyway), U+007F or U+0080-U+009F (escaped, or
+ *     raw: 7F, C2 80-C2 9F): reason "control character in key", the offset
+ *     of the character.  C strings end at U+0000 ("org_id\u0000" is
+ *     "org_id" to cJSON) and terminals act on the others.
+ *
+ * The whole document is checked in the same single pass, with no
+ * recursion.  A key is compared with its object's earlier keys only when
+ * a 64-bit filter of them says it may repeat one; an object with an
+ * escaped key is compared pairwise when it closes, and one of more than
+ * 16 keys has its keys decoded and sorted then, so no input costs
+ * quadratic time.  A text that is not JSON gets its JSON error, as from
+ * json_parse(), wherever the key errors are; otherwise the first key error
+ * the scan found is told: a repeated key is found at its second
+ * occurrence or, at the latest, where its object closes.
+ *
+ * On such an error kc->error_path names the key at fault, as a JSONPath:
+ * the path of its object, then the key, as ".name" when it is a plain
+ * identifier ([A-Za-z_][A-Za-z0-9_]*), else as "['...']" with \', \\, \b,
+ * \f, \n, \r, \t and \u00xx for the other control characters (never
+ * raw).  Array elements are "[index]": "$.data.items[2]['a\u0085']".  A
+ * path longer than JSON_PATH_MAX - 1 keeps its first steps and the key,
+ * joined by ".." ("$.data..visibility"); a key too long for that alone is
+ * cut and ends with "...']".  After any other error, and after success,
+ * error_path is "".
+ *
+ * The scanner keeps the keys of the objects still open in a json_keycheck,
+ * scratch memory owned by the caller: json_keycheck_init() it once, pass
+ * it to any number of calls (it grows to the largest document seen and is
+ * reused: nothing is allocated per call once it is large enough), then
+ * json_keycheck_release() it.  Between calls it holds only error_path; one
+ * json_keycheck serves one call at a time (one per thread).
+ */
+struct json_keyslot;
+struct json_level;
+struct json_sortkey;
+
+/* Room for a JSON path in an error, NUL included. */
+#define JSON_PATH_MAX 64
+
+typedef struct json_keycheck {
+	char error_path[JSON_PATH_MAX];  /* after a key error: the key's path */
+	const char *key_error;        /* the first key error found, */
+	size_t key_error_offset;      /* told once the text is known to be JSON */
+	struct json_keyslot *keys;    /* keys of the open objects, in order */
+	size_t nkeys, keys_alloc;
+	struct json_level *levels;    /* per open container: start, keys, filter */
+	size_t levels_alloc;
+	struct json_sortkey *sorted;  /* a large object's keys, for sorting */
+	size_t sorted_alloc;
+	char *decoded;                /* and their decoded text */
+	size_t decoded_alloc;
+} json_keycheck;
+
+void json_keycheck_init(json_keycheck *kc);
+/* Free what kc holds; it may be initialised again.  NULL is fine. */
+void json_keycheck_release(json_keycheck *kc);
+
 /* json_parse(), and when the value is an object, its top-level members in
  * order, recorded during the same pass: the first `max` go to members[],
  * and *nmembers tells how many there are in all (more than max: the rest
- * were not stored).  *nmembers is 0 for anything but an object. */
+ * were not stored).  *nmembers is 0 for anything but an object.  Keys are
+ * not checked (the filter tests and tools use it on any JSON). */
 bool json_parse_members(const char *p, size_t n, unsigned max_depth,
 			json_value *out, json_member *members, size_t max,
 			size_t *nmembers, json_error *err);
+
+/* json_parse_members() with the key checks above, in the same single
+ * pass: the event path (event.c).  kc is the caller's scratch. */
+bool json_parse_members_checked(const char *p, size_t n, unsigned max_depth,
+				json_value *out, json_member *members, size_t max,
+				size_t *nmembers, json_keycheck *kc, json_error *err);
 
 /* The name of a type: "string", "number", "object", ... */
 const char *json_type_name(json_type t);

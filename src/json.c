@@ -2,13 +2,17 @@
  * json.c - strict JSON validation and allocation-free access.
  *
  * The validator is a loop over the bytes with an explicit stack of open
- * containers (no recursion, so no input can exhaust the C stack).  The
- * accessors rely on validity: they skip values by counting brackets
- * outside strings.
+ * containers (no recursion, so no input can exhaust the C stack).  With
+ * key checks (json_parse_members_checked) it also keeps, in the caller's
+ * json_keycheck, where each open container starts and the keys of the
+ * open objects: each object's keys are compared when it closes, and an
+ * error's path is rebuilt from them.  The accessors rely on validity: they
+ * skip values by counting brackets outside strings.
  */
 #include "json.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +22,8 @@
 
 #define MAX_DEPTH_LIMIT 1024
 
-/* Character classes for the string fast path: 1 = needs attention. */
+/* Character classes for the string fast path: 1 = needs attention in
+ * any string, 2 = in a key only (DEL, a control character in keys). */
 static const unsigned char str_special[256] = {
 	/* control characters */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -28,7 +33,7 @@ static const unsigned char str_special[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,   /* '\\' */
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,   /* DEL: keys only */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* >= 0x80 */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -68,7 +73,7 @@ static int read_hex4(const unsigned char *p)
 }
 
 /* Length of a valid UTF-8 multibyte sequence at p, or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
 	size_t n = (size_t)(end - p);
 	unsigned char c = p[0];
@@ -93,16 +98,56 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 	return 0;
 }
 
+/* The key checks' scratch (json_keycheck, owned by the caller). */
+struct json_keyslot {
+	const char *p;        /* a key of an open object: its text, quotes included */
+	size_t n;
+	uint64_t tag;         /* KEY_ESCAPED, else a digest of its text (key_tag) */
+};
+
+struct json_level {
+	const unsigned char *open;   /* the container's '{' or '[' */
+	size_t base;                 /* objects: its first key in keys[], */
+	uint64_t filter;             /* the bits of its keys' tags, */
+	bool escaped;                /* and whether one has an escape */
+};
+
+struct json_sortkey {
+	const char *p;        /* a decoded key of a large object */
+	size_t n;
+	size_t slot;          /* its index in keys[] */
+};
+
+void json_keycheck_init(json_keycheck *kc)
+{
+	memset(kc, 0, sizeof(*kc));
+}
+
+void json_keycheck_release(json_keycheck *kc)
+{
+	if (!kc)
+		return;
+	free(kc->keys);
+	free(kc->levels);
+	free(kc->sorted);
+	free(kc->decoded);
+	json_keycheck_init(kc);
+}
+
 struct scanner {
 	const unsigned char *start, *p, *end;
 	json_error *err;
 	bool raw_bytes;      /* bytes >= 0x80 in strings need not be UTF-8 */
+	json_keycheck *kc;   /* keys are checked (json_parse_members_checked) */
+	const unsigned char *stack;  /* '{' or '[' of each open container */
 };
 
 static bool fail(struct scanner *s, const unsigned char *at, const char *reason)
 {
 	s->err->offset = (size_t)(at - s->start);
 	s->err->reason = reason;
+	if (s->kc)
+		s->kc->error_path[0] = '\0';   /* not a key error after all */
 	return false;
 }
 
@@ -113,41 +158,68 @@ static void skip_ws(struct scanner *s)
 		s->p++;
 }
 
-/* s->p at the opening quote; on success s->p just past the closing one. */
 /* Does any byte of x need attention in a string: '"', '\\', a control
- * character or a byte >= 0x80?  (Classic SWAR tests; exact.) */
-static inline uint64_t swar_special(uint64_t x)
+ * character or a byte >= 0x80 (and DEL in a key)?  (Classic SWAR tests:
+ * exact about whether there is one, not about where.) */
+static inline uint64_t swar_special(uint64_t x, bool key)
 {
 	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
 	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	uint64_t r = ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) |
+		     (x & highs);
 
-	return ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x) |
-	       (x & highs);
+	if (key) {
+		uint64_t d = x ^ (ones * 0x7f);
+
+		r |= (d - ones) & ~d;
+	}
+	return r;
 }
 
-static bool scan_string(struct scanner *s)
+/* Is the code point a control character in a key: C0, DEL or C1? */
+static inline bool key_control(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/* A string, s->p at the opening quote; on success s->p just past the
+ * closing one.  For a key (key is a constant: the compiler makes two
+ * functions of this one), *escaped tells whether it has an escape and
+ * *ctrl points at its first control character (escaped or raw), or is
+ * NULL; the string is still scanned to its end. */
+static inline __attribute__((always_inline)) bool
+scan_string_as(struct scanner *s, bool key, bool *escaped, const unsigned char **ctrl)
 {
 	const unsigned char *p = s->p + 1, *end = s->end;
+	const unsigned char mask = key ? 3 : 1;   /* classes of str_special */
 
+	*escaped = false;
+	*ctrl = NULL;
 	for (;;) {
 #ifdef __SSE2__
 		/* sixteen bytes at a time: as signed bytes, both control
-		 * characters and bytes >= 0x80 are below 0x20 */
+		 * characters and bytes >= 0x80 are below 0x20; the first
+		 * byte found is taken as it is (the loops below would only
+		 * look at it again) */
 		{
 			const __m128i quote = _mm_set1_epi8('"');
 			const __m128i bslash = _mm_set1_epi8('\\');
 			const __m128i space = _mm_set1_epi8(0x20);
+			const __m128i del = _mm_set1_epi8(0x7f);
 
 			while (end - p >= 16) {
 				__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 				__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
 								      _mm_cmpeq_epi8(x, bslash)),
 							 _mm_cmplt_epi8(x, space));
-				int bits = _mm_movemask_epi8(m);
+				int bits;
 
+				if (key)
+					m = _mm_or_si128(m, _mm_cmpeq_epi8(x, del));
+				bits = _mm_movemask_epi8(m);
 				if (bits) {
 					p += __builtin_ctz((unsigned)bits);
-					break;
+					goto attention;
 				}
 				p += 16;
 			}
@@ -158,12 +230,15 @@ static bool scan_string(struct scanner *s)
 			uint64_t x;
 
 			memcpy(&x, p, 8);
-			if (swar_special(x) & 0x8080808080808080ULL)
+			if (swar_special(x, key) & 0x8080808080808080ULL)
 				break;
 			p += 8;
 		}
-		while (p < end && !str_special[*p])
+		while (p < end && !(str_special[*p] & mask))
 			p++;
+#ifdef __SSE2__
+attention:
+#endif
 		if (p >= end)
 			return fail(s, p, "unterminated string");
 		if (*p == '"') {
@@ -175,9 +250,15 @@ static bool scan_string(struct scanner *s)
 
 			if (p + 1 >= end)
 				return fail(s, p, "unterminated string");
+			if (key)
+				*escaped = true;
 			switch (p[1]) {
-			case '"': case '\\': case '/': case 'b':
-			case 'f': case 'n': case 'r': case 't':
+			case 'b': case 'f': case 'n': case 'r': case 't':
+				if (key && !*ctrl)
+					*ctrl = p;
+				p += 2;
+				continue;
+			case '"': case '\\': case '/':
 				p += 2;
 				continue;
 			case 'u':
@@ -187,6 +268,8 @@ static bool scan_string(struct scanner *s)
 			}
 			if (end - p < 6 || (u = read_hex4(p + 2)) < 0)
 				return fail(s, p, "invalid \\u escape in string");
+			if (key && key_control((unsigned)u) && !*ctrl)
+				*ctrl = p;
 			p += 6;
 			if (u >= 0xdc00 && u <= 0xdfff)
 				return fail(s, p - 6, "lone low surrogate in string");
@@ -203,14 +286,31 @@ static bool scan_string(struct scanner *s)
 		}
 		if (*p < 0x20)
 			return fail(s, p, "control character in string");
+		if (key && *p == 0x7f) {
+			if (!*ctrl)
+				*ctrl = p;
+			p++;
+			continue;
+		}
 		{
 			size_t k = utf8_len(p, end);
 
 			if (!k && !s->raw_bytes)
 				return fail(s, p, "invalid UTF-8");
+			/* C1 controls: U+0080-U+009F are C2 80-C2 9F */
+			if (key && k == 2 && p[0] == 0xc2 && p[1] < 0xa0 && !*ctrl)
+				*ctrl = p;
 			p += k ? k : 1;
 		}
 	}
+}
+
+static bool scan_string(struct scanner *s)
+{
+	bool escaped;
+	const unsigned char *ctrl;
+
+	return scan_string_as(s, false, &escaped, &ctrl);
 }
 
 static bool is_digit(unsigned char c)
@@ -218,7 +318,7 @@ static bool is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static bool scan_number(struct scanner *s)
+static inline __attribute__((always_inline)) bool scan_number(struct scanner *s)
 {
 	const unsigned char *p = s->p, *end = s->end;
 
@@ -252,7 +352,7 @@ static bool scan_number(struct scanner *s)
 	return true;
 }
 
-static bool scan_literal(struct scanner *s, const char *lit, size_t n)
+static inline bool scan_literal(struct scanner *s, const char *lit, size_t n)
 {
 	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
 		return fail(s, s->p, "invalid literal");
@@ -273,6 +373,380 @@ static json_type type_of(unsigned char c)
 	}
 }
 
+/* --- the path of a key at fault -------------------------------------- */
+
+#define PATH_ROOM (JSON_PATH_MAX - 1)   /* characters, without the NUL */
+
+static bool is_name(const unsigned char *d, size_t m)
+{
+	if (!m || !((d[0] >= 'a' && d[0] <= 'z') || (d[0] >= 'A' && d[0] <= 'Z') ||
+		    d[0] == '_'))
+		return false;
+	for (size_t i = 1; i < m; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		      (d[i] >= '0' && d[i] <= '9') || d[i] == '_'))
+			return false;
+	return true;
+}
+
+/* One character of a key (decoded, d[0..m), valid UTF-8) as it is shown
+ * between quotes in a path: into piece (at most 6 bytes); returns the
+ * bytes shown and sets *used to the bytes of d it stands for. */
+static size_t path_char(const unsigned char *d, size_t m, char *piece, size_t *used)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c = d[0];
+	unsigned cp;
+
+	*used = 1;
+	switch (c) {
+	case '\'': case '\\':
+		piece[0] = '\\';
+		piece[1] = (char)c;
+		return 2;
+	case '\b': piece[0] = '\\'; piece[1] = 'b'; return 2;
+	case '\f': piece[0] = '\\'; piece[1] = 'f'; return 2;
+	case '\n': piece[0] = '\\'; piece[1] = 'n'; return 2;
+	case '\r': piece[0] = '\\'; piece[1] = 'r'; return 2;
+	case '\t': piece[0] = '\\'; piece[1] = 't'; return 2;
+	}
+	if (c < 0x80 && !key_control(c)) {
+		piece[0] = (char)c;
+		return 1;
+	}
+	if (c == 0xc2 && m >= 2 && d[1] < 0xa0) {
+		cp = d[1];   /* C2 80-9F: U+0080-U+009F */
+		*used = 2;
+	} else if (c < 0x80) {
+		cp = c;
+	} else {
+		size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+
+		*used = k < m ? k : m;
+		memcpy(piece, d, *used);
+		return *used;
+	}
+	piece[0] = '\\';
+	piece[1] = 'u';
+	piece[2] = '0';
+	piece[3] = '0';
+	piece[4] = hex[cp >> 4];
+	piece[5] = hex[cp & 15];
+	return 6;
+}
+
+/* A key as a step of a path, into out[0..cap): ".name" for an identifier,
+ * else "['...']".  Returns its length; 0 when it does not fit, unless cut
+ * is set: then as much of it as fits, ended by "...']" (cap >= 8). */
+static size_t path_key(json_value key, char *out, size_t cap, bool cut)
+{
+	char small[128], piece[8];
+	char *dec = key.n <= sizeof(small) ? small : xmalloc(key.n);
+	const unsigned char *d = (const unsigned char *)dec;
+	size_t m = json_string_decode(key, dec);
+	size_t o = 0, o_cut = 0, i = 0;
+
+	if (is_name(d, m) && m + 1 <= cap) {
+		out[0] = '.';
+		memcpy(out + 1, d, m);
+		o = m + 1;
+		goto done;
+	}
+	if (cap < 4) {
+		o = 0;
+		goto done;
+	}
+	out[o++] = '[';
+	out[o++] = '\'';
+	o_cut = o;
+	while (i < m) {
+		size_t used, pn = path_char(d + i, m - i, piece, &used);
+
+		if (o + pn + 2 > cap) {
+			if (!cut) {
+				o = 0;
+				goto done;
+			}
+			memcpy(out + o_cut, "...", 3);
+			o = o_cut + 3;
+			break;
+		}
+		memcpy(out + o, piece, pn);
+		o += pn;
+		i += used;
+		if (o + 5 <= cap)   /* "...']" still fits after it */
+			o_cut = o;
+	}
+	out[o++] = '\'';
+	out[o++] = ']';
+done:
+	if (dec != small)
+		free(dec);
+	return o;
+}
+
+/* The step from the open container at depth i to the one at depth i + 1
+ * (both open): its key in an object, its index in an array.  Into
+ * out[0..cap); returns the length, 0 if it does not fit. */
+static size_t path_step(const struct scanner *s, unsigned i, char *out, size_t cap)
+{
+	const json_keycheck *kc = s->kc;
+	const struct json_level *parent = &kc->levels[i - 1], *child = &kc->levels[i];
+	json_iter it;
+	json_value el;
+	size_t index = 0;
+	int n;
+
+	if (s->stack[i - 1] == '{') {
+		/* the last key of the parent when the child opened */
+		const struct json_keyslot *k = &kc->keys[child->base - 1];
+		json_value key = { k->p, k->n, JSON_STRING };
+
+		return path_key(key, out, cap, false);
+	}
+	/* the elements before the child were validated: count them */
+	it.p = (const char *)parent->open + 1;
+	it.end = (const char *)child->open;
+	while (json_iter_element(&it, &el))
+		index++;
+	n = snprintf(out, cap, "[%zu]", index);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* The JSON path of a key of the object open at `depth` into out
+ * (JSON_PATH_MAX bytes): the steps from the root, then the key; when they
+ * do not all fit, the first steps that do, "..", and the key. */
+static void key_path(const struct scanner *s, unsigned depth, json_value key, char *out)
+{
+	char last[JSON_PATH_MAX], step[JSON_PATH_MAX];
+	size_t lastlen = path_key(key, last, PATH_ROOM - 3, true);   /* "$.." + last fits */
+	/* ".." before ".name" is "." + last; before "['...']" it is ".." */
+	size_t dots = last[0] == '.' ? 1 : 2;
+	size_t len = 1, keep = 1;
+	bool whole = true;
+
+	out[0] = '$';
+	for (unsigned i = 1; i < depth; i++) {
+		size_t n = path_step(s, i, step, sizeof(step));
+
+		if (!n || len + n + lastlen > PATH_ROOM) {
+			whole = false;
+			break;
+		}
+		memcpy(out + len, step, n);
+		len += n;
+		if (len + dots + lastlen <= PATH_ROOM)
+			keep = len;
+	}
+	if (!whole) {
+		len = keep;
+		memcpy(out + len, "..", dots);
+		len += dots;
+	}
+	memcpy(out + len, last, lastlen);
+	out[len + lastlen] = '\0';
+}
+
+/* An error at `at` in the key key[0..n) of the object open at depth.  The
+ * first one is kept, with its path, and told once the whole text is known
+ * to be JSON: a text that is not gets its JSON error, as from json_parse. */
+static void key_error(struct scanner *s, unsigned depth, const unsigned char *key, size_t n,
+		      const unsigned char *at, const char *reason)
+{
+	json_keycheck *kc = s->kc;
+	json_value k = { (const char *)key, n, JSON_STRING };
+
+	if (kc->key_error)
+		return;
+	kc->key_error = reason;
+	kc->key_error_offset = (size_t)(at - s->start);
+	key_path(s, depth, k, kc->error_path);
+}
+
+/* --- the key checks ---------------------------------------------------- */
+
+/*
+ * Each open object has a 64-bit filter of the keys it has had: a key
+ * whose bit is not yet set is new, and only a key whose bit is set is
+ * compared with the object's earlier keys, so a typical object costs a
+ * few instructions per key.  That holds for keys without escapes, up to
+ * SMALL_OBJECT of them; an object with an escaped key has its keys
+ * compared pairwise when it closes (escapes are rare), and one with more
+ * keys has them decoded and sorted then.
+ */
+#define SMALL_OBJECT 16
+
+/* The tag of a key with a backslash escape: keys_equal() decodes it. */
+#define KEY_ESCAPED UINT64_MAX
+
+/* A digest of an unescaped key's text k[0..n) (quotes included, n >= 2):
+ * its length and a few of its bytes.  Equal texts have equal tags. */
+static inline uint64_t key_tag(const unsigned char *k, size_t n)
+{
+	return (uint64_t)n << 24 ^ (uint64_t)k[1] << 16 ^ (uint64_t)k[n - 2] << 8 ^
+	       (uint64_t)k[n / 2];
+}
+
+/* The bit of a tag in an object's filter (multiplicative hashing). */
+static inline uint64_t tag_bit(uint64_t tag)
+{
+	return 1ULL << ((tag * 0x9e3779b97f4a7c15ULL) >> 58);
+}
+
+/* Do two keys, one of them at least with an escape, decode to the same
+ * string? */
+static bool keys_equal_decoded(const struct json_keyslot *a, const struct json_keyslot *b)
+{
+	char small[128];
+	char *tmp;
+	size_t n;
+	bool eq;
+
+	tmp = a->n <= sizeof(small) ? small : xmalloc(a->n);
+	n = json_string_decode((json_value){ a->p, a->n, JSON_STRING }, tmp);
+	eq = json_string_equals((json_value){ b->p, b->n, JSON_STRING }, tmp, n);
+	if (tmp != small)
+		free(tmp);
+	return eq;
+}
+
+/* Do two keys decode to the same string?  Without escapes the text is the
+ * value, and unequal tags mean unequal texts. */
+static bool keys_equal(const struct json_keyslot *a, const struct json_keyslot *b)
+{
+	if (a->tag != KEY_ESCAPED && b->tag != KEY_ESCAPED)
+		return a->tag == b->tag && a->n == b->n && !memcmp(a->p, b->p, a->n);
+	return keys_equal_decoded(a, b);
+}
+
+static int cmp_sortkey(const void *x, const void *y)
+{
+	const struct json_sortkey *a = x, *b = y;
+	size_t n = a->n < b->n ? a->n : b->n;
+	int c = memcmp(a->p, b->p, n);
+
+	if (c)
+		return c;
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	return (a->slot > b->slot) - (a->slot < b->slot);
+}
+
+/* The keys keys[base..nkeys) of one object, more than SMALL_OBJECT:
+ * decoded and sorted, a key that repeats an earlier one (the later of the
+ * two), or NULL. */
+static const struct json_keyslot *find_repeat_sorted(json_keycheck *kc, size_t base)
+{
+	const struct json_keyslot *k = kc->keys + base;
+	size_t n = kc->nkeys - base, total = 0, off = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += k[i].n;
+	kc->decoded = xgrow(kc->decoded, total, &kc->decoded_alloc, 1);
+	kc->sorted = xgrow(kc->sorted, n, &kc->sorted_alloc, sizeof(*kc->sorted));
+	for (size_t i = 0; i < n; i++) {
+		struct json_sortkey *d = &kc->sorted[i];
+
+		d->p = kc->decoded + off;
+		d->n = json_string_decode((json_value){ k[i].p, k[i].n, JSON_STRING },
+					  kc->decoded + off);
+		d->slot = base + i;
+		off += d->n;
+	}
+	qsort(kc->sorted, n, sizeof(*kc->sorted), cmp_sortkey);
+	for (size_t i = 1; i < n; i++) {
+		const struct json_sortkey *a = &kc->sorted[i - 1], *b = &kc->sorted[i];
+
+		if (a->n == b->n && !memcmp(a->p, b->p, a->n))
+			return &kc->keys[b->slot];   /* sorted by slot within equals */
+	}
+	return NULL;
+}
+
+/* The keys keys[from..nkeys) of the object whose keys start at base, each
+ * compared with the ones before it: the first that repeats one, or NULL. */
+static const struct json_keyslot *find_repeat_pairwise(const json_keycheck *kc, size_t base,
+						       size_t from)
+{
+	for (size_t i = from; i < kc->nkeys; i++)
+		for (size_t j = base; j < i; j++)
+			if (keys_equal(&kc->keys[i], &kc->keys[j]))
+				return &kc->keys[i];
+	return NULL;
+}
+
+static void open_level(json_keycheck *kc, unsigned depth, const unsigned char *open)
+{
+	struct json_level *lv;
+
+	if (depth > kc->levels_alloc)
+		kc->levels = xgrow(kc->levels, depth, &kc->levels_alloc, sizeof(*kc->levels));
+	lv = &kc->levels[depth - 1];
+	lv->open = open;
+	lv->base = kc->nkeys;
+	lv->filter = 0;
+	lv->escaped = false;
+}
+
+/* A key of the object open at depth (s->p at its quote): scanned, found
+ * wrong if it has a control character or, when that is cheap to know now,
+ * repeats an earlier key; kept for the object's end.  False if it is not
+ * a JSON string. */
+static bool scan_checked_key(struct scanner *s, unsigned depth)
+{
+	json_keycheck *kc = s->kc;
+	struct json_level *lv = &kc->levels[depth - 1];
+	const unsigned char *key = s->p, *ctrl;
+	struct json_keyslot *k;
+	bool escaped;
+
+	if (!scan_string_as(s, true, &escaped, &ctrl))
+		return false;
+	if (ctrl)
+		key_error(s, depth, key, (size_t)(s->p - key), ctrl, "control character in key");
+	if (kc->nkeys == kc->keys_alloc)
+		kc->keys = xgrow(kc->keys, kc->nkeys + 1, &kc->keys_alloc, sizeof(*kc->keys));
+	k = &kc->keys[kc->nkeys++];
+	k->p = (const char *)key;
+	k->n = (size_t)(s->p - key);
+	if (escaped) {
+		k->tag = KEY_ESCAPED;
+		lv->escaped = true;
+	} else {
+		k->tag = key_tag(key, k->n);
+		if (!lv->escaped && kc->nkeys - lv->base <= SMALL_OBJECT) {
+			uint64_t bit = tag_bit(k->tag);
+
+			if ((lv->filter & bit) &&
+			    find_repeat_pairwise(kc, lv->base, kc->nkeys - 1))
+				key_error(s, depth, key, k->n, key, "duplicate key");
+			lv->filter |= bit;
+		}
+	}
+	return true;
+}
+
+/* The object open at depth closes: a repeated key not found yet is found
+ * now; its keys are forgotten. */
+static void close_object(struct scanner *s, unsigned depth)
+{
+	json_keycheck *kc = s->kc;
+	const struct json_level *lv = &kc->levels[depth - 1];
+	size_t n = kc->nkeys - lv->base;
+	const struct json_keyslot *dup = NULL;
+
+	if (n > SMALL_OBJECT)
+		dup = find_repeat_sorted(kc, lv->base);
+	else if (lv->escaped && n > 1)
+		dup = find_repeat_pairwise(kc, lv->base, lv->base + 1);
+	if (dup)
+		key_error(s, depth, (const unsigned char *)dup->p, dup->n,
+			  (const unsigned char *)dup->p, "duplicate key");
+	kc->nkeys = lv->base;
+}
+
+/* --- the scanner --------------------------------------------------------- */
+
 /* Members of the root object, recorded while validating. */
 struct recorder {
 	json_member *m;
@@ -280,7 +754,7 @@ struct recorder {
 	const unsigned char *key, *key_end, *val;
 };
 
-static void record_member(struct recorder *rec, const unsigned char *val_end)
+static inline void record_member(struct recorder *rec, const unsigned char *val_end)
 {
 	if (rec->n < rec->max) {
 		json_member *m = &rec->m[rec->n];
@@ -295,15 +769,18 @@ static void record_member(struct recorder *rec, const unsigned char *val_end)
 	rec->n++;
 }
 
-/* A member's key and its ':' (s->p at the key, left at the value);
- * recorded when rec is given (the root object's members). */
-static bool scan_key(struct scanner *s, struct recorder *rec, const char *expected)
+/* A member's key and its ':' in the object open at depth (s->p at the key,
+ * left at the value); checked with the key checks, recorded when rec is given
+ * (the root object's members). */
+static inline __attribute__((always_inline)) bool
+scan_key(struct scanner *s, json_keycheck *kc, struct recorder *rec, unsigned depth,
+	 const char *expected)
 {
 	const unsigned char *key = s->p;
 
 	if (s->p >= s->end || *s->p != '"')
 		return fail(s, s->p, expected);
-	if (!scan_string(s))
+	if (kc ? !scan_checked_key(s, depth) : !scan_string(s))
 		return false;
 	if (rec) {
 		rec->key = key;
@@ -321,6 +798,8 @@ static bool scan_key(struct scanner *s, struct recorder *rec, const char *expect
 
 static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
 			struct recorder *rec, bool raw_bytes, json_error *err);
+static bool parse_checked(const char *text, size_t n, unsigned max_depth, json_value *out,
+			  struct recorder *rec, json_keycheck *kc, json_error *err);
 
 bool json_parse(const char *text, size_t n, unsigned max_depth, json_value *out,
 		json_error *err)
@@ -344,8 +823,20 @@ bool json_parse_members(const char *text, size_t n, unsigned max_depth, json_val
 	return ok;
 }
 
-static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
-			struct recorder *rec, bool raw_bytes, json_error *err)
+bool json_parse_members_checked(const char *text, size_t n, unsigned max_depth,
+				json_value *out, json_member *members, size_t max,
+				size_t *nmembers, json_keycheck *kc, json_error *err)
+{
+	struct recorder rec = { members, max, 0, NULL, NULL, NULL };
+	bool ok = parse_checked(text, n, max_depth, out, &rec, kc, err);
+
+	*nmembers = ok && out->type == JSON_OBJECT ? rec.n : 0;
+	return ok;
+}
+
+static inline __attribute__((always_inline)) bool
+parse_value_as(const char *text, size_t n, unsigned max_depth, json_value *out,
+	       struct recorder *rec, json_keycheck *kc, bool raw_bytes, json_error *err)
 {
 	/* stack[i]: '{' or '[' of the open container at depth i+1 */
 	unsigned char stack[MAX_DEPTH_LIMIT];
@@ -359,6 +850,13 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 	s.end = s.start + n;
 	s.err = err;
 	s.raw_bytes = raw_bytes;
+	s.kc = kc;
+	s.stack = stack;
+	if (kc) {
+		kc->nkeys = 0;
+		kc->key_error = NULL;
+		kc->error_path[0] = '\0';
+	}
 	if (max_depth > MAX_DEPTH_LIMIT)
 		max_depth = MAX_DEPTH_LIMIT;
 
@@ -370,22 +868,28 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 				return fail(&s, s.p, "unexpected end of input");
 			switch (*s.p) {
 			case '{':
-			case '[':
+			case '[': {
+				const unsigned char *open = s.p;
+
 				if (depth >= max_depth)
 					return fail(&s, s.p, "nesting too deep");
 				stack[depth++] = *s.p;
 				s.p++;
 				skip_ws(&s);
-				if (s.p < s.end && *s.p == (stack[depth - 1] == '{' ? '}' : ']')) {
+				if (s.p < s.end && *s.p == (*open == '{' ? '}' : ']')) {
 					s.p++;
 					depth--;
 					need_value = false;
 					break;
 				}
-				if (stack[depth - 1] == '{' &&
-				    !scan_key(&s, depth == 1 ? rec : NULL, "expected a string key or '}'"))
+				if (kc)
+					open_level(kc, depth, open);
+				if (*open == '{' &&
+				    !scan_key(&s, kc, depth == 1 ? rec : NULL, depth,
+					      "expected a string key or '}'"))
 					return false;
 				continue;
+			}
 			case '"':
 				if (!scan_string(&s))
 					return false;
@@ -424,12 +928,14 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 			s.p++;
 			skip_ws(&s);
 			if (stack[depth - 1] == '{' &&
-			    !scan_key(&s, depth == 1 ? rec : NULL, "expected a string key"))
+			    !scan_key(&s, kc, depth == 1 ? rec : NULL, depth, "expected a string key"))
 				return false;
 			need_value = true;
 			continue;
 		}
 		if (*s.p == (stack[depth - 1] == '{' ? '}' : ']')) {
+			if (kc && stack[depth - 1] == '{')
+				close_object(&s, depth);
 			s.p++;
 			depth--;
 			continue;
@@ -439,6 +945,11 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 	}
 	if (s.p != s.end)
 		return fail(&s, s.p, "unexpected data after the value");
+	if (kc && kc->key_error) {
+		err->offset = kc->key_error_offset;
+		err->reason = kc->key_error;
+		return false;
+	}
 	out->p = (const char *)vstart;
 	out->type = 0;
 	{
@@ -460,6 +971,22 @@ static bool parse_value(const char *text, size_t n, unsigned max_depth, json_val
 	default:  out->type = JSON_NUMBER; break;
 	}
 	return true;
+}
+
+/* The scanner without key checks, and with them (two copies of one loop:
+ * the checks cost nothing when they are off; the helpers the loop calls
+ * for every value are inline, which two copies no longer make them by
+ * themselves). */
+static bool parse_value(const char *text, size_t n, unsigned max_depth, json_value *out,
+			struct recorder *rec, bool raw_bytes, json_error *err)
+{
+	return parse_value_as(text, n, max_depth, out, rec, NULL, raw_bytes, err);
+}
+
+static bool parse_checked(const char *text, size_t n, unsigned max_depth, json_value *out,
+			  struct recorder *rec, json_keycheck *kc, json_error *err)
+{
+	return parse_value_as(text, n, max_depth, out, rec, kc, false, err);
 }
 
 /* --- access to validated values ------------------------------------- */

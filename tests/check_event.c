@@ -1,6 +1,7 @@
 /*
  * check_event.c - NDJSON lines to validated events: required fields and
- * their types, duplicate keys, decoded ids, error paths and reasons.
+ * their types, repeated keys and control characters in keys at any depth,
+ * decoded ids, error paths and reasons.
  */
 #include <check.h>
 #include <stdio.h>
@@ -257,11 +258,17 @@ START_TEST(duplicate_keys)
 		ck_assert_msg(!strncmp(err.path, "$.org", 5), "path %s", err.path);
 		event_parser_release(&ep);
 	}
-	/* nested duplicates are not top-level duplicates */
+	/* a nested object's repeated key is refused too; the same key in two
+	 * objects, or at two depths, is not a repeat */
+	EXPECT_ERR("{\"event_id\":\"a\",\"org_id\":\"TN-a\",\"domain\":\"d\","
+		   "\"event_type\":\"t\",\"schema_version\":1,\"timestamp\":\"t\","
+		   "\"data\":{\"org_id\":\"x\",\"org_id\":\"y\"},\"more\":{\"org_id\":\"z\"}}",
+		   "$.data.org_id", "duplicate key");
 	{
 		const char *l = "{\"event_id\":\"a\",\"org_id\":\"TN-a\",\"domain\":\"d\","
 				"\"event_type\":\"t\",\"schema_version\":1,\"timestamp\":\"t\","
-				"\"data\":{\"org_id\":\"x\",\"org_id\":\"y\"},\"more\":{\"org_id\":\"z\"}}";
+				"\"data\":{\"org_id\":\"x\",\"data\":{\"data\":1}},"
+				"\"more\":{\"org_id\":\"z\"}}";
 		event_parser ep;
 		char *copy;
 
@@ -274,7 +281,7 @@ START_TEST(duplicate_keys)
 	{
 		const char *l = "{\"event_id\":\"a\",\"org_id\":\"TN-a\",\"domain\":\"d\","
 				"\"event_type\":\"t\",\"schema_version\":1,\"timestamp\":\"t\","
-				"\"k\\u0000\":1,\"k\":2,\"\\u006b\\u0001\":3}";
+				"\"k\\u0041\":1,\"k\":2,\"\\u006bB\":3,\"K\":4}";
 		event_parser ep;
 		char *copy;
 
@@ -448,7 +455,7 @@ END_TEST
 
 START_TEST(long_key_in_message)
 {
-	/* a duplicate key longer than the path field: truncated, still a path */
+	/* a duplicate key longer than the path field: cut, still a path */
 	buf b = BUF_INIT;
 	event_parser ep;
 	event ev;
@@ -464,9 +471,137 @@ START_TEST(long_key_in_message)
 	event_parser_init(&ep, 8);
 	ck_assert(!event_parse(&ep, b.data, b.len, &ev, &err));
 	ck_assert_str_eq(err.reason, "duplicate key");
-	ck_assert(!strncmp(err.path, "$.kkkk", 6));
+	ck_assert_msg(!strncmp(err.path, "$['kkkk", 7), "path %s", err.path);
 	ck_assert_uint_lt(strlen(err.path), sizeof(err.path));
+	ck_assert_str_eq(err.path + strlen(err.path) - 8, "kkk...']");
 	event_parser_release(&ep);
+	buf_release(&b);
+}
+END_TEST
+
+/* A valid event followed by `extra` (members, each starting with ','). */
+static char *event_plus(const char *extra)
+{
+	buf b = BUF_INIT;
+
+	buf_addstr(&b, "{\"event_id\":\"e-1\",\"org_id\":\"TN-a\",\"domain\":\"d\","
+		       "\"event_type\":\"t\",\"schema_version\":1,\"timestamp\":\"t\"");
+	buf_addstr(&b, extra);
+	buf_addch(&b, '}');
+	return buf_detach(&b, NULL);
+}
+
+static void expect_extra_err(const char *extra, const char *path, const char *reason)
+{
+	char *line = event_plus(extra);
+
+	EXPECT_ERR(line, path, reason);
+	free(line);
+}
+
+static void expect_extra_ok(const char *extra)
+{
+	char *line = event_plus(extra);
+	event_parser ep;
+	char *copy;
+
+	event_parser_init(&ep, JSON_DEFAULT_MAX_DEPTH);
+	parse_ok(&ep, line, strlen(line), &copy);
+	free(copy);
+	event_parser_release(&ep);
+	free(line);
+}
+
+#define CTRL_KEY "control character in key"
+
+START_TEST(control_character_keys)
+{
+	/* the tenant attack: cJSON reads the first key as "org_id", TN-b */
+	EXPECT_ERR("{\"org_id\\u0000\":\"TN-b\",\"org_id\":\"TN-a\",\"event_id\":\"e-1\","
+		   "\"domain\":\"d\",\"event_type\":\"t\",\"schema_version\":1,\"timestamp\":\"t\"}",
+		   "$['org_id\\u0000']", CTRL_KEY);
+	/* the same after the real one */
+	expect_extra_err(",\"org_id\\u0000\":\"TN-b\"", "$['org_id\\u0000']", CTRL_KEY);
+	/* other control characters: C0, DEL, C1, escaped or raw (never shown raw) */
+	expect_extra_err(",\"x\\u001f\":1", "$['x\\u001f']", CTRL_KEY);
+	expect_extra_err(",\"x\\u007f\":1", "$['x\\u007f']", CTRL_KEY);
+	expect_extra_err(",\"x\\u0085\":1", "$['x\\u0085']", CTRL_KEY);
+	expect_extra_err(",\"x\xc2\x85\":1", "$['x\\u0085']", CTRL_KEY);
+	expect_extra_err(",\"x\x7f\":1", "$['x\\u007f']", CTRL_KEY);
+	expect_extra_err(",\"x\\n\":1", "$['x\\n']", CTRL_KEY);
+	/* at depth 2, and in objects inside arrays */
+	expect_extra_err(",\"data\":{\"a\":{\"b\\u0000\":1}}", "$.data.a['b\\u0000']", CTRL_KEY);
+	expect_extra_err(",\"data\":{\"items\":[{\"sku\":1},{\"s\\u0085\":2}]}",
+			 "$.data.items[1]['s\\u0085']", CTRL_KEY);
+	expect_extra_err(",\"data\":[[{\"ok\":1}],[1,{\"\xc2\x9f\":2}]]", "$.data[1][1]['\\u009f']",
+			 CTRL_KEY);
+	/* values may hold them; U+00A0 and beyond are not control characters */
+	expect_extra_ok(",\"data\":{\"note\":\"a\\u0000b\\u0085\xc2\x85\x7f\\n\",\"l\":[\"\\u0001\"]}");
+	expect_extra_ok(",\"\\u00a0\":1,\"\xc2\xa0x\":2,\"\\u00e9\":3,\"~\":4");
+	/* a raw control character below 0x20 is invalid JSON */
+	expect_extra_err(",\"x\ty\":1", "$", "invalid JSON at byte 102: control character in string");
+	/* and invalid JSON is told as such, whatever key errors come before */
+	expect_extra_err(",\"k\\u0000\":1,", "$", "invalid JSON at byte 112: expected a string key");
+	expect_extra_err(",\"org_id\":\"TN-b\",\"x\":\"y\":1", "$",
+			 "invalid JSON at byte 123: expected ',' or '}'");
+}
+END_TEST
+
+START_TEST(nested_duplicate_keys)
+{
+	/* the filter attack: the matcher would see the first visibility,
+	 * Python and jq the last */
+	expect_extra_err(",\"data\":{\"visibility\":\"public\",\"visibility\":\"internal-only\"}",
+			 "$.data.visibility", "duplicate key");
+	expect_extra_err(",\"data\":{\"visibility\":\"public\",\"vis\\u0069bility\":\"internal-only\"}",
+			 "$.data.visibility", "duplicate key");
+	expect_extra_err(",\"data\":{\"vis\\u0069bility\":\"public\",\"visibility\":\"internal-only\"}",
+			 "$.data.visibility", "duplicate key");
+	/* in objects inside arrays: the index of the element */
+	expect_extra_err(",\"data\":{\"items\":[{\"a\":1},{\"b\":1},{\"a\":1,\"a\":2}]}",
+			 "$.data.items[2].a", "duplicate key");
+	expect_extra_err(",\"data\":{\"m\":[[],[{\"x\":{\"y\":1,\"y\":1}}]]}", "$.data.m[1][0].x.y",
+			 "duplicate key");
+	/* the same key in two objects, or at two depths, is fine */
+	expect_extra_ok(",\"a\":{\"x\":1},\"b\":{\"x\":2}");
+	expect_extra_ok(",\"data\":{\"data\":{\"data\":1},\"org_id\":\"TN-b\"},"
+			"\"items\":[{\"a\":1},{\"a\":2}]");
+	/* a large nested object: a repeat at its end, and none */
+	{
+		buf b = BUF_INIT;
+		char *line;
+
+		buf_addstr(&b, ",\"data\":{");
+		for (int i = 0; i < 24; i++)
+			buf_printf(&b, "%s\"f%02d\":%d", i ? "," : "", i, i);
+		buf_addch(&b, '}');
+		expect_extra_ok(b.data);
+		b.data[b.len - 1] = ',';
+		buf_addstr(&b, "\"f\\u00323\":0}");   /* "f23" */
+		line = event_plus(b.data);
+		EXPECT_ERR(line, "$.data.f23", "duplicate key");
+		free(line);
+		buf_release(&b);
+	}
+}
+END_TEST
+
+/* Long paths stay bounded and well formed. */
+START_TEST(long_paths)
+{
+	buf b = BUF_INIT;
+	char *line;
+
+	buf_addstr(&b, ",\"data\":");
+	for (int i = 0; i < 30; i++)
+		buf_addstr(&b, "{\"customer\":");
+	buf_addstr(&b, "{\"visibility\":1,\"visibility\":2}");
+	for (int i = 0; i < 30; i++)
+		buf_addch(&b, '}');
+	line = event_plus(b.data);
+	EXPECT_ERR(line, "$.data.customer.customer.customer.customer.customer..visibility",
+		   "duplicate key");
+	free(line);
 	buf_release(&b);
 }
 END_TEST
@@ -488,6 +623,9 @@ Suite *event_suite(void)
 	tcase_add_test(tc, depth_limit);
 	tcase_add_test(tc, large_object_duplicates);
 	tcase_add_test(tc, long_key_in_message);
+	tcase_add_test(tc, control_character_keys);
+	tcase_add_test(tc, nested_duplicate_keys);
+	tcase_add_test(tc, long_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

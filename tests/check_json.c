@@ -1,6 +1,7 @@
 /*
  * check_json.c - the strict JSON scanner: grammar, UTF-8, depth, error
- * offsets, iteration, member lookup, string decoding and numbers.
+ * offsets, iteration, member lookup, string decoding and numbers; the key
+ * checks of events (repeated keys, control characters, the paths told).
  *
  * Every document is copied into a heap block of exactly its length, so a
  * read past the end of the span is caught by AddressSanitizer.
@@ -8,6 +9,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +66,61 @@ static void bad_n(const char *p, size_t n, size_t offset, const char *part)
 }
 
 #define BAD(s, off, part) bad_n((s), sizeof(s) - 1, (off), (part))
+
+/* json_parse_members_checked() on an exact-size copy of p[0..n), with a
+ * json_keycheck that is reused from call to call (as event.c does). */
+static json_keycheck shared_kc;
+
+static bool checked_n(const char *p, size_t n, json_error *e)
+{
+	char *c = dup_exact(p, n);
+	json_member m[4];
+	json_value v;
+	size_t nm;
+	bool ok = json_parse_members_checked(c, n, JSON_DEFAULT_MAX_DEPTH, &v, m, 4, &nm,
+					     &shared_kc, e);
+
+	free(c);
+	return ok;
+}
+
+/* Keys that pass the key checks (and plain JSON, of course). */
+static void key_ok_n(const char *p, size_t n)
+{
+	json_error e = { 0, NULL };
+
+	ck_assert_msg(checked_n(p, n, &e), "'%.*s' rejected at %zu: %s (%s)", (int)n, p,
+		      e.offset, e.reason ? e.reason : "?", shared_kc.error_path);
+	ck_assert_str_eq(shared_kc.error_path, "");
+}
+
+#define KEY_OK(s) key_ok_n((s), sizeof(s) - 1)
+
+/* Keys refused with this reason, at this offset, with this path; the
+ * parsers without key checks still accept the text. */
+static void key_bad_n(const char *p, size_t n, size_t offset, const char *reason,
+		      const char *path)
+{
+	json_error e = { 999999, NULL };
+	json_member m[4];
+	json_value v;
+	size_t nm;
+
+	ck_assert_msg(!checked_n(p, n, &e), "'%.*s' accepted", (int)n, p);
+	ck_assert_msg(e.reason && !strcmp(e.reason, reason), "'%.*s': reason '%s', want '%s'",
+		      (int)n, p, e.reason ? e.reason : "?", reason);
+	ck_assert_msg(e.offset == offset, "'%.*s': offset %zu, want %zu", (int)n, p,
+		      e.offset, offset);
+	ck_assert_msg(!strcmp(shared_kc.error_path, path), "'%.*s': path '%s', want '%s'",
+		      (int)n, p, shared_kc.error_path, path);
+	ck_assert_msg(parse_n(p, n, JSON_DEFAULT_MAX_DEPTH, &v, &e),
+		      "'%.*s': json_parse refused it: %s", (int)n, p, e.reason);
+	ck_assert(json_parse_members(p, n, JSON_DEFAULT_MAX_DEPTH, &v, m, 4, &nm, &e));
+}
+
+#define KEY_BAD(s, off, reason, path) key_bad_n((s), sizeof(s) - 1, (off), (reason), (path))
+#define DUP "duplicate key"
+#define CTRL "control character in key"
 
 /* A parsed document whose text stays alive (free with doc_free). */
 typedef struct doc {
@@ -934,6 +991,427 @@ START_TEST(parse_members_counts_beyond_max_and_non_objects)
 }
 END_TEST
 
+/* --- key checks (json_parse_members_checked) ---------------------------- */
+
+START_TEST(keys_control_characters)
+{
+	/* the tenant attack: cJSON reads "org_id\u0000" as "org_id" */
+	KEY_BAD("{\"org_id\\u0000\":\"TN-b\",\"org_id\":\"TN-a\"}", 8, CTRL,
+		"$['org_id\\u0000']");
+	KEY_BAD("{\"a\\u001f\":1}", 3, CTRL, "$['a\\u001f']");
+	KEY_BAD("{\"a\\u007f\":1}", 3, CTRL, "$['a\\u007f']");
+	KEY_BAD("{\"a\\u007F\":1}", 3, CTRL, "$['a\\u007f']");
+	KEY_BAD("{\"a\\u0085\":1}", 3, CTRL, "$['a\\u0085']");
+	KEY_BAD("{\"a\\u0080\":1}", 3, CTRL, "$['a\\u0080']");
+	KEY_BAD("{\"a\\u009F\":1}", 3, CTRL, "$['a\\u009f']");
+	/* raw DEL and raw C1 (C2 85): shown escaped, never raw */
+	KEY_BAD("{\"a\x7f\":1}", 3, CTRL, "$['a\\u007f']");
+	KEY_BAD("{\"a\xc2\x85\":1}", 3, CTRL, "$['a\\u0085']");
+	KEY_BAD("{\"\xc2\x80z\":1}", 2, CTRL, "$['\\u0080z']");
+	/* the short escapes are control characters too */
+	KEY_BAD("{\"a\\nb\":1}", 3, CTRL, "$['a\\nb']");
+	KEY_BAD("{\"\\t\":1}", 2, CTRL, "$['\\t']");
+	KEY_BAD("{\"\\b\\f\\r\":1}", 2, CTRL, "$['\\b\\f\\r']");
+	/* the first one counts; the key is scanned to its end */
+	KEY_BAD("{\"ok\":1,\"x\\u0001y\\u0002\":1}", 10, CTRL, "$['x\\u0001y\\u0002']");
+	/* in nested objects, at depth 2 and inside arrays; the path leads there */
+	KEY_BAD("{\"data\":{\"a\":{\"b\\u0000\":1}}}", 16, CTRL, "$.data.a['b\\u0000']");
+	KEY_BAD("{\"data\":{\"items\":[{\"ok\":1},{\"x\\u0085\":2}]}}", 30, CTRL,
+		"$.data.items[1]['x\\u0085']");
+	KEY_BAD("[1,[\"s\",{\"a\":[]},{\"\\u0000\":0}]]", 19, CTRL, "$[1][2]['\\u0000']");
+	/* raw control characters below 0x20 are not JSON at all: no path */
+	{
+		json_error e = { 0, NULL };
+
+		ck_assert(!checked_n("{\"a\nb\":1}", 9, &e));
+		ck_assert_str_eq(e.reason, "control character in string");
+		ck_assert_uint_eq(e.offset, 3);
+		ck_assert_str_eq(shared_kc.error_path, "");
+	}
+	/* neighbours that are not control characters */
+	KEY_OK("{\"a\\u0020\":1,\"\\u007e\":2,\"\\u00a0\":3,\"\xc2\xa0x\":4,\"\xc3\x85\":5,"
+	       "\"\\u0100\":6,\"\\u2028\":7,\"\\ud83d\\ude00\":8,\"\\\"\\\\\\/\":9}");
+	/* values are not concerned */
+	KEY_OK("{\"a\":\"\\u0000\\u001f\\u007f\\u0085\x7f\xc2\x85\\n\",\"b\":[\"\\u0000\"]}");
+}
+END_TEST
+
+/* Every code point up to U+00A0, escaped, in a key: refused exactly for
+ * C0, DEL and C1; raw, the same for DEL and C1 (raw C0 is not JSON). */
+START_TEST(keys_control_code_points)
+{
+	for (unsigned cp = 0; cp <= 0xa0; cp++) {
+		char text[32];
+		int n = snprintf(text, sizeof(text), "{\"k\\u%04x\":1}", cp);
+		bool control = cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+		json_error e = { 0, NULL };
+
+		ck_assert_msg(checked_n(text, (size_t)n, &e) == !control, "U+%04X", cp);
+		if (control) {
+			ck_assert_str_eq(e.reason, CTRL);
+			ck_assert_uint_eq(e.offset, 3);
+		}
+		if (cp < 0x20)
+			continue;
+		if (cp < 0x80) {
+			text[3] = (char)cp;
+			memcpy(text + 4, "\":1}", 4);
+			n = 8;
+		} else {
+			text[3] = (char)(0xc0 | (cp >> 6));
+			text[4] = (char)(0x80 | (cp & 0x3f));
+			memcpy(text + 5, "\":1}", 4);
+			n = 9;
+		}
+		if (cp == '"' || cp == '\\')
+			continue;
+		ck_assert_msg(checked_n(text, (size_t)n, &e) == !control, "raw U+%04X", cp);
+	}
+}
+END_TEST
+
+START_TEST(keys_duplicates)
+{
+	/* at the top level, escaped spellings included */
+	KEY_BAD("{\"a\":1,\"a\":2}", 7, DUP, "$.a");
+	KEY_BAD("{\"a\":1,\"\\u0061\":2}", 7, DUP, "$.a");
+	KEY_BAD("{\"\\u0061\":1,\"a\":2}", 12, DUP, "$.a");
+	KEY_BAD("{\"a/b\":1,\"a\\/b\":2}", 9, DUP, "$['a/b']");
+	/* the filter attack: a second visibility under data */
+	KEY_BAD("{\"data\":{\"visibility\":\"public\",\"visibility\":\"internal-only\"}}",
+		31, DUP, "$.data.visibility");
+	KEY_BAD("{\"data\":{\"visibility\":\"public\",\"vis\\u0069bility\":\"internal-only\"}}",
+		31, DUP, "$.data.visibility");
+	/* in objects inside arrays */
+	KEY_BAD("{\"data\":{\"items\":[{\"a\":1},{\"b\":1},{\"a\":1,\"a\":2}]}}", 41, DUP,
+		"$.data.items[2].a");
+	KEY_BAD("[[],{\"x\":[{\"k\":1,\"k\":{}}]}]", 17, DUP, "$[1].x[0].k");
+	/* the inner object's repeat is found when it closes, before the outer's */
+	KEY_BAD("{\"a\":1,\"b\":{\"c\":1,\"c\":2},\"a\":3}", 18, DUP, "$.b.c");
+	/* keys that need brackets in a path */
+	KEY_BAD("{\"x-y\":1,\"x-y\":2}", 9, DUP, "$['x-y']");
+	KEY_BAD("{\"it's\":1,\"it's\":2}", 10, DUP, "$['it\\'s']");
+	KEY_BAD("{\"a\\\\b\":1,\"a\\\\b\":2}", 10, DUP, "$['a\\\\b']");
+	KEY_BAD("{\"\":1,\"\":2}", 6, DUP, "$['']");
+	KEY_BAD("{\"1a\":1,\"1a\":2}", 8, DUP, "$['1a']");
+	KEY_BAD("{\"\xc3\xa9\":1,\"\\u00e9\":2}", 8, DUP, "$['\xc3\xa9']");
+	/* the same key in two objects, or at two depths, is fine */
+	KEY_OK("{\"a\":{\"x\":1},\"b\":{\"x\":2}}");
+	KEY_OK("{\"a\":{\"a\":{\"a\":1}},\"x\":[{\"a\":1},{\"a\":2}],\"y\":{\"a\":[{\"a\":1}]}}");
+	KEY_OK("{\"data\":{\"org_id\":\"x\"},\"org_id\":\"y\",\"more\":{\"org_id\":\"z\"}}");
+	/* keys that differ only after decoding, or by case, or as prefixes */
+	KEY_OK("{\"a\":1,\"A\":2,\"\\u0062\":3,\"ab\":4,\"a\\u0062c\":5,\"\\u00e9\":6,\"\\u00e8\":7}");
+	/* the parser is left clean by a rejection: the next document is fine */
+	KEY_OK("{\"a\":1}");
+}
+END_TEST
+
+/* A text that is not JSON gets its JSON error, whatever key errors come
+ * before; of two key errors, the first found is told. */
+START_TEST(keys_syntax_errors_first)
+{
+	static const struct { const char *t; size_t off; const char *reason; } cases[] = {
+		{ "{\"a\":1,\"a\":2", 12, "unexpected end of input" },
+		{ "{\"a\":1,\"a\":2,}", 13, "expected a string key" },
+		{ "{\"k\\u0000\":1} x", 14, "unexpected data after the value" },
+		{ "{\"d\":{\"v\":1,\"v\":2},\"x\":[1,]}", 26, "expected a value" },
+		{ "{\"org_id\":\"a\",\"org_id\":\"b\",\"t\":\"x\":1}", 34, "expected ',' or '}'" },
+		{ "{\"a\\u0001\":1,\"b\":\"\xff\"}", 18, "invalid UTF-8" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_error e = { 0, NULL };
+		const char *t = cases[i].t;
+
+		ck_assert_msg(!checked_n(t, strlen(t), &e), "%s accepted", t);
+		ck_assert_msg(!strcmp(e.reason, cases[i].reason) && e.offset == cases[i].off,
+			      "%s: %s at %zu", t, e.reason, e.offset);
+		ck_assert_msg(!strcmp(shared_kc.error_path, ""), "%s: path %s", t,
+			      shared_kc.error_path);
+	}
+	KEY_BAD("{\"a\\u0001\":1,\"b\":1,\"b\":2}", 3, CTRL, "$['a\\u0001']");
+	KEY_BAD("{\"b\":1,\"b\":2,\"a\\u0001\":1}", 7, DUP, "$.b");
+	KEY_BAD("{\"o\":{\"b\":1,\"b\":2},\"a\\u0001\":1}", 12, DUP, "$.o.b");
+}
+END_TEST
+
+/* A large object (more than 16 keys: decoded and sorted), of n keys k000,
+ * k001, ... and then `tail` (a member, or ""), inside `prefix` ... `suffix`. */
+static char *large_object(const char *prefix, unsigned n, const char *tail, const char *suffix)
+{
+	buf b = BUF_INIT;
+
+	buf_addstr(&b, prefix);
+	buf_addch(&b, '{');
+	for (unsigned i = 0; i < n; i++)
+		buf_printf(&b, "%s\"k%03u\":%u", i ? "," : "", i, i);
+	buf_addstr(&b, tail);
+	buf_addch(&b, '}');
+	buf_addstr(&b, suffix);
+	return buf_detach(&b, NULL);
+}
+
+START_TEST(keys_large_objects)
+{
+	char *t;
+	json_error e;
+
+	/* no repeat: accepted */
+	t = large_object("{\"data\":", 40, "", "}");
+	key_ok_n(t, strlen(t));
+	free(t);
+	/* a repeat at the end, plain and escaped */
+	t = large_object("{\"data\":", 40, ",\"k039\":0", "}");
+	ck_assert(!checked_n(t, strlen(t), &e));
+	ck_assert_str_eq(e.reason, DUP);
+	ck_assert_str_eq(shared_kc.error_path, "$.data.k039");
+	ck_assert_uint_eq(e.offset, strlen(t) - strlen("\"k039\":0}}"));
+	free(t);
+	t = large_object("[0,", 20, ",\"\\u006b000\":0", "]");
+	ck_assert(!checked_n(t, strlen(t), &e));
+	ck_assert_str_eq(e.reason, DUP);
+	ck_assert_str_eq(shared_kc.error_path, "$[1].k000");
+	free(t);
+	/* 16 keys (pairwise) and 17 (sorted), a repeat of the first */
+	t = large_object("", 15, ",\"k000\":0", "");
+	ck_assert(!checked_n(t, strlen(t), &e));
+	ck_assert_str_eq(shared_kc.error_path, "$.k000");
+	free(t);
+	t = large_object("", 16, ",\"k000\":0", "");
+	ck_assert(!checked_n(t, strlen(t), &e));
+	ck_assert_str_eq(shared_kc.error_path, "$.k000");
+	free(t);
+	/* keys that are prefixes of one another, and the empty key */
+	{
+		buf b = BUF_INIT;
+
+		buf_addch(&b, '{');
+		for (int i = 1; i <= 30; i++) {
+			buf_addch(&b, '"');
+			for (int j = 0; j < i; j++)
+				buf_addch(&b, 'a');
+			buf_addstr(&b, "\":1,");
+		}
+		buf_addstr(&b, "\"\":1}");
+		key_ok_n(b.data, b.len);
+		buf_release(&b);
+	}
+	/* many keys: sorted, not compared pairwise (this would take minutes) */
+	{
+		buf b = BUF_INIT;
+
+		buf_addch(&b, '{');
+		for (unsigned i = 0; i < 100000; i++)
+			buf_printf(&b, "%s\"%u\":0", i ? "," : "", i);
+		buf_addch(&b, '}');
+		key_ok_n(b.data, b.len);
+		b.data[b.len - 1] = ',';
+		buf_addstr(&b, "\"99999\":1}");
+		ck_assert(!checked_n(b.data, b.len, &e));
+		ck_assert_str_eq(shared_kc.error_path, "$['99999']");
+		buf_release(&b);
+	}
+	/* a large object between small ones, nested in a large one */
+	t = large_object("{\"a\":{\"x\":1},\"b\":", 30, ",\"inner\":{\"x\":1,\"y\":2}",
+			 ",\"c\":{\"x\":1}}");
+	key_ok_n(t, strlen(t));
+	free(t);
+}
+END_TEST
+
+/* Objects of 2 to 20 keys, each key repeated at each later place, plain
+ * or escaped: refused with the later key's offset; without the repeat,
+ * accepted (whatever the filter of keys says). */
+START_TEST(keys_every_repeat_position)
+{
+	static const char *names[] = {
+		"id", "org_id", "domain", "event_type", "schema_version", "timestamp", "cid",
+		"data", "di", "a", "b", "ab", "ba", "aa", "bb", "x1", "x2", "1x", "org", "ido",
+	};
+
+	for (size_t n = 2; n <= 20; n++) {
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = i + 1; j <= n; j++)
+				for (int esc = 0; esc < 2; esc++) {
+					buf b = BUF_INIT;
+					size_t at = 0;
+					json_error e;
+					char want[64];
+
+					buf_addch(&b, '{');
+					for (size_t k = 0; k < n; k++) {
+						if (k == j) {
+							at = b.len;
+							/* the repeat, its first letter escaped or not */
+							buf_printf(&b, esc ? "\"\\u%04x%s\":0," : "\"%c%s\":0,",
+								   names[i][0], names[i] + 1);
+						}
+						buf_printf(&b, "\"%s\":%zu,", names[k], k);
+					}
+					if (j == n) {
+						at = b.len;
+						buf_printf(&b, esc ? "\"\\u%04x%s\":0," : "\"%c%s\":0,",
+							   names[i][0], names[i] + 1);
+					}
+					b.data[b.len - 1] = '}';
+					ck_assert_msg(!checked_n(b.data, b.len, &e), "%s", b.data);
+					ck_assert_str_eq(e.reason, DUP);
+					snprintf(want, sizeof(want), names[i][0] == '1' ? "$['%s']" : "$.%s",
+						 names[i]);
+					ck_assert_msg(!strcmp(shared_kc.error_path, want), "%s: %s",
+						      b.data, shared_kc.error_path);
+					ck_assert_msg(e.offset == at, "%s: offset %zu, want %zu",
+						      b.data, e.offset, at);
+					buf_release(&b);
+				}
+		{
+			buf b = BUF_INIT;
+
+			buf_addch(&b, '{');
+			for (size_t k = 0; k < n; k++)
+				buf_printf(&b, "%s\"%s\":%zu", k ? "," : "", names[k], k);
+			buf_addch(&b, '}');
+			key_ok_n(b.data, b.len);
+			buf_release(&b);
+		}
+	}
+}
+END_TEST
+
+/* Paths are bounded: the first steps, "..", the key; a long key is cut. */
+START_TEST(keys_long_paths)
+{
+	buf b = BUF_INIT;
+	json_error e;
+	const char *path = shared_kc.error_path;
+
+	/* 40 levels of "level": the first steps that fit, then the key */
+	for (int i = 0; i < 40; i++)
+		buf_addstr(&b, "{\"level\":");
+	buf_addstr(&b, "{\"visibility\":1,\"visibility\":2}");
+	for (int i = 0; i < 40; i++)
+		buf_addch(&b, '}');
+	ck_assert(!checked_n(b.data, b.len, &e));
+	ck_assert_str_eq(e.reason, DUP);
+	ck_assert_str_eq(path, "$.level.level.level.level.level.level.level.level..visibility");
+	/* deep arrays, up to the nesting limit */
+	buf_reset(&b);
+	for (int i = 0; i < JSON_DEFAULT_MAX_DEPTH - 1; i++)
+		buf_addstr(&b, "[0,");
+	buf_addstr(&b, "{\"k\\u0000\":1}");
+	for (int i = 0; i < JSON_DEFAULT_MAX_DEPTH - 1; i++)
+		buf_addch(&b, ']');
+	ck_assert(!checked_n(b.data, b.len, &e));
+	ck_assert_str_eq(e.reason, CTRL);
+	ck_assert_str_eq(path, "$[1][1][1][1][1][1][1][1][1][1][1][1][1][1][1][1]..['k\\u0000']");
+	/* a step too long to show at all */
+	buf_reset(&b);
+	buf_addstr(&b, "{\"");
+	for (int i = 0; i < 100; i++)
+		buf_addch(&b, 's');
+	buf_addstr(&b, "\":{\"a\":1,\"a\":1}}");
+	ck_assert(!checked_n(b.data, b.len, &e));
+	ck_assert_str_eq(path, "$..a");
+	/* a key too long: cut, still a quoted name; a cut character escape or
+	 * UTF-8 sequence is left out whole */
+	for (int pad = 0; pad < 8; pad++) {
+		buf_reset(&b);
+		buf_addstr(&b, "{\"x\":{\"");
+		for (int i = 0; i < pad; i++)
+			buf_addch(&b, 'p');
+		for (int i = 0; i < 40; i++)
+			buf_addstr(&b, i % 2 ? "\xe2\x82\xac" : "\\u0001");
+		buf_addstr(&b, "\":1}}");
+		ck_assert(!checked_n(b.data, b.len, &e));
+		ck_assert_str_eq(e.reason, CTRL);
+		ck_assert_uint_lt(strlen(path), JSON_PATH_MAX);
+		ck_assert_msg(!strncmp(path, "$.x['", 5), "pad %d: %s", pad, path);
+		ck_assert_msg(strlen(path) >= 8 && !strcmp(path + strlen(path) - 5, "...']"),
+			      "pad %d: %s", pad, path);
+		/* no raw control character, no cut UTF-8 sequence */
+		for (const char *c = path; *c; c++)
+			ck_assert((unsigned char)*c >= 0x20 && *c != 0x7f);
+		{
+			json_value v;
+			json_error je;
+			buf q = BUF_INIT;
+
+			buf_addch(&q, '"');
+			buf_addstr(&q, path);
+			buf_addch(&q, '"');
+			ck_assert_msg(json_parse(q.data, q.len, 1, &v, &je) ||
+				      strcmp(je.reason, "invalid UTF-8"), "pad %d: %s", pad, path);
+			buf_release(&q);
+		}
+	}
+	buf_release(&b);
+}
+END_TEST
+
+/* The checked parser records the same members, and reuses its scratch. */
+START_TEST(keys_checked_members_and_reuse)
+{
+	static const char text[] = "{\"a\":1,\"b\":{\"x\":[1,{\"y\":\"}\"}]},\"c\":\"s\\\"q\"}";
+	json_member m[8], m2[8];
+	json_value v, v2;
+	json_error e;
+	size_t n, n2;
+	json_keycheck kc;
+
+	json_keycheck_init(&kc);
+	ck_assert(json_parse_members(text, sizeof(text) - 1, 16, &v, m, 8, &n, &e));
+	for (int round = 0; round < 3; round++) {
+		ck_assert(json_parse_members_checked(text, sizeof(text) - 1, 16, &v2, m2, 8, &n2,
+						     &kc, &e));
+		ck_assert_uint_eq(n, n2);
+		ck_assert(v.p == v2.p && v.n == v2.n && v.type == v2.type);
+		for (size_t i = 0; i < n; i++) {
+			ck_assert(m[i].key.p == m2[i].key.p && m[i].key.n == m2[i].key.n);
+			ck_assert(m[i].value.p == m2[i].value.p && m[i].value.n == m2[i].value.n);
+		}
+		ck_assert_str_eq(kc.error_path, "");
+		/* an error in between leaves nothing behind */
+		ck_assert(!json_parse_members_checked("{\"q\":{\"r\":1,\"r\":1", 17, 16, &v2, m2, 8,
+						      &n2, &kc, &e));
+		ck_assert_str_eq(kc.error_path, "");
+		ck_assert(!json_parse_members_checked("{\"q\":{\"r\":1,\"r\":1}}", 19, 16, &v2, m2,
+						      8, &n2, &kc, &e));
+		ck_assert_str_eq(kc.error_path, "$.q.r");
+		ck_assert(!json_parse_members_checked("[1,", 3, 16, &v2, m2, 8, &n2, &kc, &e));
+		ck_assert_str_eq(kc.error_path, "");
+	}
+	/* the nesting limit still applies */
+	ck_assert(!json_parse_members_checked("{\"a\":{\"b\":[1]}}", 15, 2, &v2, m2, 8, &n2,
+					      &kc, &e));
+	ck_assert_ptr_nonnull(strstr(e.reason, "nesting too deep"));
+	json_keycheck_release(&kc);
+	json_keycheck_release(&kc);
+	json_keycheck_release(NULL);
+}
+END_TEST
+
+/* json_parse() and json_parse_bytes() keep accepting such keys (the
+ * configuration and the state files are not events). */
+START_TEST(keys_unchecked_parsers)
+{
+	static const char *docs[] = {
+		"{\"a\":1,\"a\":2}", "{\"k\\u0000\":1}", "{\"d\":{\"v\":1,\"v\":2}}", "{\"\x7f\":1}",
+	};
+	json_value v;
+	json_error e;
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		ck_assert(json_parse(docs[i], strlen(docs[i]), 8, &v, &e));
+		ck_assert(json_parse_bytes(docs[i], strlen(docs[i]), 8, &v, &e));
+	}
+}
+END_TEST
+
+static void keys_teardown(void)
+{
+	json_keycheck_release(&shared_kc);
+}
+
 Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -943,6 +1421,19 @@ Suite *json_suite(void)
 	tcase_add_test(members, string_specials_at_every_offset);
 	tcase_add_test(members, parse_members_counts_beyond_max_and_non_objects);
 	suite_add_tcase(s, members);
+	TCase *keys = tcase_create("keys");
+
+	tcase_add_checked_fixture(keys, NULL, keys_teardown);
+	tcase_add_test(keys, keys_control_characters);
+	tcase_add_test(keys, keys_control_code_points);
+	tcase_add_test(keys, keys_duplicates);
+	tcase_add_test(keys, keys_syntax_errors_first);
+	tcase_add_test(keys, keys_large_objects);
+	tcase_add_test(keys, keys_every_repeat_position);
+	tcase_add_test(keys, keys_long_paths);
+	tcase_add_test(keys, keys_checked_members_and_reuse);
+	tcase_add_test(keys, keys_unchecked_parsers);
+	suite_add_tcase(s, keys);
 	TCase *tc = tcase_create("json");
 
 	tcase_add_test(tc, scalars_valid);

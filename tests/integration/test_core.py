@@ -269,6 +269,46 @@ def test_bad_other_org_is_rejected_never_forwarded():
 
 
 @test
+def test_bad_keys_nul_key_and_nested_duplicate_are_quarantined():
+    """Two attacks on readers that disagree about keys, from A's source: a
+    key "org_id\u0000" claiming B (cJSON reads it as "org_id") next to the
+    real org_id, and a repeated data.visibility (the filter saw the first,
+    "public"; Python and jq read the last, "internal-only").  Both lines are
+    malformed: quarantined with the key's path, counted, never delivered."""
+    rest = (b'"event_id":"%s","domain":"onboarding","event_type":"succeeded",'
+            b'"schema_version":1,"cid":"c","timestamp":"2026-11-27T00:00:00.000Z"')
+    nul = (b'{"org_id\\u0000":"' + B.encode() + b'","org_id":"' + A.encode() + b'",' +
+           rest % b"nul-1" + b',"data":{"visibility":"public"}}')
+    dup = (b'{"org_id":"' + A.encode() + b'",' + rest % b"dup-1" +
+           b',"data":{"visibility":"public","visibility":"internal-only"}}')
+    good = event("good-1", A, data={"visibility": "public"})
+    # what the attacks rely on: a last-wins reader sees another value
+    eq(json.loads(dup)["data"]["visibility"], "internal-only", "Python reads the last")
+    eq(json.loads(nul)["org_id\x00"], B, "the first key is org_id and a NUL")
+    sc = Scenario("bad-keys")
+    try:
+        sc.direct(A)
+        sc.add_file(A, "f.ndjson", lines(nul, dup, good))
+        sc.additional(X, [A], filter={"data": {"visibility": [{"anything-but": "internal-only"}]}})
+        sc.additional(Y, [A])
+        s = sc.run_json(check=0)
+        eq(s["events"]["malformed"], 2, "events.malformed")
+        eq(s["events"]["rejected"], 0, "events.rejected")
+        eq(sc.output_lines(X), [good], "filtered subscriber: the good event only")
+        eq(sc.output_lines(Y), [good], "unfiltered subscriber: the good event only")
+        q = sorted(sc.quarantine(), key=lambda r: r["line"])
+        eq([(r["line"], r["kind"], r["path"], r["reason"], quarantined_bytes(r)) for r in q],
+           [(1, "malformed", "$['org_id\\u0000']", "control character in key", nul),
+            (2, "malformed", "$.data.visibility", "duplicate key", dup)],
+           "quarantine records")
+        for r in q:
+            assert r["url"].endswith("/f.ndjson"), r["url"]
+            eq(r["source"], A, "source")
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_bad_overlong_line():
     bad = event("long", A, data={"blob": "y" * 3000})
     sc, s = one_bad_line(bad, "overlong", max_line=1024)
