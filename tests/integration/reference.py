@@ -77,16 +77,17 @@ def parse_event(line, max_depth=64):
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         return None, "invalid UTF-8"
-    # duplicate keys matter at the top level only: json calls the hook for
-    # inner objects first, so the top level is the last call
-    calls = []
+    # every object, at any depth: no key twice, no control character
+    # (C0, DEL, C1) in a key
+    bad_keys = []
 
     def hook(pairs):
-        calls.append(pairs)
-        d = {}
-        for k, v in pairs:
-            d.setdefault(k, v)   # nested: first occurrence
-        return d
+        keys = [k for k, _ in pairs]
+        if len(keys) != len(set(keys)):
+            bad_keys.append("duplicate key")
+        if any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f for k in keys for ch in k):
+            bad_keys.append("control character in key")
+        return dict(pairs)
 
     def bad_constant(name):
         raise ValueError("not JSON: " + name)
@@ -99,12 +100,10 @@ def parse_event(line, max_depth=64):
         _check_strings(ev)
     except UnicodeEncodeError:
         return None, "lone surrogate"
+    if bad_keys:
+        return None, bad_keys[0]
     if not isinstance(ev, dict):
         return None, "not an object"
-    top = calls[-1]
-    keys = [k for k, _ in top]
-    if len(keys) != len(set(keys)):
-        return None, "duplicate key"
     if _depth(ev) > max_depth:
         return None, "too deep"
     for k in REQUIRED_STRINGS:
