@@ -175,6 +175,36 @@ def poisoned_records(sc):
 
 
 @test
+def test_a_pasted_sas_url_as_endpoint_is_refused_without_its_signature():
+    """A portal's "SAS URL" pasted as an endpoint was echoed whole in
+    errors; it is refused by check, the message cut at the '?'."""
+    sc = Scenario("sasurl")
+    try:
+        secret = "sig=Zm9vYmFyc2VjcmV0c2lnbmF0dXJlMTIzNDU2Nzg5"
+        for loc in ({"url": "az://acct/cont/out/",
+                     "endpoint": "https://acct.blob.core.windows.net/?sv=2022-11-02&" + secret},
+                    {"url": "s3://dest/out/", "endpoint": "https://s3.example.net/?" + secret}):
+            cfg = {"state_dir": "state",
+                   "direct_subscribers": [{"org_id": "TN-a", "source": "s3://src/a/"}],
+                   "additional_subscribers": [{"org_id": "TN-p1", "links": ["TN-a"],
+                                               "destination": loc}]}
+            p = check_config(cfg, sc)
+            err = p.stderr.decode()
+            eq(p.returncode, 78, "refused: %s" % err)
+            assert "$.additional_subscribers[0].destination.endpoint" in err, err
+            assert "must not have a query" in err and secret not in err and "sig=" not in err, err
+        cfg = {"state_dir": "state", "s3": {"endpoint": "https://s3.example.net/x?" + secret},
+               "direct_subscribers": [{"org_id": "TN-a", "source": "s3://src/a/"}],
+               "additional_subscribers": [{"org_id": "TN-p1", "links": ["TN-a"],
+                                           "destination": "s3://dest/out/"}]}
+        p = check_config(cfg, sc)
+        eq(p.returncode, 78, "refused")
+        assert b"$.s3.endpoint" in p.stderr and b"sig=" not in p.stderr, p.stderr
+    finally:
+        sc.cleanup()
+
+
+@test
 def test_gzip_bombs_are_poisoned_within_the_bounds():
     """A few KB of gzip used to fill the disk: 9.7 KB of short bad lines
     made a 1.07 GB quarantine, 970 KB of one newline-less 1 GB line 1.33 GB
