@@ -236,7 +236,7 @@ static bool anything_owed(const run_summary *s)
 	if (s->resumed && anything_owed(s->resumed))
 		return true;
 	for (size_t i = 0; i < s->nparts; i++)
-		if (anything_owed(&s->parts[i]))
+		if (anything_owed(&s->parts[i]) || !strcmp(s->parts[i].status, "failed"))
 			return true;
 	return false;
 }

@@ -2,6 +2,7 @@
 #include "runner.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +136,12 @@ static es_result finish_part(const config *cfg, state_store *ss, state_data *st,
 	if ((r = state_part_load(ss, run_id, &text)) != ES_OK ||
 	    (r = plan_from_json(text.data, text.len, &p, &jcfg)) != ES_OK) {
 		buf_release(&text);
+		memset(sum, 0, sizeof(*sum));
+		snprintf(sum->run_id, sizeof(sum->run_id), "%s", run_id);
+		sum->status = "failed";
+		error("the outputs still owed of run %s cannot be finished: their plan "
+		      "cannot be read; 'evshare state forget --pending ORG' drops them for "
+		      "subscriber ORG (its files are then read for it again)", run_id);
 		return part_failed(ss, st, run_id, "its plan cannot be read (see the log)");
 	}
 	buf_release(&text);

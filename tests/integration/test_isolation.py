@@ -445,9 +445,29 @@ def test_owed_outputs_can_be_dropped_or_go_with_their_subscriber():
         eq(again["files"]["planned"], 1, "read again for p1")
         eq(event_ids(sc, "TN-p1", "typo"), ["a1"], "p1 once")
         eq(event_ids(sc, "TN-p2", "out2"), ["a1"], "p2 once")
+        # a part whose plan cannot be read: told, counted, the others go on
+        sc.add_file("TN-a", "a1b.gz", gz(lines(event("a1b", "TN-a"))))
+        import shutil
+        shutil.rmtree(sc.path("typo"))
+        with open(sc.path("typo"), "w") as f:
+            f.write("x")
+        sc.run_json(check=1)
+        (part,) = os.listdir(sc.path("state", "parts"))
+        with open(sc.path("state", "parts", part), "w") as f:
+            f.write("{not json")
+        sc.add_file("TN-a", "a1c.gz", gz(lines(event("a1c", "TN-a"))))
+        p = sc.run("run", "--json", check=1)
+        assert b"cannot be finished" in p.stderr and b"forget --pending" in p.stderr, p.stderr
+        eq(json.loads(p.stdout)["pending_parts"][0]["status"], "failed", "the part")
+        eq(state_json(sc)["pending"][0]["attempts"], 2, "counted")
+        eq(event_ids(sc, "TN-p2", "out2"), ["a1", "a1b", "a1c"], "p2 goes on")
+        sc.run("state", "forget", "--pending", "TN-p1", check=0)
+        os.remove(sc.path("typo"))
+        sc.run_json(check=0)
+        # (a1's object went with the directory the test removed)
+        eq(event_ids(sc, "TN-p1", "typo"), ["a1b", "a1c"], "p1 once each")
         # now p1 fails again and is then removed from the config
         sc.add_file("TN-a", "a2.gz", gz(lines(event("a2", "TN-a"))))
-        import shutil
         shutil.rmtree(sc.path("typo"))
         with open(sc.path("typo"), "w") as f:
             f.write("x")
@@ -458,7 +478,7 @@ def test_owed_outputs_can_be_dropped_or_go_with_their_subscriber():
         p = sc.run("run", check=0)
         assert b"no longer configured" in p.stderr, p.stderr
         assert "pending" not in state_json(sc)
-        eq(event_ids(sc, "TN-p2", "out2"), ["a1", "a2"], "p2 untouched")
+        eq(event_ids(sc, "TN-p2", "out2"), ["a1", "a1b", "a1c", "a2"], "p2 untouched")
     finally:
         sc.cleanup()
 
