@@ -48,7 +48,11 @@ ALL_CFLAGS  = $(WARN) $(OPT) $(SANITIZE) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) $
 ALL_LDFLAGS = $(SANITIZE) $(LDFLAGS)
 LIBS_ALL    = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRCS  = $(filter-out src/main.c,$(wildcard src/*.c))
+# src/: the pipeline; src/cmd/: a file per command; src/store/: the
+# object-store interface, the file store and the HTTP layer, with a folder
+# per protocol (s3/ also serves gs://, az/)
+SRC_DIRS  = src src/cmd src/store src/store/s3 src/store/az
+LIB_SRCS  = $(filter-out src/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 TEST_SRCS = $(wildcard tests/check_*.c)
 TEST_OBJS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)

@@ -30,7 +30,6 @@ enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 enum log_format { LOG_TEXT, LOG_JSON };
 
 void log_setup(enum log_format fmt, enum log_level threshold);
-enum log_level log_threshold(void);
 bool log_enabled(enum log_level level);
 
 /* Log at `level`; url (may be NULL) names the object the message is about

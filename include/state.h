@@ -54,6 +54,7 @@
 #define EVSHARE_STATE_H
 
 #include "sketch.h"
+#include "store.h"
 #include "strmap.h"
 #include "util.h"
 
@@ -145,6 +146,29 @@ void file_record_reset(file_record *f, const char *etag, uint64_t size,
 /* Drop records older than the horizon (poisoned and failing ones are
  * kept: they still owe a delivery, or an operator's decision). */
 void state_prune(source_state *src);
+
+/*
+ * The commit policy: what a run's outcomes do to the records.  Only these
+ * (and state forget) change records, horizons and parts.
+ */
+/* Version obj of a file was read by run_id and delivered to orgs: a
+ * record of another version starts over, failures are forgotten. */
+void state_file_read(source_state *src, const store_object *obj, const char *run_id,
+		     const char *const *orgs, size_t norgs);
+/* obj failed in run_id for `reason`: one failure more; it is poisoned at
+ * max_attempts, or at once with poison_now.  True when poisoned now. */
+bool state_file_failed(source_state *src, const store_object *obj, const char *run_id,
+		       const char *reason, bool poison_now, unsigned max_attempts);
+/* After a run that listed the source: the horizon moves to h (never
+ * back), old records go, and the sketch of what was listed below
+ * below_until_ms is kept (NULL: unchanged). */
+void state_source_advance(source_state *src, int64_t h, const sketch *below,
+			  int64_t below_until_ms);
+/* run_id is committed now. */
+void state_run_committed(state_data *d, const char *run_id);
+/* A pending part of run_id failed again (or for the first time, when it
+ * has no attempt yet): one attempt more, why kept. */
+void state_part_failed(pending_part *pp, const char *why);
 
 /* Pending parts. */
 pending_part *state_part_add(state_data *d, const char *run_id);

@@ -35,7 +35,6 @@ typedef struct zstream zstream;
 zpool *zpool_new(unsigned workers, unsigned max_blocks);
 /* Stops the workers; every stream must have been freed. */
 void zpool_free(zpool *p);
-unsigned zpool_workers(const zpool *p);
 
 typedef struct zfile {
 	char *path;            /* owned by whoever holds the zfile */

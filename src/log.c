@@ -23,11 +23,6 @@ void log_setup(enum log_format fmt, enum log_level threshold)
 	log_level_max = threshold;
 }
 
-enum log_level log_threshold(void)
-{
-	return log_level_max;
-}
-
 bool log_enabled(enum log_level level)
 {
 	return level <= log_level_max;

@@ -1001,9 +1001,7 @@ static es_result keep_part(const config *cfg, state_store *ss, state_data *st,
 		keep[a] = true;
 		if (!pp) {
 			pp = state_part_add(st, p->run_id);
-			pp->attempts = 1;
-			pp->first_ms = time_now_ms();
-			pp->last_error = xstrdup(sum->subs[a].error);
+			state_part_failed(pp, sum->subs[a].error);
 		}
 		pp->subs = xrealloc(pp->subs, (pp->nsubs + 1) * sizeof(char *));
 		pp->subs[pp->nsubs++] = xstrdup(cfg->additional[a].org_id);
@@ -1015,6 +1013,60 @@ static es_result keep_part(const config *cfg, state_store *ss, state_data *st,
 	plan_release(&part);
 	free(keep);
 	return r;
+}
+
+/* Why file i failed in this run (summary), or NULL. */
+static const char *failure_reason(const run_summary *sum, size_t i)
+{
+	for (size_t k = 0; k < sum->nfailed; k++)
+		if (sum->failed[k].index == i)
+			return sum->failed[k].reason;
+	return NULL;
+}
+
+/* Record what happened to plan file i; *pending goes below a file still
+ * owed (the horizon must not pass it). */
+static void commit_file(const config *cfg, state_data *st, const plan *p, size_t i,
+			char outcome, run_summary *sum, int64_t *pending)
+{
+	const plan_file *pf = &p->files[i];
+	source_state *src = state_source(st, cfg->direct[pf->source].org_id, true);
+	const char **orgs;
+	size_t n = 0;
+	bool owed = outcome == 'd';
+
+	if (outcome == 'o') {
+		orgs = xcalloc(pf->nsubs + 1, sizeof(char *));
+		for (size_t k = 0; k < pf->nsubs; k++) {
+			size_t a = pf->subs[k];
+
+			if (!sum->subs[a].error)
+				orgs[n++] = cfg->additional[a].org_id;
+			else
+				owed = true;      /* in a pending part */
+		}
+		state_file_read(src, &pf->obj, p->run_id, orgs, n);
+		free(orgs);
+	} else if (outcome == 'f' || outcome == 'p') {
+		const char *why = failure_reason(sum, i);
+
+		if (state_file_failed(src, &pf->obj, p->run_id, why, outcome == 'p',
+				      cfg->max_attempts)) {
+			char *url = location_key_url(&cfg->direct[pf->source].source, pf->obj.key);
+
+			if (outcome == 'f')
+				log_msg(LOG_WARNING, url, "'%s' failed %u runs in a row and is "
+					"now poisoned: it is skipped until 'evshare state forget "
+					"%s'", url, cfg->max_attempts, url);
+			add_problem(&sum->poisoned, &sum->npoisoned, i, url, why ? why : "");
+			free(url);
+		} else {
+			owed = true;
+		}
+	}
+	/* a file not read ('d') is not recorded at all */
+	if (owed && pf->obj.mtime_ms < *pending)
+		*pending = pf->obj.mtime_ms;
 }
 
 es_result run_commit(const config *cfg, state_store *ss, state_data *st,
@@ -1032,82 +1084,22 @@ es_result run_commit(const config *cfg, state_store *ss, state_data *st,
 		goto done;
 	for (size_t s = 0; s < cfg->ndirect; s++)
 		min_pending[s] = p->min_pending_ms[s];
-	for (size_t i = 0; i < p->nfiles; i++) {
-		const plan_file *pf = &p->files[i];
-		source_state *src = state_source(st, cfg->direct[pf->source].org_id, true);
-		file_record *rec;
-
-		if (!outcomes[i])
-			continue;
-		if (outcomes[i] == 'd') {
-			/* not read: nothing is recorded, the horizon stays below it */
-			if (pf->obj.mtime_ms < min_pending[pf->source])
-				min_pending[pf->source] = pf->obj.mtime_ms;
-			continue;
-		}
-		rec = state_file_add(src, pf->obj.key);
-		if (!rec->etag || strcmp(rec->etag, pf->obj.etag))
-			file_record_reset(rec, pf->obj.etag, pf->obj.size, pf->obj.mtime_ms);
-		free(rec->run_id);
-		rec->run_id = xstrdup(p->run_id);
-		if (outcomes[i] == 'o') {
-			for (size_t k = 0; k < pf->nsubs; k++) {
-				size_t a = pf->subs[k];
-
-				if (!sum->subs[a].error)
-					file_record_mark_done(rec, cfg->additional[a].org_id);
-				else if (pf->obj.mtime_ms < min_pending[pf->source])
-					/* owed in a pending part */
-					min_pending[pf->source] = pf->obj.mtime_ms;
-			}
-			rec->failures = 0;
-			free(rec->last_error);
-			rec->last_error = NULL;
-			continue;
-		}
-		rec->failures++;
-		free(rec->last_error);
-		rec->last_error = NULL;
-		for (size_t k = 0; k < sum->nfailed; k++)
-			if (sum->failed[k].index == i)
-				rec->last_error = xstrdup(sum->failed[k].reason);
-		if (outcomes[i] == 'p' || rec->failures >= cfg->max_attempts) {
-			char *url = location_key_url(&cfg->direct[pf->source].source, pf->obj.key);
-
-			rec->poisoned = true;
-			if (outcomes[i] == 'f')
-				log_msg(LOG_WARNING, url, "'%s' failed %u runs in a row and is "
-					"now poisoned: it is skipped until 'evshare state forget "
-					"%s'", url, rec->failures, url);
-			add_problem(&sum->poisoned, &sum->npoisoned, i, url,
-				    rec->last_error ? rec->last_error : "");
-			free(url);
-		} else if (pf->obj.mtime_ms < min_pending[pf->source]) {
-			min_pending[pf->source] = pf->obj.mtime_ms;
-		}
-	}
+	for (size_t i = 0; i < p->nfiles; i++)
+		if (outcomes[i])
+			commit_file(cfg, st, p, i, outcomes[i], sum,
+				    &min_pending[p->files[i].source]);
 	for (size_t s = 0; s < cfg->ndirect; s++) {
-		source_state *src;
 		int64_t h = p->started_ms - cfg->lookback_ms;
 
 		if (!p->listed[s])
 			continue;
-		src = state_source(st, cfg->direct[s].org_id, true);
 		if (min_pending[s] < h)
 			h = min_pending[s];
-		if (src->horizon_ms == INT64_MIN || h > src->horizon_ms)
-			src->horizon_ms = h;
-		state_prune(src);
-		if (p->below) {
-			/* what was listed below this time, to tell late files next */
-			src->has_below = true;
-			src->below_until_ms = p->below_until_ms;
-			src->below = p->below[s];
-		}
+		/* what was listed below, to tell late files next time */
+		state_source_advance(state_source(st, cfg->direct[s].org_id, true), h,
+				     p->below ? &p->below[s] : NULL, p->below_until_ms);
 	}
-	free(st->committed_run);
-	st->committed_run = xstrdup(p->run_id);
-	st->committed_ms = time_now_ms();
+	state_run_committed(st, p->run_id);
 	if ((r = state_save(ss, st)) != ES_OK)
 		goto done;
 clear:
@@ -1148,13 +1140,15 @@ es_result run_commit_part(const config *cfg, state_store *ss, state_data *st,
 			if (!sum->subs[pf->subs[k]].error)
 				file_record_mark_done(rec, cfg->additional[pf->subs[k]].org_id);
 	}
-	for (size_t a = 0; a < cfg->nadditional; a++) {
-		if (sum->subs[a].error) {
-			free(pp->last_error);
-			pp->last_error = xstrdup(sum->subs[a].error);
-		}
+	{
+		const char *why = NULL;
+
+		for (size_t a = 0; a < cfg->nadditional; a++)
+			if (sum->subs[a].error)
+				why = sum->subs[a].error;
+		if (why)
+			state_part_failed(pp, why);
 	}
-	pp->attempts++;
 	for (size_t a = 0; a < cfg->nadditional; a++) {
 		bool listed = false;
 

@@ -113,11 +113,8 @@ static es_result part_failed(state_store *ss, state_data *st, const char *run_id
 			     const char *why)
 {
 	for (size_t i = 0; i < st->nparts; i++)
-		if (!strcmp(st->parts[i].run_id, run_id)) {
-			st->parts[i].attempts++;
-			free(st->parts[i].last_error);
-			st->parts[i].last_error = xstrdup(why);
-		}
+		if (!strcmp(st->parts[i].run_id, run_id))
+			state_part_failed(&st->parts[i], why);
 	return state_save(ss, st);
 }
 

@@ -498,6 +498,70 @@ void state_prune(source_state *src)
 	}
 }
 
+/* --- the commit policy ------------------------------------------------ */
+
+void state_file_read(source_state *src, const store_object *obj, const char *run_id,
+		     const char *const *orgs, size_t norgs)
+{
+	file_record *rec = state_file_add(src, obj->key);
+
+	if (!rec->etag || strcmp(rec->etag, obj->etag))
+		file_record_reset(rec, obj->etag, obj->size, obj->mtime_ms);
+	free(rec->run_id);
+	rec->run_id = xstrdup(run_id);
+	for (size_t i = 0; i < norgs; i++)
+		file_record_mark_done(rec, orgs[i]);
+	rec->failures = 0;
+	free(rec->last_error);
+	rec->last_error = NULL;
+}
+
+bool state_file_failed(source_state *src, const store_object *obj, const char *run_id,
+		       const char *reason, bool poison_now, unsigned max_attempts)
+{
+	file_record *rec = state_file_add(src, obj->key);
+
+	if (!rec->etag || strcmp(rec->etag, obj->etag))
+		file_record_reset(rec, obj->etag, obj->size, obj->mtime_ms);
+	free(rec->run_id);
+	rec->run_id = xstrdup(run_id);
+	rec->failures++;
+	free(rec->last_error);
+	rec->last_error = reason ? xstrdup(reason) : NULL;
+	if (poison_now || rec->failures >= max_attempts)
+		rec->poisoned = true;
+	return rec->poisoned;
+}
+
+void state_source_advance(source_state *src, int64_t h, const sketch *below,
+			  int64_t below_until_ms)
+{
+	if (src->horizon_ms == INT64_MIN || h > src->horizon_ms)
+		src->horizon_ms = h;
+	state_prune(src);
+	if (below) {
+		src->has_below = true;
+		src->below_until_ms = below_until_ms;
+		src->below = *below;
+	}
+}
+
+void state_run_committed(state_data *d, const char *run_id)
+{
+	free(d->committed_run);
+	d->committed_run = xstrdup(run_id);
+	d->committed_ms = time_now_ms();
+}
+
+void state_part_failed(pending_part *pp, const char *why)
+{
+	if (!pp->attempts)
+		pp->first_ms = time_now_ms();
+	pp->attempts++;
+	free(pp->last_error);
+	pp->last_error = xstrdup(why ? why : "");
+}
+
 /* --- state.json ------------------------------------------------------ */
 
 /* A number that fits in int64 (1e300 does not: converting it would be

@@ -232,11 +232,6 @@ void zpool_free(zpool *p)
 	free(p);
 }
 
-unsigned zpool_workers(const zpool *p)
-{
-	return p->nthreads;
-}
-
 zstream *zstream_new(zpool *p, int level, uint64_t max_bytes, const char *path_prefix)
 {
 	zstream *z = xcalloc(1, sizeof(*z));

@@ -1187,6 +1187,70 @@ START_TEST(quarantine_file_opened_safely)
 }
 END_TEST
 
+/* The commit policy: what outcomes do to records, horizons and parts. */
+START_TEST(commit_policy)
+{
+	state_data *d = xcalloc(1, sizeof(*d));
+	source_state *src = state_source(d, "TN-a", true);
+	store_object v1 = { (char *)"k", 10, 1000, (char *)"e1" };
+	store_object v2 = { (char *)"k", 11, 2000, (char *)"e2" };
+	const char *orgs[] = { "P1", "P2" };
+	file_record *f;
+	pending_part *pp;
+	sketch sk;
+
+	/* failures count, poisoned at max_attempts, or at once */
+	ck_assert(!state_file_failed(src, &v1, "R1", "bad crc", false, 3));
+	ck_assert(!state_file_failed(src, &v1, "R2", "bad crc", false, 3));
+	f = state_file(src, "k");
+	ck_assert_uint_eq(f->failures, 2);
+	ck_assert_str_eq(f->last_error, "bad crc");
+	ck_assert_str_eq(f->run_id, "R2");
+	/* read at last: failures forgotten, done for the orgs given */
+	state_file_read(src, &v1, "R3", orgs, 1);
+	f = state_file(src, "k");
+	ck_assert_uint_eq(f->failures, 0);
+	ck_assert_ptr_null(f->last_error);
+	ck_assert(file_record_done_for(f, "P1") && !file_record_done_for(f, "P2"));
+	/* a new version starts over */
+	ck_assert(state_file_failed(src, &v2, "R4", "a bomb", true, 3));
+	f = state_file(src, "k");
+	ck_assert(f->poisoned && f->failures == 1 && !file_record_done_for(f, "P1"));
+	ck_assert_str_eq(f->etag, "e2");
+	state_file_read(src, &v1, "R5", orgs, 2);
+	f = state_file(src, "k");
+	ck_assert(!f->poisoned && file_record_done_for(f, "P2"));
+	/* the horizon moves forward only, old records go, the sketch is kept */
+	sketch_init(&sk);
+	sketch_add(&sk, 42);
+	state_source_advance(src, 5000, &sk, 4000);
+	ck_assert_int_eq(src->horizon_ms, 5000);
+	ck_assert_ptr_null(state_file(src, "k"));
+	ck_assert(src->has_below && src->below_until_ms == 4000 && sketch_equal(&src->below, &sk));
+	state_source_advance(src, 3000, NULL, 0);
+	ck_assert_int_eq(src->horizon_ms, 5000);
+	ck_assert(src->below_until_ms == 4000);
+	/* committed runs, parts and their attempts */
+	state_run_committed(d, "R6");
+	ck_assert_str_eq(d->committed_run, "R6");
+	pp = state_part_add(d, "R6");
+	state_part_failed(pp, "404");
+	ck_assert(pp->attempts == 1 && pp->first_ms > 0);
+	state_part_failed(pp, "403");
+	ck_assert_uint_eq(pp->attempts, 2);
+	ck_assert_str_eq(pp->last_error, "403");
+	pp->subs = xcalloc(2, sizeof(char *));
+	pp->subs[pp->nsubs++] = xstrdup("P1");
+	pp->subs[pp->nsubs++] = xstrdup("P2");
+	ck_assert_ptr_eq(state_part_of(d, "P2"), pp);
+	state_part_done(d, 0, "P1");
+	ck_assert_ptr_null(state_part_of(d, "P1"));
+	state_part_done(d, 0, "P2");
+	ck_assert_uint_eq(d->nparts, 0);
+	state_data_free(d);
+}
+END_TEST
+
 Suite *state_suite(void)
 {
 	Suite *s = suite_create("state");
@@ -1197,6 +1261,7 @@ Suite *state_suite(void)
 	tcase_add_test(tc, open_creates_layout);
 	tcase_add_test(tc, paths);
 	tcase_add_test(tc, save_load_round_trip);
+	tcase_add_test(tc, commit_policy);
 	tcase_add_test(tc, many_records_round_trip);
 	tcase_add_test(tc, corrupt_state_refused_and_untouched);
 	tcase_add_test(tc, state_json_strict_but_bytes_in_keys);

@@ -4,7 +4,7 @@ Shared Key" rules, account SAS tokens from "Create an account SAS", and
 the few Blob REST calls the tests need (containers, Put Blob, Get Blob,
 List Blobs with NextMarker, Get Block List, Delete Blob).
 
-It is deliberately independent of the C signer (src/azsign.c): the tests
+It is deliberately independent of the C signer (src/store/az/azsign.c): the tests
 upload fixtures and read outputs with it, and tests/check_azsign.c's
 vectors were computed with sign_string()/string_to_sign() below.
 
