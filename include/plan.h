@@ -19,6 +19,7 @@
 #include "config.h"
 #include "state.h"
 #include "store.h"
+#include "store_set.h"
 
 #define RUN_ID_MAX 40
 
@@ -77,7 +78,8 @@ typedef struct plan_options {
 /* A fresh run id for a run started at now_ms: 20261127T004612Z-1a2b3c4d. */
 void plan_new_run_id(int64_t now_ms, char out[RUN_ID_MAX]);
 
-/* List the sources and build the plan.  st may be NULL (no state yet).
+/* List the sources (their stores from `stores`, store_set.h) and build the
+ * plan.  st may be NULL (no state yet).
  * A source that cannot be listed is logged and recorded in list_failures
  * while the others go on; if no source could be listed, the first error is
  * returned (ES_ERR_TEMP etc.) and there is no plan.
@@ -89,7 +91,7 @@ void plan_new_run_id(int64_t now_ms, char out[RUN_ID_MAX]);
  * the horizon below any file still owed to a subscriber this run does not
  * serve (--subscriber) or outside --since/--until. */
 es_result plan_build(const config *cfg, const state_data *st,
-		     const plan_options *opt, int64_t now_ms, plan *out);
+		     const plan_options *opt, int64_t now_ms, store_set *stores, plan *out);
 void plan_release(plan *p);
 
 /* One warning per source whose poisoned files the plan passed over. */

@@ -45,6 +45,7 @@
 #include "plan.h"
 #include "progress.h"
 #include "state.h"
+#include "store_set.h"
 
 typedef struct sub_summary {
 	char *org_id;            /* owned */
@@ -110,6 +111,7 @@ typedef struct run_exec_options {
 	unsigned jobs;          /* compression threads (0: in this thread) */
 	progress *prog;         /* the progress line, or NULL */
 	int64_t deadline_ms;    /* run_timeout: no file is begun after it */
+	store_set *sources;     /* where the sources' stores are opened, once */
 } run_exec_options;
 
 /* outcomes: one byte per plan file; on entry the journaled outcomes of an

@@ -1,5 +1,6 @@
 /* plan.c - list sources, choose new files, journal the plan. */
 #include "plan.h"
+#include "store_set.h"
 #include "json.h"
 #include "log.h"
 
@@ -314,7 +315,7 @@ static void find_late(plan *out, const struct source_scan *sc, const store_list 
 }
 
 es_result plan_build(const config *cfg, const state_data *st,
-		     const plan_options *opt, int64_t now_ms, plan *out)
+		     const plan_options *opt, int64_t now_ms, store_set *stores, plan *out)
 {
 	size_t cap = cfg->nadditional ? cfg->nadditional : 1;
 	size_t *all = xcalloc(cap, sizeof(size_t)), *sel = xcalloc(cap, sizeof(size_t));
@@ -348,7 +349,7 @@ es_result plan_build(const config *cfg, const state_data *st,
 		sc.horizon = sc.ss && sc.ss->horizon_ms != INT64_MIN ? sc.ss->horizon_ms
 								     : now_ms - cfg->lookback_ms;
 		attempted++;
-		r = store_open(&d->source, &st_store);
+		r = store_set_get(stores, &d->source, &st_store);
 		if (r == ES_OK)
 			r = store_list_objects(st_store, &list);
 		if (r != ES_OK) {
@@ -359,11 +360,9 @@ es_result plan_build(const config *cfg, const state_data *st,
 				    ? store_last_error(st_store) : es_result_name(r));
 			if (first_error == ES_OK)
 				first_error = r;
-			store_free(st_store);
 			store_list_release(&list);
 			continue;
 		}
-		store_free(st_store);
 		out->listed[s] = true;
 		out->objects_listed += list.count;
 		if (list.count)   /* qsort's array may not be NULL, even for none */

@@ -55,6 +55,7 @@ struct run_exec {
 	char **sub_error;            /* per subscriber: its destination failed */
 	es_result *sub_status;
 	bool part;                   /* finishing a pending part (run_execute) */
+	store_set *sources;          /* the sources' stores, opened once */
 };
 
 /* Everything one attempt needs while it reads files. */
@@ -838,7 +839,7 @@ static es_result execute_once(struct run_exec *x, bool verify_first, bool *resta
 		c.source_org = d->org_id;
 		c.source_org_len = strlen(d->org_id);
 		if (!sources[pf->source] &&
-		    (r = store_open(&d->source, &sources[pf->source])) != ES_OK)
+		    (r = store_set_get(x->sources, &d->source, &sources[pf->source])) != ES_OK)
 			break;
 		url = store_url(sources[pf->source], pf->obj.key);
 		c.url = url;
@@ -905,9 +906,7 @@ done:
 	gz_decoder_free(c.gz);
 	lines_release(&c.lines);
 	event_parser_release(&c.ep);
-	for (size_t s = 0; s < cfg->ndirect; s++)
-		store_free(sources[s]);
-	free(sources);
+	free(sources);   /* (the set's stores) */
 	quarantine_release(&c.q);
 	free(c.sinks);
 	free(c.sink_used);
@@ -934,7 +933,7 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 	struct run_exec x = {
 		.cfg = cfg, .ss = ss, .p = p, .jobs = opt->jobs, .prog = opt->prog, .sum = sum,
 		.outcomes = outcomes, .defer_from = SIZE_MAX, .last_journaled = SIZE_MAX,
-		.deadline_ms = opt->deadline_ms, .part = opt->part,
+		.deadline_ms = opt->deadline_ms, .part = opt->part, .sources = opt->sources,
 	};
 	bool restart = false, verify_first = false;
 	es_result r;

@@ -198,7 +198,7 @@ static es_result dry_run(const config *cfg, struct run_opts *o, metrics_run *mr)
 /* The run, under the state's lock: runner.h. */
 static es_result real_run(const config *cfg, struct run_opts *o, metrics_run *mr)
 {
-	runner_options ro = { &o->sel.popt, { false, o->jobs, NULL, 0 } };
+	runner_options ro = { &o->sel.popt, { false, o->jobs, NULL, 0, store_set_new() } };
 	int64_t start = time_now_ms();
 	state_store *ss = NULL;
 	state_data *st = NULL;
@@ -223,6 +223,7 @@ static es_result real_run(const config *cfg, struct run_opts *o, metrics_run *mr
 	r = finish(&sum, o->json, mr, r);
 	run_summary_release(&sum);
 done:
+	store_set_free(ro.exec.sources);
 	state_data_free(st);
 	state_close(ss);
 	return r;

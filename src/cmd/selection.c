@@ -128,7 +128,12 @@ es_result selection_preview(const config *cfg, state_store *ss, state_data *st,
 				st->parts[i].attempts, st->parts[i].last_error
 				? st->parts[i].last_error : "");
 	popt.sub_held = held;
-	r = plan_build(cfg, st, &popt, time_now_ms(), p);
+	{
+		store_set *stores = store_set_new();
+
+		r = plan_build(cfg, st, &popt, time_now_ms(), stores, p);
+		store_set_free(stores);
+	}
 	free(held);
 	if (r == ES_OK)
 		plan_warn_poisoned(cfg, p);
