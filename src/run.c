@@ -70,6 +70,7 @@ struct run_ctx {
 	bool *sink_used;
 	bool *matches;               /* per subscriber of the current file */
 	store **dests;
+	store **sources;             /* per config.direct: from x->sources */
 	sink_keys *keys;             /* the objects' URLs, claimed by the sinks */
 	zpool *pool;
 	quarantine q;                /* the run's bad lines */
@@ -763,127 +764,153 @@ static es_result plan_file_step(struct run_ctx *c, size_t i, store *src)
 	}
 }
 
-static es_result execute_once(struct run_exec *x, bool verify_first, bool *restart)
+/* The dedup memory of each subscriber with dedup, out of the run's budget. */
+static size_t dedup_share(const config *cfg, const bool *used)
+{
+	size_t n = 0, mem;
+
+	for (size_t a = 0; a < cfg->nadditional; a++)
+		n += used[a] && cfg->additional[a].dedup;
+	mem = n ? DEDUP_MEMORY_TOTAL / n : 0;
+	if (mem < DEDUP_MEMORY_MIN)
+		mem = DEDUP_MEMORY_MIN;
+	return mem > DEDUP_MEMORY_MAX ? DEDUP_MEMORY_MAX : mem;
+}
+
+/* An attempt's context: the reader, the quarantine, the subscribers the
+ * plan serves (sink_used). */
+static void ctx_init(struct run_ctx *c, struct run_exec *x, bool verify_first)
 {
 	const config *cfg = x->cfg;
 	const plan *p = x->p;
-	run_summary *sum = x->sum;
-	struct run_ctx c;
-	size_t ndedup = 0, dedup_mem, nsubs = cfg->nadditional ? cfg->nadditional : 1;
-	store **sources = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(store *));
-	double t0 = now_s();
-	es_result r = ES_OK;
-	size_t deferred_before = sum->files_deferred;
+	size_t nsubs = cfg->nadditional ? cfg->nadditional : 1;
 
-	memset(&c, 0, sizeof(c));
-	c.cfg = cfg;
-	c.p = p;
-	c.ss = x->ss;
-	c.sum = sum;
-	c.x = x;
-	c.copy_fd = -1;
-	c.verify_first = verify_first;
-	c.progress = x->prog;
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->p = p;
+	c->ss = x->ss;
+	c->sum = x->sum;
+	c->x = x;
+	c->copy_fd = -1;
+	c->verify_first = verify_first;
+	c->progress = x->prog;
 	for (size_t i = 0; i < p->nfiles; i++)
-		c.bytes_total += p->files[i].obj.size;
-	progress_begin(x->prog);
-	c.spool_dir = state_spool_dir(x->ss, p->run_id);
+		c->bytes_total += p->files[i].obj.size;
+	c->spool_dir = state_spool_dir(x->ss, p->run_id);
 	/* a part's lines were quarantined when its run was first executed */
-	quarantine_init(&c.q, x->ss, p->run_id, cfg, !x->part);
-	c.sinks = xcalloc(nsubs, sizeof(sink));
-	c.sink_used = xcalloc(nsubs, sizeof(bool));
-	c.matches = xcalloc(nsubs, sizeof(bool));
-	c.dests = xcalloc(nsubs, sizeof(store *));
-	c.gz = gz_decoder_new();
-	lines_init(&c.lines, cfg->max_line_bytes, on_line, on_overlong, &c);
-	event_parser_init(&c.ep, cfg->max_json_depth);
-	if (mkdir_p(c.spool_dir, 0750) < 0) {
-		r = es_error(ES_ERR_IO, "cannot create spool directory '%s': %s",
-			     c.spool_dir, strerror(errno));
-		goto done;
-	}
+	quarantine_init(&c->q, x->ss, p->run_id, cfg, !x->part);
+	c->sinks = xcalloc(nsubs, sizeof(sink));
+	c->sink_used = xcalloc(nsubs, sizeof(bool));
+	c->matches = xcalloc(nsubs, sizeof(bool));
+	c->dests = xcalloc(nsubs, sizeof(store *));
+	c->sources = xcalloc(cfg->ndirect ? cfg->ndirect : 1, sizeof(store *));
+	c->gz = gz_decoder_new();
+	lines_init(&c->lines, cfg->max_line_bytes, on_line, on_overlong, c);
+	event_parser_init(&c->ep, cfg->max_json_depth);
 	for (size_t i = 0; i < p->nfiles; i++)
 		for (size_t k = 0; k < p->files[i].nsubs; k++)
-			c.sink_used[p->files[i].subs[k]] = true;
-	for (size_t a = 0; a < cfg->nadditional; a++)
-		if (c.sink_used[a] && cfg->additional[a].dedup)
-			ndedup++;
-	dedup_mem = ndedup ? DEDUP_MEMORY_TOTAL / ndedup : 0;
-	if (dedup_mem < DEDUP_MEMORY_MIN)
-		dedup_mem = DEDUP_MEMORY_MIN;
-	if (dedup_mem > DEDUP_MEMORY_MAX)
-		dedup_mem = DEDUP_MEMORY_MAX;
-	c.pool = zpool_new(x->jobs, 2 * x->jobs + 2);
-	c.keys = sink_keys_new();
-	for (size_t a = 0; a < cfg->nadditional; a++) {
-		es_result or;
+			c->sink_used[p->files[i].subs[k]] = true;
+}
 
-		if (!c.sink_used[a] || x->sub_error[a])
+/* A sink for each subscriber the plan serves and has not failed; one
+ * whose destination cannot be opened fails alone. */
+static void open_sinks(struct run_ctx *c)
+{
+	const config *cfg = c->cfg;
+	size_t dedup_mem = dedup_share(cfg, c->sink_used);
+
+	c->pool = zpool_new(c->x->jobs, 2 * c->x->jobs + 2);
+	c->keys = sink_keys_new();
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		es_result r;
+
+		if (!c->sink_used[a] || c->x->sub_error[a])
 			continue;
-		if ((or = store_open(&cfg->additional[a].destination, &c.dests[a])) != ES_OK) {
+		if ((r = store_open(&cfg->additional[a].destination, &c->dests[a])) != ES_OK) {
 			/* (logged) its settings cannot work: its failure alone */
-			sub_fail(&c, a, or, NULL);
+			sub_fail(c, a, r, NULL);
 			continue;
 		}
-		sink_init(&c.sinks[a], &cfg->additional[a], c.dests[a], c.pool, p->run_id,
-			  p->started_ms, c.spool_dir, dedup_mem);
-		c.sinks[a].keys = c.keys;
+		sink_init(&c->sinks[a], &cfg->additional[a], c->dests[a], c->pool,
+			  c->p->run_id, c->p->started_ms, c->spool_dir, dedup_mem);
+		c->sinks[a].keys = c->keys;
 	}
+}
 
-	for (size_t i = 0; i < p->nfiles && r == ES_OK && !c.restart; i++) {
+/* Every file of the plan in order, until the run fails or must restart. */
+static es_result read_files(struct run_ctx *c)
+{
+	const config *cfg = c->cfg;
+	const plan *p = c->p;
+	size_t deferred_before = c->sum->files_deferred;
+	es_result r = ES_OK;
+
+	for (size_t i = 0; i < p->nfiles && r == ES_OK && !c->restart; i++) {
 		const plan_file *pf = &p->files[i];
 		const direct_subscriber *d = &cfg->direct[pf->source];
+		store **src = &c->sources[pf->source];
 		char *url;
 
-		c.pf = pf;
-		c.source_org = d->org_id;
-		c.source_org_len = strlen(d->org_id);
-		if (!sources[pf->source] &&
-		    (r = store_set_get(x->sources, &d->source, &sources[pf->source])) != ES_OK)
+		c->pf = pf;
+		c->source_org = d->org_id;
+		c->source_org_len = strlen(d->org_id);
+		if (!*src && (r = store_set_get(c->x->sources, &d->source, src)) != ES_OK)
 			break;
-		url = store_url(sources[pf->source], pf->obj.key);
-		c.url = url;
-		r = plan_file_step(&c, i, sources[pf->source]);
-		c.url = NULL;
+		url = store_url(*src, pf->obj.key);
+		c->url = url;
+		r = plan_file_step(c, i, *src);
+		c->url = NULL;
 		free(url);
-		tick_progress(&c);
+		tick_progress(c);
 	}
-	if (sum->files_deferred > deferred_before)
+	if (c->sum->files_deferred > deferred_before)
 		log_msg(LOG_WARNING, NULL, "%llu file(s) of run %s wait for the next run: %s",
-			(unsigned long long)(sum->files_deferred - deferred_before), p->run_id,
-			x->defer_from < p->nfiles ? "the run's quarantine passed "
-			"max_quarantine_per_run" : "run_timeout passed");
-	*restart = c.restart;
-	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
-		if (c.sink_used[a] && !x->sub_error[a])
-			r = sink_call(&c, a, sink_finish(&c.sinks[a]));
-	/* the subscribers' last objects go out at once, each on its thread */
-	for (size_t a = 0; a < cfg->nadditional && r == ES_OK && !c.restart; a++)
-		if (c.sink_used[a] && !x->sub_error[a])
-			r = sink_call(&c, a, sink_wait(&c.sinks[a]));
-	if (r == ES_OK)
-		r = quarantine_sync(&c.q);
-	if (quarantine_used_path(&c.q)) {
-		free(sum->quarantine);
-		sum->quarantine = xstrdup(quarantine_used_path(&c.q));
-	}
-done:
-	if (x->prog) {
-		progress_counts pc;
+			(unsigned long long)(c->sum->files_deferred - deferred_before),
+			p->run_id, c->x->defer_from < p->nfiles ? "the run's quarantine "
+			"passed max_quarantine_per_run" : "run_timeout passed");
+	return r;
+}
 
-		progress_counts_of(&c, &pc);
-		progress_end(x->prog, &pc);
+/* The last objects: ended, then put, each subscriber on its thread; the
+ * quarantine on disk. */
+static es_result finish_outputs(struct run_ctx *c)
+{
+	const config *cfg = c->cfg;
+	es_result r = ES_OK;
+
+	for (size_t a = 0; a < cfg->nadditional && r == ES_OK; a++)
+		if (c->sink_used[a] && !c->x->sub_error[a])
+			r = sink_call(c, a, sink_finish(&c->sinks[a]));
+	for (size_t a = 0; a < cfg->nadditional && r == ES_OK; a++)
+		if (c->sink_used[a] && !c->x->sub_error[a])
+			r = sink_call(c, a, sink_wait(&c->sinks[a]));
+	if (r == ES_OK)
+		r = quarantine_sync(&c->q);
+	if (quarantine_used_path(&c->q)) {
+		free(c->sum->quarantine);
+		c->sum->quarantine = xstrdup(quarantine_used_path(&c->q));
 	}
+	return r;
+}
+
+/* Each subscriber's counts and objects into the summary (its sink is
+ * stopped and released: what it sent of objects not visible is taken
+ * back). */
+static void gather_subscribers(struct run_ctx *c)
+{
+	const config *cfg = c->cfg;
+	run_summary *sum = c->sum;
+
 	for (size_t a = 0; a < cfg->nadditional; a++) {
-		sink *s = &c.sinks[a];
+		sink *s = &c->sinks[a];
 		sub_summary *ssum = &sum->subs[a];
 
-		ssum->served = c.sink_used[a];
-		if (x->sub_error[a] && !ssum->error) {
-			ssum->error = xstrdup(x->sub_error[a]);
-			ssum->status = x->sub_status[a];
+		ssum->served = c->sink_used[a];
+		if (c->x->sub_error[a] && !ssum->error) {
+			ssum->error = xstrdup(c->x->sub_error[a]);
+			ssum->status = c->x->sub_status[a];
 		}
-		if (!c.sink_used[a] || !s->sub)
+		if (!c->sink_used[a] || !s->sub)
 			continue;
 		sink_stop(s);
 		ssum->matched = s->matched;
@@ -899,31 +926,69 @@ done:
 		sum->bytes_written += s->bytes_out;
 		sink_release(s);
 	}
-	for (size_t a = 0; a < cfg->nadditional; a++)
-		store_free(c.dests[a]);
-	sink_keys_free(c.keys);
-	zpool_free(c.pool);
-	gz_decoder_free(c.gz);
-	lines_release(&c.lines);
-	event_parser_release(&c.ep);
-	free(sources);   /* (the set's stores) */
-	quarantine_release(&c.q);
-	free(c.sinks);
-	free(c.sink_used);
-	free(c.matches);
-	free(c.dests);
-	free(c.spool_dir);
-	sum->elapsed_s += now_s() - t0;
-	if (r != ES_OK) {
-		sum->status = "failed";
-	} else {
-		bool owed = sum->files_failed || sum->files_deferred;
+}
 
-		for (size_t a = 0; a < cfg->nadditional; a++)
-			owed |= x->sub_error[a] != NULL;
-		if (owed)
-			sum->status = "partial";
+static void ctx_release(struct run_ctx *c)
+{
+	for (size_t a = 0; a < c->cfg->nadditional; a++)
+		store_free(c->dests[a]);
+	sink_keys_free(c->keys);
+	zpool_free(c->pool);
+	gz_decoder_free(c->gz);
+	lines_release(&c->lines);
+	event_parser_release(&c->ep);
+	quarantine_release(&c->q);
+	free(c->sources);     /* (the set's stores) */
+	free(c->sinks);
+	free(c->sink_used);
+	free(c->matches);
+	free(c->dests);
+	free(c->spool_dir);
+}
+
+/* The summary's status once an attempt is over. */
+static void set_status(const struct run_exec *x, es_result r)
+{
+	bool owed = x->sum->files_failed || x->sum->files_deferred;
+
+	for (size_t a = 0; a < x->cfg->nadditional; a++)
+		owed |= x->sub_error[a] != NULL;
+	if (r != ES_OK)
+		x->sum->status = "failed";
+	else if (owed)
+		x->sum->status = "partial";
+}
+
+/* One attempt at the plan: *restart when a file failed after lines of it
+ * had reached an output (run_execute tries again). */
+static es_result execute_once(struct run_exec *x, bool verify_first, bool *restart)
+{
+	struct run_ctx c;
+	double t0 = now_s();
+	es_result r = ES_OK;
+
+	ctx_init(&c, x, verify_first);
+	progress_begin(x->prog);
+	if (mkdir_p(c.spool_dir, 0750) < 0) {
+		r = es_error(ES_ERR_IO, "cannot create spool directory '%s': %s",
+			     c.spool_dir, strerror(errno));
+	} else {
+		open_sinks(&c);
+		r = read_files(&c);
+		*restart = c.restart;
+		if (r == ES_OK && !c.restart)
+			r = finish_outputs(&c);
 	}
+	if (x->prog) {
+		progress_counts pc;
+
+		progress_counts_of(&c, &pc);
+		progress_end(x->prog, &pc);
+	}
+	gather_subscribers(&c);
+	ctx_release(&c);
+	x->sum->elapsed_s += now_s() - t0;
+	set_status(x, r);
 	return r;
 }
 
