@@ -403,7 +403,8 @@ static int on_plain(void *ud, const char *p, size_t n)
 	return lines_feed(&c->lines, p, n);
 }
 
-/* Bytes of the object, as they arrive. */
+/* Bytes of the object, as they arrive: 0 to go on, -1 to stop (a failure
+ * is in f_error; plain_local says a local plain file needs no check). */
 static int on_object(void *ud, const char *p, size_t n)
 {
 	struct run_ctx *c = ud;
@@ -424,9 +425,9 @@ static int on_object(void *ud, const char *p, size_t n)
 	    gz_decoder_bytes_in(c->gz) >= 2) {
 		/* a local plain file: nothing to verify */
 		c->plain_local = true;
-		return 1;
+		return -1;
 	}
-	return rc;
+	return rc ? -1 : 0;
 }
 
 static void add_failure(run_summary *sum, size_t index, const char *url, const char *reason)
