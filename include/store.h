@@ -41,6 +41,11 @@
  * caller can put it in the run summary (store_last_error()); what it keeps
  * and logs is redacted (log_redact(): no registered secret, no sig=), as
  * a server's error text may echo the request.
+ *
+ * Files, each calling only the ones below it (no circle): open.c
+ * (store_open: the dispatch to the backends; no backend calls it), the
+ * backends, store.c (what the backends call: store_fail, listings, a
+ * store's URLs), location.c (the location type, key URLs, key safety).
  */
 #ifndef EVSHARE_STORE_H
 #define EVSHARE_STORE_H
@@ -229,7 +234,7 @@ char *location_key_url(const location *loc, const char *key);
  * segment, no control character or backslash? */
 bool store_key_is_safe(const char *key);
 
-/* Backends. */
+/* Backends (open.c dispatches to them). */
 es_result store_file_open(const location *loc, store **out);
 es_result store_s3_open(const location *loc, store **out);
 es_result store_az_open(const location *loc, store **out);

@@ -1,0 +1,23 @@
+/*
+ * open.c - opening a store: the dispatch from a location's scheme to its
+ * backend.  The one file of the storage wing that calls the backends; no
+ * backend calls it.  See store.h.
+ */
+#include "store.h"
+#include "log.h"
+
+es_result store_open(const location *loc, store **out)
+{
+	*out = NULL;
+	switch (loc->scheme) {
+	case LOC_FILE:
+		return store_file_open(loc, out);
+	case LOC_S3:
+	case LOC_GS:
+		return store_s3_open(loc, out);
+	case LOC_AZ:
+		return store_az_open(loc, out);
+	}
+	return es_error_url(ES_ERR_CONFIG, loc->url,
+			    "'%s': this build of evshare has no backend for it", loc->url);
+}
