@@ -108,6 +108,7 @@
 
 #define AZ_API_VERSION        "2021-08-06"
 #define AZ_DEFAULT_BLOCK_SIZE (16ull << 20)
+#define AZ_MIN_BLOCK_SIZE     (5ull << 20)    /* evshare's floor, as for S3: Azure has none */
 #define AZ_MAX_BLOCK_SIZE     (4000ull << 20)
 #define AZ_MAX_BLOCKS         50000
 #define AZ_MAX_PUT_BLOB       (5000ull << 20)
@@ -120,10 +121,8 @@
 typedef struct az_settings {
 	objhttp_endpoint endpoint;     /* the base URL before the container */
 	bool default_endpoint;    /* https://ACCOUNT.blob.core.windows.net */
-	uint64_t block_size;
-	uint64_t threshold;       /* effective: <= AZ_MAX_PUT_BLOB */
-	unsigned attempts;
-	unsigned upload_streams;  /* 1..OBJHTTP_MAX_STREAMS */
+	objhttp_transfer xfer;    /* block size, threshold (<= AZ_MAX_PUT_BLOB),
+	                             attempts, upload streams */
 	long stall_timeout_s;
 	char *ca_bundle;          /* NULL: the system's */
 } az_settings;

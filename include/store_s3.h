@@ -113,10 +113,8 @@ typedef struct s3_settings {
 	objhttp_endpoint endpoint;
 	bool default_endpoint;   /* the scheme's own (AWS, Google) */
 	bool path_style;
-	uint64_t part_size;
-	uint64_t threshold;      /* effective: <= S3_MAX_PUT_SIZE */
-	unsigned attempts;
-	unsigned upload_streams; /* 1..OBJHTTP_MAX_STREAMS */
+	objhttp_transfer xfer;   /* part size, threshold (<= S3_MAX_PUT_SIZE),
+	                            attempts, upload streams */
 	long stall_timeout_s;
 	char *ca_bundle;         /* NULL: the system's */
 } s3_settings;

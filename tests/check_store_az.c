@@ -76,9 +76,9 @@ START_TEST(settings_defaults_and_endpoints)
 	ck_assert_str_eq(s.endpoint.scheme, "https");
 	ck_assert_str_eq(s.endpoint.host, "acct.blob.core.windows.net");
 	ck_assert_str_eq(s.endpoint.base_path, "");
-	ck_assert_uint_eq(s.block_size, AZ_DEFAULT_BLOCK_SIZE);
-	ck_assert_uint_eq(s.threshold, AZ_DEFAULT_BLOCK_SIZE);
-	ck_assert_uint_eq(s.attempts, AZ_DEFAULT_ATTEMPTS);
+	ck_assert_uint_eq(s.xfer.part_size, AZ_DEFAULT_BLOCK_SIZE);
+	ck_assert_uint_eq(s.xfer.threshold, AZ_DEFAULT_BLOCK_SIZE);
+	ck_assert_uint_eq(s.xfer.attempts, AZ_DEFAULT_ATTEMPTS);
 	ck_assert_int_eq(s.stall_timeout_s, 30);
 	ck_assert_ptr_null(s.ca_bundle);
 	az_settings_release(&s);
@@ -135,8 +135,8 @@ START_TEST(block_sizes_and_threshold)
 	loc.part_size = 5ull << 20;
 	loc.multipart_threshold = 8ull << 30;
 	ck_assert_int_eq(az_settings_resolve(&loc, NULL, &env, &s, &err), ES_OK);
-	ck_assert_uint_eq(s.block_size, 5ull << 20);
-	ck_assert_uint_eq(s.threshold, AZ_MAX_PUT_BLOB);
+	ck_assert_uint_eq(s.xfer.part_size, 5ull << 20);
+	ck_assert_uint_eq(s.xfer.threshold, AZ_MAX_PUT_BLOB);
 	az_settings_release(&s);
 	loc.part_size = 4096ull << 20;                 /* over 4000 MiB */
 	ck_assert_int_eq(az_settings_resolve(&loc, NULL, &env, &s, &err), ES_ERR_CONFIG);

@@ -5,9 +5,12 @@
  *
  * What is S3's lives here: settings, request targets (path or virtual-host
  * style), SigV4 signing of each attempt, the reading and wording of S3
- * errors, and multipart uploads.  Retries, resumed GETs and the failure
- * messages are objhttp.c's, shared with store_az.c: every request goes
- * through objhttp_run() with the s3_http_ops below.
+ * errors, and the requests of a multipart upload (Create, UploadPart's
+ * query and ETag, Complete with the lost-reply check, Abort, and the
+ * leftovers of interrupted runs).  Retries, resumed GETs, the failure
+ * messages and the upload's lifecycle are objhttp.c's, shared with
+ * store_az.c: every request goes through objhttp_run() with the
+ * s3_http_ops below, every upload through objhttp's with s3_upload_ops.
  */
 #include "store_s3.h"
 #include "http.h"
@@ -23,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 typedef struct s3_store {
 	store base;
@@ -35,6 +37,19 @@ typedef struct s3_store {
 
 /* --- settings ---------------------------------------------------------- */
 
+static const objhttp_limits s3_limits = {
+	.service = "S3",
+	.upload = "multipart",
+	.part = "part",
+	.min_part = S3_MIN_PART_SIZE,
+	.max_part = S3_MAX_PART_SIZE,
+	.part_range = "5 MiB..5 GiB",
+	.default_part = S3_DEFAULT_PART_SIZE,
+	.max_parts = S3_MAX_PARTS,
+	.max_single = S3_MAX_PUT_SIZE,
+	.default_attempts = S3_DEFAULT_ATTEMPTS,
+};
+
 static bool region_is_valid(const char *r)
 {
 	if (!*r || strlen(r) > 64)
@@ -44,6 +59,7 @@ static bool region_is_valid(const char *r)
 			return false;
 	return true;
 }
+
 
 void s3_settings_release(s3_settings *s)
 {
@@ -97,20 +113,12 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 	if (!out->path_style && !explicit_style && strchr(loc->bucket, '.') &&
 	    !strcmp(out->endpoint.scheme, "https"))
 		out->path_style = true;
-	out->part_size = loc->part_size ? loc->part_size : S3_DEFAULT_PART_SIZE;
-	if (out->part_size < S3_MIN_PART_SIZE || out->part_size > S3_MAX_PART_SIZE) {
-		buf_printf(err, "part_size %" PRIu64 " is outside 5 MiB..5 GiB", out->part_size);
+	objhttp_transfer_resolve(loc, &s3_limits, &out->xfer);
+	if (out->xfer.part_size < S3_MIN_PART_SIZE || out->xfer.part_size > S3_MAX_PART_SIZE) {
+		buf_printf(err, "part_size %" PRIu64 " is outside 5 MiB..5 GiB", out->xfer.part_size);
 		r = ES_ERR_CONFIG;
 		goto fail;
 	}
-	out->threshold = loc->multipart_threshold ? loc->multipart_threshold : out->part_size;
-	if (out->threshold > S3_MAX_PUT_SIZE)
-		out->threshold = S3_MAX_PUT_SIZE;
-	out->attempts = loc->retries ? loc->retries : S3_DEFAULT_ATTEMPTS;
-	out->upload_streams = loc->upload_streams ? loc->upload_streams
-						  : OBJHTTP_DEFAULT_STREAMS;
-	if (out->upload_streams > OBJHTTP_MAX_STREAMS)
-		out->upload_streams = OBJHTTP_MAX_STREAMS;
 	if ((r = objhttp_stall_timeout(env ? env->get(env->ud, OBJHTTP_STALL_ENV) : NULL,
 					 &out->stall_timeout_s, err)) != ES_OK)
 		goto fail;
@@ -282,16 +290,6 @@ static es_result s3_status_failure(void *ud, const objhttp_call *c, const objhtt
 	return res;
 }
 
-static const objhttp_ops s3_http_ops = {
-	.no_code = NO_CODE,
-	.ca_bundle_env = "AWS_CA_BUNDLE",
-	.reply_cap = S3XML_MAX_REPLY_BYTES,
-	.target = s3_call_target,
-	.send = s3_send,
-	.reply_error = s3_reply_error,
-	.status_failure = s3_status_failure,
-};
-
 /* --- list -------------------------------------------------------------- */
 
 static void s3_list_query(buf *q, const char *prefix, const char *token)
@@ -328,18 +326,6 @@ static const objhttp_lister s3_lister = {
 	.query = s3_list_query,
 	.parse = s3_list_parse,
 };
-
-static es_result s3_list(store *st, store_list *out)
-{
-	return objhttp_list(&((s3_store *)st)->oh, &s3_lister, out);
-}
-
-/* --- get --------------------------------------------------------------- */
-
-static es_result s3_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
-{
-	return objhttp_get(&((s3_store *)st)->oh, obj, fn, ud);
-}
 
 /* --- put --------------------------------------------------------------- */
 
@@ -534,51 +520,15 @@ static bool completed_already(s3_store *s, const char *key, const char *url,
 }
 
 /*
- * One multipart upload: put_multipart() makes one for a whole file; the
- * upload operations (store.h) make one for a file that is still growing
- * and send its parts as they fill.  Parts are numbered from 1 and are all
- * part_size bytes but the last.
+ * A multipart upload: the steps of objhttp's upload lifecycle (objhttp.h).
+ * Parts are numbered from 1; u->id is the UploadId, u->tags[n] the ETag
+ * part n + 1 was stored with.
  */
-struct store_upload {
-	s3_store *s;
-	char *key, *url;
-	uint64_t part_size;
-	char *upload_id;         /* NULL until the upload was started */
-	size_t nsent;            /* parts stored */
-	char **etags;            /* [nsent], as the parts' replies said */
-	unsigned char *md5s;     /* [nsent * 16] */
-	size_t alloc;
-};
 
-static struct store_upload *mp_new(s3_store *s, const char *key, uint64_t part_size)
+/* CreateMultipartUpload, after aborting leftovers of an interrupted run. */
+static es_result mp_begin(objhttp_upload *u)
 {
-	struct store_upload *u = xcalloc(1, sizeof(*u));
-
-	u->s = s;
-	u->key = xstrdup(key);
-	u->url = store_url(&s->base, key);
-	u->part_size = part_size;
-	return u;
-}
-
-static void mp_free(struct store_upload *u)
-{
-	if (!u)
-		return;
-	for (size_t i = 0; i < u->nsent; i++)
-		free(u->etags[i]);
-	free(u->etags);
-	free(u->md5s);
-	free(u->upload_id);
-	free(u->key);
-	free(u->url);
-	free(u);
-}
-
-/* Start the upload (after aborting leftovers of an interrupted run). */
-static es_result mp_begin(struct store_upload *u)
-{
-	s3_store *s = u->s;
+	s3_store *s = u->h->ud;
 	objhttp_call c = { 0 };
 	buf q = BUF_INIT;
 	char *err = NULL;
@@ -596,7 +546,7 @@ static es_result mp_begin(struct store_upload *u)
 	r = objhttp_run(&s->oh, &c);
 	if (r == ES_OK &&
 	    s3xml_parse_initiate_multipart(c.resp.body.data ? c.resp.body.data : "",
-					   c.resp.body.len, &u->upload_id, &err) != ES_OK)
+					   c.resp.body.len, &u->id, &err) != ES_OK)
 		r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot start the multipart "
 			       "upload of '%s': invalid reply: %s", u->url, err);
 	else if (r == ES_OK)
@@ -608,102 +558,35 @@ static es_result mp_begin(struct store_upload *u)
 	return r;
 }
 
-/* Parts [first, first + n) of one upload, for objhttp_each(). */
-struct parts {
-	struct store_upload *u;
-	const char *local_path;
-	int fd;
-	uint64_t size;           /* of the file, or of its part that is ready */
-	size_t first;
-};
-
-/* Send part p->first + i on connection c, reading it from the file. */
-static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
+/* UploadPart's query */
+static void mp_part_query(const objhttp_upload *u, size_t n, buf *q)
 {
-	struct parts *p = ud;
-	struct store_upload *u = p->u;
-	size_t n = p->first + i;
-	uint64_t off = (uint64_t)n * u->part_size;
-	http_body body = { NULL, p->fd, off,
-			   p->size - off < u->part_size ? p->size - off : u->part_size };
-	objhttp_digest d;
-	objhttp_call call = { 0 };
-	buf q = BUF_INIT;
 	char num[24];
-	const char *etag;
-	es_result r;
 
-	if (objhttp_digest_file(p->fd, body.offset, body.length, true, NULL, &d) < 0) {
-		*message = xasprintf("cannot read '%s': %s", p->local_path, strerror(errno));
-		return ES_ERR_IO;
-	}
-	memcpy(u->md5s + 16 * n, d.md5, 16);
 	snprintf(num, sizeof(num), "%zu", n + 1);
-	objhttp_query_add(&q, "partNumber", num);
-	objhttp_query_add(&q, "uploadId", u->upload_id);
-	call.method = "PUT";
-	call.key = u->key;
-	call.query = q.data;
-	call.body = &body;
-	call.payload_hash = d.sha256_hex;
-	call.verb = "write";
-	call.url = u->url;
-	call.quiet = true;      /* objhttp_each tells the failure once */
-	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
-	if ((r = objhttp_run(c, &call)) != ES_OK) {
-		*message = call.message;
-		call.message = NULL;
-	} else if (!(etag = http_response_header(&call.resp, "ETag")) || !*etag) {
-		r = ES_ERR_REMOTE;
-		*message = xasprintf("cannot write '%s': part %zu was stored without an ETag",
-				     u->url, n + 1);
-	} else {
-		u->etags[n] = xstrdup(etag);
-	}
-	objhttp_call_release(&call);
-	buf_release(&q);
-	return r;
+	objhttp_query_add(q, "partNumber", num);
+	objhttp_query_add(q, "uploadId", u->id);
 }
 
-/* Send parts u->nsent .. upto - 1 of the file (size bytes of it there). */
-static es_result mp_send(struct store_upload *u, int fd, const char *local_path,
-			 uint64_t size, size_t upto)
+/* The ETag of a stored part goes in the CompleteMultipartUpload. */
+static es_result mp_part_stored(objhttp_upload *u, size_t n, const http_response *r,
+				char **message)
 {
-	struct parts p = { u, local_path, fd, size, u->nsent };
-	es_result r;
+	const char *etag = http_response_header(r, "ETag");
 
-	if (upto <= u->nsent)
-		return ES_OK;
-	if (upto > S3_MAX_PARTS)
-		return store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
-				  "%zu parts of %" PRIu64 " bytes are more than S3 takes",
-				  u->url, upto, u->part_size);
-	if (upto > u->alloc) {
-		u->etags = xrealloc(u->etags, upto * sizeof(char *));
-		u->md5s = xrealloc(u->md5s, upto * 16);
-		u->alloc = upto;
+	if (!etag || !*etag) {
+		*message = xasprintf("cannot write '%s': part %zu was stored without an ETag",
+				     u->url, n + 1);
+		return ES_ERR_REMOTE;
 	}
-	for (size_t i = u->nsent; i < upto; i++)
-		u->etags[i] = NULL;
-	r = objhttp_each(&u->s->oh, u->s->set.upload_streams, upto - u->nsent, send_part, &p,
-			 u->url);
-	if (r != ES_OK) {
-		/* parts of the batch that were stored are sent again if the
-		 * upload goes on (nobody does so today: a failure ends it) */
-		for (size_t i = u->nsent; i < upto; i++) {
-			free(u->etags[i]);
-			u->etags[i] = NULL;
-		}
-		return r;
-	}
-	u->nsent = upto;
+	u->tags[n] = xstrdup(etag);
 	return ES_OK;
 }
 
-/* Complete the upload of its u->nsent parts. */
-static es_result mp_complete(struct store_upload *u)
+/* CompleteMultipartUpload of the u->nsent parts. */
+static es_result mp_complete(objhttp_upload *u)
 {
-	s3_store *s = u->s;
+	s3_store *s = u->h->ud;
 	objhttp_call c = { 0 };
 	buf q = BUF_INIT, xml = BUF_INIT;
 	http_body body;
@@ -715,13 +598,13 @@ static es_result mp_complete(struct store_upload *u)
 	buf_addstr(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
 	for (size_t i = 0; i < u->nsent; i++) {
 		buf_printf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
-		xml_escape_add(&xml, u->etags[i]);
+		xml_escape_add(&xml, u->tags[i]);
 		buf_addstr(&xml, "</ETag></Part>");
 	}
 	buf_addstr(&xml, "</CompleteMultipartUpload>");
 	body = (http_body){ xml.data, -1, 0, xml.len };
 	objhttp_digest_mem(xml.data, xml.len, true, &d);
-	objhttp_query_add(&q, "uploadId", u->upload_id);
+	objhttp_query_add(&q, "uploadId", u->id);
 	c.method = "POST";
 	c.key = u->key;
 	c.query = q.data;
@@ -758,10 +641,6 @@ static es_result mp_complete(struct store_upload *u)
 			r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot complete the "
 				       "multipart upload of '%s': %s", u->url, err);
 	}
-	if (r == ES_OK) {
-		free(u->upload_id);
-		u->upload_id = NULL;     /* done: nothing to abort */
-	}
 	s3_error_info_release(&einfo);
 	objhttp_call_release(&c);
 	free(final_etag);
@@ -771,108 +650,43 @@ static es_result mp_complete(struct store_upload *u)
 	return r;
 }
 
-/* Send the parts of the file from u->nsent on and complete the upload; on
- * failure abort it. */
-static es_result mp_finish(struct store_upload *u, int fd, const char *local_path,
-			   uint64_t size)
+static void mp_abort(objhttp_upload *u)
 {
-	size_t nparts = (size_t)((size + u->part_size - 1) / u->part_size);
-	es_result r;
-
-	if (size < (uint64_t)u->nsent * u->part_size)
-		r = store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
-			       "'%s' shrank to %" PRIu64 " bytes after parts of it were sent",
-			       u->url, local_path, size);
-	else if ((r = mp_send(u, fd, local_path, size, nparts)) == ES_OK)
-		r = mp_complete(u);
-	if (r != ES_OK && u->upload_id) {
-		abort_upload(u->s, u->key, u->upload_id, u->url);
-		free(u->upload_id);
-		u->upload_id = NULL;
-	}
-	return r;
+	abort_upload(u->h->ud, u->key, u->id, u->url);
 }
 
-static es_result put_multipart(void *ud, const char *key, const char *url, int fd,
-			       uint64_t size, const char *local_path)
-{
-	s3_store *s = ud;
-	struct store_upload *u = mp_new(s, key, s3_part_size_for(size, s->set.part_size));
-	es_result r;
+static const objhttp_upload_ops s3_upload_ops = {
+	.limits = &s3_limits,
+	.part_sha256 = true,
+	.whole_md5 = false,
+	.put_one = put_single,
+	.begin = mp_begin,
+	.part_query = mp_part_query,
+	.part_stored = mp_part_stored,
+	.commit = mp_complete,
+	.abort = mp_abort,
+};
 
-	(void)url;
-	if ((r = mp_begin(u)) == ES_OK)
-		r = mp_finish(u, fd, local_path, size);
-	mp_free(u);
-	return r;
+/* --- the store.h operations -------------------------------------------- */
+
+static es_result s3_list(store *st, store_list *out)
+{
+	return objhttp_list(&((s3_store *)st)->oh, &s3_lister, out);
 }
 
-/* --- uploads of growing files (store.h) --------------------------------- */
-
-static store_upload *s3_upload_new(store *st, const char *key, uint64_t max_size)
+static es_result s3_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
 {
-	s3_store *s = (s3_store *)st;
-
-	return mp_new(s, key, s3_part_size_for(max_size, s->set.part_size));
-}
-
-/* Send the whole parts among the first `ready` bytes that are due. */
-static es_result s3_upload_send(store *st, store_upload *u, const char *local_path,
-				uint64_t ready)
-{
-	size_t whole = objhttp_parts_due(ready, u->part_size, u->nsent, S3_MAX_PARTS,
-					 u->upload_id != NULL, u->s->set.threshold);
-	es_result r;
-	int fd;
-
-	(void)st;
-	if (!whole || !store_key_is_safe(u->key))
-		return ES_OK;            /* an unsafe key: upload_end refuses it */
-	if (!u->upload_id && (r = mp_begin(u)) != ES_OK)
-		return r;
-	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, NULL)) < 0)
-		return ES_ERR_IO;
-	r = mp_send(u, fd, local_path, ready, whole);
-	close(fd);
-	return r;
-}
-
-static es_result s3_put(store *st, const char *key, const char *local_path);
-
-static es_result s3_upload_end(store *st, store_upload *u, const char *local_path)
-{
-	uint64_t size;
-	es_result r;
-	int fd;
-
-	if (!u->upload_id)
-		return s3_put(st, u->key, local_path);
-	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, &size)) < 0) {
-		abort_upload(u->s, u->key, u->upload_id, u->url);
-		free(u->upload_id);
-		u->upload_id = NULL;
-		return ES_ERR_IO;
-	}
-	r = mp_finish(u, fd, local_path, size);
-	close(fd);
-	return r;
-}
-
-/* Abort an upload that was started and not completed. */
-static void s3_upload_free(store *st, store_upload *u)
-{
-	(void)st;
-	if (u && u->upload_id)
-		abort_upload(u->s, u->key, u->upload_id, u->url);
-	mp_free(u);
+	return objhttp_get(&((s3_store *)st)->oh, obj, fn, ud);
 }
 
 static es_result s3_put(store *st, const char *key, const char *local_path)
 {
-	s3_store *s = (s3_store *)st;
+	return objhttp_put(&((s3_store *)st)->oh, key, local_path);
+}
 
-	return objhttp_put(&s->oh, key, local_path, s->set.threshold, put_single,
-			   put_multipart);
+static store_upload *s3_upload_new(store *st, const char *key, uint64_t max_size)
+{
+	return objhttp_upload_new(&((s3_store *)st)->oh, key, max_size);
 }
 
 /* --- open / free ------------------------------------------------------- */
@@ -890,14 +704,25 @@ static void s3_free(store *st)
 	free(s);
 }
 
+static const objhttp_ops s3_http_ops = {
+	.no_code = NO_CODE,
+	.ca_bundle_env = "AWS_CA_BUNDLE",
+	.reply_cap = S3XML_MAX_REPLY_BYTES,
+	.target = s3_call_target,
+	.send = s3_send,
+	.reply_error = s3_reply_error,
+	.status_failure = s3_status_failure,
+	.upload = &s3_upload_ops,
+};
+
 static const struct store_ops s3_ops = {
 	.list = s3_list,
 	.get = s3_get,
 	.put = s3_put,
 	.upload_new = s3_upload_new,
-	.upload_send = s3_upload_send,
-	.upload_end = s3_upload_end,
-	.upload_free = s3_upload_free,
+	.upload_send = objhttp_upload_send,
+	.upload_end = objhttp_upload_end,
+	.upload_free = objhttp_upload_free,
 	.free = s3_free,
 };
 
@@ -923,7 +748,7 @@ es_result store_s3_open(const location *loc, store **out)
 		return r;
 	}
 	objhttp_init(&s->oh, &s->base, &s3_http_ops, s, s->set.endpoint.host, s->set.ca_bundle,
-		     s->set.stall_timeout_s, s->set.attempts);
+		     s->set.stall_timeout_s, &s->set.xfer);
 	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, region %s, %s-style, "
 		"credentials from %s%s", loc->url, s->set.endpoint.scheme,
 		s->set.endpoint.host, s->set.endpoint.base_path, s->set.region,
