@@ -125,6 +125,19 @@ typedef struct objhttp_transfer {
 	                             1..OBJHTTP_MAX_STREAMS */
 } objhttp_transfer;
 
+/*
+ * The faults (store.h's store_check) of the location's settings every
+ * HTTP store has, in one place:
+ *  endpoint             does not parse (objhttp_endpoint_parse's reason)
+ *  part_size            outside lim's min_part..max_part: "part_size N is
+ *                       outside <lim->part_range>"
+ *  multipart_threshold  outside 5 MiB..5 TiB
+ *  retries              over OBJHTTP_MAX_ATTEMPTS (20)
+ *  upload_streams       over OBJHTTP_MAX_STREAMS (16)
+ * (0: unset, never a fault).
+ */
+void objhttp_check(const location *loc, const objhttp_limits *lim, store_faults *out);
+
 /* loc's part_size, multipart_threshold, retries and upload_streams, or
  * lim's defaults for those unset (threshold: the part size); a threshold
  * above lim->max_single counts as it.  No check: see objhttp_check(). */

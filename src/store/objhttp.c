@@ -121,6 +121,33 @@ fail:
 	return ES_ERR_CONFIG;
 }
 
+void objhttp_check(const location *loc, const objhttp_limits *lim, store_faults *out)
+{
+	if (loc->endpoint) {
+		objhttp_endpoint e;
+		buf err = BUF_INIT;
+
+		if (objhttp_endpoint_parse(loc->endpoint, &e, &err) == ES_OK)
+			objhttp_endpoint_release(&e);
+		else
+			store_faults_add(out, "endpoint", "%s", err.data);
+		buf_release(&err);
+	}
+	if (loc->part_size && (loc->part_size < lim->min_part || loc->part_size > lim->max_part))
+		store_faults_add(out, "part_size", "part_size %" PRIu64 " is outside %s",
+				 loc->part_size, lim->part_range);
+	if (loc->multipart_threshold && (loc->multipart_threshold < OBJHTTP_MIN_THRESHOLD ||
+					 loc->multipart_threshold > OBJHTTP_MAX_THRESHOLD))
+		store_faults_add(out, "multipart_threshold", "multipart_threshold %" PRIu64
+				 " is outside 5 MiB..5 TiB", loc->multipart_threshold);
+	if (loc->retries > OBJHTTP_MAX_ATTEMPTS)
+		store_faults_add(out, "retries", "retries %u is outside 1..%d", loc->retries,
+				 OBJHTTP_MAX_ATTEMPTS);
+	if (loc->upload_streams > OBJHTTP_MAX_STREAMS)
+		store_faults_add(out, "upload_streams", "upload_streams %u is outside 1..%d",
+				 loc->upload_streams, OBJHTTP_MAX_STREAMS);
+}
+
 void objhttp_transfer_resolve(const location *loc, const objhttp_limits *lim,
 			      objhttp_transfer *out)
 {

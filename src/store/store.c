@@ -1,6 +1,7 @@
 /*
  * store.c - what every backend calls: failure messages (store_fail), the
- * listing type, a store's URLs, and freeing a store.  It calls no
+ * listing type, a store's URLs, freeing a store, and the faults of a
+ * location's check.  It calls no
  * backend (store_open is open.c's): the backends call it.  See store.h.
  */
 #include "store.h"
@@ -78,4 +79,40 @@ void store_free(store *s)
 char *store_url(const store *s, const char *key)
 {
 	return location_key_url(&s->loc, key);
+}
+
+void store_faults_add(store_faults *f, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	buf m = BUF_INIT;
+
+	va_start(ap, fmt);
+	buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	f->items = xgrow(f->items, f->count + 1, &f->alloc, sizeof(*f->items));
+	f->items[f->count].key = key;
+	f->items[f->count].message = buf_detach(&m, NULL);
+	f->count++;
+}
+
+void store_faults_release(store_faults *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->count; i++)
+		free(f->items[i].message);
+	free(f->items);
+	f->items = NULL;
+	f->count = f->alloc = 0;
+}
+
+es_result store_faults_fail(const location *loc, const store_faults *f)
+{
+	buf m = BUF_INIT;
+
+	for (size_t i = 0; i < f->count; i++)
+		buf_printf(&m, "%s%s", i ? "; " : "", f->items[i].message);
+	es_error_url(ES_ERR_CONFIG, loc->url, "'%s': %s", loc->url, m.data ? m.data : "");
+	buf_release(&m);
+	return ES_ERR_CONFIG;
 }

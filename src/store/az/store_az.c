@@ -83,6 +83,25 @@ bool az_container_name_is_valid(const char *s)
 	return true;
 }
 
+es_result store_az_check(const location *loc, store_faults *out)
+{
+	size_t before = out->count;
+
+	if (loc->scheme != LOC_AZ) {
+		store_faults_add(out, "url", "not an az:// location");
+		return ES_ERR_CONFIG;
+	}
+	if (!loc->account || !az_account_name_is_valid(loc->account))
+		store_faults_add(out, "url", "account '%s' is not a storage account name (3 to 24 "
+				 "lowercase letters and digits)", loc->account ? loc->account : "");
+	if (!loc->bucket || !az_container_name_is_valid(loc->bucket))
+		store_faults_add(out, "url", "container '%s' is not a container name (3 to 63 "
+				 "lowercase letters, digits and single hyphens, starting and ending "
+				 "with a letter or digit)", loc->bucket ? loc->bucket : "");
+	objhttp_check(loc, &az_limits, out);
+	return out->count > before ? ES_ERR_CONFIG : ES_OK;
+}
+
 void az_settings_release(az_settings *s)
 {
 	if (!s)
@@ -97,34 +116,17 @@ es_result az_settings_resolve(const location *loc, const char *cred_endpoint,
 {
 	const char *endpoint = loc->endpoint ? loc->endpoint : cred_endpoint, *v;
 	char *dflt = NULL;
-	es_result r = ES_ERR_CONFIG;
+	es_result r;
 
 	memset(out, 0, sizeof(*out));
 	if (!env)
 		env = creds_process_env();
-	if (!loc->account || !az_account_name_is_valid(loc->account)) {
-		buf_printf(err, "account '%s' is not a storage account name (3 to 24 lowercase "
-			   "letters and digits)", loc->account ? loc->account : "");
-		goto fail;
-	}
-	if (!loc->bucket || !az_container_name_is_valid(loc->bucket)) {
-		buf_printf(err, "container '%s' is not a container name (3 to 63 lowercase "
-			   "letters, digits and single hyphens, starting and ending with a "
-			   "letter or digit)", loc->bucket ? loc->bucket : "");
-		goto fail;
-	}
 	out->default_endpoint = !endpoint;
 	if (!endpoint)
 		endpoint = dflt = xasprintf("https://%s" AZ_DEFAULT_HOST_SUFFIX, loc->account);
 	if ((r = objhttp_endpoint_parse(endpoint, &out->endpoint, err)) != ES_OK)
 		goto fail;
-	r = ES_ERR_CONFIG;
 	objhttp_transfer_resolve(loc, &az_limits, &out->xfer);
-	if (out->xfer.part_size > AZ_MAX_BLOCK_SIZE) {
-		buf_printf(err, "part_size %" PRIu64 " is over Azure's block size limit of "
-			   "4000 MiB", out->xfer.part_size);
-		goto fail;
-	}
 	if ((r = objhttp_stall_timeout(env->get(env->ud, OBJHTTP_STALL_ENV),
 					 &out->stall_timeout_s, err)) != ES_OK)
 		goto fail;
@@ -485,6 +487,7 @@ static const struct store_ops az_ops = {
 
 es_result store_az_open(const location *loc, store **out)
 {
+	store_faults faults = STORE_FAULTS_INIT;
 	az_store *s;
 	buf err = BUF_INIT;
 	es_result r;
@@ -493,6 +496,11 @@ es_result store_az_open(const location *loc, store **out)
 	if (loc->scheme != LOC_AZ || !loc->account || !loc->bucket)
 		return es_error_url(ES_ERR_INTERNAL, loc->url, "'%s': not an az:// location",
 				    loc->url);
+	if (store_az_check(loc, &faults) != ES_OK) {
+		r = store_faults_fail(loc, &faults);
+		store_faults_release(&faults);
+		return r;
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->base.ops = &az_ops;
 	location_copy(&s->base.loc, loc);

@@ -60,6 +60,80 @@ static bool region_is_valid(const char *r)
 	return true;
 }
 
+#define REGION_REFUSED "region '%s' is not a region name (a-z 0-9 -)"
+
+static bool alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Why b (a-z 0-9 . - _ already, location_parse's) is no bucket name of
+ * S3 or Cloud Storage, or NULL.  S3 has taken 3 to 63 characters since
+ * 2018; older buckets in us-east-1 may have up to 255 and '_'.  Cloud
+ * Storage takes up to 222 with dots, 63 between two. */
+static const char *bucket_problem(const char *b, bool gs)
+{
+	size_t n = strlen(b), part = 0;
+
+	if (n < 3)
+		return "it has fewer than 3 characters";
+	if (!alnum(b[0]) || !alnum(b[n - 1]))
+		return "it must start and end with a letter or a digit";
+	if (!gs && n > 255)
+		return "it has more than 255 characters";
+	if (gs && n > 222)
+		return "it has more than 222 characters";
+	for (size_t i = 0; gs && i <= n; i++) {
+		if (i < n && b[i] != '.')
+			part++;
+		else if (part > 63)
+			return "it has more than 63 characters between dots";
+		else
+			part = 0;
+	}
+	return NULL;
+}
+
+bool s3_bucket_is_host_name(const char *b)
+{
+	size_t label = 0;
+
+	for (const char *p = b;; p++) {
+		if (*p == '.' || !*p) {
+			if (!label || label > 63 || p[-1] == '-')
+				return false;
+			if (!*p)
+				return true;
+			label = 0;
+		} else if (alnum(*p) || (*p == '-' && label)) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+}
+
+es_result store_s3_check(const location *loc, store_faults *out)
+{
+	size_t before = out->count;
+	const char *why;
+
+	if (loc->scheme != LOC_S3 && loc->scheme != LOC_GS) {
+		store_faults_add(out, "url", "not an s3:// or gs:// location");
+		return ES_ERR_CONFIG;
+	}
+	if ((why = bucket_problem(loc->bucket, loc->scheme == LOC_GS)))
+		store_faults_add(out, "url", "bucket '%s' is not a bucket name: %s", loc->bucket,
+				 why);
+	if (loc->region && !region_is_valid(loc->region))
+		store_faults_add(out, "region", REGION_REFUSED, loc->region);
+	if (loc->path_style == 0 && !s3_bucket_is_host_name(loc->bucket))
+		store_faults_add(out, "path_style", "bucket '%s' is not a host name: it can be "
+				 "addressed path-style only (set path_style true, or remove it)",
+				 loc->bucket);
+	objhttp_check(loc, &s3_limits, out);
+	return out->count > before ? ES_ERR_CONFIG : ES_OK;
+}
 
 void s3_settings_release(s3_settings *s)
 {
@@ -86,7 +160,7 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 		out->region = xstrdup(loc->region ? loc->region :
 				      aws && aws->region ? aws->region : S3_DEFAULT_REGION);
 	if (!region_is_valid(out->region)) {
-		buf_printf(err, "region '%s' is not a region name (a-z 0-9 -)", out->region);
+		buf_printf(err, REGION_REFUSED, out->region);
 		r = ES_ERR_CONFIG;
 		goto fail;
 	}
@@ -113,12 +187,24 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 	if (!out->path_style && !explicit_style && strchr(loc->bucket, '.') &&
 	    !strcmp(out->endpoint.scheme, "https"))
 		out->path_style = true;
-	objhttp_transfer_resolve(loc, &s3_limits, &out->xfer);
-	if (out->xfer.part_size < S3_MIN_PART_SIZE || out->xfer.part_size > S3_MAX_PART_SIZE) {
-		buf_printf(err, "part_size %" PRIu64 " is outside 5 MiB..5 GiB", out->xfer.part_size);
-		r = ES_ERR_CONFIG;
-		goto fail;
+	if (!out->path_style && !s3_bucket_is_host_name(loc->bucket)) {
+		/* its name cannot go in the Host: path style, unless told
+		 * otherwise (the location's false is store_s3_check's) */
+		if (explicit_style) {
+			if (loc->path_style == 0)
+				buf_printf(err, "bucket '%s' is not a host name: it can be "
+					   "addressed path-style only", loc->bucket);
+			else
+				buf_printf(err, "bucket '%s' is not a host name: it can be "
+					   "addressed path-style only, not virtual-host style as "
+					   "profile '%s' says (s3.addressing_style)", loc->bucket,
+					   aws->profile);
+			r = ES_ERR_CONFIG;
+			goto fail;
+		}
+		out->path_style = true;
 	}
+	objhttp_transfer_resolve(loc, &s3_limits, &out->xfer);
 	if ((r = objhttp_stall_timeout(env ? env->get(env->ud, OBJHTTP_STALL_ENV) : NULL,
 					 &out->stall_timeout_s, err)) != ES_OK)
 		goto fail;
@@ -728,6 +814,7 @@ static const struct store_ops s3_ops = {
 
 es_result store_s3_open(const location *loc, store **out)
 {
+	store_faults faults = STORE_FAULTS_INIT;
 	s3_store *s;
 	buf err = BUF_INIT;
 	es_result r;
@@ -736,6 +823,11 @@ es_result store_s3_open(const location *loc, store **out)
 	if (loc->scheme != LOC_S3 && loc->scheme != LOC_GS)
 		return es_error_url(ES_ERR_INTERNAL, loc->url, "'%s': not an s3:// or gs:// "
 				    "location", loc->url);
+	if (store_s3_check(loc, &faults) != ES_OK) {
+		r = store_faults_fail(loc, &faults);
+		store_faults_release(&faults);
+		return r;
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->base.ops = &s3_ops;
 	s->scheme = loc->scheme == LOC_GS ? "gs" : "s3";
