@@ -87,7 +87,9 @@
  *
  * Errors, logged once with the az:// URL and Azure's code (x-ms-error-code,
  * else the <Error> body) and the first line of its message:
- *  401/403 (AuthenticationFailed; Azurite says AuthorizationFailure),
+ *  401/403 (AuthenticationFailed; AuthorizationFailure, which Azure
+ *  sends for a request its network rules refuse, and Azurite for a bad
+ *  signature),
  *  AuthorizationPermissionMismatch (a SAS without the permission),
  *  InvalidAuthenticationInfo                    -> ES_ERR_AUTH
  *  a redirect                                   -> ES_ERR_CONFIG

@@ -717,15 +717,10 @@ static es_result mp_complete(objhttp_upload *u)
 	} else if (s3xml_parse_complete_multipart(c.resp.body.data ? c.resp.body.data : "",
 						  c.resp.body.len, &final_etag, &einfo,
 						  &err) != ES_OK) {
-		/* a 200 that is no <Error> but not S3's shape either (moto 5.2.1
-		 * says <CompleteMultipartUploadResponse>): the object decides */
-		if (completed_already(s, u->key, u->url, u->md5s, u->nsent))
-			log_msg(LOG_DEBUG, u->url, "'%s': unexpected CompleteMultipartUpload "
-				"reply (%s), but the object has the ETag of its parts",
-				u->url, err);
-		else
-			r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot complete the "
-				       "multipart upload of '%s': %s", u->url, err);
+		/* an <Error> in a 200 (S3 sends one when the completion fails
+		 * after it has begun to answer), or a reply of another shape */
+		r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot complete the multipart "
+			       "upload of '%s': %s", u->url, err);
 	}
 	s3_error_info_release(&einfo);
 	objhttp_call_release(&c);
