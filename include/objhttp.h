@@ -1,7 +1,9 @@
 /*
  * objhttp.h - what the object stores over HTTP (store_s3.c, store_az.c)
  * share: one request with retries and resumed GETs, the failure message,
- * the list, get and put operations around it, and body digests.
+ * the list, get and put operations around it, the lifecycle of an upload
+ * in parts, the store.h operations themselves, the checks and defaults of
+ * a location's transfer settings, and body digests.
  *
  * It sits between the stores and http.c: http.c is plain HTTP (it neither
  * logs nor knows what a store, a signature or a message is); this module
@@ -10,8 +12,9 @@
  * request target, signing (or a SAS token), reading its error replies, the
  * result and wording of an HTTP error, its listing's query and reply, and
  * the requests of its upload scheme (objhttp_upload_ops: S3's multipart
- * upload, Azure's block list).  It embeds an `objhttp` in its store, gives
- * it an objhttp_ops, and sends every request with objhttp_run():
+ * upload, Azure's block list).  Its store begins with an objhttp_store
+ * (objhttp_store_new: the store.h operations are objhttp_store_ops), it
+ * gives it an objhttp_ops, and every request goes with objhttp_run():
  *
  *  target   once per call, ops->target: Host, encoded path, and the URL
  *           that traces name (never one holding a secret);
@@ -243,6 +246,11 @@ typedef struct objhttp_ops {
 				    bool exhausted, buf *m);
 	/* The protocol's uploads (objhttp_put, objhttp_upload_*). */
 	const struct objhttp_upload_ops *upload;
+	/* The protocol's listing (objhttp_store_ops.list). */
+	const struct objhttp_lister *lister;
+	/* objhttp_store_ops.free: release what the backend's store (ud)
+	 * holds besides its objhttp_store (settings, credentials). */
+	void (*release)(void *ud);
 } objhttp_ops;
 
 typedef struct objhttp {
@@ -340,8 +348,7 @@ es_result objhttp_get(objhttp *h, const store_object *obj, store_write_fn fn, vo
 
 /* The store.h put: refuse an unsafe key, open local_path, and send it in
  * parts when it has at least xfer.threshold bytes (an upload begun, sent,
- * committed at once, and taken back if that fails), else with the
- * protocol's put_one. */
+ * committed at once, and taken back if that fails), else in one PUT. */
 es_result objhttp_put(objhttp *h, const char *key, const char *local_path);
 
 /* Open a local file to send to url; its size in *size (may be NULL).  The
@@ -372,7 +379,7 @@ size_t objhttp_parts_due(uint64_t ready, uint64_t part_size, size_t sent, size_t
  *           (S3: CreateMultipartUpload) if the protocol has one;
  *  parts    each a PUT of the part's bytes, read from the file with
  *           pread, with Content-MD5 (and its SHA-256 as payload_hash when
- *           ops->part_sha256), the query ops->part_query gives, sent
+ *           ops->body_sha256), the query ops->part_query gives, sent
  *           quietly on up to xfer.upload_streams connections
  *           (objhttp_each: the first failure stops the rest, the lowest
  *           failed part is told); ops->part_stored keeps what the commit
@@ -387,8 +394,9 @@ size_t objhttp_parts_due(uint64_t ready, uint64_t part_size, size_t sent, size_t
  *           AbortMultipartUpload) if the protocol has one; Azure drops
  *           uncommitted blocks by itself.
  *
- * An upload that never began ends as objhttp_put(): one request below the
- * threshold.  An unsafe key never begins (the put refuses it).
+ * An upload that never began ends as objhttp_put(): below the threshold
+ * one PUT of the object with its Content-MD5 (and SHA-256 when
+ * ops->body_sha256).  An unsafe key never begins (the put refuses it).
  */
 typedef struct store_upload objhttp_upload;
 
@@ -415,13 +423,13 @@ struct store_upload {
 /* What a protocol does at each step of an upload (a constant table). */
 typedef struct objhttp_upload_ops {
 	const objhttp_limits *limits;
-	bool part_sha256;             /* sign each part's body (SigV4) */
+	bool body_sha256;             /* the SHA-256 of each body (a part, or an
+	                                 object in one PUT) is signed (SigV4) */
 	bool whole_md5;               /* commit needs the MD5 of the whole object */
-	/* The object in one request (below the threshold): send `size` bytes
-	 * of fd, local_path's, to key (url: the store's URL of key).  Logs its
-	 * failure with store_fail().  ud is the objhttp's. */
-	es_result (*put_one)(void *ud, const char *key, const char *url, int fd,
-			     uint64_t size, const char *local_path);
+	/* A header the PUT of an object in one request (below the threshold)
+	 * carries after Content-MD5 and Content-Type: application/octet-stream
+	 * (Azure: x-ms-blob-type: BlockBlob); name NULL: none. */
+	http_header put_header;
 	/* Begin u before its first part (set u->id).  Logs its failure.
 	 * NULL: nothing to begin, the first part begins the upload. */
 	es_result (*begin)(objhttp_upload *u);
@@ -448,6 +456,27 @@ es_result objhttp_upload_send(store *st, store_upload *u, const char *local_path
 			      uint64_t ready);
 es_result objhttp_upload_end(store *st, store_upload *u, const char *local_path);
 void objhttp_upload_free(store *st, store_upload *u);
+
+/* --- the store of an HTTP backend ----------------------------------- */
+
+/*
+ * An HTTP backend's store (s3_store, az_store) begins with an
+ * objhttp_store, so that the store.h operations are the same for every
+ * protocol: objhttp_store_ops, which find the objhttp in it and the
+ * protocol's lister and release in its objhttp_ops.
+ */
+typedef struct objhttp_store {
+	store base;
+	objhttp oh;
+} objhttp_store;
+
+/* A zeroed store of `size` bytes (the backend's struct, which begins with
+ * an objhttp_store) for loc (copied), with objhttp_store_ops and ops, to
+ * be freed with store_free() before objhttp_init() as after. */
+void *objhttp_store_new(size_t size, const objhttp_ops *ops, const location *loc);
+
+/* list, get, put, the uploads (above) and free of every HTTP store. */
+extern const struct store_ops objhttp_store_ops;
 
 /* --- digests ---------------------------------------------------------- */
 

@@ -1026,8 +1026,8 @@ struct proto {
 	const char *refuse;          /* a part whose query holds it: 403 */
 	const char *untagged;        /* ... is stored without an ETag */
 	bool begin_fails, commit_fails;
-	unsigned begins, commits, aborts, puts, parts, bad_digests;
-	unsigned sha256s;            /* parts sent with their SHA-256 */
+	unsigned begins, commits, aborts, parts, bad_digests;
+	unsigned sha256s;            /* bodies sent with their SHA-256 */
 	char *committed;             /* what commit saw: "N tags... md5s-ok whole" */
 };
 
@@ -1064,6 +1064,7 @@ static es_result up_send(void *ud, http_client *http, const objhttp_call *c,
 	char *body = xcalloc(1, b ? b->length + 1 : 1), etag[32];
 	const char *md5 = NULL, *part;
 	objhttp_digest d;
+	buf extra = BUF_INIT;
 
 	(void)http;
 	(void)range;
@@ -1075,25 +1076,27 @@ static es_result up_send(void *ud, http_client *http, const objhttp_call *c,
 	for (size_t i = 0; i < c->nextra; i++)
 		if (!strcmp(c->extra[i].name, "Content-MD5"))
 			md5 = c->extra[i].value;
+		else
+			buf_printf(&extra, " %s: %s", c->extra[i].name, c->extra[i].value);
 	objhttp_digest_mem(body, b ? b->length : 0, true, &d);
 	req->url = t->url;
 	memset(resp, 0, sizeof(*resp));
 	resp->status = 200;
 	part = c->query ? strstr(c->query, "part=") : NULL;
 	pthread_mutex_lock(&p->mu);
-	if (part) {
+	if (part)
 		p->parts++;
-		if (!md5 || strcmp(md5, d.md5_b64))
+	if (b && (!md5 || strcmp(md5, d.md5_b64)))
+		p->bad_digests++;
+	if (b && c->payload_hash) {
+		if (strcmp(c->payload_hash, d.sha256_hex))
 			p->bad_digests++;
-		if (c->payload_hash) {
-			if (strcmp(c->payload_hash, d.sha256_hex))
-				p->bad_digests++;
-			p->sha256s++;
-		}
+		p->sha256s++;
 	}
 	pthread_mutex_unlock(&p->mu);
-	proto_log(p, "%s %s%s%s [%s]", c->method, c->key, c->query ? "?" : "",
-		  c->query ? c->query : "", body);
+	proto_log(p, "%s %s%s%s [%s]%s", c->method, c->key, c->query ? "?" : "",
+		  c->query ? c->query : "", body, extra.data ? extra.data : "");
+	buf_release(&extra);
 	if (part && p->refuse && strstr(c->query, p->refuse)) {
 		resp->status = 403;
 		buf_addstr(&resp->body, "AccessDenied no");
@@ -1102,18 +1105,6 @@ static es_result up_send(void *ud, http_client *http, const objhttp_call *c,
 		add_header(resp, "ETag", etag);
 	}
 	free(body);
-	return ES_OK;
-}
-
-static es_result up_put_one(void *ud, const char *key, const char *url, int fd, uint64_t size,
-			    const char *local_path)
-{
-	struct proto *p = ud;
-
-	(void)fd;
-	(void)local_path;
-	p->puts++;
-	proto_log(p, "put_one %s %s %" PRIu64, key, url, size);
 	return ES_OK;
 }
 
@@ -1182,14 +1173,15 @@ static const objhttp_limits up_limits = {
 };
 
 static const objhttp_upload_ops multi_ops = {
-	.limits = &up_limits, .part_sha256 = true, .whole_md5 = false,
-	.put_one = up_put_one, .begin = up_begin, .part_query = up_part_query,
+	.limits = &up_limits, .body_sha256 = true, .whole_md5 = false,
+	.begin = up_begin, .part_query = up_part_query,
 	.part_stored = up_part_stored, .commit = up_commit, .abort = up_abort,
 };
 
 static const objhttp_upload_ops blocks_ops = {
-	.limits = &up_limits, .part_sha256 = false, .whole_md5 = true,
-	.put_one = up_put_one, .part_query = up_part_query, .commit = up_commit,
+	.limits = &up_limits, .body_sha256 = false, .whole_md5 = true,
+	.put_header = { "x-fake-blob", "yes" }, .part_query = up_part_query,
+	.commit = up_commit,
 };
 
 static const objhttp_ops up_http_multi = {
@@ -1320,7 +1312,9 @@ START_TEST(upload_never_begun_is_one_put)
 	grow(&f, 6);
 	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 6), ES_OK);
 	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_OK);
-	ck_assert_str_eq(log_of(&f), "put_one in/k s3://bkt/in/k 6\n");
+	ck_assert_str_eq(log_of(&f), "PUT in/k [abcdef] Content-Type: application/octet-stream\n");
+	ck_assert_uint_eq(f.p.sha256s, 1);
+	ck_assert_uint_eq(f.p.bad_digests, 0);
 	objhttp_upload_free(&f.st, u);
 	ck_assert_uint_eq(f.p.begins + f.p.aborts + f.p.commits, 0);
 	/* a put at the threshold goes in parts at once: begun, sent,
@@ -1521,7 +1515,10 @@ START_TEST(upload_without_begin_or_abort)
 	grow(&f, 7);
 	ck_assert_int_eq(ftruncate(f.fd, 7), 0);
 	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_OK);
-	ck_assert_ptr_nonnull(strstr(log_of(&f), "put_one in/k s3://bkt/in/k 7\n"));
+	/* the protocol's header on the single PUT; no SHA-256 asked */
+	ck_assert_ptr_nonnull(strstr(log_of(&f), "PUT in/k [abcdefg] Content-Type: "
+				     "application/octet-stream x-fake-blob: yes\n"));
+	ck_assert_uint_eq(f.p.sha256s, 0);
 	objhttp_upload_free(&f.st, u);
 	upfix_release(&f);
 }

@@ -1,8 +1,8 @@
 /*
  * check_store_az.c - the pure parts of the az:// backend: names, the
- * location's checks (store_check), settings and their defaults, request targets, block ids and sizes, and the error
- * mapping.  (The requests themselves run against Azurite in
- * tests/integration/test_az.py.)
+ * location's checks (store_check), settings and their defaults, request
+ * targets, block ids and sizes, and the error mapping.  (The requests
+ * themselves run against Azurite in tests/integration/test_az.py.)
  */
 #include <check.h>
 #include <stdio.h>

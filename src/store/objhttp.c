@@ -863,7 +863,7 @@ static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
 	buf q = BUF_INIT;
 	es_result r;
 
-	if (objhttp_digest_file(p->fd, body.offset, body.length, ops->part_sha256, NULL, &d) < 0) {
+	if (objhttp_digest_file(p->fd, body.offset, body.length, ops->body_sha256, NULL, &d) < 0) {
 		*message = xasprintf("cannot read '%s': %s", p->local_path, strerror(errno));
 		return ES_ERR_IO;
 	}
@@ -873,7 +873,7 @@ static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
 	call.key = u->key;
 	call.query = q.data;
 	call.body = &body;
-	call.payload_hash = ops->part_sha256 ? d.sha256_hex : NULL;
+	call.payload_hash = ops->body_sha256 ? d.sha256_hex : NULL;
 	call.verb = "write";
 	call.url = u->url;
 	call.quiet = true;      /* objhttp_each tells the failure once */
@@ -962,6 +962,34 @@ static es_result upload_finish(objhttp_upload *u, int fd, const char *local_path
 	return r;
 }
 
+/* The object of fd in one PUT. */
+static es_result put_one(objhttp *h, const char *key, const char *url, int fd, uint64_t size,
+			 const char *local_path)
+{
+	const objhttp_upload_ops *ops = h->ops->upload;
+	objhttp_call c = { 0 };
+	http_body body = { NULL, fd, 0, size };
+	objhttp_digest d;
+	es_result r;
+
+	if (objhttp_digest_file(fd, 0, size, ops->body_sha256, NULL, &d) < 0)
+		return store_fail(h->st, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
+				  strerror(errno));
+	c.method = "PUT";
+	c.key = key;
+	c.body = &body;
+	c.payload_hash = ops->body_sha256 ? d.sha256_hex : NULL;
+	c.verb = "write";
+	c.url = url;
+	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
+	if (ops->put_header.name)
+		objhttp_call_header(&c, ops->put_header.name, ops->put_header.value);
+	r = objhttp_run(h, &c);
+	objhttp_call_release(&c);
+	return r;
+}
+
 /* The object of fd in parts, begun, sent and committed at once. */
 static es_result put_parts(objhttp *h, const char *url, const char *key, int fd, uint64_t size,
 			   const char *local_path)
@@ -998,7 +1026,7 @@ es_result objhttp_put(objhttp *h, const char *key, const char *local_path)
 	if (size >= h->xfer.threshold)
 		r = put_parts(h, url, key, fd, size, local_path);
 	else
-		r = h->ops->upload->put_one(h->ud, key, url, fd, size, local_path);
+		r = put_one(h, key, url, fd, size, local_path);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -1050,6 +1078,70 @@ es_result objhttp_upload_end(store *st, store_upload *u, const char *local_path)
 	r = upload_finish(u, fd, local_path, size);
 	close(fd);
 	return r;
+}
+
+/* --- the store of an HTTP backend ------------------------------------- */
+
+static objhttp *store_http(store *st)
+{
+	return &((objhttp_store *)st)->oh;
+}
+
+static es_result store_http_list(store *st, store_list *out)
+{
+	objhttp *h = store_http(st);
+
+	return objhttp_list(h, h->ops->lister, out);
+}
+
+static es_result store_http_get(store *st, const store_object *obj, store_write_fn fn,
+				void *ud)
+{
+	return objhttp_get(store_http(st), obj, fn, ud);
+}
+
+static es_result store_http_put(store *st, const char *key, const char *local_path)
+{
+	return objhttp_put(store_http(st), key, local_path);
+}
+
+static store_upload *store_http_upload_new(store *st, const char *key, uint64_t max_size)
+{
+	return objhttp_upload_new(store_http(st), key, max_size);
+}
+
+static void store_http_free(store *st)
+{
+	objhttp_store *s = (objhttp_store *)st;
+
+	if (!s)
+		return;
+	if (s->oh.ops->release)
+		s->oh.ops->release(s);
+	objhttp_release(&s->oh);
+	location_release(&st->loc);
+	free(s);
+}
+
+const struct store_ops objhttp_store_ops = {
+	.list = store_http_list,
+	.get = store_http_get,
+	.put = store_http_put,
+	.upload_new = store_http_upload_new,
+	.upload_send = objhttp_upload_send,
+	.upload_end = objhttp_upload_end,
+	.upload_free = objhttp_upload_free,
+	.free = store_http_free,
+};
+
+void *objhttp_store_new(size_t size, const objhttp_ops *ops, const location *loc)
+{
+	objhttp_store *s = xcalloc(1, size);
+
+	s->base.ops = &objhttp_store_ops;
+	location_copy(&s->base.loc, loc);
+	s->oh.ops = ops;
+	return s;
 }
 
 /* --- digests ----------------------------------------------------------- */

@@ -29,10 +29,9 @@
 #define NO_CODE           "(no Azure error code)"
 
 typedef struct az_store {
-	store base;
+	objhttp_store h;             /* first: the store and its requests */
 	az_settings set;
 	az_credentials cred;         /* wiped when the store is freed */
-	objhttp oh;                  /* requests */
 } az_store;
 
 /* --- settings ---------------------------------------------------------- */
@@ -199,7 +198,7 @@ static void az_call_target(void *ud, const objhttp_call *c, objhttp_target *out)
 {
 	az_store *s = ud;
 
-	az_target_build(&s->set, s->base.loc.bucket, c->key, c->query, out);
+	az_target_build(&s->set, s->h.base.loc.bucket, c->key, c->query, out);
 }
 
 /* Sign the attempt with the Shared Key (a new x-ms-date each time), or date
@@ -227,7 +226,7 @@ static es_result az_send(void *ud, http_client *http, const objhttp_call *c,
 	if (s->cred.key) {
 		sreq = (azsign_request){ c->method, t->path, c->query, sh, ns,
 					 c->body ? c->body->length : 0 };
-		if (azsign_sign(&sreq, s->base.loc.account, s->cred.key, s->cred.key_len,
+		if (azsign_sign(&sreq, s->h.base.loc.account, s->cred.key, s->cred.key_len,
 				time_now_ms() / 1000, &sig) != ES_OK)
 			return ES_ERR_INTERNAL;
 		for (size_t i = 0; i < sig.nadd; i++)
@@ -282,7 +281,7 @@ static es_result az_status_failure(void *ud, const objhttp_call *c, const objhtt
 			   code ? code : "ConditionNotMet");
 	else if (code && !strcmp(code, "ContainerNotFound"))
 		buf_printf(m, "container '%s' does not exist in account '%s' "
-			   "(404 ContainerNotFound)", s->base.loc.bucket, s->base.loc.account);
+			   "(404 ContainerNotFound)", s->h.base.loc.bucket, s->h.base.loc.account);
 	else
 		objhttp_add_status(m, r->status, code ? code : NO_CODE, e->message);
 	if (res == ES_ERR_AUTH)
@@ -334,31 +333,6 @@ static const objhttp_lister az_lister = {
 
 /* --- put --------------------------------------------------------------- */
 
-static es_result put_blob(void *ud, const char *key, const char *url, int fd,
-			  uint64_t size, const char *local_path)
-{
-	az_store *s = ud;
-	objhttp_call c = { 0 };
-	http_body body = { NULL, fd, 0, size };
-	objhttp_digest d;
-	es_result r;
-
-	if (objhttp_digest_file(fd, 0, size, false, NULL, &d) < 0)
-		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-				  strerror(errno));
-	c.method = "PUT";
-	c.key = key;
-	c.body = &body;
-	c.verb = "write";
-	c.url = url;
-	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
-	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
-	objhttp_call_header(&c, "x-ms-blob-type", "BlockBlob");
-	r = objhttp_run(&s->oh, &c);
-	objhttp_call_release(&c);
-	return r;
-}
-
 /*
  * A block upload: the steps of objhttp's upload lifecycle (objhttp.h).
  * Nothing begins it: blocks are stored uncommitted (invisible, dropped by
@@ -407,7 +381,7 @@ static es_result blocks_commit(objhttp_upload *u)
 	objhttp_call_header(&c, "Content-Type", "application/xml");
 	objhttp_call_header(&c, "x-ms-blob-content-md5", u->whole_md5_b64);
 	objhttp_call_header(&c, "x-ms-blob-content-type", "application/octet-stream");
-	r = objhttp_run(&s->oh, &c);
+	r = objhttp_run(&s->h.oh, &c);
 	objhttp_call_release(&c);
 	buf_release(&q);
 	buf_release(&xml);
@@ -416,9 +390,9 @@ static es_result blocks_commit(objhttp_upload *u)
 
 static const objhttp_upload_ops az_upload_ops = {
 	.limits = &az_limits,
-	.part_sha256 = false,
+	.body_sha256 = false,
 	.whole_md5 = true,         /* x-ms-blob-content-md5 */
-	.put_one = put_blob,
+	.put_header = { "x-ms-blob-type", "BlockBlob" },   /* Put Blob */
 	.begin = NULL,
 	.part_query = blocks_part_query,
 	.part_stored = NULL,
@@ -426,41 +400,15 @@ static const objhttp_upload_ops az_upload_ops = {
 	.abort = NULL,
 };
 
-/* --- the store.h operations -------------------------------------------- */
+/* --- open ------------------------------------------------------------- */
 
-static es_result az_list(store *st, store_list *out)
+/* objhttp_store_ops.free: what the store holds besides its objhttp_store */
+static void az_release(void *ud)
 {
-	return objhttp_list(&((az_store *)st)->oh, &az_lister, out);
-}
+	az_store *s = ud;
 
-static es_result az_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
-{
-	return objhttp_get(&((az_store *)st)->oh, obj, fn, ud);
-}
-
-static es_result az_put(store *st, const char *key, const char *local_path)
-{
-	return objhttp_put(&((az_store *)st)->oh, key, local_path);
-}
-
-static store_upload *az_upload_new(store *st, const char *key, uint64_t max_size)
-{
-	return objhttp_upload_new(&((az_store *)st)->oh, key, max_size);
-}
-
-/* --- open / free ------------------------------------------------------- */
-
-static void az_free(store *st)
-{
-	az_store *s = (az_store *)st;
-
-	if (!s)
-		return;
-	objhttp_release(&s->oh);
 	az_credentials_release(&s->cred);
 	az_settings_release(&s->set);
-	location_release(&st->loc);
-	free(s);
 }
 
 static const objhttp_ops az_http_ops = {
@@ -472,17 +420,8 @@ static const objhttp_ops az_http_ops = {
 	.reply_error = az_reply_error,
 	.status_failure = az_status_failure,
 	.upload = &az_upload_ops,
-};
-
-static const struct store_ops az_ops = {
-	.list = az_list,
-	.get = az_get,
-	.put = az_put,
-	.upload_new = az_upload_new,
-	.upload_send = objhttp_upload_send,
-	.upload_end = objhttp_upload_end,
-	.upload_free = objhttp_upload_free,
-	.free = az_free,
+	.lister = &az_lister,
+	.release = az_release,
 };
 
 es_result store_az_open(const location *loc, store **out)
@@ -501,23 +440,21 @@ es_result store_az_open(const location *loc, store **out)
 		store_faults_release(&faults);
 		return r;
 	}
-	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &az_ops;
-	location_copy(&s->base.loc, loc);
+	s = objhttp_store_new(sizeof(*s), &az_http_ops, loc);
 	if ((r = az_credentials_load(creds_process_env(), loc->account, loc->credentials_file,
 				     &s->cred, &err)) != ES_OK ||
 	    (r = az_settings_resolve(loc, s->cred.endpoint, creds_process_env(), &s->set,
 				     &err)) != ES_OK) {
 		es_error_url(r, loc->url, "'%s': %s", loc->url, err.data);
 		buf_release(&err);
-		az_free(&s->base);
+		store_free(&s->h.base);
 		return r;
 	}
-	objhttp_init(&s->oh, &s->base, &az_http_ops, s, s->set.endpoint.host, s->set.ca_bundle,
-		     s->set.stall_timeout_s, &s->set.xfer);
+	objhttp_init(&s->h.oh, &s->h.base, &az_http_ops, s, s->set.endpoint.host,
+		     s->set.ca_bundle, s->set.stall_timeout_s, &s->set.xfer);
 	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, %s from %s", loc->url,
 		s->set.endpoint.scheme, s->set.endpoint.host, s->set.endpoint.base_path,
 		s->cred.key ? "Shared Key" : "SAS token", s->cred.source);
-	*out = &s->base;
+	*out = &s->h.base;
 	return ES_OK;
 }

@@ -28,11 +28,9 @@
 #include <strings.h>
 
 typedef struct s3_store {
-	store base;
-	const char *scheme;          /* "s3" or "gs", for messages */
+	objhttp_store h;             /* first: the store and its requests */
 	s3_settings set;
 	aws_config aws;              /* credentials: wiped when the store is freed */
-	objhttp oh;                  /* requests */
 } s3_store;
 
 /* --- settings ---------------------------------------------------------- */
@@ -295,7 +293,7 @@ static void s3_call_target(void *ud, const objhttp_call *c, objhttp_target *out)
 {
 	s3_store *s = ud;
 
-	s3_target_build(&s->set, s->base.loc.bucket, c->key, c->query, out);
+	s3_target_build(&s->set, s->h.base.loc.bucket, c->key, c->query, out);
 }
 
 /* Sign the attempt with SigV4 (a new X-Amz-Date each time) and send it. */
@@ -360,7 +358,7 @@ static es_result s3_status_failure(void *ud, const objhttp_call *c, const objhtt
 		buf_printf(m, "the object changed since it was listed (412 %s)",
 			   code ? code : "PreconditionFailed");
 	else if (code && !strcmp(code, "NoSuchBucket"))
-		buf_printf(m, "bucket '%s' does not exist (404 NoSuchBucket)", s->base.loc.bucket);
+		buf_printf(m, "bucket '%s' does not exist (404 NoSuchBucket)", s->h.base.loc.bucket);
 	else
 		objhttp_add_status(m, r->status, code ? code : NO_CODE, e->message);
 	if (code && !strcmp(code, "RequestTimeTooSkewed"))
@@ -415,31 +413,6 @@ static const objhttp_lister s3_lister = {
 
 /* --- put --------------------------------------------------------------- */
 
-static es_result put_single(void *ud, const char *key, const char *url, int fd,
-			    uint64_t size, const char *local_path)
-{
-	s3_store *s = ud;
-	objhttp_call c = { 0 };
-	http_body body = { NULL, fd, 0, size };
-	objhttp_digest d;
-	es_result r;
-
-	if (objhttp_digest_file(fd, 0, size, true, NULL, &d) < 0)
-		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-				  strerror(errno));
-	c.method = "PUT";
-	c.key = key;
-	c.body = &body;
-	c.payload_hash = d.sha256_hex;
-	c.verb = "write";
-	c.url = url;
-	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
-	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
-	r = objhttp_run(&s->oh, &c);
-	objhttp_call_release(&c);
-	return r;
-}
-
 /* DELETE an upload; failures are warnings (the put has already failed, or
  * a later rerun cleans up). */
 static void abort_upload(s3_store *s, const char *key, const char *upload_id,
@@ -455,7 +428,7 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id,
 	c.verb = "abort the multipart upload of";
 	c.url = url;
 	c.quiet = true;
-	if (objhttp_run(&s->oh, &c) != ES_OK) {
+	if (objhttp_run(&s->h.oh, &c) != ES_OK) {
 		if (c.resp.error == HTTP_OK && c.resp.status == 404)
 			log_msg(LOG_DEBUG, url, "multipart upload of '%s' already gone", url);
 		else
@@ -494,7 +467,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 		c.verb = "list the unfinished uploads of";
 		c.url = url;
 		c.quiet = true;
-		r = objhttp_run(&s->oh, &c);
+		r = objhttp_run(&s->h.oh, &c);
 		if (r != ES_OK) {
 			/* Bad credentials stop here.  Anything else, a policy that
 			 * allows s3:PutObject but not listing uploads included, only
@@ -506,7 +479,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 
 			s3_error_info_release(&e);
 			if (r == ES_ERR_AUTH && !denied)
-				store_fail(&s->base, r, url, "%s", c.message);
+				store_fail(&s->h.base, r, url, "%s", c.message);
 			else
 				log_msg(LOG_WARNING, url, "%s; going on (unfinished uploads of "
 					"interrupted runs stay until a lifecycle rule removes them)",
@@ -595,7 +568,7 @@ static bool completed_already(s3_store *s, const char *key, const char *url,
 	c.verb = "check";
 	c.url = url;
 	c.quiet = true;
-	if (objhttp_run(&s->oh, &c) == ES_OK && (etag = http_response_header(&c.resp, "ETag"))) {
+	if (objhttp_run(&s->h.oh, &c) == ES_OK && (etag = http_response_header(&c.resp, "ETag"))) {
 		got = unquote(etag);
 		same = !strcasecmp(got, want);
 	}
@@ -629,11 +602,11 @@ static es_result mp_begin(objhttp_upload *u)
 	c.verb = "start the multipart upload of";
 	c.url = u->url;
 	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
-	r = objhttp_run(&s->oh, &c);
+	r = objhttp_run(&s->h.oh, &c);
 	if (r == ES_OK &&
 	    s3xml_parse_initiate_multipart(c.resp.body.data ? c.resp.body.data : "",
 					   c.resp.body.len, &u->id, &err) != ES_OK)
-		r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot start the multipart "
+		r = store_fail(&s->h.base, ES_ERR_REMOTE, u->url, "cannot start the multipart "
 			       "upload of '%s': invalid reply: %s", u->url, err);
 	else if (r == ES_OK)
 		log_msg(LOG_DEBUG, u->url, "multipart upload of '%s' started, parts of %" PRIu64
@@ -702,7 +675,7 @@ static es_result mp_complete(objhttp_upload *u)
 	c.quiet = true;
 	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
 	objhttp_call_header(&c, "Content-Type", "application/xml");
-	r = objhttp_run(&s->oh, &c);
+	r = objhttp_run(&s->h.oh, &c);
 	if (r != ES_OK) {
 		bool lost_reply = c.had_transport_error && c.resp.error == HTTP_OK &&
 				  c.resp.status == 404;
@@ -712,14 +685,14 @@ static es_result mp_complete(objhttp_upload *u)
 				"reply was lost", u->url);
 			r = ES_OK;
 		} else {
-			store_fail(&s->base, r, u->url, "%s", c.message);
+			store_fail(&s->h.base, r, u->url, "%s", c.message);
 		}
 	} else if (s3xml_parse_complete_multipart(c.resp.body.data ? c.resp.body.data : "",
 						  c.resp.body.len, &final_etag, &einfo,
 						  &err) != ES_OK) {
 		/* an <Error> in a 200 (S3 sends one when the completion fails
 		 * after it has begun to answer), or a reply of another shape */
-		r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot complete the multipart "
+		r = store_fail(&s->h.base, ES_ERR_REMOTE, u->url, "cannot complete the multipart "
 			       "upload of '%s': %s", u->url, err);
 	}
 	s3_error_info_release(&einfo);
@@ -738,9 +711,8 @@ static void mp_abort(objhttp_upload *u)
 
 static const objhttp_upload_ops s3_upload_ops = {
 	.limits = &s3_limits,
-	.part_sha256 = true,
+	.body_sha256 = true,
 	.whole_md5 = false,
-	.put_one = put_single,
 	.begin = mp_begin,
 	.part_query = mp_part_query,
 	.part_stored = mp_part_stored,
@@ -748,41 +720,15 @@ static const objhttp_upload_ops s3_upload_ops = {
 	.abort = mp_abort,
 };
 
-/* --- the store.h operations -------------------------------------------- */
+/* --- open ------------------------------------------------------------- */
 
-static es_result s3_list(store *st, store_list *out)
+/* objhttp_store_ops.free: what the store holds besides its objhttp_store */
+static void s3_release(void *ud)
 {
-	return objhttp_list(&((s3_store *)st)->oh, &s3_lister, out);
-}
+	s3_store *s = ud;
 
-static es_result s3_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
-{
-	return objhttp_get(&((s3_store *)st)->oh, obj, fn, ud);
-}
-
-static es_result s3_put(store *st, const char *key, const char *local_path)
-{
-	return objhttp_put(&((s3_store *)st)->oh, key, local_path);
-}
-
-static store_upload *s3_upload_new(store *st, const char *key, uint64_t max_size)
-{
-	return objhttp_upload_new(&((s3_store *)st)->oh, key, max_size);
-}
-
-/* --- open / free ------------------------------------------------------- */
-
-static void s3_free(store *st)
-{
-	s3_store *s = (s3_store *)st;
-
-	if (!s)
-		return;
-	objhttp_release(&s->oh);
 	aws_config_release(&s->aws);
 	s3_settings_release(&s->set);
-	location_release(&st->loc);
-	free(s);
 }
 
 static const objhttp_ops s3_http_ops = {
@@ -794,17 +740,8 @@ static const objhttp_ops s3_http_ops = {
 	.reply_error = s3_reply_error,
 	.status_failure = s3_status_failure,
 	.upload = &s3_upload_ops,
-};
-
-static const struct store_ops s3_ops = {
-	.list = s3_list,
-	.get = s3_get,
-	.put = s3_put,
-	.upload_new = s3_upload_new,
-	.upload_send = objhttp_upload_send,
-	.upload_end = objhttp_upload_end,
-	.upload_free = objhttp_upload_free,
-	.free = s3_free,
+	.lister = &s3_lister,
+	.release = s3_release,
 };
 
 es_result store_s3_open(const location *loc, store **out)
@@ -823,24 +760,21 @@ es_result store_s3_open(const location *loc, store **out)
 		store_faults_release(&faults);
 		return r;
 	}
-	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &s3_ops;
-	s->scheme = loc->scheme == LOC_GS ? "gs" : "s3";
-	location_copy(&s->base.loc, loc);
+	s = objhttp_store_new(sizeof(*s), &s3_http_ops, loc);
 	if ((r = aws_config_load(creds_process_env(), loc->profile, &s->aws, &err)) != ES_OK ||
 	    (r = s3_settings_resolve(loc, &s->aws, creds_process_env(), &s->set, &err)) != ES_OK) {
 		es_error_url(r, loc->url, "'%s': %s", loc->url, err.data);
 		buf_release(&err);
-		s3_free(&s->base);
+		store_free(&s->h.base);
 		return r;
 	}
-	objhttp_init(&s->oh, &s->base, &s3_http_ops, s, s->set.endpoint.host, s->set.ca_bundle,
-		     s->set.stall_timeout_s, &s->set.xfer);
+	objhttp_init(&s->h.oh, &s->h.base, &s3_http_ops, s, s->set.endpoint.host,
+		     s->set.ca_bundle, s->set.stall_timeout_s, &s->set.xfer);
 	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, region %s, %s-style, "
 		"credentials from %s%s", loc->url, s->set.endpoint.scheme,
 		s->set.endpoint.host, s->set.endpoint.base_path, s->set.region,
 		s->set.path_style ? "path" : "virtual-host", s->aws.source,
 		s->aws.session_token ? " (with a session token)" : "");
-	*out = &s->base;
+	*out = &s->h.base;
 	return ES_OK;
 }
