@@ -170,7 +170,8 @@ const char *store_last_error(const store *s);
  * location's own settings (its URL's bucket, account and container names,
  * endpoint, region, path_style, part_size, multipart_threshold, retries,
  * upload_streams), each checked in one place, the backend's, which
- * store_open() calls too.  It reads no file, no credentials and no
+ * store_open() calls too; for a file: location, which uses none of them,
+ * the ranges every location has and the endpoint's form.  It reads no file, no credentials and no
  * environment, and sends nothing.  What store_open() may still refuse
  * comes from elsewhere: the environment and the AWS profile (a region or
  * an endpoint set there, EVSHARE_STALL_TIMEOUT), credentials, a
@@ -284,8 +285,9 @@ char *location_key_url(const location *loc, const char *key);
  * segment, no control character or backslash? */
 bool store_key_is_safe(const char *key);
 
-/* Backends (open.c dispatches to them; a file: location that parses has
- * nothing more to check). */
+/* Backends (open.c dispatches to them; a file: location's transfer
+ * settings, taken but not used, are checked with the ranges every location
+ * has: store_file_open refuses nothing). */
 es_result store_file_open(const location *loc, store **out);
 es_result store_s3_open(const location *loc, store **out);
 es_result store_s3_check(const location *loc, store_faults *out);

@@ -409,7 +409,13 @@ START_TEST(location_checks)
 		unsigned retries, streams;
 		const char *key, *message;    /* the first fault; NULL: none */
 	} cases[] = {
-		{ "file:///data/in/", "ftp://x", "bad/r", 0, 1, 1, 99, 99, NULL, NULL },
+		{ "file:///data/in/", NULL, "bad/r", 0, 5ull << 20, 5ull << 20, 20, 16, NULL,
+		  NULL },
+		{ "file:///data/in/", NULL, NULL, -1, 5ull << 30, 0, 0, 0, NULL, NULL },
+		{ "file:///data/in/", NULL, NULL, -1, 1, 0, 0, 0, "part_size",
+		  "part_size 1 is outside 5 MiB..5 GiB" },
+		{ "file:///data/in/", "ftp://x", NULL, -1, 0, 0, 0, 0, "endpoint",
+		  "endpoint 'ftp://x' must start with http:// or https://" },
 		{ "s3://evbucket/in/", "http://127.0.0.1:9000/base", "eu-west-3", 1, 5ull << 20,
 		  5ull << 20, 20, 16, NULL, NULL },
 		{ "s3://evbucket/", NULL, NULL, -1, 5ull << 30, 5ull << 40, 1, 1, NULL, NULL },
