@@ -34,6 +34,13 @@
  *  path_style the profile's "s3 = / addressing_style = path|virtual".
  * "~/" at the start of a file name is $HOME.
  *
+ * The two files are read once a process for a profile: the first load
+ * of a profile with given file paths keeps what the profile takes of them
+ * (its sections, the services section it names, or why the files could
+ * not be read) and every later load of the same three uses it, so that
+ * opening a store per location reads no file again; the environment is
+ * read at each load.  A file changed while the process runs is not seen.
+ *
  * Files are parsed as Python's configparser reads them for botocore
  * (aws_ini_parse): [sections], "key = value" or "key: value" (keys
  * lowercased, values trimmed, no quotes removed, no inline comments), full
@@ -97,6 +104,9 @@ es_result aws_config_load(const creds_env *env, const char *profile, aws_config 
 void aws_config_wipe(aws_config *c);
 /* Wipe the secrets and free everything; c is left empty.  Accepts NULL. */
 void aws_config_release(aws_config *c);
+/* Wipe and forget what was kept of the shared files (the next load reads
+ * them again). */
+void aws_config_cache_release(void);
 
 /* --- ini files -------------------------------------------------------- */
 

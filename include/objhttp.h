@@ -1,7 +1,9 @@
 /*
  * objhttp.h - what the object stores over HTTP (store_s3.c, store_az.c)
  * share: one request with retries and resumed GETs, the failure message,
- * the list, get and put operations around it, and body digests.
+ * the list, get and put operations around it, the lifecycle of an upload
+ * in parts, the store.h operations themselves, the checks and defaults of
+ * a location's transfer settings, and body digests.
  *
  * It sits between the stores and http.c: http.c is plain HTTP (it neither
  * logs nor knows what a store, a signature or a message is); this module
@@ -9,9 +11,10 @@
  * knows no protocol.  A backend keeps only what is its protocol's: the
  * request target, signing (or a SAS token), reading its error replies, the
  * result and wording of an HTTP error, its listing's query and reply, and
- * its upload scheme (multipart upload, block list).  It embeds an `objhttp`
- * in its store, gives it an objhttp_ops, and sends every request with
- * objhttp_run():
+ * the requests of its upload scheme (objhttp_upload_ops: S3's multipart
+ * upload, Azure's block list).  Its store begins with an objhttp_store
+ * (objhttp_store_new: the store.h operations are objhttp_store_ops), it
+ * gives it an objhttp_ops, and every request goes with objhttp_run():
  *
  *  target   once per call, ops->target: Host, encoded path, and the URL
  *           that traces name (never one holding a secret);
@@ -48,6 +51,12 @@
  * Content-Range announces more, or a body that goes past it, fails the
  * GET at once with ES_ERR_REMOTE (not retried; the same server would do
  * it again), "the body went past the listed size (N bytes)...".
+ *
+ * An upload (see "uploads" below) is written once here for every
+ * protocol: when its parts are due, begun lazily, sent on several
+ * connections with the first failure stopping the rest, the MD5 of each
+ * part (and of the whole object when the protocol asks), committed, or
+ * taken back.  A protocol gives only its requests: objhttp_upload_ops.
  *
  * At -v -v every attempt is logged: method, target URL, status and error
  * code or transport error, attempt number, bytes sent and received, time.
@@ -87,6 +96,56 @@ typedef struct objhttp_endpoint {
  * shows the URL cut at any '?' or '#' (a pasted SAS URL stays out). */
 es_result objhttp_endpoint_parse(const char *url, objhttp_endpoint *out, buf *err);
 void objhttp_endpoint_release(objhttp_endpoint *e);
+
+/*
+ * A protocol's limits on what one object's transfer may be, and its names
+ * for the pieces in messages (store_s3.c, store_az.c give one each).
+ */
+typedef struct objhttp_limits {
+	const char *service;          /* "S3", "Azure": "more than S3 takes" */
+	const char *upload;           /* "multipart", "block": "block upload of 'URL'" */
+	const char *part;             /* "part", "block" (plural: with an 's') */
+	uint64_t min_part, max_part;  /* part_size, inclusive */
+	const char *part_range;       /* both, for the part_size message: "5 MiB..5 GiB" */
+	uint64_t default_part;
+	size_t max_parts;             /* parts (blocks) one object may have */
+	uint64_t max_single;          /* the largest object one request puts: a
+	                                 multipart_threshold above it counts as it */
+	unsigned default_attempts;
+} objhttp_limits;
+
+/* The ranges every HTTP store takes (evshare.json(5)); 0 is "unset". */
+#define OBJHTTP_MIN_THRESHOLD     (5ull << 20)    /* multipart_threshold */
+#define OBJHTTP_MAX_THRESHOLD     (5ull << 40)
+#define OBJHTTP_MAX_ATTEMPTS      20              /* retries */
+
+/* What a location's transfer settings come to for one protocol. */
+typedef struct objhttp_transfer {
+	uint64_t part_size;       /* objhttp_part_size_for() raises it per object */
+	uint64_t threshold;       /* objects at or above go in parts; <= max_single */
+	unsigned attempts;        /* per request */
+	unsigned upload_streams;  /* connections sending one upload's parts,
+	                             1..OBJHTTP_MAX_STREAMS */
+} objhttp_transfer;
+
+/*
+ * The faults (store.h's store_check) of the location's settings every
+ * HTTP store has, in one place:
+ *  endpoint             does not parse (objhttp_endpoint_parse's reason)
+ *  part_size            outside lim's min_part..max_part: "part_size N is
+ *                       outside <lim->part_range>"
+ *  multipart_threshold  outside 5 MiB..5 TiB
+ *  retries              over OBJHTTP_MAX_ATTEMPTS (20)
+ *  upload_streams       over OBJHTTP_MAX_STREAMS (16)
+ * (0: unset, never a fault).
+ */
+void objhttp_check(const location *loc, const objhttp_limits *lim, store_faults *out);
+
+/* loc's part_size, multipart_threshold, retries and upload_streams, or
+ * lim's defaults for those unset (threshold: the part size); a threshold
+ * above lim->max_single counts as it.  No check: see objhttp_check(). */
+void objhttp_transfer_resolve(const location *loc, const objhttp_limits *lim,
+			      objhttp_transfer *out);
 
 /* Append "name=value" (or "name" when value is NULL) to an encoded query,
  * both encoded with sigv4_uri_encode(keep_slash = false) (RFC 3986
@@ -185,6 +244,13 @@ typedef struct objhttp_ops {
 	 */
 	es_result (*status_failure)(void *ud, const objhttp_call *c, const objhttp_error *e,
 				    bool exhausted, buf *m);
+	/* The protocol's uploads (objhttp_put, objhttp_upload_*). */
+	const struct objhttp_upload_ops *upload;
+	/* The protocol's listing (objhttp_store_ops.list). */
+	const struct objhttp_lister *lister;
+	/* objhttp_store_ops.free: release what the backend's store (ud)
+	 * holds besides its objhttp_store (settings, credentials). */
+	void (*release)(void *ud);
 } objhttp_ops;
 
 typedef struct objhttp {
@@ -196,16 +262,17 @@ typedef struct objhttp {
 	const char *endpoint_host;    /* named when TLS fails; not owned */
 	const char *ca_bundle;        /* not owned (the store's settings) */
 	long stall_timeout_s;
+	objhttp_transfer xfer;        /* parts, threshold, attempts, streams */
 	struct objhttp *more;         /* objhttp_each()'s other connections */
 	size_t nmore;
 } objhttp;
 
 /* Open h's HTTP client (ca_bundle NULL: the system's; the user agent is
  * evshare's) for a store whose requests go to endpoint_host (kept, not
- * copied), with `attempts` attempts per request. */
+ * copied), with xfer's attempts per request and its uploads (copied). */
 void objhttp_init(objhttp *h, store *st, const objhttp_ops *ops, void *ud,
 		  const char *endpoint_host, const char *ca_bundle, long stall_timeout_s,
-		  unsigned attempts);
+		  const objhttp_transfer *xfer);
 /* Close h's client (and the ones objhttp_each opened); h may be zeroed
  * or NULL. */
 void objhttp_release(objhttp *h);
@@ -279,15 +346,10 @@ void objhttp_list_add(store_list *out, const char *prefix, const char *key, uint
  * there is one), resumed across attempts. */
 es_result objhttp_get(objhttp *h, const store_object *obj, store_write_fn fn, void *ud);
 
-/* Send `size` bytes of fd, local_path's, to key (url: the store's URL of
- * key, for messages).  Errors are logged with store_fail(). */
-typedef es_result (*objhttp_put_fn)(void *ud, const char *key, const char *url, int fd,
-				    uint64_t size, const char *local_path);
-
-/* The store.h put: refuse an unsafe key, open local_path, and send it with
- * `parts` when it has at least `threshold` bytes, else with `one`. */
-es_result objhttp_put(objhttp *h, const char *key, const char *local_path,
-		      uint64_t threshold, objhttp_put_fn one, objhttp_put_fn parts);
+/* The store.h put: refuse an unsafe key, open local_path, and send it in
+ * parts when it has at least xfer.threshold bytes (an upload begun, sent,
+ * committed at once, and taken back if that fails), else in one PUT. */
+es_result objhttp_put(objhttp *h, const char *key, const char *local_path);
 
 /* Open a local file to send to url; its size in *size (may be NULL).  The
  * fd, or -1 after a failure logged with store_fail() (ES_ERR_IO). */
@@ -304,6 +366,117 @@ uint64_t objhttp_part_size_for(uint64_t size, uint64_t part_size, uint64_t max_p
  * smaller object goes in one request at the end).  0: nothing to send. */
 size_t objhttp_parts_due(uint64_t ready, uint64_t part_size, size_t sent, size_t max_parts,
 			 bool begun, uint64_t threshold);
+
+/* --- uploads ---------------------------------------------------------- */
+
+/*
+ * One upload of an object in parts, the same for every protocol:
+ *
+ *  new      objhttp_upload_new(): no I/O; the part size is xfer.part_size
+ *           raised (objhttp_part_size_for) for an object of max_size;
+ *  begin    lazily, when the first parts are due (objhttp_parts_due: the
+ *           file reached the threshold and holds a whole part): ops->begin
+ *           (S3: CreateMultipartUpload) if the protocol has one;
+ *  parts    each a PUT of the part's bytes, read from the file with
+ *           pread, with Content-MD5 (and its SHA-256 as payload_hash when
+ *           ops->body_sha256), the query ops->part_query gives, sent
+ *           quietly on up to xfer.upload_streams connections
+ *           (objhttp_each: the first failure stops the rest, the lowest
+ *           failed part is told); ops->part_stored keeps what the commit
+ *           needs (S3: the ETag);
+ *  commit   once the file is complete: its last parts, then ops->commit
+ *           (S3: CompleteMultipartUpload; Azure: Put Block List), with
+ *           each part's MD5 in md5s and, when ops->whole_md5, the whole
+ *           object's in whole_md5_b64;
+ *  abort    an upload that was begun and is not committed (a failed
+ *           commit, a file that cannot be read or shrank, an upload freed
+ *           before its end) is taken back by ops->abort (S3:
+ *           AbortMultipartUpload) if the protocol has one; Azure drops
+ *           uncommitted blocks by itself.
+ *
+ * An upload that never began ends as objhttp_put(): below the threshold
+ * one PUT of the object with its Content-MD5 (and SHA-256 when
+ * ops->body_sha256).  An unsafe key never begins (the put refuses it).
+ */
+typedef struct store_upload objhttp_upload;
+
+struct store_upload {
+	objhttp *h;                   /* the store's; h->ud is the backend's store */
+	char *key, *url;
+	uint64_t part_size;
+	bool open;                    /* begun: there is something to commit or
+	                                 take back (for a protocol without a
+	                                 begin: parts were stored) */
+	char *id;                     /* the protocol's, set by ops->begin (S3's
+	                                 UploadId); freed with the upload */
+	uint32_t nonce;               /* random, for ids the protocol makes up
+	                                 (Azure's block ids) */
+	size_t nsent;                 /* parts stored: 0 .. nsent - 1 */
+	unsigned char *md5s;          /* [16 * nsent]: each part's MD5 */
+	char **tags;                  /* [nsent]: what ops->part_stored kept, or NULL */
+	size_t alloc;
+	EVP_MD_CTX *whole;            /* ops->whole_md5: MD5 of the first `hashed` bytes */
+	uint64_t hashed;
+	char whole_md5_b64[OBJHTTP_MD5_B64_LEN];  /* ops->whole_md5: set before commit */
+};
+
+/* What a protocol does at each step of an upload (a constant table). */
+typedef struct objhttp_upload_ops {
+	const objhttp_limits *limits;
+	bool body_sha256;             /* the SHA-256 of each body (a part, or an
+	                                 object in one PUT) is signed (SigV4) */
+	bool whole_md5;               /* commit needs the MD5 of the whole object */
+	/* A header the PUT of an object in one request (below the threshold)
+	 * carries after Content-MD5 and Content-Type: application/octet-stream
+	 * (Azure: x-ms-blob-type: BlockBlob); name NULL: none. */
+	http_header put_header;
+	/* Begin u before its first part (set u->id).  Logs its failure.
+	 * NULL: nothing to begin, the first part begins the upload. */
+	es_result (*begin)(objhttp_upload *u);
+	/* The encoded query of part n (0-based). */
+	void (*part_query)(const objhttp_upload *u, size_t n, buf *q);
+	/* Part n was stored, r its reply: keep in u->tags[n] (allocated) what
+	 * commit needs; ES_OK, or a result and an allocated *message (part n's
+	 * failure, told by objhttp_each).  Runs on a sender's thread: it may
+	 * write u->tags[n] only.  NULL: nothing to keep. */
+	es_result (*part_stored)(objhttp_upload *u, size_t n, const http_response *r,
+				 char **message);
+	/* Make the u->nsent parts the object.  Logs its failure. */
+	es_result (*commit)(objhttp_upload *u);
+	/* Take back an upload that was begun; failures are warnings at most.
+	 * NULL: nothing to take back. */
+	void (*abort)(objhttp_upload *u);
+} objhttp_upload_ops;
+
+/* The store.h upload operations of the HTTP stores: a backend's
+ * upload_new calls objhttp_upload_new() with its objhttp; the other three
+ * go in its store_ops as they are (they ignore st). */
+store_upload *objhttp_upload_new(objhttp *h, const char *key, uint64_t max_size);
+es_result objhttp_upload_send(store *st, store_upload *u, const char *local_path,
+			      uint64_t ready);
+es_result objhttp_upload_end(store *st, store_upload *u, const char *local_path);
+void objhttp_upload_free(store *st, store_upload *u);
+
+/* --- the store of an HTTP backend ----------------------------------- */
+
+/*
+ * An HTTP backend's store (s3_store, az_store) begins with an
+ * objhttp_store, so that the store.h operations are the same for every
+ * protocol: objhttp_store_ops, which find the objhttp in it and the
+ * protocol's lister and release in its objhttp_ops.
+ */
+typedef struct objhttp_store {
+	store base;
+	objhttp oh;
+} objhttp_store;
+
+/* A zeroed store of `size` bytes (the backend's struct, which begins with
+ * an objhttp_store) for loc (copied), with objhttp_store_ops and ops, to
+ * be freed with store_free() before objhttp_init() as after. */
+void *objhttp_store_new(size_t size, const objhttp_ops *ops, const location *loc);
+
+/* list, get, put, the uploads (above) and free of every HTTP store. */
+extern const struct store_ops objhttp_store_ops;
 
 /* --- digests ---------------------------------------------------------- */
 

@@ -32,10 +32,13 @@
  * are skipped.  Whitespace before the XML declaration is skipped: S3 may pad
  * a CompleteMultipartUpload reply to keep the connection open.
  *
- * Peers differ (see S3-PEERS.md 1.6) and all of these are accepted: ETags
- * quoted with &quot; (S3) or raw quotes (moto); encoding-type=url keys with
- * '+' (S3) or %20 (moto) for a space; LastModified with or without a
- * fraction; <IsTruncated> as true/false in any case (old moto says False).
+ * What is read is what S3 sends, and what follows from XML and URL
+ * encoding whoever writes them: an ETag's quotes, raw or as &quot; (the
+ * same text to XML); a space in an encoding-type=url key as '+' (S3) or as
+ * %20 (any %XX is a byte); LastModified with or without a fraction (S3
+ * sends .000, Cloud Storage milliseconds).  <IsTruncated> is "true" or
+ * "false", as S3 and Cloud Storage write it; nothing else is taken for a
+ * test server's sake (tests/peer/ makes its server answer as S3 does).
  *
  * Keys come back as bytes: non-ASCII UTF-8 is kept as is, and with
  * encoding-type=url any byte but NUL can be a key.  Ask for

@@ -41,6 +41,12 @@
  * caller can put it in the run summary (store_last_error()); what it keeps
  * and logs is redacted (log_redact(): no registered secret, no sig=), as
  * a server's error text may echo the request.
+ *
+ * Files, each calling only the ones below it (no circle): open.c
+ * (store_open, store_check: the dispatch to the backends; no backend calls
+ * it), the backends, store.c (what the backends call: store_fail, faults,
+ * listings, a store's URLs), location.c (the location type, key URLs, key
+ * safety).
  */
 #ifndef EVSHARE_STORE_H
 #define EVSHARE_STORE_H
@@ -157,8 +163,58 @@ es_result store_fail(store *s, es_result r, const char *url, const char *fmt, ..
 /* The last message store_fail() kept ("" if none). */
 const char *store_last_error(const store *s);
 
+/*
+ * Checking a location, without I/O.
+ *
+ * store_check() finds everything store_open() would refuse about a
+ * location's own settings (its URL's bucket, account and container names,
+ * endpoint, region, path_style, part_size, multipart_threshold, retries,
+ * upload_streams), each checked in one place, the backend's, which
+ * store_open() calls too; for a file: location, which uses none of them,
+ * the ranges every location has and the endpoint's form.  It reads no file, no credentials and no
+ * environment, and sends nothing.  What store_open() may still refuse
+ * comes from elsewhere: the environment and the AWS profile (a region or
+ * an endpoint set there, EVSHARE_STALL_TIMEOUT), credentials, a
+ * connection string's endpoint.
+ *
+ * A fault names the location key at fault, as the config file spells it,
+ * and says why in a sentence that names the value ("part_size 1024 is
+ * outside 5 MiB..5 GiB"); the URL's own faults are the key "url" (an
+ * az:// URL may have two: its account and its container).  0 in a
+ * location's number means unset, so an explicit 0 is the config reader's
+ * to refuse.  The config reader tells each fault as "$.PATH.KEY: MESSAGE"
+ * (a key the location does not set came from its defaults, "$.s3").
+ */
+typedef struct store_fault {
+	const char *key;              /* "url", "endpoint", "region",
+	                                 "path_style", "part_size",
+	                                 "multipart_threshold", "retries",
+	                                 "upload_streams" (static) */
+	char *message;                /* allocated */
+} store_fault;
+
+typedef struct store_faults {
+	store_fault *items;
+	size_t count, alloc;
+} store_faults;
+
+#define STORE_FAULTS_INIT { NULL, 0, 0 }
+
+/* Append loc's faults to out: ES_OK when it has none, else ES_ERR_CONFIG.
+ * Release out with store_faults_release() either way. */
+es_result store_check(const location *loc, store_faults *out);
+/* Add a fault (the backends' checks). */
+void store_faults_add(store_faults *f, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Free the messages; f is left empty.  Accepts NULL. */
+void store_faults_release(store_faults *f);
+/* For store_open(): log "'URL': WHY; WHY..." about loc and return
+ * ES_ERR_CONFIG. */
+es_result store_faults_fail(const location *loc, const store_faults *f);
+
 /* Open a store on loc (copied).  Fails with a logged message for a scheme
- * that is not built in or settings that cannot work. */
+ * that is not built in or settings that cannot work (store_check()'s
+ * faults, and those of what comes from elsewhere). */
 es_result store_open(const location *loc, store **out);
 void store_free(store *s);
 
@@ -229,9 +285,13 @@ char *location_key_url(const location *loc, const char *key);
  * segment, no control character or backslash? */
 bool store_key_is_safe(const char *key);
 
-/* Backends. */
+/* Backends (open.c dispatches to them; a file: location's transfer
+ * settings, taken but not used, are checked with the ranges every location
+ * has: store_file_open refuses nothing). */
 es_result store_file_open(const location *loc, store **out);
 es_result store_s3_open(const location *loc, store **out);
+es_result store_s3_check(const location *loc, store_faults *out);
 es_result store_az_open(const location *loc, store **out);
+es_result store_az_check(const location *loc, store_faults *out);
 
 #endif

@@ -7,8 +7,9 @@
  *
  * A location az://ACCOUNT/CONTAINER/prefix/ names a storage account, a
  * container in it and a blob-name prefix.  store_az_open() (declared in
- * store.h) resolves the settings below, loads the credentials and opens an
- * http_client; nothing is sent until the first operation.  A store is
+ * store.h) checks the location (store_az_check, below), loads the
+ * credentials, resolves the settings below and opens an http_client;
+ * nothing is sent until the first operation.  A store is
  * used by one thread at a time.
  *
  * Settings and their defaults (for the man page):
@@ -29,8 +30,9 @@
  *               or https:// with a host, an optional port and base path,
  *               no user:password@, query or fragment.  The "s3" defaults
  *               of the config file never apply to az:// locations.
- *  block_size   the location's "part_size", else AZ_DEFAULT_BLOCK_SIZE
- *               (16 MiB); at most AZ_MAX_BLOCK_SIZE (4000 MiB); raised, in
+ *  block size   the location's "part_size", else AZ_DEFAULT_BLOCK_SIZE
+ *               (16 MiB); AZ_MIN_BLOCK_SIZE (5 MiB, evshare's floor for
+ *               every store) to AZ_MAX_BLOCK_SIZE (4000 MiB); raised, in
  *               whole MiB, when an object would need more than
  *               AZ_MAX_BLOCKS (50000) blocks.
  *  threshold    objects of at least the location's "multipart_threshold"
@@ -50,10 +52,13 @@
  *  stall timeout  EVSHARE_STALL_TIMEOUT (whole seconds, 1..3600), default
  *               30 (as for s3://).
  *
- * Names: the account must be 3..24 lowercase letters and digits, the
- * container 3..63 lowercase letters, digits and single hyphens starting
- * and ending with a letter or digit (or $root); others are configuration
- * errors at open.
+ * store_az_check() (declared in store.h; store_check() for az://)
+ * refuses, without I/O, a URL whose account is not 3..24 lowercase
+ * letters and digits, or whose container is not 3..63 lowercase letters,
+ * digits and single hyphens starting and ending with a letter or digit
+ * (or $root), both with the key "url"; and objhttp_check()'s endpoint,
+ * part_size (AZ_MIN_BLOCK_SIZE .. AZ_MAX_BLOCK_SIZE), multipart_threshold,
+ * retries and upload_streams.
  *
  * Requests (every one with x-ms-version AZ_API_VERSION and x-ms-date, and
  * a Content-Length when it has a body):
@@ -82,7 +87,9 @@
  *
  * Errors, logged once with the az:// URL and Azure's code (x-ms-error-code,
  * else the <Error> body) and the first line of its message:
- *  401/403 (AuthenticationFailed; Azurite says AuthorizationFailure),
+ *  401/403 (AuthenticationFailed; AuthorizationFailure, which Azure
+ *  sends for a request its network rules refuse, and Azurite for a bad
+ *  signature),
  *  AuthorizationPermissionMismatch (a SAS without the permission),
  *  InvalidAuthenticationInfo                    -> ES_ERR_AUTH
  *  a redirect                                   -> ES_ERR_CONFIG
@@ -108,6 +115,7 @@
 
 #define AZ_API_VERSION        "2021-08-06"
 #define AZ_DEFAULT_BLOCK_SIZE (16ull << 20)
+#define AZ_MIN_BLOCK_SIZE     (5ull << 20)   /* evshare's floor; Azure has none */
 #define AZ_MAX_BLOCK_SIZE     (4000ull << 20)
 #define AZ_MAX_BLOCKS         50000
 #define AZ_MAX_PUT_BLOB       (5000ull << 20)
@@ -120,19 +128,18 @@
 typedef struct az_settings {
 	objhttp_endpoint endpoint;     /* the base URL before the container */
 	bool default_endpoint;    /* https://ACCOUNT.blob.core.windows.net */
-	uint64_t block_size;
-	uint64_t threshold;       /* effective: <= AZ_MAX_PUT_BLOB */
-	unsigned attempts;
-	unsigned upload_streams;  /* 1..OBJHTTP_MAX_STREAMS */
+	objhttp_transfer xfer;    /* block size, threshold (<= AZ_MAX_PUT_BLOB),
+	                             attempts, upload streams */
 	long stall_timeout_s;
 	char *ca_bundle;          /* NULL: the system's */
 } az_settings;
 
 /*
- * Settings of loc from the location, the endpoint the credentials gave
- * (NULL: none) and env (EVSHARE_STALL_TIMEOUT, REQUESTS_CA_BUNDLE), by the
- * rules above.  ES_ERR_CONFIG with a reason in err for a name, an endpoint
- * or a value that cannot work.
+ * Settings of loc, a location that passed store_az_check(), from the
+ * location, the endpoint the credentials gave (NULL: none) and env
+ * (EVSHARE_STALL_TIMEOUT, REQUESTS_CA_BUNDLE), by the rules above.
+ * ES_ERR_CONFIG with a reason in err for what came from elsewhere and
+ * cannot work: the credentials' endpoint, EVSHARE_STALL_TIMEOUT.
  */
 es_result az_settings_resolve(const location *loc, const char *cred_endpoint,
 			      const creds_env *env, az_settings *out, buf *err);

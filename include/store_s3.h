@@ -4,9 +4,10 @@
  * resumed GETs, messages) over http.c, replies parsed with s3xml.c,
  * credentials from creds.c.
  *
- * store_s3_open() (declared in store.h) resolves the settings below,
- * loads the credentials and opens an http_client; nothing is sent until
- * the first operation.  A store is used by one thread at a time (a put
+ * store_s3_open() (declared in store.h) checks the location
+ * (store_s3_check, below), loads the credentials, resolves the settings
+ * below and opens an http_client; nothing is sent until the first
+ * operation.  A store is used by one thread at a time (a put
  * may run threads of its own for the parts of a multipart upload, and
  * joins them before it returns).
  *
@@ -33,10 +34,12 @@
  *               user:password@, query or fragment.
  *  path_style   the location's "path_style", else (s3) the profile's
  *               s3.addressing_style, else true when the endpoint is not the
- *               default one (S3-compatible servers, moto, MinIO), false for
- *               AWS and Google.  A bucket name with a '.' over https is
+ *               default one (S3-compatible servers such as MinIO), false
+ *               for AWS and Google.  A bucket name with a '.' over https is
  *               addressed path-style unless path_style is set false
- *               explicitly (its name would not match the TLS certificate).
+ *               explicitly (its name would not match the TLS certificate),
+ *               and one that is not a host name (a '_', as older S3 and
+ *               Cloud Storage buckets may have) always is.
  *  part_size    the location's "part_size", else S3_DEFAULT_PART_SIZE
  *               (16 MiB); raised, in whole MiB, when an object would need
  *               more than S3_MAX_PARTS (10000) parts.
@@ -113,22 +116,42 @@ typedef struct s3_settings {
 	objhttp_endpoint endpoint;
 	bool default_endpoint;   /* the scheme's own (AWS, Google) */
 	bool path_style;
-	uint64_t part_size;
-	uint64_t threshold;      /* effective: <= S3_MAX_PUT_SIZE */
-	unsigned attempts;
-	unsigned upload_streams; /* 1..OBJHTTP_MAX_STREAMS */
+	objhttp_transfer xfer;   /* part size, threshold (<= S3_MAX_PUT_SIZE),
+	                            attempts, upload streams */
 	long stall_timeout_s;
 	char *ca_bundle;         /* NULL: the system's */
 } s3_settings;
 
 /*
- * Settings of loc from the location, the AWS settings (creds.h) and env
- * (for EVSHARE_STALL_TIMEOUT), by the rules above.  ES_ERR_CONFIG with a
- * reason in err for an endpoint or a value that cannot work.
+ * store_s3_check() (declared in store.h; store_check() for s3:// and gs://)
+ * refuses, without I/O:
+ *  url         a bucket name of fewer than 3 characters, not starting and
+ *              ending with a letter or digit, of more than 255 characters
+ *              (S3: 63 since 2018, 255 for older buckets) or, for gs://,
+ *              222, or 63 between two dots
+ *  region      not 1 to 64 of a-z 0-9 -
+ *  path_style  false for a bucket that is not a host name
+ *              (s3_bucket_is_host_name)
+ * and objhttp_check()'s endpoint, part_size (S3_MIN_PART_SIZE ..
+ * S3_MAX_PART_SIZE), multipart_threshold, retries and upload_streams.
+ */
+
+/*
+ * Settings of loc, a location that passed store_s3_check(), from the
+ * location, the AWS settings (creds.h) and env (for EVSHARE_STALL_TIMEOUT),
+ * by the rules above.  ES_ERR_CONFIG with a reason in err for what came
+ * from elsewhere and cannot work: the region or the endpoint of the
+ * environment or the profile, the profile's virtual-host style for a
+ * bucket that is not a host name, EVSHARE_STALL_TIMEOUT.
  */
 es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 			      const creds_env *env, s3_settings *out, buf *err);
 void s3_settings_release(s3_settings *s);
+
+/* Can the bucket name go in a host name (virtual-host style)?  Labels
+ * between dots of 1 to 63 letters, digits and '-', not starting or ending
+ * with '-' (so no '_').  A bucket that cannot is addressed path-style. */
+bool s3_bucket_is_host_name(const char *bucket);
 
 /* The request target for key (NULL: the bucket itself) with an encoded
  * query (NULL or "": none).  Key bytes are encoded with

@@ -2,12 +2,15 @@
  * check_creds.c - the AWS credentials chain and the ini reader: environment
  * against profiles, explicit profiles, the two files and their section
  * names, session tokens, settings precedence, error messages (which must
- * name the profile and never hold a secret), and wiping.
+ * name the profile and never hold a secret), wiping, and the shared files
+ * read once a process.
  * Fixtures: tests/data/creds/ (see its README).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "creds.h"
 
@@ -396,6 +399,76 @@ static es_result ini(const char *text, aws_ini *out, buf *err)
 	return aws_ini_parse(text, strlen(text), "test.ini", out, err);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The shared files are read once a process for a profile: a change made
+ * after is not seen, by that profile, until the cache is released. */
+START_TEST(shared_files_read_once)
+{
+	char dir[] = "/tmp/evshare-creds-XXXXXX";
+	struct fake_env f;
+	aws_config c;
+	buf err = BUF_INIT;
+	char *cred, *conf;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	cred = xasprintf("%s/credentials", dir);
+	conf = xasprintf("%s/config", dir);
+	memset(&f, 0, sizeof(f));
+	fake_set(&f, "AWS_SHARED_CREDENTIALS_FILE", cred);
+	fake_set(&f, "AWS_CONFIG_FILE", conf);
+	write_text(cred, "[p1]\naws_access_key_id = AKID1\naws_secret_access_key = s1\n");
+	write_text(conf, "[profile p1]\nregion = eu-west-1\nservices = svc\n"
+		   "[services svc]\ns3 =\n  endpoint_url = http://127.0.0.1:9000\n");
+	ck_assert_int_eq(load(&f, "p1", &c, &err), ES_OK);
+	ck_assert_str_eq(c.access_key_id, "AKID1");
+	ck_assert_str_eq(c.endpoint_url, "http://127.0.0.1:9000");
+	aws_config_release(&c);
+	write_text(cred, "[p1]\naws_access_key_id = AKID2\naws_secret_access_key = s2\n"
+		   "[p2]\naws_access_key_id = AKIDP2\naws_secret_access_key = s3\n");
+	unlink(conf);
+	/* p1 as it was; the environment is read at each load */
+	fake_set(&f, "AWS_REGION", "us-west-2");
+	ck_assert_int_eq(load(&f, "p1", &c, &err), ES_OK);
+	ck_assert_str_eq(c.access_key_id, "AKID1");
+	ck_assert_str_eq(c.region, "us-west-2");
+	ck_assert_str_eq(c.endpoint_url, "http://127.0.0.1:9000");
+	aws_config_release(&c);
+	/* another profile reads the files as they are now */
+	ck_assert_int_eq(load(&f, "p2", &c, &err), ES_OK);
+	ck_assert_str_eq(c.access_key_id, "AKIDP2");
+	aws_config_release(&c);
+	/* a file that cannot be read: its error is kept too */
+	write_text(conf, "not ini\n");
+	ck_assert_int_eq(load(&f, "p3", &c, &err), ES_ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err.data, "line 1"));
+	unlink(conf);
+	ck_assert_int_eq(load(&f, "p3", &c, &err), ES_ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err.data, "line 1"));
+	/* released: read again */
+	aws_config_cache_release();
+	ck_assert_int_eq(load(&f, "p1", &c, &err), ES_OK);
+	ck_assert_str_eq(c.access_key_id, "AKID2");
+	ck_assert_ptr_null(c.endpoint_url);
+	aws_config_release(&c);
+	ck_assert_int_eq(load(&f, "p3", &c, &err), ES_ERR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err.data, "profile 'p3' not found"));
+	aws_config_cache_release();
+	unlink(cred);
+	rmdir(dir);
+	free(cred);
+	free(conf);
+	buf_release(&err);
+}
+END_TEST
+
 START_TEST(ini_basic_forms)
 {
 	aws_ini i;
@@ -510,6 +583,7 @@ Suite *creds_suite(void)
 	tcase_add_test(tc, missing_and_partial_keys);
 	tcase_add_test(tc, messages_hold_no_secret);
 	tcase_add_test(tc, released_secrets_are_wiped);
+	tcase_add_test(tc, shared_files_read_once);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ini");
 	tcase_add_test(tc, ini_basic_forms);

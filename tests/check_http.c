@@ -246,10 +246,10 @@ START_TEST(settings_defaults_s3)
 	ck_assert_str_eq(s.endpoint.host, "s3.us-east-1.amazonaws.com");
 	ck_assert(s.default_endpoint);
 	ck_assert(!s.path_style);
-	ck_assert_uint_eq(s.part_size, 16u << 20);
-	ck_assert_uint_eq(s.threshold, 16u << 20);
-	ck_assert_uint_eq(s.attempts, 5);
-	ck_assert_uint_eq(s.upload_streams, OBJHTTP_DEFAULT_STREAMS);
+	ck_assert_uint_eq(s.xfer.part_size, 16u << 20);
+	ck_assert_uint_eq(s.xfer.threshold, 16u << 20);
+	ck_assert_uint_eq(s.xfer.attempts, 5);
+	ck_assert_uint_eq(s.xfer.upload_streams, OBJHTTP_DEFAULT_STREAMS);
 	ck_assert_int_eq(s.stall_timeout_s, 30);
 	ck_assert_ptr_null(s.ca_bundle);
 	s3_settings_release(&s);
@@ -267,16 +267,16 @@ START_TEST(settings_defaults_s3)
 	l.retries = 2;
 	l.upload_streams = 1;
 	ck_assert_int_eq(s3_settings_resolve(&l, &a, &env, &s, &err), ES_OK);
-	ck_assert_uint_eq(s.upload_streams, 1);
+	ck_assert_uint_eq(s.xfer.upload_streams, 1);
 	ck_assert_str_eq(s.region, "eu-west-3");
 	ck_assert_str_eq(s.endpoint.host, "s3.eu-west-3.amazonaws.com");
-	ck_assert_uint_eq(s.part_size, 8u << 20);
-	ck_assert_uint_eq(s.threshold, 8u << 20);    /* follows the part size */
-	ck_assert_uint_eq(s.attempts, 2);
+	ck_assert_uint_eq(s.xfer.part_size, 8u << 20);
+	ck_assert_uint_eq(s.xfer.threshold, 8u << 20);    /* follows the part size */
+	ck_assert_uint_eq(s.xfer.attempts, 2);
 	s3_settings_release(&s);
 	l.multipart_threshold = 6ull << 40;
 	ck_assert_int_eq(s3_settings_resolve(&l, &a, &env, &s, &err), ES_OK);
-	ck_assert_uint_eq(s.threshold, 5ull << 30);  /* capped at the PUT limit */
+	ck_assert_uint_eq(s.xfer.threshold, 5ull << 30);  /* capped at the PUT limit */
 	s3_settings_release(&s);
 	free(l.region);
 	l.region = xstrdup("bad/region");

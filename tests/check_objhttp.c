@@ -4,10 +4,16 @@
  * 206 that starts early, a 200 that ignores the Range, a reply shorter than
  * its object, a stream complete before the connection broke), what is
  * refused, listings and what they keep, retries and their limits, the
- * failure messages, quiet calls, and the digests of bodies.
+ * failure messages, quiet calls, the lifecycle of an upload in parts (two
+ * scripted protocols, one that begins and takes back as S3 does, one that
+ * does neither as Azure), and the digests of bodies.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -195,6 +201,7 @@ static void fixture_init(struct fixture *f, const struct step *steps, size_t n,
 	f->h.ud = &f->sc;
 	f->h.endpoint_host = "fake.example";
 	f->h.retry.max_attempts = attempts;
+	f->h.xfer.attempts = attempts;
 	f->h.retry.random = no_random;
 	f->h.retry.sleep_ms = count_sleep;
 	f->h.retry.now_ms = fake_now;
@@ -1004,6 +1011,545 @@ START_TEST(each_stops_at_the_first_failure_and_tells_the_lowest)
 }
 END_TEST
 
+/* --- uploads: the lifecycle, through a scripted protocol ---------------- */
+
+/*
+ * Two protocols on the fake connection: "multi" begins, keeps each part's
+ * ETag and takes back (as S3), "blocks" has nothing to begin or take back
+ * and commits with the MD5 of the whole object (as Azure).  Every request
+ * is answered at once (200 with ETag "eN" for part N), unless a rule
+ * refuses it; sends may come from several threads.
+ */
+struct proto {
+	pthread_mutex_t mu;
+	buf log;                     /* a line a request: "PUT in/k?QUERY [BODY]" */
+	const char *refuse;          /* a part whose query holds it: 403 */
+	const char *untagged;        /* ... is stored without an ETag */
+	bool begin_fails, commit_fails;
+	unsigned begins, commits, aborts, parts, bad_digests;
+	unsigned sha256s;            /* bodies sent with their SHA-256 */
+	char *committed;             /* what commit saw: "N tags... md5s-ok whole" */
+};
+
+static void proto_log(struct proto *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void proto_log(struct proto *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&p->mu);
+	va_start(ap, fmt);
+	buf_vprintf(&p->log, fmt, ap);
+	va_end(ap);
+	buf_addch(&p->log, '\n');
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void up_target(void *ud, const objhttp_call *c, objhttp_target *out)
+{
+	(void)ud;
+	out->host = xstrdup("fake.example");
+	out->path = xasprintf("/b/%s", c->key ? c->key : "");
+	out->url = xasprintf("http://fake.example%s%s%s", out->path, c->query ? "?" : "",
+			     c->query ? c->query : "");
+}
+
+static es_result up_send(void *ud, http_client *http, const objhttp_call *c,
+			 const objhttp_target *t, const char *range, http_request *req,
+			 http_response *resp)
+{
+	struct proto *p = ud;
+	const http_body *b = c->body;
+	char *body = xcalloc(1, b ? b->length + 1 : 1), etag[32];
+	const char *md5 = NULL, *part;
+	objhttp_digest d;
+	buf extra = BUF_INIT;
+
+	(void)http;
+	(void)range;
+	if (b && b->mem)
+		memcpy(body, b->mem, b->length);
+	else if (b)
+		ck_assert_int_eq(pread(b->fd, body, b->length, (off_t)b->offset),
+				 (ssize_t)b->length);
+	for (size_t i = 0; i < c->nextra; i++)
+		if (!strcmp(c->extra[i].name, "Content-MD5"))
+			md5 = c->extra[i].value;
+		else
+			buf_printf(&extra, " %s: %s", c->extra[i].name, c->extra[i].value);
+	objhttp_digest_mem(body, b ? b->length : 0, true, &d);
+	req->url = t->url;
+	memset(resp, 0, sizeof(*resp));
+	resp->status = 200;
+	part = c->query ? strstr(c->query, "part=") : NULL;
+	pthread_mutex_lock(&p->mu);
+	if (part)
+		p->parts++;
+	if (b && (!md5 || strcmp(md5, d.md5_b64)))
+		p->bad_digests++;
+	if (b && c->payload_hash) {
+		if (strcmp(c->payload_hash, d.sha256_hex))
+			p->bad_digests++;
+		p->sha256s++;
+	}
+	pthread_mutex_unlock(&p->mu);
+	proto_log(p, "%s %s%s%s [%s]%s", c->method, c->key, c->query ? "?" : "",
+		  c->query ? c->query : "", body, extra.data ? extra.data : "");
+	buf_release(&extra);
+	if (part && p->refuse && strstr(c->query, p->refuse)) {
+		resp->status = 403;
+		buf_addstr(&resp->body, "AccessDenied no");
+	} else if (part && !(p->untagged && strstr(c->query, p->untagged))) {
+		snprintf(etag, sizeof(etag), "\"e%ld\"", strtol(part + 5, NULL, 10));
+		add_header(resp, "ETag", etag);
+	}
+	free(body);
+	return ES_OK;
+}
+
+static es_result up_begin(objhttp_upload *u)
+{
+	struct proto *p = u->h->ud;
+
+	p->begins++;
+	proto_log(p, "begin %s", u->url);
+	if (p->begin_fails)
+		return store_fail(u->h->st, ES_ERR_REMOTE, u->url, "cannot begin '%s'", u->url);
+	u->id = xstrdup("U1");
+	return ES_OK;
+}
+
+static void up_part_query(const objhttp_upload *u, size_t n, buf *q)
+{
+	buf_printf(q, "part=%zu%s%s", n + 1, u->id ? "&id=" : "", u->id ? u->id : "");
+}
+
+static es_result up_part_stored(objhttp_upload *u, size_t n, const http_response *r,
+				char **message)
+{
+	const char *etag = http_response_header(r, "ETag");
+
+	if (!etag) {
+		*message = xasprintf("piece %zu has no tag", n + 1);
+		return ES_ERR_REMOTE;
+	}
+	u->tags[n] = xstrdup(etag);
+	return ES_OK;
+}
+
+static es_result up_commit(objhttp_upload *u)
+{
+	struct proto *p = u->h->ud;
+	buf b = BUF_INIT;
+
+	p->commits++;
+	buf_printf(&b, "%zu", u->nsent);
+	for (size_t i = 0; u->tags && i < u->nsent; i++)
+		if (u->tags[i])
+			buf_printf(&b, " %s", u->tags[i]);
+	if (u->whole)
+		buf_printf(&b, " whole %s", u->whole_md5_b64);
+	free(p->committed);
+	p->committed = buf_detach(&b, NULL);
+	proto_log(p, "commit %s", p->committed);
+	if (p->commit_fails)
+		return store_fail(u->h->st, ES_ERR_TEMP, u->url, "cannot commit '%s'", u->url);
+	return ES_OK;
+}
+
+static void up_abort(objhttp_upload *u)
+{
+	struct proto *p = u->h->ud;
+
+	p->aborts++;
+	proto_log(p, "abort %s", u->id);
+}
+
+static const objhttp_limits up_limits = {
+	.service = "Fake", .upload = "fake", .part = "piece",
+	.min_part = 1, .max_part = 1 << 20, .part_range = "1..1 MiB", .default_part = 4,
+	.max_parts = 30, .max_single = 1 << 20, .default_attempts = 1,
+};
+
+static const objhttp_upload_ops multi_ops = {
+	.limits = &up_limits, .body_sha256 = true, .whole_md5 = false,
+	.begin = up_begin, .part_query = up_part_query,
+	.part_stored = up_part_stored, .commit = up_commit, .abort = up_abort,
+};
+
+static const objhttp_upload_ops blocks_ops = {
+	.limits = &up_limits, .body_sha256 = false, .whole_md5 = true,
+	.put_header = { "x-fake-blob", "yes" }, .part_query = up_part_query,
+	.commit = up_commit,
+};
+
+static const objhttp_ops up_http_multi = {
+	.no_code = "(no fake code)", .ca_bundle_env = "FAKE_CA_BUNDLE", .reply_cap = 1 << 20,
+	.target = up_target, .send = up_send, .reply_error = fake_reply_error,
+	.status_failure = fake_status_failure, .upload = &multi_ops,
+};
+
+static const objhttp_ops up_http_blocks = {
+	.no_code = "(no fake code)", .ca_bundle_env = "FAKE_CA_BUNDLE", .reply_cap = 1 << 20,
+	.target = up_target, .send = up_send, .reply_error = fake_reply_error,
+	.status_failure = fake_status_failure, .upload = &blocks_ops,
+};
+
+struct upfix {
+	store st;
+	objhttp h;
+	struct proto p;
+	char path[64];
+	int fd;
+};
+
+/* Parts of 4 bytes, objects of 8 or more in parts, one connection. */
+static void upfix_init(struct upfix *f, const objhttp_ops *ops)
+{
+	buf err = BUF_INIT;
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_int_eq(location_parse("s3://bkt/in/", "/", &f->st.loc, &err), ES_OK);
+	buf_release(&err);
+	pthread_mutex_init(&f->p.mu, NULL);
+	f->h.st = &f->st;
+	f->h.ops = ops;
+	f->h.ud = &f->p;
+	f->h.endpoint_host = "fake.example";
+	f->h.retry.max_attempts = 1;
+	f->h.retry.random = no_random;
+	f->h.retry.sleep_ms = count_sleep;
+	f->h.retry.now_ms = fake_now;
+	f->h.xfer = (objhttp_transfer){ 4, 8, 1, 1 };
+	snprintf(f->path, sizeof(f->path), "/tmp/evshare-upload-XXXXXX");
+	f->fd = mkstemp(f->path);
+	ck_assert_int_ge(f->fd, 0);
+	fake_clock = time_now_ms();
+	http_set_deadline(0);
+}
+
+static void upfix_release(struct upfix *f)
+{
+	objhttp_release(&f->h);
+	location_release(&f->st.loc);
+	buf_release(&f->p.log);
+	free(f->p.committed);
+	pthread_mutex_destroy(&f->p.mu);
+	close(f->fd);
+	unlink(f->path);
+}
+
+/* The file grows to hold n bytes of "abcdefghijklmnopqrstuvwxyzabc...". */
+static void grow(struct upfix *f, size_t n)
+{
+	char text[256];
+
+	ck_assert_uint_le(n, sizeof(text));
+	for (size_t i = 0; i < n; i++)
+		text[i] = (char)('a' + i % 26);
+	ck_assert_int_eq(pwrite(f->fd, text, n, 0), (ssize_t)n);
+}
+
+static const char *log_of(struct upfix *f)
+{
+	return f->p.log.data ? f->p.log.data : "";
+}
+
+START_TEST(upload_of_a_growing_file)
+{
+	struct upfix f;
+	store_upload *u;
+
+	upfix_init(&f, &up_http_multi);
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	ck_assert_uint_eq(u->part_size, 4);
+	/* below the threshold: nothing, not even a begin */
+	grow(&f, 7);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 7), ES_OK);
+	ck_assert_str_eq(log_of(&f), "");
+	/* at the threshold: begun, and the whole parts go */
+	grow(&f, 9);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 9), ES_OK);
+	ck_assert_str_eq(log_of(&f), "begin s3://bkt/in/k\n"
+			 "PUT in/k?part=1&id=U1 [abcd]\n"
+			 "PUT in/k?part=2&id=U1 [efgh]\n");
+	/* no new whole part: nothing */
+	grow(&f, 11);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 11), ES_OK);
+	ck_assert_uint_eq(f.p.parts, 2);
+	/* the end: the rest, then the commit of every part's tag */
+	grow(&f, 14);
+	buf_reset(&f.p.log);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_OK);
+	ck_assert_str_eq(log_of(&f), "PUT in/k?part=3&id=U1 [ijkl]\n"
+			 "PUT in/k?part=4&id=U1 [mn]\n"
+			 "commit 4 \"e1\" \"e2\" \"e3\" \"e4\"\n");
+	ck_assert_uint_eq(f.p.begins, 1);
+	ck_assert_uint_eq(f.p.sha256s, 4);
+	ck_assert_uint_eq(f.p.bad_digests, 0);
+	/* each part's MD5 is kept for the commit */
+	{
+		objhttp_digest d;
+
+		objhttp_digest_mem("mn", 2, false, &d);
+		ck_assert_mem_eq(u->md5s + 3 * 16, d.md5, 16);
+	}
+	/* committed: nothing to take back */
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 0);
+	upfix_release(&f);
+}
+END_TEST
+
+START_TEST(upload_never_begun_is_one_put)
+{
+	struct upfix f;
+	store_upload *u;
+
+	upfix_init(&f, &up_http_multi);
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	grow(&f, 6);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 6), ES_OK);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_OK);
+	ck_assert_str_eq(log_of(&f), "PUT in/k [abcdef] Content-Type: application/octet-stream\n");
+	ck_assert_uint_eq(f.p.sha256s, 1);
+	ck_assert_uint_eq(f.p.bad_digests, 0);
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.begins + f.p.aborts + f.p.commits, 0);
+	/* a put at the threshold goes in parts at once: begun, sent,
+	 * committed */
+	grow(&f, 9);
+	buf_reset(&f.p.log);
+	ck_assert_int_eq(objhttp_put(&f.h, "in/k", f.path), ES_OK);
+	ck_assert_str_eq(log_of(&f), "begin s3://bkt/in/k\n"
+			 "PUT in/k?part=1&id=U1 [abcd]\n"
+			 "PUT in/k?part=2&id=U1 [efgh]\n"
+			 "PUT in/k?part=3&id=U1 [i]\n"
+			 "commit 3 \"e1\" \"e2\" \"e3\"\n");
+	ck_assert_uint_eq(f.p.aborts, 0);
+	/* an unsafe key never begins; the put refuses it */
+	u = objhttp_upload_new(&f.h, "in/../k", 100);
+	buf_reset(&f.p.log);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 9), ES_OK);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_ERR_INTERNAL);
+	ck_assert_str_eq(log_of(&f), "");
+	objhttp_upload_free(&f.st, u);
+	upfix_release(&f);
+}
+END_TEST
+
+START_TEST(upload_first_failure_stops_the_rest)
+{
+	struct upfix f;
+	store_upload *u;
+
+	upfix_init(&f, &up_http_multi);
+	f.h.xfer.upload_streams = 4;
+	f.h.xfer.part_size = 1;
+	f.h.xfer.threshold = 4;
+	f.p.refuse = "part=3&";
+	/* begun, then a part refused: the others stop, part 3 is told, and
+	 * the upload is taken back once */
+	u = objhttp_upload_new(&f.h, "in/k", 26);
+	grow(&f, 24);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 24), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot write 's3://bkt/in/k': 403 "
+			 "AccessDenied: no");
+	ck_assert_uint_le(f.p.parts, 24);
+	ck_assert_uint_eq(u->nsent, 0);
+	ck_assert_uint_eq(f.p.commits, 0);
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 1);
+	upfix_release(&f);
+}
+END_TEST
+
+START_TEST(upload_parts_on_several_connections)
+{
+	struct upfix f;
+	store_upload *u;
+
+	upfix_init(&f, &up_http_multi);
+	f.h.xfer.upload_streams = 4;
+	f.h.xfer.part_size = 1;
+	f.h.xfer.threshold = 1;
+	u = objhttp_upload_new(&f.h, "in/k", 26);
+	grow(&f, 26);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 20), ES_OK);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_OK);
+	ck_assert_uint_eq(f.p.parts, 26);
+	ck_assert_uint_eq(f.p.bad_digests, 0);
+	ck_assert_uint_eq(f.h.nmore, 3);
+	ck_assert_ptr_nonnull(strstr(f.p.committed, "26 \"e1\" \"e2\" \"e3\""));
+	ck_assert_ptr_nonnull(strstr(f.p.committed, "\"e25\" \"e26\""));
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 0);
+	upfix_release(&f);
+}
+END_TEST
+
+START_TEST(upload_failures_take_it_back)
+{
+	struct upfix f;
+	store_upload *u;
+
+	/* a failed commit: taken back, and only once */
+	upfix_init(&f, &up_http_multi);
+	f.p.commit_fails = true;
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	grow(&f, 10);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 10), ES_OK);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_ERR_TEMP);
+	ck_assert_uint_eq(f.p.aborts, 1);
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 1);
+	/* a file that shrank after parts of it were sent */
+	f.p.commit_fails = false;
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 10), ES_OK);
+	ck_assert_int_eq(ftruncate(f.fd, 5), 0);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_ERR_INTERNAL);
+	ck_assert_uint_eq(f.p.aborts, 2);
+	{
+		char *want = xasprintf("cannot write 's3://bkt/in/k': '%s' shrank to 5 bytes "
+				       "after pieces of it were sent", f.path);
+
+		ck_assert_str_eq(store_last_error(&f.st), want);
+		free(want);
+	}
+	objhttp_upload_free(&f.st, u);
+	/* a file that is gone at the end */
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	grow(&f, 10);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 10), ES_OK);
+	unlink(f.path);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_ERR_IO);
+	ck_assert_uint_eq(f.p.aborts, 3);
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 3);
+	close(f.fd);
+	f.fd = open(f.path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(f.fd, 0);
+	/* freed before its end: taken back */
+	grow(&f, 10);
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 10), ES_OK);
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 4);
+	/* a begin that fails sends nothing and leaves nothing to take back */
+	f.p.begin_fails = true;
+	f.p.parts = 0;
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 10), ES_ERR_REMOTE);
+	ck_assert_uint_eq(f.p.parts, 0);
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 4);
+	upfix_release(&f);
+}
+END_TEST
+
+START_TEST(upload_refusals)
+{
+	struct upfix f;
+	store_upload *u;
+
+	upfix_init(&f, &up_http_multi);
+	/* a part stored without what the commit needs */
+	f.p.untagged = "part=2&";
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	grow(&f, 10);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 10), ES_ERR_REMOTE);
+	ck_assert_str_eq(store_last_error(&f.st), "piece 2 has no tag");
+	objhttp_upload_free(&f.st, u);
+	ck_assert_uint_eq(f.p.aborts, 1);
+	/* more parts than the protocol takes (30): the file outgrew the size
+	 * the part size was chosen for */
+	f.p.untagged = NULL;
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	grow(&f, 130);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 8), ES_OK);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_ERR_INTERNAL);
+	ck_assert_str_eq(store_last_error(&f.st), "cannot write 's3://bkt/in/k': 33 pieces of 4 "
+			 "bytes are more than Fake takes");
+	ck_assert_uint_eq(f.p.aborts, 2);
+	objhttp_upload_free(&f.st, u);
+	upfix_release(&f);
+}
+END_TEST
+
+START_TEST(upload_without_begin_or_abort)
+{
+	struct upfix f;
+	store_upload *u;
+	objhttp_digest whole;
+	char *want;
+
+	upfix_init(&f, &up_http_blocks);
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	grow(&f, 9);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 9), ES_OK);
+	ck_assert(u->open);              /* begun by its first parts */
+	grow(&f, 13);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_OK);
+	ck_assert_str_eq(log_of(&f), "PUT in/k?part=1 [abcd]\n"
+			 "PUT in/k?part=2 [efgh]\n"
+			 "PUT in/k?part=3 [ijkl]\n"
+			 "PUT in/k?part=4 [m]\n"
+			 "commit 4 whole Iq690U5y9rN5R2oUY0fVRg==\n");
+	/* committed with the MD5 of the whole object; no SHA-256 asked */
+	objhttp_digest_mem("abcdefghijklm", 13, false, &whole);
+	want = xasprintf("4 whole %s", whole.md5_b64);
+	ck_assert_str_eq(f.p.committed, want);
+	free(want);
+	ck_assert_uint_eq(f.p.sha256s, 0);
+	ck_assert_uint_eq(f.p.bad_digests, 0);
+	objhttp_upload_free(&f.st, u);
+	/* a failed first batch leaves it not begun: its end is a put */
+	f.p.refuse = "part=1";
+	buf_reset(&f.p.log);
+	u = objhttp_upload_new(&f.h, "in/k", 100);
+	ck_assert_int_eq(objhttp_upload_send(&f.st, u, f.path, 9), ES_ERR_REMOTE);
+	ck_assert(!u->open);
+	f.p.refuse = NULL;
+	grow(&f, 7);
+	ck_assert_int_eq(ftruncate(f.fd, 7), 0);
+	ck_assert_int_eq(objhttp_upload_end(&f.st, u, f.path), ES_OK);
+	/* the protocol's header on the single PUT; no SHA-256 asked */
+	ck_assert_ptr_nonnull(strstr(log_of(&f), "PUT in/k [abcdefg] Content-Type: "
+				     "application/octet-stream x-fake-blob: yes\n"));
+	ck_assert_uint_eq(f.p.sha256s, 0);
+	objhttp_upload_free(&f.st, u);
+	upfix_release(&f);
+}
+END_TEST
+
+START_TEST(transfer_settings)
+{
+	location loc;
+	objhttp_transfer t;
+	buf err = BUF_INIT;
+
+	ck_assert_int_eq(location_parse("s3://bkt/in/", "/", &loc, &err), ES_OK);
+	objhttp_transfer_resolve(&loc, &up_limits, &t);
+	ck_assert_uint_eq(t.part_size, 4);
+	ck_assert_uint_eq(t.threshold, 4);          /* the part size */
+	ck_assert_uint_eq(t.attempts, 1);
+	ck_assert_uint_eq(t.upload_streams, OBJHTTP_DEFAULT_STREAMS);
+	loc.part_size = 1000;
+	loc.multipart_threshold = 2 << 20;          /* counts as max_single */
+	loc.retries = 7;
+	loc.upload_streams = 2;
+	objhttp_transfer_resolve(&loc, &up_limits, &t);
+	ck_assert_uint_eq(t.part_size, 1000);
+	ck_assert_uint_eq(t.threshold, 1 << 20);
+	ck_assert_uint_eq(t.attempts, 7);
+	ck_assert_uint_eq(t.upload_streams, 2);
+	location_release(&loc);
+	buf_release(&err);
+}
+END_TEST
+
 /* --- digests ----------------------------------------------------------- */
 
 START_TEST(digests_of_memory)
@@ -1099,6 +1645,16 @@ Suite *objhttp_suite(void)
 	tc = tcase_create("each");
 	tcase_add_test(tc, each_item_once_on_several_connections);
 	tcase_add_test(tc, each_stops_at_the_first_failure_and_tells_the_lowest);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("uploads");
+	tcase_add_test(tc, upload_of_a_growing_file);
+	tcase_add_test(tc, upload_never_begun_is_one_put);
+	tcase_add_test(tc, upload_first_failure_stops_the_rest);
+	tcase_add_test(tc, upload_parts_on_several_connections);
+	tcase_add_test(tc, upload_failures_take_it_back);
+	tcase_add_test(tc, upload_refusals);
+	tcase_add_test(tc, upload_without_begin_or_abort);
+	tcase_add_test(tc, transfer_settings);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("digests");
 	tcase_add_test(tc, digests_of_memory);

@@ -1,6 +1,7 @@
 /*
- * check_store.c - locations, safe keys, and the file:// backend (list, get,
- * put) in a temporary directory, symbolic links included.
+ * check_store.c - locations, their checks (store_check, for every scheme),
+ * safe keys, and the file:// backend (list, get, put) in a temporary
+ * directory, symbolic links included.
  */
 #include <check.h>
 #include <dirent.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_s3.h"
 #include "util.h"
 
 /* --- helpers ------------------------------------------------------------- */
@@ -392,6 +394,176 @@ START_TEST(location_overlaps)
 		location_release(&a);
 		location_release(&b);
 	}
+}
+END_TEST
+
+/* store_check: everything store_open would refuse about a location's own
+ * settings, each fault with its key, without I/O.  (az:// names are in
+ * check_store_az.c.) */
+START_TEST(location_checks)
+{
+	static const struct {
+		const char *url, *endpoint, *region;
+		int path_style;
+		uint64_t part_size, threshold;
+		unsigned retries, streams;
+		const char *key, *message;    /* the first fault; NULL: none */
+	} cases[] = {
+		{ "file:///data/in/", NULL, "bad/r", 0, 5ull << 20, 5ull << 20, 20, 16, NULL,
+		  NULL },
+		{ "file:///data/in/", NULL, NULL, -1, 5ull << 30, 0, 0, 0, NULL, NULL },
+		{ "file:///data/in/", NULL, NULL, -1, 1, 0, 0, 0, "part_size",
+		  "part_size 1 is outside 5 MiB..5 GiB" },
+		{ "file:///data/in/", "ftp://x", NULL, -1, 0, 0, 0, 0, "endpoint",
+		  "endpoint 'ftp://x' must start with http:// or https://" },
+		{ "s3://evbucket/in/", "http://127.0.0.1:9000/base", "eu-west-3", 1, 5ull << 20,
+		  5ull << 20, 20, 16, NULL, NULL },
+		{ "s3://evbucket/", NULL, NULL, -1, 5ull << 30, 5ull << 40, 1, 1, NULL, NULL },
+		{ "s3://ab/", NULL, NULL, -1, 0, 0, 0, 0, "url",
+		  "bucket 'ab' is not a bucket name: it has fewer than 3 characters" },
+		{ "s3://-ab/", NULL, NULL, -1, 0, 0, 0, 0, "url",
+		  "bucket '-ab' is not a bucket name: it must start and end with a letter or a "
+		  "digit" },
+		{ "s3://old_bucket/", NULL, NULL, -1, 0, 0, 0, 0, NULL, NULL },
+		{ "gs://a.bc/", NULL, NULL, -1, 0, 0, 0, 0, NULL, NULL },
+		{ "s3://evbucket/", NULL, "EU-1", -1, 0, 0, 0, 0, "region",
+		  "region 'EU-1' is not a region name (a-z 0-9 -)" },
+		{ "s3://old_bucket/", NULL, NULL, 0, 0, 0, 0, 0, "path_style",
+		  "bucket 'old_bucket' is not a host name: it can be addressed path-style only "
+		  "(set path_style true, or remove it)" },
+		{ "s3://evbucket/", "https://s3.example.net/?sig=SECRET", NULL, -1, 0, 0, 0, 0,
+		  "endpoint", "endpoint 'https://s3.example.net/?...' must not have a query or a "
+		  "fragment" },
+		{ "gs://evbucket/", "storage.googleapis.com", NULL, -1, 0, 0, 0, 0, "endpoint",
+		  "endpoint 'storage.googleapis.com' must start with http:// or https://" },
+		{ "s3://evbucket/", NULL, NULL, -1, (5ull << 20) - 1, 0, 0, 0, "part_size",
+		  "part_size 5242879 is outside 5 MiB..5 GiB" },
+		{ "s3://evbucket/", NULL, NULL, -1, (5ull << 30) + 1, 0, 0, 0, "part_size",
+		  "part_size 5368709121 is outside 5 MiB..5 GiB" },
+		{ "s3://evbucket/", NULL, NULL, -1, 0, 1024, 0, 0, "multipart_threshold",
+		  "multipart_threshold 1024 is outside 5 MiB..5 TiB" },
+		{ "s3://evbucket/", NULL, NULL, -1, 0, 0, 21, 0, "retries",
+		  "retries 21 is outside 1..20" },
+		{ "gs://evbucket/", NULL, NULL, -1, 0, 0, 0, 17, "upload_streams",
+		  "upload_streams 17 is outside 1..16" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		location l = parse_loc_ok(cases[i].url, "/base");
+		store_faults f = STORE_FAULTS_INIT;
+		es_result r;
+
+		l.endpoint = cases[i].endpoint ? xstrdup(cases[i].endpoint) : NULL;
+		l.region = cases[i].region ? xstrdup(cases[i].region) : NULL;
+		l.path_style = cases[i].path_style;
+		l.part_size = cases[i].part_size;
+		l.multipart_threshold = cases[i].threshold;
+		l.retries = cases[i].retries;
+		l.upload_streams = cases[i].streams;
+		r = store_check(&l, &f);
+		if (!cases[i].key) {
+			ck_assert_msg(r == ES_OK && f.count == 0, "%zu: '%s': %s", i, cases[i].url,
+				      f.count ? f.items[0].message : "");
+		} else {
+			ck_assert_msg(r == ES_ERR_CONFIG && f.count == 1, "%zu: %zu faults", i,
+				      f.count);
+			ck_assert_str_eq(f.items[0].key, cases[i].key);
+			ck_assert_str_eq(f.items[0].message, cases[i].message);
+		}
+		store_faults_release(&f);
+		location_release(&l);
+	}
+}
+END_TEST
+
+START_TEST(location_checks_tell_every_key)
+{
+	location l = parse_loc_ok("gs://x_/in/", "/base");
+	store_faults f = STORE_FAULTS_INIT;
+	static const char *const keys[] = { "url", "region", "path_style", "endpoint",
+					    "part_size", "multipart_threshold", "retries",
+					    "upload_streams" };
+
+	l.endpoint = xstrdup("https://u:p@h/");
+	l.region = xstrdup("");
+	l.path_style = 0;
+	l.part_size = 1;
+	l.multipart_threshold = 6ull << 40;
+	l.retries = 100;
+	l.upload_streams = 100;
+	ck_assert_int_eq(store_check(&l, &f), ES_ERR_CONFIG);
+	ck_assert_uint_eq(f.count, sizeof(keys) / sizeof(keys[0]));
+	for (size_t i = 0; i < f.count; i++)
+		ck_assert_str_eq(f.items[i].key, keys[i]);
+	ck_assert_ptr_null(strstr(f.items[3].message, ":p@"));  /* no password told */
+	store_faults_release(&f);
+	store_faults_release(&f);
+	location_release(&l);
+}
+END_TEST
+
+/* store_open refuses what store_check finds, with the same words, before
+ * any credentials are looked for. */
+START_TEST(open_refuses_what_check_finds)
+{
+	location l = parse_loc_ok("s3://evbucket/in/", "/base");
+	store *s = (store *)1;
+
+	l.part_size = 1;
+	l.retries = 30;
+	ck_assert_int_eq(store_open(&l, &s), ES_ERR_CONFIG);
+	ck_assert_ptr_null(s);
+	location_release(&l);
+	l = parse_loc_ok("az://acct/Bad_Container/", "/base");
+	ck_assert_int_eq(store_open(&l, &s), ES_ERR_CONFIG);
+	location_release(&l);
+}
+END_TEST
+
+static const char *no_env(void *ud, const char *name)
+{
+	(void)ud;
+	(void)name;
+	return NULL;
+}
+
+/* A bucket that is not a host name is addressed path-style, unless a
+ * profile says virtual-host. */
+START_TEST(buckets_that_are_no_host_names)
+{
+	static const char *const hosts[] = { "evbucket", "a.b.c", "a-b", "x1", NULL };
+	static const char *const not_hosts[] = { "old_bucket", "a..b", "a-.b", "-ab", "ab-",
+						 "", NULL };
+	creds_env env = { no_env, NULL };
+	aws_config aws = { 0 };
+	location l = parse_loc_ok("s3://old_bucket/in/", "/base");
+	s3_settings set;
+	buf err = BUF_INIT;
+	char label[70];
+
+	for (size_t i = 0; hosts[i]; i++)
+		ck_assert_msg(s3_bucket_is_host_name(hosts[i]), "%s", hosts[i]);
+	for (size_t i = 0; not_hosts[i]; i++)
+		ck_assert_msg(!s3_bucket_is_host_name(not_hosts[i]), "%s", not_hosts[i]);
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	ck_assert(!s3_bucket_is_host_name(label));
+	label[63] = '\0';
+	ck_assert(s3_bucket_is_host_name(label));
+
+	/* AWS's endpoint would be virtual-host style: not for this one */
+	ck_assert_int_eq(s3_settings_resolve(&l, NULL, &env, &set, &err), ES_OK);
+	ck_assert(set.default_endpoint);
+	ck_assert(set.path_style);
+	s3_settings_release(&set);
+	aws.path_style = 0;
+	aws.profile = (char *)"p1";
+	ck_assert_int_eq(s3_settings_resolve(&l, &aws, &env, &set, &err), ES_ERR_CONFIG);
+	ck_assert_str_eq(err.data, "bucket 'old_bucket' is not a host name: it can be addressed "
+			 "path-style only, not virtual-host style as profile 'p1' says "
+			 "(s3.addressing_style)");
+	location_release(&l);
+	buf_release(&err);
 }
 END_TEST
 
@@ -941,6 +1113,10 @@ Suite *store_suite(void)
 	tcase_add_test(tc, location_file_urls);
 	tcase_add_test(tc, location_bucket_urls);
 	tcase_add_test(tc, location_overlaps);
+	tcase_add_test(tc, location_checks);
+	tcase_add_test(tc, location_checks_tell_every_key);
+	tcase_add_test(tc, open_refuses_what_check_finds);
+	tcase_add_test(tc, buckets_that_are_no_host_names);
 	tcase_add_test(tc, key_urls);
 	tcase_add_test(tc, key_safety);
 	tcase_add_test(tc, key_with_trailing_slash_is_unsafe);

@@ -1,8 +1,8 @@
 /*
- * check_store_az.c - the pure parts of the az:// backend: names, settings
- * and their defaults, request targets, block ids and sizes, and the error
- * mapping.  (The requests themselves run against Azurite in
- * tests/integration/test_az.py.)
+ * check_store_az.c - the pure parts of the az:// backend: names, the
+ * location's checks (store_check), settings and their defaults, request
+ * targets, block ids and sizes, and the error mapping.  (The requests
+ * themselves run against Azurite in tests/integration/test_az.py.)
  */
 #include <check.h>
 #include <stdio.h>
@@ -76,9 +76,9 @@ START_TEST(settings_defaults_and_endpoints)
 	ck_assert_str_eq(s.endpoint.scheme, "https");
 	ck_assert_str_eq(s.endpoint.host, "acct.blob.core.windows.net");
 	ck_assert_str_eq(s.endpoint.base_path, "");
-	ck_assert_uint_eq(s.block_size, AZ_DEFAULT_BLOCK_SIZE);
-	ck_assert_uint_eq(s.threshold, AZ_DEFAULT_BLOCK_SIZE);
-	ck_assert_uint_eq(s.attempts, AZ_DEFAULT_ATTEMPTS);
+	ck_assert_uint_eq(s.xfer.part_size, AZ_DEFAULT_BLOCK_SIZE);
+	ck_assert_uint_eq(s.xfer.threshold, AZ_DEFAULT_BLOCK_SIZE);
+	ck_assert_uint_eq(s.xfer.attempts, AZ_DEFAULT_ATTEMPTS);
 	ck_assert_int_eq(s.stall_timeout_s, 30);
 	ck_assert_ptr_null(s.ca_bundle);
 	az_settings_release(&s);
@@ -101,6 +101,8 @@ START_TEST(settings_defaults_and_endpoints)
 }
 END_TEST
 
+/* What comes from elsewhere than the location: the credentials' endpoint
+ * and the environment (the location's own settings are store_az_check's). */
 START_TEST(settings_refused)
 {
 	static const char *const none[] = { NULL };
@@ -108,17 +110,64 @@ START_TEST(settings_refused)
 	buf err = BUF_INIT;
 	az_settings s;
 
-	ck_assert_int_eq(resolve("az://Acct/cont/", NULL, NULL, none, &s, &err), ES_ERR_CONFIG);
-	ck_assert_ptr_nonnull(strstr(err.data, "account 'Acct'"));
-	ck_assert_int_eq(resolve("az://acct/Cont/", NULL, NULL, none, &s, &err), ES_ERR_CONFIG);
-	ck_assert_ptr_nonnull(strstr(err.data, "container 'Cont'"));
-	ck_assert_int_eq(resolve("az://acct/cont/", "ftp://x", NULL, none, &s, &err),
+	ck_assert_int_eq(resolve("az://acct/cont/", NULL, "ftp://x", none, &s, &err),
 			 ES_ERR_CONFIG);
-	ck_assert_int_eq(resolve("az://acct/cont/", "https://u:p@x", NULL, none, &s, &err),
+	ck_assert_str_eq(err.data, "endpoint 'ftp://x' must start with http:// or https://");
+	ck_assert_int_eq(resolve("az://acct/cont/", NULL, "https://u:p@x", none, &s, &err),
 			 ES_ERR_CONFIG);
 	ck_assert_int_eq(resolve("az://acct/cont/", NULL, NULL, stall, &s, &err), ES_ERR_CONFIG);
 	ck_assert_ptr_null(s.endpoint.host);
 	buf_release(&err);
+}
+END_TEST
+
+/* The faults of an az:// location, each with its key, found without I/O. */
+static const char *check(const char *url, const char *endpoint, uint64_t part_size,
+			 store_faults *f)
+{
+	buf err = BUF_INIT;
+	location loc;
+
+	ck_assert_int_eq(location_parse(url, "/", &loc, &err), ES_OK);
+	loc.endpoint = endpoint ? xstrdup(endpoint) : NULL;
+	loc.part_size = part_size;
+	store_faults_release(f);
+	if (store_check(&loc, f) == ES_OK)
+		ck_assert_uint_eq(f->count, 0);
+	else
+		ck_assert_uint_gt(f->count, 0);
+	location_release(&loc);
+	buf_release(&err);
+	return f->count ? f->items[0].key : NULL;
+}
+
+START_TEST(location_checks)
+{
+	store_faults f = STORE_FAULTS_INIT;
+
+	ck_assert_ptr_null(check("az://acct/cont/p/", "http://127.0.0.1:10000/acct", 5ull << 20,
+				 &f));
+	ck_assert_ptr_null(check("az://acct/cont/", NULL, AZ_MAX_BLOCK_SIZE, &f));
+	ck_assert_str_eq(check("az://Acct/cont/", NULL, 0, &f), "url");
+	ck_assert_str_eq(f.items[0].message, "account 'Acct' is not a storage account name (3 "
+			 "to 24 lowercase letters and digits)");
+	ck_assert_str_eq(check("az://acct/Cont/", NULL, 0, &f), "url");
+	ck_assert_str_eq(f.items[0].message, "container 'Cont' is not a container name (3 to "
+			 "63 lowercase letters, digits and single hyphens, starting and ending "
+			 "with a letter or digit)");
+	/* both names, and every other key at fault: all told */
+	ck_assert_str_eq(check("az://ab/c/", "ftp://x", 4096ull << 20, &f), "url");
+	ck_assert_uint_eq(f.count, 4);
+	ck_assert_str_eq(f.items[1].key, "url");
+	ck_assert_str_eq(f.items[2].key, "endpoint");
+	ck_assert_str_eq(f.items[2].message, "endpoint 'ftp://x' must start with http:// or "
+			 "https://");
+	ck_assert_str_eq(f.items[3].key, "part_size");
+	ck_assert_str_eq(f.items[3].message, "part_size 4294967296 is outside 5 MiB..4000 MiB "
+			 "(Azure's largest block)");
+	/* the floor every store has */
+	ck_assert_str_eq(check("az://acct/cont/", NULL, (5ull << 20) - 1, &f), "part_size");
+	store_faults_release(&f);
 }
 END_TEST
 
@@ -135,11 +184,9 @@ START_TEST(block_sizes_and_threshold)
 	loc.part_size = 5ull << 20;
 	loc.multipart_threshold = 8ull << 30;
 	ck_assert_int_eq(az_settings_resolve(&loc, NULL, &env, &s, &err), ES_OK);
-	ck_assert_uint_eq(s.block_size, 5ull << 20);
-	ck_assert_uint_eq(s.threshold, AZ_MAX_PUT_BLOB);
+	ck_assert_uint_eq(s.xfer.part_size, 5ull << 20);
+	ck_assert_uint_eq(s.xfer.threshold, AZ_MAX_PUT_BLOB);
 	az_settings_release(&s);
-	loc.part_size = 4096ull << 20;                 /* over 4000 MiB */
-	ck_assert_int_eq(az_settings_resolve(&loc, NULL, &env, &s, &err), ES_ERR_CONFIG);
 	location_release(&loc);
 
 	ck_assert_uint_eq(az_block_size_for(100, 16ull << 20), 16ull << 20);
@@ -219,6 +266,7 @@ Suite *store_az_suite(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, settings_defaults_and_endpoints);
 	tcase_add_test(tc, settings_refused);
+	tcase_add_test(tc, location_checks);
 	tcase_add_test(tc, block_sizes_and_threshold);
 	tcase_add_test(tc, targets);
 	tcase_add_test(tc, block_ids);

@@ -1,7 +1,7 @@
 /*
  * objhttp.c - one request of an object store over HTTP, with retries and
- * resumed GETs; the list, get and put operations and the digests of the
- * bodies.
+ * resumed GETs; the list, get and put operations, the lifecycle of an
+ * upload in parts, and the digests of the bodies.
  * See objhttp.h; the backends are store_s3.c and store_az.c.
  */
 #include "objhttp.h"
@@ -121,6 +121,47 @@ fail:
 	return ES_ERR_CONFIG;
 }
 
+void objhttp_check(const location *loc, const objhttp_limits *lim, store_faults *out)
+{
+	if (loc->endpoint) {
+		objhttp_endpoint e;
+		buf err = BUF_INIT;
+
+		if (objhttp_endpoint_parse(loc->endpoint, &e, &err) == ES_OK)
+			objhttp_endpoint_release(&e);
+		else
+			store_faults_add(out, "endpoint", "%s", err.data);
+		buf_release(&err);
+	}
+	if (loc->part_size && (loc->part_size < lim->min_part || loc->part_size > lim->max_part))
+		store_faults_add(out, "part_size", "part_size %" PRIu64 " is outside %s",
+				 loc->part_size, lim->part_range);
+	if (loc->multipart_threshold && (loc->multipart_threshold < OBJHTTP_MIN_THRESHOLD ||
+					 loc->multipart_threshold > OBJHTTP_MAX_THRESHOLD))
+		store_faults_add(out, "multipart_threshold", "multipart_threshold %" PRIu64
+				 " is outside 5 MiB..5 TiB", loc->multipart_threshold);
+	if (loc->retries > OBJHTTP_MAX_ATTEMPTS)
+		store_faults_add(out, "retries", "retries %u is outside 1..%d", loc->retries,
+				 OBJHTTP_MAX_ATTEMPTS);
+	if (loc->upload_streams > OBJHTTP_MAX_STREAMS)
+		store_faults_add(out, "upload_streams", "upload_streams %u is outside 1..%d",
+				 loc->upload_streams, OBJHTTP_MAX_STREAMS);
+}
+
+void objhttp_transfer_resolve(const location *loc, const objhttp_limits *lim,
+			      objhttp_transfer *out)
+{
+	out->part_size = loc->part_size ? loc->part_size : lim->default_part;
+	out->threshold = loc->multipart_threshold ? loc->multipart_threshold : out->part_size;
+	if (out->threshold > lim->max_single)
+		out->threshold = lim->max_single;
+	out->attempts = loc->retries ? loc->retries : lim->default_attempts;
+	out->upload_streams = loc->upload_streams ? loc->upload_streams
+						  : OBJHTTP_DEFAULT_STREAMS;
+	if (out->upload_streams > OBJHTTP_MAX_STREAMS)
+		out->upload_streams = OBJHTTP_MAX_STREAMS;
+}
+
 void objhttp_query_add(buf *q, const char *name, const char *value)
 {
 	if (q->len)
@@ -172,7 +213,7 @@ void objhttp_call_release(objhttp_call *c)
 
 void objhttp_init(objhttp *h, store *st, const objhttp_ops *ops, void *ud,
 		  const char *endpoint_host, const char *ca_bundle, long stall_timeout_s,
-		  unsigned attempts)
+		  const objhttp_transfer *xfer)
 {
 	http_options opt = { 0 };
 
@@ -187,7 +228,8 @@ void objhttp_init(objhttp *h, store *st, const objhttp_ops *ops, void *ud,
 	opt.stall_timeout_s = stall_timeout_s;
 	opt.user_agent = "evshare/" EVSHARE_VERSION;
 	h->http = http_client_new(&opt);
-	h->retry.max_attempts = attempts;
+	h->xfer = *xfer;
+	h->retry.max_attempts = xfer->attempts;
 }
 
 void objhttp_release(objhttp *h)
@@ -262,7 +304,7 @@ es_result objhttp_each(objhttp *h, unsigned streams, size_t n, objhttp_item_fn s
 		h->more = xrealloc(h->more, (nw - 1) * sizeof(*h->more));
 		for (size_t k = h->nmore; k < nw - 1; k++)
 			objhttp_init(&h->more[k], h->st, h->ops, h->ud, h->endpoint_host,
-				     h->ca_bundle, h->stall_timeout_s, h->retry.max_attempts);
+				     h->ca_bundle, h->stall_timeout_s, &h->xfer);
 		h->nmore = nw - 1;
 	}
 	w = xcalloc(nw, sizeof(*w));
@@ -708,33 +750,6 @@ int objhttp_open_file(store *st, const char *url, const char *local_path, uint64
 	return fd;
 }
 
-es_result objhttp_put(objhttp *h, const char *key, const char *local_path,
-		      uint64_t threshold, objhttp_put_fn one, objhttp_put_fn parts)
-{
-	char *url = store_url(h->st, key);
-	uint64_t size;
-	int fd = -1;
-	es_result r;
-
-	if (!store_key_is_safe(key)) {
-		r = store_fail(h->st, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
-		goto done;
-	}
-	if ((fd = objhttp_open_file(h->st, url, local_path, &size)) < 0) {
-		r = ES_ERR_IO;
-		goto done;
-	}
-	if (size >= threshold)
-		r = parts(h->ud, key, url, fd, size, local_path);
-	else
-		r = one(h->ud, key, url, fd, size, local_path);
-done:
-	if (fd >= 0)
-		close(fd);
-	free(url);
-	return r;
-}
-
 uint64_t objhttp_part_size_for(uint64_t size, uint64_t part_size, uint64_t max_parts)
 {
 	uint64_t need;
@@ -756,6 +771,377 @@ size_t objhttp_parts_due(uint64_t ready, uint64_t part_size, size_t sent, size_t
 	if (whole <= sent || whole > max_parts || (!begun && ready < threshold))
 		return 0;
 	return (size_t)whole;
+}
+
+/* --- uploads ----------------------------------------------------------- */
+
+/* A random number for the ids an upload makes up (getentropy, else the
+ * clock and the pid: the ids need only differ from another upload's). */
+static uint32_t upload_nonce(void)
+{
+	uint32_t n = 0;
+
+	if (getentropy(&n, sizeof(n)) != 0)
+		n = (uint32_t)time_now_ms() ^ (uint32_t)getpid() << 16;
+	return n;
+}
+
+static const objhttp_limits *upload_limits(const objhttp_upload *u)
+{
+	return u->h->ops->upload->limits;
+}
+
+store_upload *objhttp_upload_new(objhttp *h, const char *key, uint64_t max_size)
+{
+	const objhttp_upload_ops *ops = h->ops->upload;
+	objhttp_upload *u = xcalloc(1, sizeof(*u));
+
+	u->h = h;
+	u->key = xstrdup(key);
+	u->url = store_url(h->st, key);
+	u->part_size = objhttp_part_size_for(max_size, h->xfer.part_size, ops->limits->max_parts);
+	u->nonce = upload_nonce();
+	if (ops->whole_md5 &&
+	    (!(u->whole = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(u->whole, EVP_md5(), NULL)))
+		die("out of memory");
+	return u;
+}
+
+static void upload_release(objhttp_upload *u)
+{
+	for (size_t i = 0; i < u->nsent; i++)
+		free(u->tags[i]);
+	free(u->tags);
+	free(u->md5s);
+	EVP_MD_CTX_free(u->whole);
+	free(u->id);
+	free(u->key);
+	free(u->url);
+	free(u);
+}
+
+void objhttp_upload_free(store *st, store_upload *u)
+{
+	(void)st;
+	if (!u)
+		return;
+	if (u->open && u->h->ops->upload->abort)
+		u->h->ops->upload->abort(u);
+	upload_release(u);
+}
+
+static es_result upload_begin(objhttp_upload *u)
+{
+	es_result r = u->h->ops->upload->begin(u);
+
+	if (r == ES_OK)
+		u->open = true;
+	return r;
+}
+
+/* Parts [first, first + n) of one upload, for objhttp_each(). */
+struct parts {
+	objhttp_upload *u;
+	const char *local_path;
+	int fd;
+	uint64_t size;           /* of the file, or of its part that is ready */
+	size_t first;
+};
+
+/* Send part p->first + i on connection c, reading it from the file. */
+static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
+{
+	struct parts *p = ud;
+	objhttp_upload *u = p->u;
+	const objhttp_upload_ops *ops = u->h->ops->upload;
+	size_t n = p->first + i;
+	uint64_t off = (uint64_t)n * u->part_size;
+	http_body body = { NULL, p->fd, off,
+			   p->size - off < u->part_size ? p->size - off : u->part_size };
+	objhttp_digest d;
+	objhttp_call call = { 0 };
+	buf q = BUF_INIT;
+	es_result r;
+
+	if (objhttp_digest_file(p->fd, body.offset, body.length, ops->body_sha256, NULL, &d) < 0) {
+		*message = xasprintf("cannot read '%s': %s", p->local_path, strerror(errno));
+		return ES_ERR_IO;
+	}
+	memcpy(u->md5s + 16 * n, d.md5, 16);
+	ops->part_query(u, n, &q);
+	call.method = "PUT";
+	call.key = u->key;
+	call.query = q.data;
+	call.body = &body;
+	call.payload_hash = ops->body_sha256 ? d.sha256_hex : NULL;
+	call.verb = "write";
+	call.url = u->url;
+	call.quiet = true;      /* objhttp_each tells the failure once */
+	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
+	if ((r = objhttp_run(c, &call)) != ES_OK) {
+		*message = call.message;
+		call.message = NULL;
+	} else if (ops->part_stored) {
+		r = ops->part_stored(u, n, &call.resp, message);
+	}
+	objhttp_call_release(&call);
+	buf_release(&q);
+	return r;
+}
+
+/* Send parts u->nsent .. upto - 1 of the file (size bytes of it there),
+ * after adding their bytes to the whole object's MD5 if it is kept. */
+static es_result send_parts(objhttp_upload *u, int fd, const char *local_path, uint64_t size,
+			    size_t upto)
+{
+	const objhttp_limits *lim = upload_limits(u);
+	struct parts p = { u, local_path, fd, size, u->nsent };
+	uint64_t end;
+	es_result r;
+
+	if (upto <= u->nsent)
+		return ES_OK;
+	if (upto > lim->max_parts)
+		return store_fail(u->h->st, ES_ERR_INTERNAL, u->url, "cannot write '%s': %zu %ss "
+				  "of %" PRIu64 " bytes are more than %s takes", u->url, upto,
+				  lim->part, u->part_size, lim->service);
+	if (upto > u->alloc) {
+		u->tags = xrealloc(u->tags, upto * sizeof(*u->tags));
+		u->md5s = xrealloc(u->md5s, upto * 16);
+		u->alloc = upto;
+	}
+	for (size_t i = u->nsent; i < upto; i++)
+		u->tags[i] = NULL;
+	end = (uint64_t)upto * u->part_size < size ? (uint64_t)upto * u->part_size : size;
+	if (u->whole && end > u->hashed) {
+		if (objhttp_digest_file(fd, u->hashed, end - u->hashed, false, u->whole, NULL) < 0)
+			return store_fail(u->h->st, ES_ERR_IO, u->url, "cannot read '%s': %s",
+					  local_path, strerror(errno));
+		u->hashed = end;
+	}
+	r = objhttp_each(u->h, u->h->xfer.upload_streams, upto - u->nsent, send_part, &p,
+			 u->url);
+	if (r != ES_OK) {
+		/* parts of the batch that were stored are sent again if the
+		 * upload goes on (nobody does so today: a failure ends it) */
+		for (size_t i = u->nsent; i < upto; i++) {
+			free(u->tags[i]);
+			u->tags[i] = NULL;
+		}
+		return r;
+	}
+	u->nsent = upto;
+	return ES_OK;
+}
+
+/* Send the parts of the file from u->nsent on and commit them; take the
+ * upload back if that fails.  Either way nothing is left to take back. */
+static es_result upload_finish(objhttp_upload *u, int fd, const char *local_path, uint64_t size)
+{
+	const objhttp_upload_ops *ops = u->h->ops->upload;
+	size_t nparts = (size_t)((size + u->part_size - 1) / u->part_size);
+	es_result r;
+
+	if (size < (uint64_t)u->nsent * u->part_size || size < u->hashed) {
+		r = store_fail(u->h->st, ES_ERR_INTERNAL, u->url, "cannot write '%s': '%s' shrank "
+			       "to %" PRIu64 " bytes after %ss of it were sent", u->url, local_path,
+			       size, ops->limits->part);
+	} else if ((r = send_parts(u, fd, local_path, size, nparts)) == ES_OK) {
+		if (u->whole) {
+			unsigned char md5[16];
+			unsigned int len = 0;
+
+			EVP_DigestFinal_ex(u->whole, md5, &len);
+			objhttp_md5_base64(md5, u->whole_md5_b64);
+		}
+		r = ops->commit(u);
+	}
+	if (r != ES_OK && u->open && ops->abort)
+		ops->abort(u);
+	u->open = false;
+	return r;
+}
+
+/* The object of fd in one PUT. */
+static es_result put_one(objhttp *h, const char *key, const char *url, int fd, uint64_t size,
+			 const char *local_path)
+{
+	const objhttp_upload_ops *ops = h->ops->upload;
+	objhttp_call c = { 0 };
+	http_body body = { NULL, fd, 0, size };
+	objhttp_digest d;
+	es_result r;
+
+	if (objhttp_digest_file(fd, 0, size, ops->body_sha256, NULL, &d) < 0)
+		return store_fail(h->st, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
+				  strerror(errno));
+	c.method = "PUT";
+	c.key = key;
+	c.body = &body;
+	c.payload_hash = ops->body_sha256 ? d.sha256_hex : NULL;
+	c.verb = "write";
+	c.url = url;
+	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
+	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
+	if (ops->put_header.name)
+		objhttp_call_header(&c, ops->put_header.name, ops->put_header.value);
+	r = objhttp_run(h, &c);
+	objhttp_call_release(&c);
+	return r;
+}
+
+/* The object of fd in parts, begun, sent and committed at once. */
+static es_result put_parts(objhttp *h, const char *url, const char *key, int fd, uint64_t size,
+			   const char *local_path)
+{
+	const objhttp_upload_ops *ops = h->ops->upload;
+	objhttp_upload *u = objhttp_upload_new(h, key, size);
+	es_result r = ES_OK;
+
+	log_msg(LOG_DEBUG, url, "%s upload of '%s': %" PRIu64 " bytes in %ss of %" PRIu64,
+		ops->limits->upload, url, size, ops->limits->part, u->part_size);
+	if (ops->begin)
+		r = upload_begin(u);
+	if (r == ES_OK)
+		r = upload_finish(u, fd, local_path, size);
+	objhttp_upload_free(h->st, u);
+	return r;
+}
+
+es_result objhttp_put(objhttp *h, const char *key, const char *local_path)
+{
+	char *url = store_url(h->st, key);
+	uint64_t size;
+	int fd = -1;
+	es_result r;
+
+	if (!store_key_is_safe(key)) {
+		r = store_fail(h->st, ES_ERR_INTERNAL, url, "refusing unsafe key '%s'", url);
+		goto done;
+	}
+	if ((fd = objhttp_open_file(h->st, url, local_path, &size)) < 0) {
+		r = ES_ERR_IO;
+		goto done;
+	}
+	if (size >= h->xfer.threshold)
+		r = put_parts(h, url, key, fd, size, local_path);
+	else
+		r = put_one(h, key, url, fd, size, local_path);
+done:
+	if (fd >= 0)
+		close(fd);
+	free(url);
+	return r;
+}
+
+/* Send the whole parts among the first `ready` bytes that are due,
+ * beginning the upload first if need be. */
+es_result objhttp_upload_send(store *st, store_upload *u, const char *local_path,
+			      uint64_t ready)
+{
+	const objhttp_upload_ops *ops = u->h->ops->upload;
+	size_t whole = objhttp_parts_due(ready, u->part_size, u->nsent, ops->limits->max_parts,
+					 u->open, u->h->xfer.threshold);
+	es_result r;
+	int fd;
+
+	(void)st;
+	if (!whole || !store_key_is_safe(u->key))
+		return ES_OK;            /* an unsafe key: upload_end refuses it */
+	if (!u->open && ops->begin && (r = upload_begin(u)) != ES_OK)
+		return r;
+	if ((fd = objhttp_open_file(u->h->st, u->url, local_path, NULL)) < 0)
+		return ES_ERR_IO;
+	r = send_parts(u, fd, local_path, ready, whole);
+	close(fd);
+	if (r == ES_OK)
+		u->open = true;          /* begun, whether the protocol begins or not */
+	return r;
+}
+
+es_result objhttp_upload_end(store *st, store_upload *u, const char *local_path)
+{
+	const objhttp_upload_ops *ops = u->h->ops->upload;
+	uint64_t size;
+	es_result r;
+	int fd;
+
+	(void)st;
+	if (!u->open)
+		return objhttp_put(u->h, u->key, local_path);
+	if ((fd = objhttp_open_file(u->h->st, u->url, local_path, &size)) < 0) {
+		if (ops->abort)
+			ops->abort(u);
+		u->open = false;
+		return ES_ERR_IO;
+	}
+	r = upload_finish(u, fd, local_path, size);
+	close(fd);
+	return r;
+}
+
+/* --- the store of an HTTP backend ------------------------------------- */
+
+static objhttp *store_http(store *st)
+{
+	return &((objhttp_store *)st)->oh;
+}
+
+static es_result store_http_list(store *st, store_list *out)
+{
+	objhttp *h = store_http(st);
+
+	return objhttp_list(h, h->ops->lister, out);
+}
+
+static es_result store_http_get(store *st, const store_object *obj, store_write_fn fn,
+				void *ud)
+{
+	return objhttp_get(store_http(st), obj, fn, ud);
+}
+
+static es_result store_http_put(store *st, const char *key, const char *local_path)
+{
+	return objhttp_put(store_http(st), key, local_path);
+}
+
+static store_upload *store_http_upload_new(store *st, const char *key, uint64_t max_size)
+{
+	return objhttp_upload_new(store_http(st), key, max_size);
+}
+
+static void store_http_free(store *st)
+{
+	objhttp_store *s = (objhttp_store *)st;
+
+	if (!s)
+		return;
+	if (s->oh.ops->release)
+		s->oh.ops->release(s);
+	objhttp_release(&s->oh);
+	location_release(&st->loc);
+	free(s);
+}
+
+const struct store_ops objhttp_store_ops = {
+	.list = store_http_list,
+	.get = store_http_get,
+	.put = store_http_put,
+	.upload_new = store_http_upload_new,
+	.upload_send = objhttp_upload_send,
+	.upload_end = objhttp_upload_end,
+	.upload_free = objhttp_upload_free,
+	.free = store_http_free,
+};
+
+void *objhttp_store_new(size_t size, const objhttp_ops *ops, const location *loc)
+{
+	objhttp_store *s = xcalloc(1, size);
+
+	s->base.ops = &objhttp_store_ops;
+	location_copy(&s->base.loc, loc);
+	s->oh.ops = ops;
+	return s;
 }
 
 /* --- digests ----------------------------------------------------------- */

@@ -850,6 +850,12 @@ class Peer:
             reason, status = resp.reason, resp.status
         finally:
             up.close()
+        if (status == 200 and req.method == "POST" and re.search(r"(^|&)uploadId=", req.query)
+                and data.lstrip().startswith(b"<?xml") and b"<CompleteMultipartUploadResponse" in data):
+            # moto 5.2.1 names the root of a CompleteMultipartUpload reply
+            # <CompleteMultipartUploadResponse>; S3 says ...Result, and so
+            # does the peer (evshare reads S3's reply only)
+            data = data.replace(b"CompleteMultipartUploadResponse", b"CompleteMultipartUploadResult", 2)
         req.status = status
         if status >= 300 and data:
             m = re.search(rb"<Code>([^<]*)</Code>", data)

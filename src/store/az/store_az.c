@@ -5,9 +5,11 @@
  *
  * What is Azure's lives here: settings, request targets, Shared Key
  * signing or the SAS token of each attempt, the reading and wording of
- * Azure errors, and block-list uploads.  Retries, resumed GETs and the
- * failure messages are objhttp.c's, shared with store_s3.c: every request
- * goes through objhttp_run() with the az_http_ops below.
+ * Azure errors, and the requests of a block upload (Put Block's query,
+ * Put Block List).  Retries, resumed GETs, the failure messages and the
+ * upload's lifecycle are objhttp.c's, shared with store_s3.c: every
+ * request goes through objhttp_run() with the az_http_ops below, every
+ * upload through objhttp's with az_upload_ops.
  */
 #include "store_az.h"
 #include "azsign.h"
@@ -19,23 +21,33 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_REPLY_BYTES   (1u << 20)
 #define NO_CODE           "(no Azure error code)"
 
 typedef struct az_store {
-	store base;
+	objhttp_store h;             /* first: the store and its requests */
 	az_settings set;
 	az_credentials cred;         /* wiped when the store is freed */
-	objhttp oh;                  /* requests */
 } az_store;
 
 /* --- settings ---------------------------------------------------------- */
+
+static const objhttp_limits az_limits = {
+	.service = "Azure",
+	.upload = "block",
+	.part = "block",
+	.min_part = AZ_MIN_BLOCK_SIZE,
+	.max_part = AZ_MAX_BLOCK_SIZE,
+	.part_range = "5 MiB..4000 MiB (Azure's largest block)",
+	.default_part = AZ_DEFAULT_BLOCK_SIZE,
+	.max_parts = AZ_MAX_BLOCKS,
+	.max_single = AZ_MAX_PUT_BLOB,
+	.default_attempts = AZ_DEFAULT_ATTEMPTS,
+};
 
 bool az_account_name_is_valid(const char *s)
 {
@@ -70,6 +82,25 @@ bool az_container_name_is_valid(const char *s)
 	return true;
 }
 
+es_result store_az_check(const location *loc, store_faults *out)
+{
+	size_t before = out->count;
+
+	if (loc->scheme != LOC_AZ) {
+		store_faults_add(out, "url", "not an az:// location");
+		return ES_ERR_CONFIG;
+	}
+	if (!loc->account || !az_account_name_is_valid(loc->account))
+		store_faults_add(out, "url", "account '%s' is not a storage account name (3 to 24 "
+				 "lowercase letters and digits)", loc->account ? loc->account : "");
+	if (!loc->bucket || !az_container_name_is_valid(loc->bucket))
+		store_faults_add(out, "url", "container '%s' is not a container name (3 to 63 "
+				 "lowercase letters, digits and single hyphens, starting and ending "
+				 "with a letter or digit)", loc->bucket ? loc->bucket : "");
+	objhttp_check(loc, &az_limits, out);
+	return out->count > before ? ES_ERR_CONFIG : ES_OK;
+}
+
 void az_settings_release(az_settings *s)
 {
 	if (!s)
@@ -84,42 +115,17 @@ es_result az_settings_resolve(const location *loc, const char *cred_endpoint,
 {
 	const char *endpoint = loc->endpoint ? loc->endpoint : cred_endpoint, *v;
 	char *dflt = NULL;
-	es_result r = ES_ERR_CONFIG;
+	es_result r;
 
 	memset(out, 0, sizeof(*out));
 	if (!env)
 		env = creds_process_env();
-	if (!loc->account || !az_account_name_is_valid(loc->account)) {
-		buf_printf(err, "account '%s' is not a storage account name (3 to 24 lowercase "
-			   "letters and digits)", loc->account ? loc->account : "");
-		goto fail;
-	}
-	if (!loc->bucket || !az_container_name_is_valid(loc->bucket)) {
-		buf_printf(err, "container '%s' is not a container name (3 to 63 lowercase "
-			   "letters, digits and single hyphens, starting and ending with a "
-			   "letter or digit)", loc->bucket ? loc->bucket : "");
-		goto fail;
-	}
 	out->default_endpoint = !endpoint;
 	if (!endpoint)
 		endpoint = dflt = xasprintf("https://%s" AZ_DEFAULT_HOST_SUFFIX, loc->account);
 	if ((r = objhttp_endpoint_parse(endpoint, &out->endpoint, err)) != ES_OK)
 		goto fail;
-	r = ES_ERR_CONFIG;
-	out->block_size = loc->part_size ? loc->part_size : AZ_DEFAULT_BLOCK_SIZE;
-	if (out->block_size > AZ_MAX_BLOCK_SIZE) {
-		buf_printf(err, "part_size %" PRIu64 " is over Azure's block size limit of "
-			   "4000 MiB", out->block_size);
-		goto fail;
-	}
-	out->threshold = loc->multipart_threshold ? loc->multipart_threshold : out->block_size;
-	if (out->threshold > AZ_MAX_PUT_BLOB)
-		out->threshold = AZ_MAX_PUT_BLOB;
-	out->attempts = loc->retries ? loc->retries : AZ_DEFAULT_ATTEMPTS;
-	out->upload_streams = loc->upload_streams ? loc->upload_streams
-						  : OBJHTTP_DEFAULT_STREAMS;
-	if (out->upload_streams > OBJHTTP_MAX_STREAMS)
-		out->upload_streams = OBJHTTP_MAX_STREAMS;
+	objhttp_transfer_resolve(loc, &az_limits, &out->xfer);
 	if ((r = objhttp_stall_timeout(env->get(env->ud, OBJHTTP_STALL_ENV),
 					 &out->stall_timeout_s, err)) != ES_OK)
 		goto fail;
@@ -192,7 +198,7 @@ static void az_call_target(void *ud, const objhttp_call *c, objhttp_target *out)
 {
 	az_store *s = ud;
 
-	az_target_build(&s->set, s->base.loc.bucket, c->key, c->query, out);
+	az_target_build(&s->set, s->h.base.loc.bucket, c->key, c->query, out);
 }
 
 /* Sign the attempt with the Shared Key (a new x-ms-date each time), or date
@@ -220,7 +226,7 @@ static es_result az_send(void *ud, http_client *http, const objhttp_call *c,
 	if (s->cred.key) {
 		sreq = (azsign_request){ c->method, t->path, c->query, sh, ns,
 					 c->body ? c->body->length : 0 };
-		if (azsign_sign(&sreq, s->base.loc.account, s->cred.key, s->cred.key_len,
+		if (azsign_sign(&sreq, s->h.base.loc.account, s->cred.key, s->cred.key_len,
 				time_now_ms() / 1000, &sig) != ES_OK)
 			return ES_ERR_INTERNAL;
 		for (size_t i = 0; i < sig.nadd; i++)
@@ -275,7 +281,7 @@ static es_result az_status_failure(void *ud, const objhttp_call *c, const objhtt
 			   code ? code : "ConditionNotMet");
 	else if (code && !strcmp(code, "ContainerNotFound"))
 		buf_printf(m, "container '%s' does not exist in account '%s' "
-			   "(404 ContainerNotFound)", s->base.loc.bucket, s->base.loc.account);
+			   "(404 ContainerNotFound)", s->h.base.loc.bucket, s->h.base.loc.account);
 	else
 		objhttp_add_status(m, r->status, code ? code : NO_CODE, e->message);
 	if (res == ES_ERR_AUTH)
@@ -283,16 +289,6 @@ static es_result az_status_failure(void *ud, const objhttp_call *c, const objhtt
 			   s->cred.source);
 	return res;
 }
-
-static const objhttp_ops az_http_ops = {
-	.no_code = NO_CODE,
-	.ca_bundle_env = "REQUESTS_CA_BUNDLE",
-	.reply_cap = MAX_REPLY_BYTES,
-	.target = az_call_target,
-	.send = az_send,
-	.reply_error = az_reply_error,
-	.status_failure = az_status_failure,
-};
 
 /* --- list -------------------------------------------------------------- */
 
@@ -335,198 +331,39 @@ static const objhttp_lister az_lister = {
 	.parse = az_list_parse,
 };
 
-static es_result az_list(store *st, store_list *out)
-{
-	return objhttp_list(&((az_store *)st)->oh, &az_lister, out);
-}
-
-/* --- get --------------------------------------------------------------- */
-
-static es_result az_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
-{
-	return objhttp_get(&((az_store *)st)->oh, obj, fn, ud);
-}
-
 /* --- put --------------------------------------------------------------- */
 
-static es_result put_blob(void *ud, const char *key, const char *url, int fd,
-			  uint64_t size, const char *local_path)
-{
-	az_store *s = ud;
-	objhttp_call c = { 0 };
-	http_body body = { NULL, fd, 0, size };
-	objhttp_digest d;
-	es_result r;
-
-	if (objhttp_digest_file(fd, 0, size, false, NULL, &d) < 0)
-		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-				  strerror(errno));
-	c.method = "PUT";
-	c.key = key;
-	c.body = &body;
-	c.verb = "write";
-	c.url = url;
-	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
-	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
-	objhttp_call_header(&c, "x-ms-blob-type", "BlockBlob");
-	r = objhttp_run(&s->oh, &c);
-	objhttp_call_release(&c);
-	return r;
-}
-
-static uint32_t upload_nonce(void)
-{
-	uint32_t n = 0;
-
-	if (getentropy(&n, sizeof(n)) != 0)
-		n = (uint32_t)time_now_ms() ^ (uint32_t)getpid() << 16;
-	return n;
-}
-
 /*
- * One block upload: put_blocks() makes one for a whole file; the upload
- * operations (store.h) make one for a file that is still growing and send
- * its blocks as they fill.  Blocks are all block_size bytes but the last;
- * their ids carry a nonce of the upload.  Uncommitted blocks are invisible
- * and Azure drops them: an upload that does not end leaves nothing to
- * take back.
+ * A block upload: the steps of objhttp's upload lifecycle (objhttp.h).
+ * Nothing begins it: blocks are stored uncommitted (invisible, dropped by
+ * Azure when not committed), with ids made of the upload's nonce and
+ * their index; Put Block List commits them, with the MD5 of the whole
+ * blob.  Nothing to take back either.
  */
-struct store_upload {
-	az_store *s;
-	char *key, *url;
-	uint64_t block_size;
-	uint32_t nonce;
-	size_t nsent;            /* blocks stored */
-	EVP_MD_CTX *whole;       /* MD5 of the file's first `hashed` bytes */
-	uint64_t hashed;
-};
 
-static struct store_upload *blocks_new(az_store *s, const char *key, uint64_t block_size)
+/* Put Block's query */
+static void blocks_part_query(const objhttp_upload *u, size_t n, buf *q)
 {
-	struct store_upload *u = xcalloc(1, sizeof(*u));
-
-	u->s = s;
-	u->key = xstrdup(key);
-	u->url = store_url(&s->base, key);
-	u->block_size = block_size;
-	u->nonce = upload_nonce();
-	if (!(u->whole = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(u->whole, EVP_md5(), NULL))
-		die("out of memory");
-	return u;
-}
-
-static void blocks_free(struct store_upload *u)
-{
-	if (!u)
-		return;
-	EVP_MD_CTX_free(u->whole);
-	free(u->key);
-	free(u->url);
-	free(u);
-}
-
-/* Blocks [first, first + n) of one upload, for objhttp_each(). */
-struct blocks {
-	struct store_upload *u;
-	const char *local_path;
-	int fd;
-	uint64_t size;           /* of the file, or of its part that is ready */
-	size_t first;
-};
-
-/* Put Block b->first + i on connection c, reading it from the file. */
-static es_result send_block(objhttp *c, size_t i, void *ud, char **message)
-{
-	struct blocks *b = ud;
-	struct store_upload *u = b->u;
-	size_t n = b->first + i;
-	uint64_t off = (uint64_t)n * u->block_size;
-	http_body body = { NULL, b->fd, off,
-			   b->size - off < u->block_size ? b->size - off : u->block_size };
-	objhttp_digest d;
-	objhttp_call call = { 0 };
 	char id[AZ_BLOCK_ID_LEN];
-	buf q = BUF_INIT;
-	es_result r;
 
-	if (objhttp_digest_file(b->fd, body.offset, body.length, false, NULL, &d) < 0) {
-		*message = xasprintf("cannot read '%s': %s", b->local_path, strerror(errno));
-		return ES_ERR_IO;
-	}
 	az_block_id(u->nonce, n, id);
-	objhttp_query_add(&q, "comp", "block");
-	objhttp_query_add(&q, "blockid", id);
-	call.method = "PUT";
-	call.key = u->key;
-	call.query = q.data;
-	call.body = &body;
-	call.verb = "write";
-	call.url = u->url;
-	call.quiet = true;      /* objhttp_each tells the failure once */
-	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
-	if ((r = objhttp_run(c, &call)) != ES_OK) {
-		*message = call.message;
-		call.message = NULL;
-	}
-	objhttp_call_release(&call);
-	buf_release(&q);
-	return r;
+	objhttp_query_add(q, "comp", "block");
+	objhttp_query_add(q, "blockid", id);
 }
 
-/* Send blocks u->nsent .. upto - 1 of the file (size bytes of it there),
- * after adding their bytes to the blob's MD5. */
-static es_result blocks_send(struct store_upload *u, int fd, const char *local_path,
-			     uint64_t size, size_t upto)
+/* Put Block List of the u->nsent blocks. */
+static es_result blocks_commit(objhttp_upload *u)
 {
-	struct blocks b = { u, local_path, fd, size, u->nsent };
-	uint64_t end = (uint64_t)upto * u->block_size < size ? (uint64_t)upto * u->block_size
-							     : size;
-	es_result r;
-
-	if (upto <= u->nsent)
-		return ES_OK;
-	if (upto > AZ_MAX_BLOCKS)
-		return store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
-				  "%zu blocks of %" PRIu64 " bytes are more than Azure takes",
-				  u->url, upto, u->block_size);
-	if (end > u->hashed) {
-		if (objhttp_digest_file(fd, u->hashed, end - u->hashed, false, u->whole, NULL) < 0)
-			return store_fail(&u->s->base, ES_ERR_IO, u->url, "cannot read '%s': %s",
-					  local_path, strerror(errno));
-		u->hashed = end;
-	}
-	r = objhttp_each(&u->s->oh, u->s->set.upload_streams, upto - u->nsent, send_block, &b,
-			 u->url);
-	if (r == ES_OK)
-		u->nsent = upto;
-	return r;
-}
-
-/* Send the rest of the file's blocks and commit the block list. */
-static es_result blocks_finish(struct store_upload *u, int fd, const char *local_path,
-			       uint64_t size)
-{
-	size_t nblocks = (size_t)((size + u->block_size - 1) / u->block_size);
-	unsigned char md5[16];
-	unsigned int len = 0;
-	char id[AZ_BLOCK_ID_LEN], whole_b64[OBJHTTP_MD5_B64_LEN];
+	az_store *s = u->h->ud;
+	char id[AZ_BLOCK_ID_LEN];
 	objhttp_digest xml_md5;
 	objhttp_call c = { 0 };
 	buf q = BUF_INIT, xml = BUF_INIT;
 	http_body body;
 	es_result r;
 
-	if (size < u->hashed)
-		return store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
-				  "'%s' shrank to %" PRIu64 " bytes after blocks of it were sent",
-				  u->url, local_path, size);
-	/* the blob's own Content-MD5 (all of it hashed once the last block is) */
-	if ((r = blocks_send(u, fd, local_path, size, nblocks)) != ES_OK)
-		return r;
-	EVP_DigestFinal_ex(u->whole, md5, &len);
-	objhttp_md5_base64(md5, whole_b64);
 	buf_addstr(&xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
-	for (size_t i = 0; i < nblocks; i++) {
+	for (size_t i = 0; i < u->nsent; i++) {
 		az_block_id(u->nonce, i, id);
 		buf_printf(&xml, "<Latest>%s</Latest>", id);
 	}
@@ -542,115 +379,54 @@ static es_result blocks_finish(struct store_upload *u, int fd, const char *local
 	c.url = u->url;
 	objhttp_call_header(&c, "Content-MD5", xml_md5.md5_b64);
 	objhttp_call_header(&c, "Content-Type", "application/xml");
-	objhttp_call_header(&c, "x-ms-blob-content-md5", whole_b64);
+	objhttp_call_header(&c, "x-ms-blob-content-md5", u->whole_md5_b64);
 	objhttp_call_header(&c, "x-ms-blob-content-type", "application/octet-stream");
-	r = objhttp_run(&u->s->oh, &c);
+	r = objhttp_run(&s->h.oh, &c);
 	objhttp_call_release(&c);
 	buf_release(&q);
 	buf_release(&xml);
 	return r;
 }
 
-static es_result put_blocks(void *ud, const char *key, const char *url, int fd,
-			    uint64_t size, const char *local_path)
+static const objhttp_upload_ops az_upload_ops = {
+	.limits = &az_limits,
+	.body_sha256 = false,
+	.whole_md5 = true,         /* x-ms-blob-content-md5 */
+	.put_header = { "x-ms-blob-type", "BlockBlob" },   /* Put Blob */
+	.begin = NULL,
+	.part_query = blocks_part_query,
+	.part_stored = NULL,
+	.commit = blocks_commit,
+	.abort = NULL,
+};
+
+/* --- open ------------------------------------------------------------- */
+
+/* objhttp_store_ops.free: what the store holds besides its objhttp_store */
+static void az_release(void *ud)
 {
 	az_store *s = ud;
-	struct store_upload *u = blocks_new(s, key, az_block_size_for(size, s->set.block_size));
-	es_result r;
 
-	log_msg(LOG_DEBUG, url, "block upload of '%s': %" PRIu64 " bytes in blocks of %"
-		PRIu64, url, size, u->block_size);
-	r = blocks_finish(u, fd, local_path, size);
-	blocks_free(u);
-	return r;
-}
-
-/* --- uploads of growing files (store.h) --------------------------------- */
-
-static store_upload *az_upload_new(store *st, const char *key, uint64_t max_size)
-{
-	az_store *s = (az_store *)st;
-
-	return blocks_new(s, key, az_block_size_for(max_size, s->set.block_size));
-}
-
-/* Send the whole blocks among the first `ready` bytes that are due. */
-static es_result az_upload_send(store *st, store_upload *u, const char *local_path,
-				uint64_t ready)
-{
-	size_t whole = objhttp_parts_due(ready, u->block_size, u->nsent, AZ_MAX_BLOCKS,
-					 u->nsent > 0, u->s->set.threshold);
-	es_result r;
-	int fd;
-
-	(void)st;
-	if (!whole || !store_key_is_safe(u->key))
-		return ES_OK;            /* an unsafe key: upload_end refuses it */
-	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, NULL)) < 0)
-		return ES_ERR_IO;
-	r = blocks_send(u, fd, local_path, ready, whole);
-	close(fd);
-	return r;
-}
-
-static es_result az_put(store *st, const char *key, const char *local_path);
-
-static es_result az_upload_end(store *st, store_upload *u, const char *local_path)
-{
-	uint64_t size;
-	es_result r;
-	int fd;
-
-	if (!u->nsent)
-		return az_put(st, u->key, local_path);
-	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, &size)) < 0)
-		return ES_ERR_IO;
-	r = blocks_finish(u, fd, local_path, size);
-	close(fd);
-	return r;
-}
-
-static void az_upload_free(store *st, store_upload *u)
-{
-	(void)st;
-	blocks_free(u);
-}
-
-static es_result az_put(store *st, const char *key, const char *local_path)
-{
-	az_store *s = (az_store *)st;
-
-	return objhttp_put(&s->oh, key, local_path, s->set.threshold, put_blob, put_blocks);
-}
-
-/* --- open / free ------------------------------------------------------- */
-
-static void az_free(store *st)
-{
-	az_store *s = (az_store *)st;
-
-	if (!s)
-		return;
-	objhttp_release(&s->oh);
 	az_credentials_release(&s->cred);
 	az_settings_release(&s->set);
-	location_release(&st->loc);
-	free(s);
 }
 
-static const struct store_ops az_ops = {
-	.list = az_list,
-	.get = az_get,
-	.put = az_put,
-	.upload_new = az_upload_new,
-	.upload_send = az_upload_send,
-	.upload_end = az_upload_end,
-	.upload_free = az_upload_free,
-	.free = az_free,
+static const objhttp_ops az_http_ops = {
+	.no_code = NO_CODE,
+	.ca_bundle_env = "REQUESTS_CA_BUNDLE",
+	.reply_cap = MAX_REPLY_BYTES,
+	.target = az_call_target,
+	.send = az_send,
+	.reply_error = az_reply_error,
+	.status_failure = az_status_failure,
+	.upload = &az_upload_ops,
+	.lister = &az_lister,
+	.release = az_release,
 };
 
 es_result store_az_open(const location *loc, store **out)
 {
+	store_faults faults = STORE_FAULTS_INIT;
 	az_store *s;
 	buf err = BUF_INIT;
 	es_result r;
@@ -659,23 +435,26 @@ es_result store_az_open(const location *loc, store **out)
 	if (loc->scheme != LOC_AZ || !loc->account || !loc->bucket)
 		return es_error_url(ES_ERR_INTERNAL, loc->url, "'%s': not an az:// location",
 				    loc->url);
-	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &az_ops;
-	location_copy(&s->base.loc, loc);
+	if (store_az_check(loc, &faults) != ES_OK) {
+		r = store_faults_fail(loc, &faults);
+		store_faults_release(&faults);
+		return r;
+	}
+	s = objhttp_store_new(sizeof(*s), &az_http_ops, loc);
 	if ((r = az_credentials_load(creds_process_env(), loc->account, loc->credentials_file,
 				     &s->cred, &err)) != ES_OK ||
 	    (r = az_settings_resolve(loc, s->cred.endpoint, creds_process_env(), &s->set,
 				     &err)) != ES_OK) {
 		es_error_url(r, loc->url, "'%s': %s", loc->url, err.data);
 		buf_release(&err);
-		az_free(&s->base);
+		store_free(&s->h.base);
 		return r;
 	}
-	objhttp_init(&s->oh, &s->base, &az_http_ops, s, s->set.endpoint.host, s->set.ca_bundle,
-		     s->set.stall_timeout_s, s->set.attempts);
+	objhttp_init(&s->h.oh, &s->h.base, &az_http_ops, s, s->set.endpoint.host,
+		     s->set.ca_bundle, s->set.stall_timeout_s, &s->set.xfer);
 	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, %s from %s", loc->url,
 		s->set.endpoint.scheme, s->set.endpoint.host, s->set.endpoint.base_path,
 		s->cred.key ? "Shared Key" : "SAS token", s->cred.source);
-	*out = &s->base;
+	*out = &s->h.base;
 	return ES_OK;
 }

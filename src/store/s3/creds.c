@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -483,11 +484,140 @@ static void settings_from(const creds_env *env, const struct profile_view *pv,
 	out->path_style = !v ? -1 : !strcmp(v, "path") ? 1 : !strcmp(v, "virtual") ? 0 : -1;
 }
 
+/* --- the shared files, read once a process ------------------------------ */
+
+/*
+ * What one profile takes from the two shared files: its section of each
+ * and the "services" section it names (nothing else of the files is
+ * kept), or why the files could not be read.  Made the first time a store
+ * asks for the profile with these two paths, then kept for the process
+ * (immutable: every later aws_config_load() of the same three reads it as
+ * it is), and wiped by aws_config_cache_release().
+ */
+struct profile_files {
+	char *cred_path, *conf_path, *profile;   /* the key; a path may be NULL */
+	es_result r;                 /* reading the files */
+	char *err;                   /* r != ES_OK: why */
+	aws_ini cred, conf;          /* the profile's sections */
+	char *cred_section;          /* NULL: not in the credentials file */
+	char *conf_section;          /* NULL: not in the config file */
+};
+
+static pthread_mutex_t files_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct profile_files **files_cache;   /* entries never move */
+static size_t files_count, files_alloc;
+
+static bool same_path(const char *a, const char *b)
+{
+	return a && b ? !strcmp(a, b) : a == b;
+}
+
+/* Copy the entries of `section` of src to dst, and the section itself. */
+static void ini_copy_section(const aws_ini *src, const char *section, aws_ini *dst)
+{
+	for (size_t i = 0; i < src->count; i++) {
+		const aws_ini_entry *e = &src->items[i];
+
+		if (!strcmp(e->section, section))
+			ini_add(dst, section, e->key, strlen(e->key), e->value, strlen(e->value),
+				e->line);
+	}
+	dst->sections = xgrow(dst->sections, dst->nsections + 1, &dst->sections_alloc,
+			      sizeof(char *));
+	dst->sections[dst->nsections++] = xstrdup(section);
+}
+
+/* Read the two files and keep what profile takes of them. */
+static void profile_files_fill(struct profile_files *pf)
+{
+	aws_ini cred = { 0 }, conf = { 0 };
+	struct profile_view pv = { &pf->cred, &pf->conf, NULL, NULL };
+	const char *services;
+	buf err = BUF_INIT;
+
+	if ((pf->r = load_ini(pf->cred_path, &cred, &err)) != ES_OK ||
+	    (pf->r = load_ini(pf->conf_path, &conf, &err)) != ES_OK) {
+		pf->err = buf_detach(&err, NULL);
+		goto done;
+	}
+	if (aws_ini_has_section(&cred, pf->profile)) {
+		ini_copy_section(&cred, pf->profile, &pf->cred);
+		pf->cred_section = xstrdup(pf->profile);
+	}
+	for (size_t i = 0; i < conf.nsections; i++)
+		if (aws_config_section_is(conf.sections[i], pf->profile)) {
+			ini_copy_section(&conf, conf.sections[i], &pf->conf);
+			pf->conf_section = xstrdup(conf.sections[i]);
+			break;
+		}
+	pv.cred_section = pf->cred_section;
+	pv.conf_section = pf->conf_section;
+	if ((services = profile_get(&pv, "services"))) {
+		char *sect = xasprintf("services %s", services);
+
+		if (aws_ini_has_section(&conf, sect))
+			ini_copy_section(&conf, sect, &pf->conf);
+		free(sect);
+	}
+done:
+	buf_release(&err);
+	aws_ini_release(&cred);
+	aws_ini_release(&conf);
+}
+
+/* What profile takes of the files at these paths (read on first use). */
+static const struct profile_files *profile_files(const char *cred_path, const char *conf_path,
+						 const char *profile)
+{
+	struct profile_files *pf = NULL;
+
+	pthread_mutex_lock(&files_mu);
+	for (size_t i = 0; i < files_count && !pf; i++)
+		if (same_path(files_cache[i]->cred_path, cred_path) &&
+		    same_path(files_cache[i]->conf_path, conf_path) &&
+		    !strcmp(files_cache[i]->profile, profile))
+			pf = files_cache[i];
+	if (!pf) {
+		pf = xcalloc(1, sizeof(*pf));
+		pf->cred_path = cred_path ? xstrdup(cred_path) : NULL;
+		pf->conf_path = conf_path ? xstrdup(conf_path) : NULL;
+		pf->profile = xstrdup(profile);
+		profile_files_fill(pf);
+		files_cache = xgrow(files_cache, files_count + 1, &files_alloc,
+				    sizeof(*files_cache));
+		files_cache[files_count++] = pf;
+	}
+	pthread_mutex_unlock(&files_mu);
+	return pf;
+}
+
+void aws_config_cache_release(void)
+{
+	pthread_mutex_lock(&files_mu);
+	for (size_t i = 0; i < files_count; i++) {
+		struct profile_files *pf = files_cache[i];
+
+		aws_ini_release(&pf->cred);
+		aws_ini_release(&pf->conf);
+		free(pf->cred_path);
+		free(pf->conf_path);
+		free(pf->profile);
+		free(pf->err);
+		free(pf->cred_section);
+		free(pf->conf_section);
+		free(pf);
+	}
+	free(files_cache);
+	files_cache = NULL;
+	files_count = files_alloc = 0;
+	pthread_mutex_unlock(&files_mu);
+}
+
 es_result aws_config_load(const creds_env *env, const char *profile, aws_config *out,
 			  buf *err)
 {
-	aws_ini cred = { 0 }, conf = { 0 };
-	struct profile_view pv = { &cred, &conf, NULL, NULL };
+	const struct profile_files *pf;
+	struct profile_view pv;
 	char *cred_path = NULL, *conf_path = NULL;
 	const char *name, *v;
 	bool from_env = false;
@@ -507,16 +637,12 @@ es_result aws_config_load(const creds_env *env, const char *profile, aws_config 
 	cred_path = expand_home(env, v ? v : "~/.aws/credentials");
 	v = env_get(env, "AWS_CONFIG_FILE");
 	conf_path = expand_home(env, v ? v : "~/.aws/config");
-	if ((r = load_ini(cred_path, &cred, err)) != ES_OK ||
-	    (r = load_ini(conf_path, &conf, err)) != ES_OK)
+	pf = profile_files(cred_path, conf_path, out->profile);
+	if ((r = pf->r) != ES_OK) {
+		buf_addstr(err, pf->err);
 		goto done;
-	if (aws_ini_has_section(&cred, out->profile))
-		pv.cred_section = out->profile;
-	for (size_t i = 0; i < conf.nsections; i++)
-		if (aws_config_section_is(conf.sections[i], out->profile)) {
-			pv.conf_section = conf.sections[i];
-			break;
-		}
+	}
+	pv = (struct profile_view){ &pf->cred, &pf->conf, pf->cred_section, pf->conf_section };
 	if (!pv.cred_section && !pv.conf_section && strcmp(out->profile, "default")) {
 		buf_printf(err, "profile '%s' not found in '%s' or '%s'", out->profile,
 			   cred_path ? cred_path : "~/.aws/credentials",
@@ -534,8 +660,6 @@ es_result aws_config_load(const creds_env *env, const char *profile, aws_config 
 	if (out->session_token)
 		log_add_secret(out->session_token, strlen(out->session_token));
 done:
-	aws_ini_release(&cred);
-	aws_ini_release(&conf);
 	free(cred_path);
 	free(conf_path);
 	if (r != ES_OK)

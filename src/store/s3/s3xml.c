@@ -13,7 +13,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "s3xml.h"
 #include "xmlread.h"
@@ -37,9 +36,9 @@ static void take_time(xml_reader *r, const char *what, const char *text, size_t 
 static void take_bool(xml_reader *r, const char *what, const char *text, size_t len,
 		      bool *out)
 {
-	if (!strcasecmp(text, "true"))
+	if (!strcmp(text, "true"))
 		*out = true;
-	else if (!strcasecmp(text, "false"))
+	else if (!strcmp(text, "false"))
 		*out = false;
 	else
 		xmlread_fail_value(r, what, text, len, "not true or false");
@@ -422,13 +421,6 @@ es_result s3xml_parse_complete_multipart(const char *xml, size_t n, char **etag,
 	if (err)
 		*err = NULL;
 	msg = one_field_run(&st, "CompleteMultipartUploadResult", xml, n, root_seen);
-	if (msg && !strcmp(root_seen, "CompleteMultipartUploadResponse")) {
-		/* moto 5.2.1 names the root so; the children are S3's */
-		free(msg);
-		free(st.value);
-		st.value = NULL;
-		msg = one_field_run(&st, "CompleteMultipartUploadResponse", xml, n, root_seen);
-	}
 	if (msg && !strcmp(root_seen, "Error")) {
 		/* The 200-with-Error reply: report S3's reason instead. */
 		free(msg);

@@ -5,9 +5,12 @@
  *
  * What is S3's lives here: settings, request targets (path or virtual-host
  * style), SigV4 signing of each attempt, the reading and wording of S3
- * errors, and multipart uploads.  Retries, resumed GETs and the failure
- * messages are objhttp.c's, shared with store_az.c: every request goes
- * through objhttp_run() with the s3_http_ops below.
+ * errors, and the requests of a multipart upload (Create, UploadPart's
+ * query and ETag, Complete with the lost-reply check, Abort, and the
+ * leftovers of interrupted runs).  Retries, resumed GETs, the failure
+ * messages and the upload's lifecycle are objhttp.c's, shared with
+ * store_az.c: every request goes through objhttp_run() with the
+ * s3_http_ops below, every upload through objhttp's with s3_upload_ops.
  */
 #include "store_s3.h"
 #include "http.h"
@@ -23,17 +26,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 typedef struct s3_store {
-	store base;
-	const char *scheme;          /* "s3" or "gs", for messages */
+	objhttp_store h;             /* first: the store and its requests */
 	s3_settings set;
 	aws_config aws;              /* credentials: wiped when the store is freed */
-	objhttp oh;                  /* requests */
 } s3_store;
 
 /* --- settings ---------------------------------------------------------- */
+
+static const objhttp_limits s3_limits = {
+	.service = "S3",
+	.upload = "multipart",
+	.part = "part",
+	.min_part = S3_MIN_PART_SIZE,
+	.max_part = S3_MAX_PART_SIZE,
+	.part_range = "5 MiB..5 GiB",
+	.default_part = S3_DEFAULT_PART_SIZE,
+	.max_parts = S3_MAX_PARTS,
+	.max_single = S3_MAX_PUT_SIZE,
+	.default_attempts = S3_DEFAULT_ATTEMPTS,
+};
 
 static bool region_is_valid(const char *r)
 {
@@ -43,6 +56,81 @@ static bool region_is_valid(const char *r)
 		if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '-'))
 			return false;
 	return true;
+}
+
+#define REGION_REFUSED "region '%s' is not a region name (a-z 0-9 -)"
+
+static bool alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Why b (a-z 0-9 . - _ already, location_parse's) is no bucket name of
+ * S3 or Cloud Storage, or NULL.  S3 has taken 3 to 63 characters since
+ * 2018; older buckets in us-east-1 may have up to 255 and '_'.  Cloud
+ * Storage takes up to 222 with dots, 63 between two. */
+static const char *bucket_problem(const char *b, bool gs)
+{
+	size_t n = strlen(b), part = 0;
+
+	if (n < 3)
+		return "it has fewer than 3 characters";
+	if (!alnum(b[0]) || !alnum(b[n - 1]))
+		return "it must start and end with a letter or a digit";
+	if (!gs && n > 255)
+		return "it has more than 255 characters";
+	if (gs && n > 222)
+		return "it has more than 222 characters";
+	for (size_t i = 0; gs && i <= n; i++) {
+		if (i < n && b[i] != '.')
+			part++;
+		else if (part > 63)
+			return "it has more than 63 characters between dots";
+		else
+			part = 0;
+	}
+	return NULL;
+}
+
+bool s3_bucket_is_host_name(const char *b)
+{
+	size_t label = 0;
+
+	for (const char *p = b;; p++) {
+		if (*p == '.' || !*p) {
+			if (!label || label > 63 || p[-1] == '-')
+				return false;
+			if (!*p)
+				return true;
+			label = 0;
+		} else if (alnum(*p) || (*p == '-' && label)) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+}
+
+es_result store_s3_check(const location *loc, store_faults *out)
+{
+	size_t before = out->count;
+	const char *why;
+
+	if (loc->scheme != LOC_S3 && loc->scheme != LOC_GS) {
+		store_faults_add(out, "url", "not an s3:// or gs:// location");
+		return ES_ERR_CONFIG;
+	}
+	if ((why = bucket_problem(loc->bucket, loc->scheme == LOC_GS)))
+		store_faults_add(out, "url", "bucket '%s' is not a bucket name: %s", loc->bucket,
+				 why);
+	if (loc->region && !region_is_valid(loc->region))
+		store_faults_add(out, "region", REGION_REFUSED, loc->region);
+	if (loc->path_style == 0 && !s3_bucket_is_host_name(loc->bucket))
+		store_faults_add(out, "path_style", "bucket '%s' is not a host name: it can be "
+				 "addressed path-style only (set path_style true, or remove it)",
+				 loc->bucket);
+	objhttp_check(loc, &s3_limits, out);
+	return out->count > before ? ES_ERR_CONFIG : ES_OK;
 }
 
 void s3_settings_release(s3_settings *s)
@@ -70,7 +158,7 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 		out->region = xstrdup(loc->region ? loc->region :
 				      aws && aws->region ? aws->region : S3_DEFAULT_REGION);
 	if (!region_is_valid(out->region)) {
-		buf_printf(err, "region '%s' is not a region name (a-z 0-9 -)", out->region);
+		buf_printf(err, REGION_REFUSED, out->region);
 		r = ES_ERR_CONFIG;
 		goto fail;
 	}
@@ -97,20 +185,24 @@ es_result s3_settings_resolve(const location *loc, const aws_config *aws,
 	if (!out->path_style && !explicit_style && strchr(loc->bucket, '.') &&
 	    !strcmp(out->endpoint.scheme, "https"))
 		out->path_style = true;
-	out->part_size = loc->part_size ? loc->part_size : S3_DEFAULT_PART_SIZE;
-	if (out->part_size < S3_MIN_PART_SIZE || out->part_size > S3_MAX_PART_SIZE) {
-		buf_printf(err, "part_size %" PRIu64 " is outside 5 MiB..5 GiB", out->part_size);
-		r = ES_ERR_CONFIG;
-		goto fail;
+	if (!out->path_style && !s3_bucket_is_host_name(loc->bucket)) {
+		/* its name cannot go in the Host: path style, unless told
+		 * otherwise (the location's false is store_s3_check's) */
+		if (explicit_style) {
+			if (loc->path_style == 0)
+				buf_printf(err, "bucket '%s' is not a host name: it can be "
+					   "addressed path-style only", loc->bucket);
+			else
+				buf_printf(err, "bucket '%s' is not a host name: it can be "
+					   "addressed path-style only, not virtual-host style as "
+					   "profile '%s' says (s3.addressing_style)", loc->bucket,
+					   aws->profile);
+			r = ES_ERR_CONFIG;
+			goto fail;
+		}
+		out->path_style = true;
 	}
-	out->threshold = loc->multipart_threshold ? loc->multipart_threshold : out->part_size;
-	if (out->threshold > S3_MAX_PUT_SIZE)
-		out->threshold = S3_MAX_PUT_SIZE;
-	out->attempts = loc->retries ? loc->retries : S3_DEFAULT_ATTEMPTS;
-	out->upload_streams = loc->upload_streams ? loc->upload_streams
-						  : OBJHTTP_DEFAULT_STREAMS;
-	if (out->upload_streams > OBJHTTP_MAX_STREAMS)
-		out->upload_streams = OBJHTTP_MAX_STREAMS;
+	objhttp_transfer_resolve(loc, &s3_limits, &out->xfer);
 	if ((r = objhttp_stall_timeout(env ? env->get(env->ud, OBJHTTP_STALL_ENV) : NULL,
 					 &out->stall_timeout_s, err)) != ES_OK)
 		goto fail;
@@ -201,7 +293,7 @@ static void s3_call_target(void *ud, const objhttp_call *c, objhttp_target *out)
 {
 	s3_store *s = ud;
 
-	s3_target_build(&s->set, s->base.loc.bucket, c->key, c->query, out);
+	s3_target_build(&s->set, s->h.base.loc.bucket, c->key, c->query, out);
 }
 
 /* Sign the attempt with SigV4 (a new X-Amz-Date each time) and send it. */
@@ -266,7 +358,7 @@ static es_result s3_status_failure(void *ud, const objhttp_call *c, const objhtt
 		buf_printf(m, "the object changed since it was listed (412 %s)",
 			   code ? code : "PreconditionFailed");
 	else if (code && !strcmp(code, "NoSuchBucket"))
-		buf_printf(m, "bucket '%s' does not exist (404 NoSuchBucket)", s->base.loc.bucket);
+		buf_printf(m, "bucket '%s' does not exist (404 NoSuchBucket)", s->h.base.loc.bucket);
 	else
 		objhttp_add_status(m, r->status, code ? code : NO_CODE, e->message);
 	if (code && !strcmp(code, "RequestTimeTooSkewed"))
@@ -281,16 +373,6 @@ static es_result s3_status_failure(void *ud, const objhttp_call *c, const objhtt
 	}
 	return res;
 }
-
-static const objhttp_ops s3_http_ops = {
-	.no_code = NO_CODE,
-	.ca_bundle_env = "AWS_CA_BUNDLE",
-	.reply_cap = S3XML_MAX_REPLY_BYTES,
-	.target = s3_call_target,
-	.send = s3_send,
-	.reply_error = s3_reply_error,
-	.status_failure = s3_status_failure,
-};
 
 /* --- list -------------------------------------------------------------- */
 
@@ -329,44 +411,7 @@ static const objhttp_lister s3_lister = {
 	.parse = s3_list_parse,
 };
 
-static es_result s3_list(store *st, store_list *out)
-{
-	return objhttp_list(&((s3_store *)st)->oh, &s3_lister, out);
-}
-
-/* --- get --------------------------------------------------------------- */
-
-static es_result s3_get(store *st, const store_object *obj, store_write_fn fn, void *ud)
-{
-	return objhttp_get(&((s3_store *)st)->oh, obj, fn, ud);
-}
-
 /* --- put --------------------------------------------------------------- */
-
-static es_result put_single(void *ud, const char *key, const char *url, int fd,
-			    uint64_t size, const char *local_path)
-{
-	s3_store *s = ud;
-	objhttp_call c = { 0 };
-	http_body body = { NULL, fd, 0, size };
-	objhttp_digest d;
-	es_result r;
-
-	if (objhttp_digest_file(fd, 0, size, true, NULL, &d) < 0)
-		return store_fail(&s->base, ES_ERR_IO, url, "cannot read '%s': %s", local_path,
-				  strerror(errno));
-	c.method = "PUT";
-	c.key = key;
-	c.body = &body;
-	c.payload_hash = d.sha256_hex;
-	c.verb = "write";
-	c.url = url;
-	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
-	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
-	r = objhttp_run(&s->oh, &c);
-	objhttp_call_release(&c);
-	return r;
-}
 
 /* DELETE an upload; failures are warnings (the put has already failed, or
  * a later rerun cleans up). */
@@ -383,7 +428,7 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id,
 	c.verb = "abort the multipart upload of";
 	c.url = url;
 	c.quiet = true;
-	if (objhttp_run(&s->oh, &c) != ES_OK) {
+	if (objhttp_run(&s->h.oh, &c) != ES_OK) {
 		if (c.resp.error == HTTP_OK && c.resp.status == 404)
 			log_msg(LOG_DEBUG, url, "multipart upload of '%s' already gone", url);
 		else
@@ -422,7 +467,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 		c.verb = "list the unfinished uploads of";
 		c.url = url;
 		c.quiet = true;
-		r = objhttp_run(&s->oh, &c);
+		r = objhttp_run(&s->h.oh, &c);
 		if (r != ES_OK) {
 			/* Bad credentials stop here.  Anything else, a policy that
 			 * allows s3:PutObject but not listing uploads included, only
@@ -434,7 +479,7 @@ static es_result abort_leftovers(s3_store *s, const char *key, const char *url)
 
 			s3_error_info_release(&e);
 			if (r == ES_ERR_AUTH && !denied)
-				store_fail(&s->base, r, url, "%s", c.message);
+				store_fail(&s->h.base, r, url, "%s", c.message);
 			else
 				log_msg(LOG_WARNING, url, "%s; going on (unfinished uploads of "
 					"interrupted runs stay until a lifecycle rule removes them)",
@@ -523,7 +568,7 @@ static bool completed_already(s3_store *s, const char *key, const char *url,
 	c.verb = "check";
 	c.url = url;
 	c.quiet = true;
-	if (objhttp_run(&s->oh, &c) == ES_OK && (etag = http_response_header(&c.resp, "ETag"))) {
+	if (objhttp_run(&s->h.oh, &c) == ES_OK && (etag = http_response_header(&c.resp, "ETag"))) {
 		got = unquote(etag);
 		same = !strcasecmp(got, want);
 	}
@@ -534,51 +579,15 @@ static bool completed_already(s3_store *s, const char *key, const char *url,
 }
 
 /*
- * One multipart upload: put_multipart() makes one for a whole file; the
- * upload operations (store.h) make one for a file that is still growing
- * and send its parts as they fill.  Parts are numbered from 1 and are all
- * part_size bytes but the last.
+ * A multipart upload: the steps of objhttp's upload lifecycle (objhttp.h).
+ * Parts are numbered from 1; u->id is the UploadId, u->tags[n] the ETag
+ * part n + 1 was stored with.
  */
-struct store_upload {
-	s3_store *s;
-	char *key, *url;
-	uint64_t part_size;
-	char *upload_id;         /* NULL until the upload was started */
-	size_t nsent;            /* parts stored */
-	char **etags;            /* [nsent], as the parts' replies said */
-	unsigned char *md5s;     /* [nsent * 16] */
-	size_t alloc;
-};
 
-static struct store_upload *mp_new(s3_store *s, const char *key, uint64_t part_size)
+/* CreateMultipartUpload, after aborting leftovers of an interrupted run. */
+static es_result mp_begin(objhttp_upload *u)
 {
-	struct store_upload *u = xcalloc(1, sizeof(*u));
-
-	u->s = s;
-	u->key = xstrdup(key);
-	u->url = store_url(&s->base, key);
-	u->part_size = part_size;
-	return u;
-}
-
-static void mp_free(struct store_upload *u)
-{
-	if (!u)
-		return;
-	for (size_t i = 0; i < u->nsent; i++)
-		free(u->etags[i]);
-	free(u->etags);
-	free(u->md5s);
-	free(u->upload_id);
-	free(u->key);
-	free(u->url);
-	free(u);
-}
-
-/* Start the upload (after aborting leftovers of an interrupted run). */
-static es_result mp_begin(struct store_upload *u)
-{
-	s3_store *s = u->s;
+	s3_store *s = u->h->ud;
 	objhttp_call c = { 0 };
 	buf q = BUF_INIT;
 	char *err = NULL;
@@ -593,11 +602,11 @@ static es_result mp_begin(struct store_upload *u)
 	c.verb = "start the multipart upload of";
 	c.url = u->url;
 	objhttp_call_header(&c, "Content-Type", "application/octet-stream");
-	r = objhttp_run(&s->oh, &c);
+	r = objhttp_run(&s->h.oh, &c);
 	if (r == ES_OK &&
 	    s3xml_parse_initiate_multipart(c.resp.body.data ? c.resp.body.data : "",
-					   c.resp.body.len, &u->upload_id, &err) != ES_OK)
-		r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot start the multipart "
+					   c.resp.body.len, &u->id, &err) != ES_OK)
+		r = store_fail(&s->h.base, ES_ERR_REMOTE, u->url, "cannot start the multipart "
 			       "upload of '%s': invalid reply: %s", u->url, err);
 	else if (r == ES_OK)
 		log_msg(LOG_DEBUG, u->url, "multipart upload of '%s' started, parts of %" PRIu64
@@ -608,102 +617,35 @@ static es_result mp_begin(struct store_upload *u)
 	return r;
 }
 
-/* Parts [first, first + n) of one upload, for objhttp_each(). */
-struct parts {
-	struct store_upload *u;
-	const char *local_path;
-	int fd;
-	uint64_t size;           /* of the file, or of its part that is ready */
-	size_t first;
-};
-
-/* Send part p->first + i on connection c, reading it from the file. */
-static es_result send_part(objhttp *c, size_t i, void *ud, char **message)
+/* UploadPart's query */
+static void mp_part_query(const objhttp_upload *u, size_t n, buf *q)
 {
-	struct parts *p = ud;
-	struct store_upload *u = p->u;
-	size_t n = p->first + i;
-	uint64_t off = (uint64_t)n * u->part_size;
-	http_body body = { NULL, p->fd, off,
-			   p->size - off < u->part_size ? p->size - off : u->part_size };
-	objhttp_digest d;
-	objhttp_call call = { 0 };
-	buf q = BUF_INIT;
 	char num[24];
-	const char *etag;
-	es_result r;
 
-	if (objhttp_digest_file(p->fd, body.offset, body.length, true, NULL, &d) < 0) {
-		*message = xasprintf("cannot read '%s': %s", p->local_path, strerror(errno));
-		return ES_ERR_IO;
-	}
-	memcpy(u->md5s + 16 * n, d.md5, 16);
 	snprintf(num, sizeof(num), "%zu", n + 1);
-	objhttp_query_add(&q, "partNumber", num);
-	objhttp_query_add(&q, "uploadId", u->upload_id);
-	call.method = "PUT";
-	call.key = u->key;
-	call.query = q.data;
-	call.body = &body;
-	call.payload_hash = d.sha256_hex;
-	call.verb = "write";
-	call.url = u->url;
-	call.quiet = true;      /* objhttp_each tells the failure once */
-	objhttp_call_header(&call, "Content-MD5", d.md5_b64);
-	if ((r = objhttp_run(c, &call)) != ES_OK) {
-		*message = call.message;
-		call.message = NULL;
-	} else if (!(etag = http_response_header(&call.resp, "ETag")) || !*etag) {
-		r = ES_ERR_REMOTE;
-		*message = xasprintf("cannot write '%s': part %zu was stored without an ETag",
-				     u->url, n + 1);
-	} else {
-		u->etags[n] = xstrdup(etag);
-	}
-	objhttp_call_release(&call);
-	buf_release(&q);
-	return r;
+	objhttp_query_add(q, "partNumber", num);
+	objhttp_query_add(q, "uploadId", u->id);
 }
 
-/* Send parts u->nsent .. upto - 1 of the file (size bytes of it there). */
-static es_result mp_send(struct store_upload *u, int fd, const char *local_path,
-			 uint64_t size, size_t upto)
+/* The ETag of a stored part goes in the CompleteMultipartUpload. */
+static es_result mp_part_stored(objhttp_upload *u, size_t n, const http_response *r,
+				char **message)
 {
-	struct parts p = { u, local_path, fd, size, u->nsent };
-	es_result r;
+	const char *etag = http_response_header(r, "ETag");
 
-	if (upto <= u->nsent)
-		return ES_OK;
-	if (upto > S3_MAX_PARTS)
-		return store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
-				  "%zu parts of %" PRIu64 " bytes are more than S3 takes",
-				  u->url, upto, u->part_size);
-	if (upto > u->alloc) {
-		u->etags = xrealloc(u->etags, upto * sizeof(char *));
-		u->md5s = xrealloc(u->md5s, upto * 16);
-		u->alloc = upto;
+	if (!etag || !*etag) {
+		*message = xasprintf("cannot write '%s': part %zu was stored without an ETag",
+				     u->url, n + 1);
+		return ES_ERR_REMOTE;
 	}
-	for (size_t i = u->nsent; i < upto; i++)
-		u->etags[i] = NULL;
-	r = objhttp_each(&u->s->oh, u->s->set.upload_streams, upto - u->nsent, send_part, &p,
-			 u->url);
-	if (r != ES_OK) {
-		/* parts of the batch that were stored are sent again if the
-		 * upload goes on (nobody does so today: a failure ends it) */
-		for (size_t i = u->nsent; i < upto; i++) {
-			free(u->etags[i]);
-			u->etags[i] = NULL;
-		}
-		return r;
-	}
-	u->nsent = upto;
+	u->tags[n] = xstrdup(etag);
 	return ES_OK;
 }
 
-/* Complete the upload of its u->nsent parts. */
-static es_result mp_complete(struct store_upload *u)
+/* CompleteMultipartUpload of the u->nsent parts. */
+static es_result mp_complete(objhttp_upload *u)
 {
-	s3_store *s = u->s;
+	s3_store *s = u->h->ud;
 	objhttp_call c = { 0 };
 	buf q = BUF_INIT, xml = BUF_INIT;
 	http_body body;
@@ -715,13 +657,13 @@ static es_result mp_complete(struct store_upload *u)
 	buf_addstr(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
 	for (size_t i = 0; i < u->nsent; i++) {
 		buf_printf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
-		xml_escape_add(&xml, u->etags[i]);
+		xml_escape_add(&xml, u->tags[i]);
 		buf_addstr(&xml, "</ETag></Part>");
 	}
 	buf_addstr(&xml, "</CompleteMultipartUpload>");
 	body = (http_body){ xml.data, -1, 0, xml.len };
 	objhttp_digest_mem(xml.data, xml.len, true, &d);
-	objhttp_query_add(&q, "uploadId", u->upload_id);
+	objhttp_query_add(&q, "uploadId", u->id);
 	c.method = "POST";
 	c.key = u->key;
 	c.query = q.data;
@@ -733,7 +675,7 @@ static es_result mp_complete(struct store_upload *u)
 	c.quiet = true;
 	objhttp_call_header(&c, "Content-MD5", d.md5_b64);
 	objhttp_call_header(&c, "Content-Type", "application/xml");
-	r = objhttp_run(&s->oh, &c);
+	r = objhttp_run(&s->h.oh, &c);
 	if (r != ES_OK) {
 		bool lost_reply = c.had_transport_error && c.resp.error == HTTP_OK &&
 				  c.resp.status == 404;
@@ -743,24 +685,15 @@ static es_result mp_complete(struct store_upload *u)
 				"reply was lost", u->url);
 			r = ES_OK;
 		} else {
-			store_fail(&s->base, r, u->url, "%s", c.message);
+			store_fail(&s->h.base, r, u->url, "%s", c.message);
 		}
 	} else if (s3xml_parse_complete_multipart(c.resp.body.data ? c.resp.body.data : "",
 						  c.resp.body.len, &final_etag, &einfo,
 						  &err) != ES_OK) {
-		/* a 200 that is no <Error> but not S3's shape either (moto 5.2.1
-		 * says <CompleteMultipartUploadResponse>): the object decides */
-		if (completed_already(s, u->key, u->url, u->md5s, u->nsent))
-			log_msg(LOG_DEBUG, u->url, "'%s': unexpected CompleteMultipartUpload "
-				"reply (%s), but the object has the ETag of its parts",
-				u->url, err);
-		else
-			r = store_fail(&s->base, ES_ERR_REMOTE, u->url, "cannot complete the "
-				       "multipart upload of '%s': %s", u->url, err);
-	}
-	if (r == ES_OK) {
-		free(u->upload_id);
-		u->upload_id = NULL;     /* done: nothing to abort */
+		/* an <Error> in a 200 (S3 sends one when the completion fails
+		 * after it has begun to answer), or a reply of another shape */
+		r = store_fail(&s->h.base, ES_ERR_REMOTE, u->url, "cannot complete the multipart "
+			       "upload of '%s': %s", u->url, err);
 	}
 	s3_error_info_release(&einfo);
 	objhttp_call_release(&c);
@@ -771,138 +704,49 @@ static es_result mp_complete(struct store_upload *u)
 	return r;
 }
 
-/* Send the parts of the file from u->nsent on and complete the upload; on
- * failure abort it. */
-static es_result mp_finish(struct store_upload *u, int fd, const char *local_path,
-			   uint64_t size)
+static void mp_abort(objhttp_upload *u)
 {
-	size_t nparts = (size_t)((size + u->part_size - 1) / u->part_size);
-	es_result r;
-
-	if (size < (uint64_t)u->nsent * u->part_size)
-		r = store_fail(&u->s->base, ES_ERR_INTERNAL, u->url, "cannot write '%s': "
-			       "'%s' shrank to %" PRIu64 " bytes after parts of it were sent",
-			       u->url, local_path, size);
-	else if ((r = mp_send(u, fd, local_path, size, nparts)) == ES_OK)
-		r = mp_complete(u);
-	if (r != ES_OK && u->upload_id) {
-		abort_upload(u->s, u->key, u->upload_id, u->url);
-		free(u->upload_id);
-		u->upload_id = NULL;
-	}
-	return r;
+	abort_upload(u->h->ud, u->key, u->id, u->url);
 }
 
-static es_result put_multipart(void *ud, const char *key, const char *url, int fd,
-			       uint64_t size, const char *local_path)
+static const objhttp_upload_ops s3_upload_ops = {
+	.limits = &s3_limits,
+	.body_sha256 = true,
+	.whole_md5 = false,
+	.begin = mp_begin,
+	.part_query = mp_part_query,
+	.part_stored = mp_part_stored,
+	.commit = mp_complete,
+	.abort = mp_abort,
+};
+
+/* --- open ------------------------------------------------------------- */
+
+/* objhttp_store_ops.free: what the store holds besides its objhttp_store */
+static void s3_release(void *ud)
 {
 	s3_store *s = ud;
-	struct store_upload *u = mp_new(s, key, s3_part_size_for(size, s->set.part_size));
-	es_result r;
 
-	(void)url;
-	if ((r = mp_begin(u)) == ES_OK)
-		r = mp_finish(u, fd, local_path, size);
-	mp_free(u);
-	return r;
-}
-
-/* --- uploads of growing files (store.h) --------------------------------- */
-
-static store_upload *s3_upload_new(store *st, const char *key, uint64_t max_size)
-{
-	s3_store *s = (s3_store *)st;
-
-	return mp_new(s, key, s3_part_size_for(max_size, s->set.part_size));
-}
-
-/* Send the whole parts among the first `ready` bytes that are due. */
-static es_result s3_upload_send(store *st, store_upload *u, const char *local_path,
-				uint64_t ready)
-{
-	size_t whole = objhttp_parts_due(ready, u->part_size, u->nsent, S3_MAX_PARTS,
-					 u->upload_id != NULL, u->s->set.threshold);
-	es_result r;
-	int fd;
-
-	(void)st;
-	if (!whole || !store_key_is_safe(u->key))
-		return ES_OK;            /* an unsafe key: upload_end refuses it */
-	if (!u->upload_id && (r = mp_begin(u)) != ES_OK)
-		return r;
-	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, NULL)) < 0)
-		return ES_ERR_IO;
-	r = mp_send(u, fd, local_path, ready, whole);
-	close(fd);
-	return r;
-}
-
-static es_result s3_put(store *st, const char *key, const char *local_path);
-
-static es_result s3_upload_end(store *st, store_upload *u, const char *local_path)
-{
-	uint64_t size;
-	es_result r;
-	int fd;
-
-	if (!u->upload_id)
-		return s3_put(st, u->key, local_path);
-	if ((fd = objhttp_open_file(&u->s->base, u->url, local_path, &size)) < 0) {
-		abort_upload(u->s, u->key, u->upload_id, u->url);
-		free(u->upload_id);
-		u->upload_id = NULL;
-		return ES_ERR_IO;
-	}
-	r = mp_finish(u, fd, local_path, size);
-	close(fd);
-	return r;
-}
-
-/* Abort an upload that was started and not completed. */
-static void s3_upload_free(store *st, store_upload *u)
-{
-	(void)st;
-	if (u && u->upload_id)
-		abort_upload(u->s, u->key, u->upload_id, u->url);
-	mp_free(u);
-}
-
-static es_result s3_put(store *st, const char *key, const char *local_path)
-{
-	s3_store *s = (s3_store *)st;
-
-	return objhttp_put(&s->oh, key, local_path, s->set.threshold, put_single,
-			   put_multipart);
-}
-
-/* --- open / free ------------------------------------------------------- */
-
-static void s3_free(store *st)
-{
-	s3_store *s = (s3_store *)st;
-
-	if (!s)
-		return;
-	objhttp_release(&s->oh);
 	aws_config_release(&s->aws);
 	s3_settings_release(&s->set);
-	location_release(&st->loc);
-	free(s);
 }
 
-static const struct store_ops s3_ops = {
-	.list = s3_list,
-	.get = s3_get,
-	.put = s3_put,
-	.upload_new = s3_upload_new,
-	.upload_send = s3_upload_send,
-	.upload_end = s3_upload_end,
-	.upload_free = s3_upload_free,
-	.free = s3_free,
+static const objhttp_ops s3_http_ops = {
+	.no_code = NO_CODE,
+	.ca_bundle_env = "AWS_CA_BUNDLE",
+	.reply_cap = S3XML_MAX_REPLY_BYTES,
+	.target = s3_call_target,
+	.send = s3_send,
+	.reply_error = s3_reply_error,
+	.status_failure = s3_status_failure,
+	.upload = &s3_upload_ops,
+	.lister = &s3_lister,
+	.release = s3_release,
 };
 
 es_result store_s3_open(const location *loc, store **out)
 {
+	store_faults faults = STORE_FAULTS_INIT;
 	s3_store *s;
 	buf err = BUF_INIT;
 	es_result r;
@@ -911,24 +755,26 @@ es_result store_s3_open(const location *loc, store **out)
 	if (loc->scheme != LOC_S3 && loc->scheme != LOC_GS)
 		return es_error_url(ES_ERR_INTERNAL, loc->url, "'%s': not an s3:// or gs:// "
 				    "location", loc->url);
-	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &s3_ops;
-	s->scheme = loc->scheme == LOC_GS ? "gs" : "s3";
-	location_copy(&s->base.loc, loc);
+	if (store_s3_check(loc, &faults) != ES_OK) {
+		r = store_faults_fail(loc, &faults);
+		store_faults_release(&faults);
+		return r;
+	}
+	s = objhttp_store_new(sizeof(*s), &s3_http_ops, loc);
 	if ((r = aws_config_load(creds_process_env(), loc->profile, &s->aws, &err)) != ES_OK ||
 	    (r = s3_settings_resolve(loc, &s->aws, creds_process_env(), &s->set, &err)) != ES_OK) {
 		es_error_url(r, loc->url, "'%s': %s", loc->url, err.data);
 		buf_release(&err);
-		s3_free(&s->base);
+		store_free(&s->h.base);
 		return r;
 	}
-	objhttp_init(&s->oh, &s->base, &s3_http_ops, s, s->set.endpoint.host, s->set.ca_bundle,
-		     s->set.stall_timeout_s, s->set.attempts);
+	objhttp_init(&s->h.oh, &s->h.base, &s3_http_ops, s, s->set.endpoint.host,
+		     s->set.ca_bundle, s->set.stall_timeout_s, &s->set.xfer);
 	log_msg(LOG_DEBUG, loc->url, "'%s': endpoint %s://%s%s, region %s, %s-style, "
 		"credentials from %s%s", loc->url, s->set.endpoint.scheme,
 		s->set.endpoint.host, s->set.endpoint.base_path, s->set.region,
 		s->set.path_style ? "path" : "virtual-host", s->aws.source,
 		s->aws.session_token ? " (with a session token)" : "");
-	*out = &s->base;
+	*out = &s->h.base;
 	return ES_OK;
 }
