@@ -29,8 +29,8 @@
 #define DEFAULT_MAX_QUARANTINE_PER_RUN (1ull << 30)
 #define DEFAULT_RUN_TIMEOUT_MS (6LL * 3600 * 1000)
 #define MAX_TIMEOUT_MS (30LL * 86400 * 1000)
-/* The nesting the configuration may have (the filters are the deep part;
- * the events they are tested on have max_json_depth). */
+/* How deep the configuration may nest (its filters are the deep part), as
+ * it always could. */
 #define CONFIG_MAX_DEPTH 1000
 
 /* Validation context: collects every error with its path. */
@@ -176,7 +176,7 @@ static bool check_keys(struct ctx *c, json_value obj, const char *path,
 
 		while (allowed[a] && !json_string_equals(k, allowed[a], strlen(allowed[a])))
 			a++;
-		if (a >= sizeof(seen))
+		if (a >= sizeof(seen) / sizeof(seen[0]))
 			die("check_keys: %zu keys allowed at '%s'", a, path);
 		if (!allowed[a]) {
 			p = member_path(path, k);
