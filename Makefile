@@ -17,7 +17,7 @@ DESTDIR   ?=
 
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS       = libcurl openssl zlib libcjson expat
+PKGS       = libcurl openssl zlib expat
 BUILD     ?= build
 OPT       ?= -O2 -g
 WERROR    ?= -Werror

@@ -1,12 +1,15 @@
 /*
- * json.h - a strict, allocation-free JSON scanner for event lines.
+ * json.h - evshare's JSON reader: a strict, allocation-free scanner.
  *
- * evshare never re-serialises an event: it validates the line, looks at a
- * few fields, and forwards the original bytes.  This scanner does exactly
- * that.  json_parse() checks that a byte span is one JSON text (RFC 8259)
- * and valid UTF-8, with a nesting limit; afterwards the iteration and
- * string helpers below may be used on any value inside it without further
- * checks (they assume validity and never read outside the span).
+ * It reads every JSON evshare takes in: event lines, the configuration,
+ * the plan journal and the state file (its writer is jsonw.h).  No tree
+ * is built.  json_parse() checks that a byte span is one JSON text (RFC
+ * 8259) and valid UTF-8, with a nesting limit; afterwards the iteration,
+ * string and number helpers below may be used on any value inside it
+ * without further checks (they assume validity and never read outside
+ * the span).  An event is validated, a few of its fields are looked at,
+ * and its original bytes are forwarded; a file is validated once, then
+ * read with the helpers of "Reading a file" below.
  *
  * Strictness beyond RFC 8259: escaped lone surrogates (\ud800 alone) are
  * rejected, because they cannot be decoded to UTF-8.  Raw bytes must be
@@ -62,9 +65,10 @@ bool json_parse(const char *p, size_t n, unsigned max_depth, json_value *out,
 
 /* json_parse(), except that bytes >= 0x80 inside strings are taken as
  * they are, UTF-8 or not; outside strings they are still errors.  For the
- * files evshare writes itself through cJSON, which copies a string's bytes
- * (keys of file:// sources are file names, and those are bytes).  The
- * string helpers below work on such values too. */
+ * files evshare writes itself (state.json, the plan journal), where jsonw
+ * copies a string's bytes (JSONW_BYTES: keys of file:// sources are file
+ * names, and those are bytes).  The string helpers below work on such
+ * values too. */
 bool json_parse_bytes(const char *p, size_t n, unsigned max_depth, json_value *out,
 		      json_error *err);
 
@@ -88,7 +92,8 @@ typedef struct json_member {
  *     raw, they are not JSON anyway), U+007F or U+0080-U+009F (escaped, or
  *     raw: 7F, C2 80-C2 9F): reason "control character in key", the offset
  *     of the character.  C strings end at U+0000 ("org_id\u0000" is
- *     "org_id" to cJSON) and terminals act on the others.
+ *     "org_id" to a reader that makes C strings of keys) and terminals
+ *     act on the others.
  *
  * The whole document is checked in the same single pass, with no
  * recursion.  A key is compared with its object's earlier keys only when
@@ -201,5 +206,41 @@ double json_number_to_double(json_value v);
  * as +-infinity or 0 against ordinary ones).  Both must be valid
  * JSON_NUMBER values (as json_parse accepts them). */
 int json_number_compare(json_value a, json_value b);
+
+/*
+ * Reading a file.  The configuration, the plan journal and the state file
+ * are validated once (json_parse, json_parse_bytes) and read with these,
+ * and the accessors above, from the same text: one reader, one pass to
+ * validate, no tree.  Like the accessors, they take values of a validated
+ * text.
+ */
+
+/* The most names json_object_pick() takes at once. */
+#define JSON_PICK_MAX 16
+
+/* One pass over the members of obj: vals[i] is the value of the first
+ * member whose decoded key is names[i] (a C string), for the n <=
+ * JSON_PICK_MAX names, or a value of type 0 (p NULL, n 0) when obj has
+ * none, or is not an object.  A key given twice keeps its first value
+ * (the configuration reports the second: config.c). */
+void json_object_pick(json_value obj, const char *const *names, size_t n,
+		      json_value *vals);
+
+/* The number of elements of an array or of members of an object (0 for
+ * any other value). */
+size_t json_count(json_value v);
+
+/* The string v decoded into a new NUL-terminated C string (xmalloc: free
+ * it), its length in *len unless len is NULL; or NULL, with nothing
+ * allocated, when it holds U+0000 ("\u0000"): a C string would end there
+ * and lose the rest without a word. */
+char *json_string_dup(json_value v, size_t *len);
+
+/* The value of the number v when it is an integer that fits the type,
+ * whatever its notation: 300, 3e2, 300.0 and 30000e-2 are 300.  Exact (no
+ * rounding through a double: 9007199254740993 stays itself); false for a
+ * value with a fraction or out of range. */
+bool json_number_get_int64(json_value v, int64_t *out);
+bool json_number_get_uint64(json_value v, uint64_t *out);
 
 #endif

@@ -34,6 +34,7 @@
 #define EVSHARE_QUARANTINE_H
 
 #include "config.h"
+#include "jsonw.h"
 #include "state.h"
 #include "util.h"
 
@@ -63,6 +64,7 @@ typedef struct quarantine {
 	size_t ncarry;
 	uint64_t long_bytes;
 	uint64_t record_mark;      /* where the record being written begins */
+	jsonw rec;                 /* writes it into pending */
 } quarantine;
 
 /* Set up for run_id; removes a quarantine file the plan left earlier.

@@ -1,9 +1,15 @@
-/* config.c - load and validate the JSON configuration (cJSON). */
+/*
+ * config.c - load and validate the JSON configuration.
+ *
+ * The text is validated once by json.c (RFC 8259, UTF-8) and read from the
+ * same text with json.c's accessors: no tree, no second parser.  A
+ * filter is compiled from its own text as written ($.additional_subscribers
+ * [i].filter is a span of the config: its numbers are never rewritten).
+ */
 #include "config.h"
 #include "json.h"
 #include "log.h"
 
-#include <cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,14 +29,18 @@
 #define DEFAULT_MAX_QUARANTINE_PER_RUN (1ull << 30)
 #define DEFAULT_RUN_TIMEOUT_MS (6LL * 3600 * 1000)
 #define MAX_TIMEOUT_MS (30LL * 86400 * 1000)
+/* How deep the configuration may nest (its filters are the deep part), as
+ * it always could. */
+#define CONFIG_MAX_DEPTH 1000
 
 /* Validation context: collects every error with its path. */
 struct ctx {
 	buf *err;
 	unsigned nerrors;
 	const char *base_dir;
-	const char *text;        /* the config's bytes */
-	size_t text_len;
+	char **strings;          /* strings decoded from the text, freed at */
+	size_t nstrings;         /* the end of config_parse */
+	size_t strings_alloc;
 };
 
 static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
@@ -77,14 +87,17 @@ bool org_id_is_valid(const char *s)
 	return true;
 }
 
-static const char *type_name(const cJSON *j)
+static const char *type_name(json_value j)
 {
-	if (cJSON_IsString(j)) return "a string";
-	if (cJSON_IsNumber(j)) return "a number";
-	if (cJSON_IsBool(j)) return "a boolean";
-	if (cJSON_IsNull(j)) return "null";
-	if (cJSON_IsArray(j)) return "an array";
-	if (cJSON_IsObject(j)) return "an object";
+	switch (j.type) {
+	case JSON_STRING: return "a string";
+	case JSON_NUMBER: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:  return "a boolean";
+	case JSON_NULL:   return "null";
+	case JSON_ARRAY:  return "an array";
+	case JSON_OBJECT: return "an object";
+	}
 	return "an invalid value";
 }
 
@@ -98,47 +111,100 @@ static char *index_path(const char *path, size_t i)
 	return xasprintf("%s[%zu]", path, i);
 }
 
+/* The path of a member of the object at path, by its key as written (a
+ * U+0000 in it shows as '?', as the other control characters do). */
+static char *member_path(const char *path, json_value key)
+{
+	char *k = xmalloc(key.n - 1);
+	size_t n = json_string_decode(key, k);
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		if (!k[i])
+			k[i] = '?';
+	p = xasprintf("%s.%.*s", path, (int)n, k);
+	free(k);
+	return p;
+}
+
+/* The member key of obj (absent: false). */
+static bool get(json_value obj, const char *key, json_value *out)
+{
+	return json_object_get(obj, key, strlen(key), out);
+}
+
+/* The string j, decoded, owned by the context until the end of the parse;
+ * an error at path when it holds U+0000 (a C string would end there). */
+static bool string_value(struct ctx *c, json_value j, const char *path, const char **out)
+{
+	char *s = json_string_dup(j, NULL);
+
+	*out = NULL;
+	if (!s) {
+		cerr(c, path, "must not contain a NUL character (\\u0000)");
+		return false;
+	}
+	c->strings = xgrow(c->strings, c->nstrings + 1, &c->strings_alloc, sizeof(char *));
+	c->strings[c->nstrings++] = s;
+	*out = s;
+	return true;
+}
+
+/* Does the string j begin with prefix? */
+static bool string_starts(json_value j, const char *prefix)
+{
+	char *s = j.type == JSON_STRING ? json_string_dup(j, NULL) : NULL;
+	bool yes = s && !strncmp(s, prefix, strlen(prefix));
+
+	free(s);
+	return yes;
+}
+
 /* Check that obj has only the allowed keys, each once. */
-static bool check_keys(struct ctx *c, const cJSON *obj, const char *path,
+static bool check_keys(struct ctx *c, json_value obj, const char *path,
 		       const char *const *allowed)
 {
+	bool seen[32] = { false };
+	json_iter it;
+	json_value k, v;
 	bool ok = true;
 
-	for (const cJSON *it = obj->child; it; it = it->next) {
-		bool known = false;
+	json_iter_init(&it, obj);
+	while (json_iter_member(&it, &k, &v)) {
+		size_t a = 0;
+		char *p;
 
-		for (const char *const *a = allowed; *a; a++)
-			if (!strcmp(it->string, *a))
-				known = true;
-		if (!known) {
-			char *p = child_path(path, it->string);
-
+		while (allowed[a] && !json_string_equals(k, allowed[a], strlen(allowed[a])))
+			a++;
+		if (a >= sizeof(seen) / sizeof(seen[0]))
+			die("check_keys: %zu keys allowed at '%s'", a, path);
+		if (!allowed[a]) {
+			p = member_path(path, k);
 			cerr(c, p, "unknown key");
 			free(p);
 			ok = false;
 			continue;
 		}
-		for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-			if (!strcmp(prev->string, it->string)) {
-				char *p = child_path(path, it->string);
-
-				cerr(c, p, "duplicate key");
-				free(p);
-				ok = false;
-				break;
-			}
+		if (seen[a]) {
+			p = member_path(path, k);
+			cerr(c, p, "duplicate key");
+			free(p);
+			ok = false;
+		}
+		seen[a] = true;
 	}
 	return ok;
 }
 
-static bool get_string(struct ctx *c, const cJSON *obj, const char *key,
+static bool get_string(struct ctx *c, json_value obj, const char *key,
 		       const char *path, bool required, const char **out)
 {
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+	json_value j;
 	char *p;
+	bool ok;
 
 	*out = NULL;
-	if (!j) {
+	if (!get(obj, key, &j)) {
 		if (required) {
 			p = child_path(path, key);
 			cerr(c, p, "missing (a string is required)");
@@ -147,61 +213,61 @@ static bool get_string(struct ctx *c, const cJSON *obj, const char *key,
 		}
 		return true;
 	}
-	if (!cJSON_IsString(j)) {
-		p = child_path(path, key);
+	p = child_path(path, key);
+	if (j.type != JSON_STRING) {
 		cerr(c, p, "expected a string, found %s", type_name(j));
 		free(p);
 		return false;
 	}
-	*out = j->valuestring;
-	return true;
+	ok = string_value(c, j, p, out);
+	free(p);
+	return ok;
 }
 
-static bool get_bool(struct ctx *c, const cJSON *obj, const char *key,
+static bool get_bool(struct ctx *c, json_value obj, const char *key,
 		     const char *path, bool dflt, bool *out)
 {
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+	json_value j;
 
 	*out = dflt;
-	if (!j)
+	if (!get(obj, key, &j))
 		return true;
-	if (!cJSON_IsBool(j)) {
+	if (j.type != JSON_TRUE && j.type != JSON_FALSE) {
 		char *p = child_path(path, key);
 
 		cerr(c, p, "expected true or false, found %s", type_name(j));
 		free(p);
 		return false;
 	}
-	*out = cJSON_IsTrue(j);
+	*out = j.type == JSON_TRUE;
 	return true;
 }
 
-/* An integer in [min, max]. */
-static bool get_uint(struct ctx *c, const cJSON *obj, const char *key,
+/* An integer in [min, max] (in any notation: 5e6 is 5000000; exactly). */
+static bool get_uint(struct ctx *c, json_value obj, const char *key,
 		     const char *path, uint64_t min, uint64_t max, uint64_t dflt,
 		     uint64_t *out)
 {
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+	json_value j;
 	char *p;
-	double d;
+	uint64_t v;
 
 	*out = dflt;
-	if (!j)
+	if (!get(obj, key, &j))
 		return true;
 	p = child_path(path, key);
-	if (!cJSON_IsNumber(j)) {
+	if (j.type != JSON_NUMBER) {
 		cerr(c, p, "expected an integer, found %s", type_name(j));
 		free(p);
 		return false;
 	}
-	d = j->valuedouble;
-	if (!(d >= (double)min && d <= (double)max) || d != (double)(uint64_t)d) {
+	if (!json_number_get_uint64(j, &v) || v < min || v > max) {
 		cerr(c, p, "expected an integer from %llu to %llu",
 		     (unsigned long long)min, (unsigned long long)max);
 		free(p);
 		return false;
 	}
-	*out = (uint64_t)d;
+	*out = v;
 	free(p);
 	return true;
 }
@@ -224,7 +290,7 @@ struct s3_defaults {
 
 /* part_size, multipart_threshold, retries, upload_streams of an object (s3
  * or a location) */
-static void parse_transfer_keys(struct ctx *c, const cJSON *j, const char *path,
+static void parse_transfer_keys(struct ctx *c, json_value j, const char *path,
 				struct s3_defaults *d)
 {
 	uint64_t v;
@@ -263,20 +329,21 @@ static bool check_endpoint(struct ctx *c, const char *path, const char *e)
  * retries, upload_streams and credentials_file; region, profile and
  * path_style are errors there.  credentials_file is for az:// only.
  */
-static bool check_az_keys(struct ctx *c, const cJSON *j, const char *path, bool az)
+static bool check_az_keys(struct ctx *c, json_value j, const char *path, bool az)
 {
 	static const char *const s3_only[] = { "region", "profile", "path_style", NULL };
+	json_value v;
 	bool ok = true;
 
 	for (size_t i = 0; az && s3_only[i]; i++)
-		if (cJSON_GetObjectItemCaseSensitive(j, s3_only[i])) {
+		if (get(j, s3_only[i], &v)) {
 			char *p = child_path(path, s3_only[i]);
 
 			cerr(c, p, "not used by az:// locations");
 			free(p);
 			ok = false;
 		}
-	if (!az && cJSON_GetObjectItemCaseSensitive(j, "credentials_file")) {
+	if (!az && get(j, "credentials_file", &v)) {
 		char *p = child_path(path, "credentials_file");
 
 		cerr(c, p, "only az:// locations have a credentials_file");
@@ -286,24 +353,34 @@ static bool check_az_keys(struct ctx *c, const cJSON *j, const char *path, bool 
 	return ok;
 }
 
-static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
+static bool parse_location(struct ctx *c, json_value j, const char *path,
 			   const struct s3_defaults *s3_dflt, location *out)
 {
 	static const struct s3_defaults none = { NULL, NULL, NULL, -1, 0, 0, 0, 0 };
-	const cJSON *u = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "url") : j;
-	bool az = cJSON_IsString(u) && !strncmp(u->valuestring, "az://", 5);
-	const struct s3_defaults *dflt = az ? &none : s3_dflt;
-	const char *url = NULL, *endpoint = dflt->endpoint, *region = dflt->region;
-	const char *profile = dflt->profile, *cred_file = NULL;
-	int path_style = dflt->path_style;
-	struct s3_defaults xfer = *dflt;
+	json_value u = j;
+	bool az;
+	const struct s3_defaults *dflt;
+	const char *url = NULL, *endpoint, *region, *profile, *cred_file = NULL;
+	int path_style;
+	struct s3_defaults xfer;
 	buf err = BUF_INIT;
 	bool ok = true;
 
-	if (cJSON_IsString(j)) {
-		url = j->valuestring;
-	} else if (cJSON_IsObject(j)) {
+	if (j.type == JSON_OBJECT && !get(j, "url", &u))
+		u.type = 0;
+	az = string_starts(u, "az://");
+	dflt = az ? &none : s3_dflt;
+	endpoint = dflt->endpoint;
+	region = dflt->region;
+	profile = dflt->profile;
+	path_style = dflt->path_style;
+	xfer = *dflt;
+	if (j.type == JSON_STRING) {
+		if (!string_value(c, j, path, &url))
+			return false;
+	} else if (j.type == JSON_OBJECT) {
 		const char *s;
+		json_value v;
 		bool b;
 
 		ok &= check_keys(c, j, path, location_keys);
@@ -326,7 +403,7 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 			region = s;
 		if (get_string(c, j, "profile", path, false, &s) && s)
 			profile = s;
-		if (cJSON_GetObjectItemCaseSensitive(j, "path_style")) {
+		if (get(j, "path_style", &v)) {
 			ok &= get_bool(c, j, "path_style", path, false, &b);
 			path_style = b;
 		}
@@ -339,7 +416,7 @@ static bool parse_location(struct ctx *c, const cJSON *j, const char *path,
 	if (!url)
 		return false;
 	if (location_parse(url, c->base_dir, out, &err) != ES_OK) {
-		char *p = cJSON_IsObject(j) ? child_path(path, "url") : xstrdup(path);
+		char *p = j.type == JSON_OBJECT ? child_path(path, "url") : xstrdup(path);
 
 		cerr(c, p, "%s", err.data);
 		free(p);
@@ -383,7 +460,7 @@ static const char *const additional_keys[] = {
 	"max_object_bytes", "compression_level", NULL
 };
 
-static bool parse_org_id(struct ctx *c, const cJSON *obj, const char *path,
+static bool parse_org_id(struct ctx *c, json_value obj, const char *path,
 			 const char **out)
 {
 	if (!get_string(c, obj, "org_id", path, true, out))
@@ -399,26 +476,28 @@ static bool parse_org_id(struct ctx *c, const cJSON *obj, const char *path,
 	return true;
 }
 
-static void parse_direct(struct ctx *c, config *cfg, const cJSON *arr,
+static void parse_direct(struct ctx *c, config *cfg, json_value arr,
 			 const struct s3_defaults *dflt)
 {
-	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
-	const cJSON *it;
+	size_t i = 0;
+	json_iter it;
+	json_value el;
 
-	cfg->direct = xcalloc(n, sizeof(*cfg->direct));
-	cJSON_ArrayForEach(it, arr) {
+	cfg->direct = xcalloc(json_count(arr), sizeof(*cfg->direct));
+	json_iter_init(&it, arr);
+	while (json_iter_element(&it, &el)) {
 		char *path = index_path("$.direct_subscribers", i++);
 		direct_subscriber *d = &cfg->direct[cfg->ndirect];
 		const char *org = NULL;
-		const cJSON *src;
+		json_value src;
 
-		if (!cJSON_IsObject(it)) {
-			cerr(c, path, "expected an object, found %s", type_name(it));
+		if (el.type != JSON_OBJECT) {
+			cerr(c, path, "expected an object, found %s", type_name(el));
 			free(path);
 			continue;
 		}
-		check_keys(c, it, path, direct_keys);
-		if (parse_org_id(c, it, path, &org)) {
+		check_keys(c, el, path, direct_keys);
+		if (parse_org_id(c, el, path, &org)) {
 			if (config_direct_index(cfg, org) >= 0) {
 				char *p = child_path(path, "org_id");
 
@@ -426,8 +505,7 @@ static void parse_direct(struct ctx *c, config *cfg, const cJSON *arr,
 				free(p);
 			}
 		}
-		src = cJSON_GetObjectItemCaseSensitive(it, "source");
-		if (!src) {
+		if (!get(el, "source", &src)) {
 			char *p = child_path(path, "source");
 
 			cerr(c, p, "missing (the location of this subscriber's event files)");
@@ -445,55 +523,17 @@ static void parse_direct(struct ctx *c, config *cfg, const cJSON *arr,
 	}
 }
 
-/*
- * The text of $.additional_subscribers[index].filter exactly as written in
- * the config (cJSON rewrites numbers: 9007199254740993 would become
- * another number and 1e400 null), found with the event scanner.  The
- * config parsed with cJSON already, so this only fails on texts cJSON
- * accepts and RFC 8259 does not; then the caller falls back to cJSON's.
- */
-static bool filter_source_text(const struct ctx *c, size_t index, json_value *out)
+/* The filter is compiled from its text as written, a span of the config:
+ * 9007199254740993 stays itself and 1e400 a number. */
+static void parse_filter(struct ctx *c, additional_subscriber *a, json_value obj,
+			 const char *path)
 {
-	json_value root, subs, it_val;
-	json_error jerr;
-	json_iter it;
-	size_t i = 0;
-
-	if (!json_parse(c->text, c->text_len, 1024, &root, &jerr) ||
-	    !json_object_get(root, "additional_subscribers", 22, &subs) ||
-	    subs.type != JSON_ARRAY)
-		return false;
-	json_iter_init(&it, subs);
-	while (json_iter_element(&it, &it_val)) {
-		if (i++ != index)
-			continue;
-		return json_object_get(it_val, "filter", 6, out);
-	}
-	return false;
-}
-
-static void parse_filter(struct ctx *c, additional_subscriber *a, const cJSON *f,
-			 size_t index, const char *path)
-{
-	json_value v;
-	char *text = NULL;
-	const char *p;
-	size_t n;
+	json_value f;
 	buf err = BUF_INIT;
 
-	if (!f || cJSON_IsNull(f))
+	if (!get(obj, "filter", &f) || f.type == JSON_NULL)
 		return;
-	if (filter_source_text(c, index, &v)) {
-		p = v.p;
-		n = v.n;
-	} else {
-		text = cJSON_PrintUnformatted(f);
-		if (!text)
-			die("cannot print filter");
-		p = text;
-		n = strlen(text);
-	}
-	if (filter_compile(p, n, path, &a->filter, &err) != ES_OK) {
+	if (filter_compile(f.p, f.n, path, &a->filter, &err) != ES_OK) {
 		/* filter errors carry their own path */
 		size_t start = c->err->len, len = err.len;
 
@@ -504,35 +544,78 @@ static void parse_filter(struct ctx *c, additional_subscriber *a, const cJSON *f
 		end_error_line(c->err, start);
 	}
 	buf_release(&err);
-	cJSON_free(text);
 }
 
-static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
+/* $.additional_subscribers[i].links: direct subscribers' org_ids, each once */
+static void parse_links(struct ctx *c, config *cfg, additional_subscriber *a,
+			json_value obj, const char *path)
+{
+	json_value links, l;
+	json_iter it;
+	size_t j = 0;
+
+	if (!get(obj, "links", &links) || links.type != JSON_ARRAY || !json_count(links)) {
+		char *p = child_path(path, "links");
+
+		cerr(c, p, "expected a non-empty array of direct subscribers' org_ids");
+		free(p);
+		return;
+	}
+	a->links = xcalloc(json_count(links), sizeof(size_t));
+	json_iter_init(&it, links);
+	while (json_iter_element(&it, &l)) {
+		char *lp = xasprintf("%s.links[%zu]", path, j++);
+		const char *org;
+		ssize_t idx;
+
+		if (l.type != JSON_STRING) {
+			cerr(c, lp, "expected an org_id string, found %s", type_name(l));
+		} else if (!string_value(c, l, lp, &org)) {
+			/* told */
+		} else if ((idx = config_direct_index(cfg, org)) < 0) {
+			cerr(c, lp, "unknown org_id '%s': not among direct_subscribers", org);
+		} else {
+			bool dup = false;
+
+			for (size_t k = 0; k < a->nlinks; k++)
+				dup |= a->links[k] == (size_t)idx;
+			if (dup)
+				cerr(c, lp, "'%s' is linked twice", org);
+			else
+				a->links[a->nlinks++] = (size_t)idx;
+		}
+		free(lp);
+	}
+}
+
+static void parse_additional(struct ctx *c, config *cfg, json_value arr,
 			     const struct s3_defaults *dflt)
 {
-	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
-	const cJSON *it;
+	size_t i = 0;
+	json_iter it;
+	json_value el;
 
-	cfg->additional = xcalloc(n, sizeof(*cfg->additional));
-	cJSON_ArrayForEach(it, arr) {
+	cfg->additional = xcalloc(json_count(arr), sizeof(*cfg->additional));
+	json_iter_init(&it, arr);
+	while (json_iter_element(&it, &el)) {
 		char *path = index_path("$.additional_subscribers", i++);
 		additional_subscriber *a = &cfg->additional[cfg->nadditional];
 		const char *org = NULL, *kf = NULL;
-		const cJSON *links, *dest;
+		json_value dest;
 		uint64_t v;
 
 		a->compression_level = 5;
 		a->dedup = true;
 		a->max_object_bytes = DEFAULT_MAX_OBJECT_BYTES;
-		if (!cJSON_IsObject(it)) {
-			cerr(c, path, "expected an object, found %s", type_name(it));
+		if (el.type != JSON_OBJECT) {
+			cerr(c, path, "expected an object, found %s", type_name(el));
 			a->org_id = xstrdup("");
 			cfg->nadditional++;
 			free(path);
 			continue;
 		}
-		check_keys(c, it, path, additional_keys);
-		if (parse_org_id(c, it, path, &org)) {
+		check_keys(c, el, path, additional_keys);
+		if (parse_org_id(c, el, path, &org)) {
 			if (config_additional_index(cfg, org) >= 0) {
 				char *p = child_path(path, "org_id");
 
@@ -543,48 +626,14 @@ static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
 		a->org_id = xstrdup(org ? org : "");
 		cfg->nadditional++;
 
-		links = cJSON_GetObjectItemCaseSensitive(it, "links");
-		if (!links || !cJSON_IsArray(links) || cJSON_GetArraySize(links) == 0) {
-			char *p = child_path(path, "links");
-
-			cerr(c, p, "expected a non-empty array of direct subscribers' org_ids");
-			free(p);
-		} else {
-			const cJSON *l;
-			size_t j = 0;
-
-			a->links = xcalloc((size_t)cJSON_GetArraySize(links), sizeof(size_t));
-			cJSON_ArrayForEach(l, links) {
-				char *lp = xasprintf("%s.links[%zu]", path, j++);
-				ssize_t idx;
-
-				if (!cJSON_IsString(l)) {
-					cerr(c, lp, "expected an org_id string, found %s", type_name(l));
-				} else if ((idx = config_direct_index(cfg, l->valuestring)) < 0) {
-					cerr(c, lp, "unknown org_id '%s': not among direct_subscribers",
-					     l->valuestring);
-				} else {
-					bool dup = false;
-
-					for (size_t k = 0; k < a->nlinks; k++)
-						dup |= a->links[k] == (size_t)idx;
-					if (dup)
-						cerr(c, lp, "'%s' is linked twice", l->valuestring);
-					else
-						a->links[a->nlinks++] = (size_t)idx;
-				}
-				free(lp);
-			}
-		}
+		parse_links(c, cfg, a, el, path);
 		{
 			char *p = child_path(path, "filter");
 
-			parse_filter(c, a, cJSON_GetObjectItemCaseSensitive(it, "filter"),
-				     i - 1, p);
+			parse_filter(c, a, el, p);
 			free(p);
 		}
-		dest = cJSON_GetObjectItemCaseSensitive(it, "destination");
-		if (!dest) {
+		if (!get(el, "destination", &dest)) {
 			char *p = child_path(path, "destination");
 
 			cerr(c, p, "missing (where this subscriber's output files go)");
@@ -596,7 +645,7 @@ static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
 				location_release(&a->destination);
 			free(p);
 		}
-		if (get_string(c, it, "key_format", path, false, &kf)) {
+		if (get_string(c, el, "key_format", path, false, &kf)) {
 			buf err = BUF_INIT;
 
 			a->key_format_text = xstrdup(kf ? kf : KEYFMT_DEFAULT);
@@ -608,11 +657,11 @@ static void parse_additional(struct ctx *c, config *cfg, const cJSON *arr,
 			}
 			buf_release(&err);
 		}
-		get_bool(c, it, "dedup", path, true, &a->dedup);
-		if (get_uint(c, it, "max_object_bytes", path, 1024, 5ull << 40,
+		get_bool(c, el, "dedup", path, true, &a->dedup);
+		if (get_uint(c, el, "max_object_bytes", path, 1024, 5ull << 40,
 			     DEFAULT_MAX_OBJECT_BYTES, &v))
 			a->max_object_bytes = v;
-		if (get_uint(c, it, "compression_level", path, 1, 9, 5, &v))
+		if (get_uint(c, el, "compression_level", path, 1, 9, 5, &v))
 			a->compression_level = (int)v;
 		free(path);
 	}
@@ -734,7 +783,7 @@ static void check_overlaps(struct ctx *c, const config *cfg)
 }
 
 /* A duration of at least min_ms and at most MAX_TIMEOUT_MS. */
-static void get_timeout(struct ctx *c, const cJSON *root, const char *key, int64_t min_ms,
+static void get_timeout(struct ctx *c, json_value root, const char *key, int64_t min_ms,
 			const char *min_text, int64_t dflt, int64_t *out)
 {
 	const char *v = NULL;
@@ -757,7 +806,7 @@ static void get_timeout(struct ctx *c, const cJSON *root, const char *key, int64
  * cost (evshare.json(5), LIMITS).  The listing and transfer bounds are
  * copied into every location, where the stores read them.
  */
-static void parse_limits(struct ctx *c, const cJSON *root, config *cfg)
+static void parse_limits(struct ctx *c, json_value root, config *cfg)
 {
 	uint64_t keys, pages;
 	int64_t object_ms;
@@ -798,17 +847,21 @@ static void parse_limits(struct ctx *c, const cJSON *root, config *cfg)
 	}
 }
 
+static void strings_free(struct ctx *c)
+{
+	for (size_t i = 0; i < c->nstrings; i++)
+		free(c->strings[i]);
+	free(c->strings);
+}
+
 es_result config_parse(const char *text, size_t n, const char *origin,
 		       const char *base_dir, config **out, buf *err)
 {
-	struct ctx c = { err, 0, base_dir, text, n };
-	const char *endp = NULL, *why = NULL;
-	cJSON *root = NULL;
-	json_value top;
+	struct ctx c = { err, 0, base_dir, NULL, 0, 0 };
+	json_value root, j;
 	json_error jerr;
 	config *cfg = xcalloc(1, sizeof(*cfg));
 	struct s3_defaults dflt = { NULL, NULL, NULL, -1, 0, 0, 0, 0 };
-	const cJSON *j;
 	uint64_t v;
 
 	*out = NULL;
@@ -816,35 +869,12 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 	cfg->dir = xstrdup(base_dir);
 	cfg->text = xstrndup(text, n);
 	cfg->text_len = n;
-	/* RFC 8259 and UTF-8, as evshare.json(5) says: cJSON alone would take
-	 * control characters (NUL too: the text kept for the journal would end
-	 * there) and bytes that are not UTF-8 */
-	if (!json_parse(text, n, 1000 /* cJSON's nesting limit */, &top, &jerr)) {
-		endp = text + jerr.offset;
-		why = jerr.reason;
-	} else {
-		root = cJSON_ParseWithLengthOpts(text, n, &endp, false);
-	}
-	if (root && endp) {
-		/* only whitespace may follow the value */
-		const char *e = endp;
-
-		while (e < text + n && (*e == ' ' || *e == '\n' || *e == '\r' || *e == '\t'))
-			e++;
-		if (e < text + n) {
-			cJSON_Delete(root);
-			root = NULL;
-			endp = e;
-		}
-	}
-	if (!root) {
-		size_t off = endp && endp >= text ? (size_t)(endp - text) : 0;
+	/* RFC 8259 and UTF-8, as evshare.json(5) says (no control character:
+	 * NUL neither, or the text kept for the journal would end there) */
+	if (!json_parse(text, n, CONFIG_MAX_DEPTH, &root, &jerr)) {
 		size_t line = 1, col = 1;
 
-		if (!endp)
-			endp = cJSON_GetErrorPtr();
-		off = endp && endp >= text && endp <= text + n ? (size_t)(endp - text) : 0;
-		for (size_t i = 0; i < off; i++) {
+		for (size_t i = 0; i < jerr.offset && i < n; i++) {
 			if (text[i] == '\n') {
 				line++;
 				col = 1;
@@ -852,23 +882,21 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 				col++;
 			}
 		}
-		if (why)
-			cerr(&c, "$", "invalid JSON near line %zu, column %zu: %s", line, col, why);
-		else
-			cerr(&c, "$", "invalid JSON near line %zu, column %zu", line, col);
+		cerr(&c, "$", "invalid JSON near line %zu, column %zu: %s", line, col,
+		     jerr.reason);
 		goto fail;
 	}
-	if (!cJSON_IsObject(root)) {
+	if (root.type != JSON_OBJECT) {
 		cerr(&c, "$", "expected an object, found %s", type_name(root));
 		goto fail;
 	}
 	check_keys(&c, root, "$", top_keys);
 
-	j = cJSON_GetObjectItemCaseSensitive(root, "s3");
-	if (j) {
-		if (!cJSON_IsObject(j)) {
+	if (get(root, "s3", &j)) {
+		if (j.type != JSON_OBJECT) {
 			cerr(&c, "$.s3", "expected an object, found %s", type_name(j));
 		} else {
+			json_value ps;
 			bool b;
 
 			check_keys(&c, j, "$.s3", s3_keys);
@@ -877,7 +905,7 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 			    dflt.endpoint && !check_endpoint(&c, "$.s3.endpoint", dflt.endpoint))
 				dflt.endpoint = NULL;
 			get_string(&c, j, "profile", "$.s3", false, &dflt.profile);
-			if (cJSON_GetObjectItemCaseSensitive(j, "path_style") &&
+			if (get(j, "path_style", &ps) &&
 			    get_bool(&c, j, "path_style", "$.s3", false, &b))
 				dflt.path_style = b;
 			parse_transfer_keys(&c, j, "$.s3", &dflt);
@@ -891,14 +919,16 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 			cerr(&c, "$.state_dir", "must not be empty");
 		cfg->state_dir = resolve_dir(base_dir, sd && *sd ? sd : "/var/lib/evshare");
 	}
-	j = cJSON_GetObjectItemCaseSensitive(root, "direct_subscribers");
-	if (!j || !cJSON_IsArray(j))
-		cerr(&c, "$.direct_subscribers", j ? "expected an array" : "missing");
+	if (!get(root, "direct_subscribers", &j))
+		cerr(&c, "$.direct_subscribers", "missing");
+	else if (j.type != JSON_ARRAY)
+		cerr(&c, "$.direct_subscribers", "expected an array");
 	else
 		parse_direct(&c, cfg, j, &dflt);
-	j = cJSON_GetObjectItemCaseSensitive(root, "additional_subscribers");
-	if (!j || !cJSON_IsArray(j))
-		cerr(&c, "$.additional_subscribers", j ? "expected an array" : "missing");
+	if (!get(root, "additional_subscribers", &j))
+		cerr(&c, "$.additional_subscribers", "missing");
+	else if (j.type != JSON_ARRAY)
+		cerr(&c, "$.additional_subscribers", "expected an array");
 	else
 		parse_additional(&c, cfg, j, &dflt);
 
@@ -938,13 +968,13 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 	check_overlaps(&c, cfg);
 	if (c.nerrors)
 		goto fail;
-	cJSON_Delete(root);
+	strings_free(&c);
 	*out = cfg;
 	return ES_OK;
 fail:
 	if (c.nerrors > 50)
 		buf_printf(err, "(%u more errors)\n", c.nerrors - 50);
-	cJSON_Delete(root);
+	strings_free(&c);
 	config_free(cfg);
 	return ES_ERR_CONFIG;
 }

@@ -1351,3 +1351,136 @@ int json_number_compare(json_value a, json_value b)
 	}
 	return x.neg ? -mag : mag;
 }
+
+/* --- reading a file ---------------------------------------------------- */
+
+void json_object_pick(json_value obj, const char *const *names, size_t n,
+		      json_value *vals)
+{
+	size_t lens[JSON_PICK_MAX], left = n;
+	char small[128];
+	json_iter it;
+	json_value k, v;
+
+	if (n > JSON_PICK_MAX)
+		die("json_object_pick: %zu names", n);
+	for (size_t i = 0; i < n; i++) {
+		vals[i] = (json_value){ NULL, 0, 0 };
+		lens[i] = strlen(names[i]);
+	}
+	if (obj.type != JSON_OBJECT)
+		return;
+	json_iter_init(&it, obj);
+	while (left && json_iter_member(&it, &k, &v)) {
+		const char *key = k.p + 1;
+		size_t klen = k.n - 2;
+		char *tmp = NULL;
+
+		if (json_string_has_escape(k)) {
+			tmp = k.n <= sizeof(small) ? small : xmalloc(k.n);
+			klen = json_string_decode(k, tmp);
+			key = tmp;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (!vals[i].p && lens[i] == klen && !memcmp(names[i], key, klen)) {
+				vals[i] = v;
+				left--;
+				break;
+			}
+		if (tmp && tmp != small)
+			free(tmp);
+	}
+}
+
+size_t json_count(json_value v)
+{
+	json_iter it;
+	json_value k, e;
+	size_t n = 0;
+
+	if (v.type != JSON_ARRAY && v.type != JSON_OBJECT)
+		return 0;
+	json_iter_init(&it, v);
+	if (v.type == JSON_ARRAY) {
+		while (json_iter_element(&it, &e))
+			n++;
+	} else {
+		while (json_iter_member(&it, &k, &e))
+			n++;
+	}
+	return n;
+}
+
+char *json_string_dup(json_value v, size_t *len)
+{
+	char *s = xmalloc(v.n - 1);   /* the decoded text is never longer */
+	size_t n = json_string_decode(v, s);
+
+	if (memchr(s, '\0', n)) {
+		free(s);
+		return NULL;
+	}
+	s[n] = '\0';
+	if (len)
+		*len = n;
+	return s;
+}
+
+/* The magnitude of the number v when it is an integer below 2^64: its
+ * significant digits, then as many zeros as its exponent asks. */
+static bool integer_magnitude(json_value v, bool *neg, uint64_t *mag)
+{
+	struct decimal d;
+	uint64_t acc = 0;
+	int64_t ndigits = 0;
+
+	decimal_split(v, &d);
+	*neg = d.neg;
+	*mag = 0;
+	if (!d.first)
+		return true;   /* zero, however written */
+	if (d.adj > 20)       /* 20 digits or more before the point */
+		return false;
+	for (const char *q = d.first; q <= d.last; q++) {
+		unsigned digit = (unsigned)(*q - '0');
+
+		if (*q == '.')
+			continue;
+		if (acc > (UINT64_MAX - digit) / 10)
+			return false;
+		acc = acc * 10 + digit;
+		ndigits++;
+	}
+	if (ndigits > d.adj)
+		return false;   /* digits after the point */
+	for (; ndigits < d.adj; ndigits++) {
+		if (acc > UINT64_MAX / 10)
+			return false;
+		acc *= 10;
+	}
+	*mag = acc;
+	return true;
+}
+
+bool json_number_get_int64(json_value v, int64_t *out)
+{
+	bool neg;
+	uint64_t mag;
+
+	if (!integer_magnitude(v, &neg, &mag) ||
+	    mag > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+		return false;
+	*out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+	return true;
+}
+
+bool json_number_get_uint64(json_value v, uint64_t *out)
+{
+	bool neg;
+	uint64_t mag;
+
+	if (!integer_magnitude(v, &neg, &mag) || (neg && mag))
+		return false;
+	*out = mag;
+	return true;
+}

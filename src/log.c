@@ -1,5 +1,6 @@
 /* log.c - text or JSON lines on stderr, with secrets redacted. */
 #include "log.h"
+#include "jsonw.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -219,18 +220,23 @@ void log_vmsg(enum log_level level, const char *url, const char *fmt, va_list ap
 		buf_addstr(&line, "\r\033[K");   /* erase the progress line */
 	if (log_fmt == LOG_JSON) {
 		char now[32];
+		jsonw w;
 
 		time_format_rfc3339(time_now_ms(), now);
-		buf_printf(&line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":",
-			   now, level_names[level]);
-		buf_add_json_string(&line, msg.data, msg.len);
+		jsonw_init(&w, &line, JSONW_TEXT);
+		jsonw_object_begin(&w);
+		jsonw_string_field(&w, "time", now);
+		jsonw_string_field(&w, "level", level_names[level]);
+		jsonw_name(&w, "msg");
+		jsonw_string_n(&w, msg.data ? msg.data : "", msg.len);
 		if (url) {
 			buf_addstr(&u, url);
 			log_redact(&u);
-			buf_addstr(&line, ",\"url\":");
-			buf_add_json_string(&line, u.data ? u.data : "", u.len);
+			jsonw_name(&w, "url");
+			jsonw_string_n(&w, u.data ? u.data : "", u.len);
 		}
-		buf_addstr(&line, "}\n");
+		jsonw_object_end(&w);
+		buf_addch(&line, '\n');
 	} else {
 		/* one line per message, whatever a key or a file name holds */
 		buf_addstr(&line, "evshare: ");

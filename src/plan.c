@@ -2,9 +2,9 @@
 #include "plan.h"
 #include "store_set.h"
 #include "json.h"
+#include "jsonw.h"
 #include "log.h"
 
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,68 +383,57 @@ es_result plan_build(const config *cfg, const state_data *st,
 	return ES_OK;
 }
 
-/* An integer written exactly: cJSON prints a number with 15 digits when
- * that reads back within its tolerance, which loses digits above 2^52. */
-static void add_integer(cJSON *o, const char *name, long long v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%lld", v);
-	cJSON_AddRawToObject(o, name, num);
-}
-
 char *plan_to_json(const plan *p, const config *cfg, size_t *len)
 {
-	cJSON *root = cJSON_CreateObject(), *files = cJSON_CreateArray();
-	cJSON *sources = cJSON_CreateArray();
-	char *text;
+	buf b = BUF_INIT;
+	jsonw w;
 
-	cJSON_AddNumberToObject(root, "version", 1);
-	cJSON_AddStringToObject(root, "run_id", p->run_id);
-	add_integer(root, "started_ms", p->started_ms);
-	cJSON_AddBoolToObject(root, "replay", p->replay);
-	add_integer(root, "objects_listed", (long long)p->objects_listed);
-	cJSON_AddStringToObject(root, "config_path", cfg->path);
-	cJSON_AddStringToObject(root, "config_dir", cfg->dir);
-	cJSON_AddStringToObject(root, "config", cfg->text);
+	/* keys are bytes (file names): kept as they are, read back with
+	 * json_parse_bytes */
+	jsonw_init(&w, &b, JSONW_BYTES);
+	jsonw_object_begin(&w);
+	jsonw_int_field(&w, "version", 1);
+	jsonw_string_field(&w, "run_id", p->run_id);
+	jsonw_int_field(&w, "started_ms", p->started_ms);
+	jsonw_bool_field(&w, "replay", p->replay);
+	jsonw_uint_field(&w, "objects_listed", p->objects_listed);
+	jsonw_string_field(&w, "config_path", cfg->path);
+	jsonw_string_field(&w, "config_dir", cfg->dir);
+	jsonw_name(&w, "config");
+	jsonw_string_n(&w, cfg->text, cfg->text_len);
+	jsonw_name(&w, "sources");
+	jsonw_array_begin(&w);
 	for (size_t s = 0; s < cfg->ndirect; s++) {
-		cJSON *so = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(so, "org_id", cfg->direct[s].org_id);
-		cJSON_AddBoolToObject(so, "listed", p->listed[s]);
+		jsonw_object_begin(&w);
+		jsonw_string_field(&w, "org_id", cfg->direct[s].org_id);
+		jsonw_bool_field(&w, "listed", p->listed[s]);
 		if (p->min_pending_ms[s] != INT64_MAX)
-			add_integer(so, "min_pending_ms", p->min_pending_ms[s]);
-		cJSON_AddItemToArray(sources, so);
+			jsonw_int_field(&w, "min_pending_ms", p->min_pending_ms[s]);
+		jsonw_object_end(&w);
 	}
-	cJSON_AddItemToObject(root, "sources", sources);
+	jsonw_array_end(&w);
+	jsonw_name(&w, "files");
+	jsonw_array_begin(&w);
 	for (size_t i = 0; i < p->nfiles; i++) {
 		const plan_file *f = &p->files[i];
-		cJSON *fo = cJSON_CreateObject(), *subs = cJSON_CreateArray();
 
-		cJSON_AddStringToObject(fo, "source", cfg->direct[f->source].org_id);
-		cJSON_AddStringToObject(fo, "key", f->obj.key);
-		add_integer(fo, "size", (long long)f->obj.size);
-		add_integer(fo, "mtime_ms", f->obj.mtime_ms);
-		cJSON_AddStringToObject(fo, "etag", f->obj.etag);
-		cJSON_AddBoolToObject(fo, "changed", f->changed);
+		jsonw_object_begin(&w);
+		jsonw_string_field(&w, "source", cfg->direct[f->source].org_id);
+		jsonw_string_field(&w, "key", f->obj.key);
+		jsonw_uint_field(&w, "size", f->obj.size);
+		jsonw_int_field(&w, "mtime_ms", f->obj.mtime_ms);
+		jsonw_string_field(&w, "etag", f->obj.etag);
+		jsonw_bool_field(&w, "changed", f->changed);
+		jsonw_name(&w, "subscribers");
+		jsonw_array_begin(&w);
 		for (size_t k = 0; k < f->nsubs; k++)
-			cJSON_AddItemToArray(subs, cJSON_CreateString(cfg->additional[f->subs[k]].org_id));
-		cJSON_AddItemToObject(fo, "subscribers", subs);
-		cJSON_AddItemToArray(files, fo);
+			jsonw_string(&w, cfg->additional[f->subs[k]].org_id);
+		jsonw_array_end(&w);
+		jsonw_object_end(&w);
 	}
-	cJSON_AddItemToObject(root, "files", files);
-	text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!text)
-		die("cannot serialise the plan");
-	*len = strlen(text);
-	{
-		/* hand back memory from our allocator */
-		char *copy = xstrndup(text, *len);
-
-		cJSON_free(text);
-		return copy;
-	}
+	jsonw_array_end(&w);
+	jsonw_object_end(&w);
+	return buf_detach(&b, len);
 }
 
 static es_result bad_plan(const char *why)
@@ -453,119 +442,173 @@ static es_result bad_plan(const char *why)
 			"corrupt (%s); see 'evshare state forget --plan' in evshare(1)", why);
 }
 
-/* j as an int64 in [min, INT64_MAX]; false if it is not a number or out
- * of that range (converting 1e300 or -1 to the type would be undefined). */
-static bool number_in_range(const cJSON *j, int64_t min, int64_t *out)
+/* j (a value, or type 0: absent) as an int64 in [min, INT64_MAX]: false
+ * if it is not a number, not an integer or out of that range. */
+static bool number_in_range(json_value j, int64_t min, int64_t *out)
 {
-	if (!cJSON_IsNumber(j) || !(j->valuedouble >= (double)min &&
-				    j->valuedouble < 9223372036854775808.0))
+	int64_t v;
+
+	if (j.type != JSON_NUMBER || !json_number_get_int64(j, &v) || v < min)
 		return false;
-	*out = (int64_t)j->valuedouble;
+	*out = v;
 	return true;
+}
+
+/* j as a string (a C string: one holding U+0000 is none), or NULL. */
+static char *string_of(json_value j)
+{
+	return j.type == JSON_STRING ? json_string_dup(j, NULL) : NULL;
+}
+
+/* The "sources" entries: which were listed, and their pending times. */
+static es_result read_sources(json_value arr, const config *cfg, plan *out)
+{
+	static const char *const names[] = { "org_id", "listed", "min_pending_ms" };
+	json_value el, v[3];
+	json_iter it;
+
+	json_iter_init(&it, arr);
+	while (json_iter_element(&it, &el)) {
+		char *org;
+		ssize_t s;
+
+		json_object_pick(el, names, 3, v);
+		org = string_of(v[0]);
+		s = org ? config_direct_index(cfg, org) : -1;
+		free(org);
+		if (s < 0)
+			continue;
+		out->listed[s] = v[1].type == JSON_TRUE;
+		if (v[2].type && !number_in_range(v[2], INT64_MIN, &out->min_pending_ms[s]))
+			return bad_plan("min_pending_ms out of range");
+	}
+	return ES_OK;
+}
+
+/* The "files" entries. */
+static es_result read_files(json_value arr, const config *cfg, plan *out)
+{
+	enum { SOURCE, KEY, ETAG, SIZE, MTIME, SUBS, CHANGED, NFIELDS };
+	static const char *const names[NFIELDS] = {
+		"source", "key", "etag", "size", "mtime_ms", "subscribers", "changed"
+	};
+	json_value el, v[NFIELDS], sj;
+	json_iter it, sit;
+
+	json_iter_init(&it, arr);
+	while (json_iter_element(&it, &el)) {
+		char *org, *key, *etag;
+		ssize_t s;
+		int64_t size_v, mtime_v;
+		plan_file *f;
+
+		json_object_pick(el, names, NFIELDS, v);
+		org = string_of(v[SOURCE]);
+		key = string_of(v[KEY]);
+		etag = string_of(v[ETAG]);
+		s = org ? config_direct_index(cfg, org) : -1;
+		free(org);
+		if (s < 0 || !key || !etag || !number_in_range(v[SIZE], 0, &size_v) ||
+		    !number_in_range(v[MTIME], INT64_MIN, &mtime_v) || v[SUBS].type != JSON_ARRAY) {
+			free(key);
+			free(etag);
+			return bad_plan("a file entry is incomplete");
+		}
+		out->files = xgrow(out->files, out->nfiles + 1, &out->alloc, sizeof(*out->files));
+		f = &out->files[out->nfiles++];
+		memset(f, 0, sizeof(*f));
+		f->source = (size_t)s;
+		f->obj.key = key;
+		f->obj.etag = etag;
+		f->obj.size = (uint64_t)size_v;
+		f->obj.mtime_ms = mtime_v;
+		f->changed = v[CHANGED].type == JSON_TRUE;
+		f->subs = xcalloc(json_count(v[SUBS]) + 1, sizeof(size_t));
+		json_iter_init(&sit, v[SUBS]);
+		while (json_iter_element(&sit, &sj)) {
+			char *sub = string_of(sj);
+			ssize_t a = sub ? config_additional_index(cfg, sub) : -1;
+
+			free(sub);
+			if (a < 0)
+				return bad_plan("a file names an unknown subscriber");
+			f->subs[f->nsubs++] = (size_t)a;
+		}
+	}
+	return ES_OK;
 }
 
 es_result plan_from_json(const char *text, size_t n, plan *out, config **cfgp)
 {
-	cJSON *root = NULL;
-	json_value top;
+	enum { RUN_ID, CONFIG, CONFIG_DIR, CONFIG_PATH, STARTED, REPLAY, LISTED, SOURCES,
+	       FILES, NFIELDS };
+	static const char *const names[NFIELDS] = {
+		"run_id", "config", "config_dir", "config_path", "started_ms", "replay",
+		"objects_listed", "sources", "files"
+	};
+	json_value root, v[NFIELDS];
 	json_error jerr;
-	const cJSON *j, *it;
 	config *cfg = NULL;
 	buf err = BUF_INIT;
 	es_result r = ES_OK;
-	const char *ctext, *cdir, *cpath, *run_id;
+	char *run_id = NULL, *ctext = NULL, *cdir = NULL, *cpath = NULL;
+	size_t clen = 0;
 
 	memset(out, 0, sizeof(*out));
 	*cfgp = NULL;
-	/* JSON as written (cJSON alone also takes data after the value) */
-	if (json_parse_bytes(text, n, JSON_DEFAULT_MAX_DEPTH, &top, &jerr))
-		root = cJSON_ParseWithLength(text, n);
-	if (!root || !cJSON_IsObject(root)) {
+	/* JSON as written: strict, but a key's bytes need not be UTF-8 */
+	if (!json_parse_bytes(text, n, JSON_DEFAULT_MAX_DEPTH, &root, &jerr) ||
+	    root.type != JSON_OBJECT) {
 		r = bad_plan("not a JSON object");
 		goto done;
 	}
-	run_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "run_id"));
-	ctext = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "config"));
-	cdir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "config_dir"));
-	cpath = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "config_path"));
+	json_object_pick(root, names, NFIELDS, v);
+	run_id = string_of(v[RUN_ID]);
+	ctext = v[CONFIG].type == JSON_STRING ? json_string_dup(v[CONFIG], &clen) : NULL;
+	cdir = string_of(v[CONFIG_DIR]);
+	cpath = string_of(v[CONFIG_PATH]);
 	if (!run_id || strlen(run_id) >= RUN_ID_MAX || !ctext || !cdir || !cpath) {
 		r = bad_plan("run_id or config missing");
 		goto done;
 	}
-	if (config_parse(ctext, strlen(ctext), cpath, cdir, &cfg, &err) != ES_OK) {
+	if (config_parse(ctext, clen, cpath, cdir, &cfg, &err) != ES_OK) {
 		r = es_error(ES_ERR_STATE, "the configuration saved with the interrupted "
 			     "run no longer loads: %s", err.data ? err.data : "");
 		goto done;
 	}
 	snprintf(out->run_id, RUN_ID_MAX, "%s", run_id);
-	j = cJSON_GetObjectItemCaseSensitive(root, "started_ms");
-	if (j && !number_in_range(j, INT64_MIN, &out->started_ms)) {
+	if (v[STARTED].type && !number_in_range(v[STARTED], INT64_MIN, &out->started_ms)) {
 		r = bad_plan("started_ms out of range");
 		goto done;
 	}
-	out->replay = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "replay"));
-	j = cJSON_GetObjectItemCaseSensitive(root, "objects_listed");
+	out->replay = v[REPLAY].type == JSON_TRUE;
 	{
 		int64_t listed = 0;
 
-		if (j && !number_in_range(j, 0, &listed)) {
+		if (v[LISTED].type && !number_in_range(v[LISTED], 0, &listed)) {
 			r = bad_plan("objects_listed out of range");
 			goto done;
 		}
 		out->objects_listed = (uint64_t)listed;
 	}
 	plan_alloc_sources(out, cfg->ndirect);
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "sources")) {
-		const char *org = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "org_id"));
-		ssize_t s = org ? config_direct_index(cfg, org) : -1;
-
-		if (s < 0)
-			continue;
-		out->listed[s] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "listed"));
-		j = cJSON_GetObjectItemCaseSensitive(it, "min_pending_ms");
-		if (j && !number_in_range(j, INT64_MIN, &out->min_pending_ms[s])) {
-			r = bad_plan("min_pending_ms out of range");
-			goto done;
-		}
+	if (v[SOURCES].type && v[SOURCES].type != JSON_ARRAY) {
+		r = bad_plan("sources is not an array");
+		goto done;
 	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "files")) {
-		const char *org = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "source"));
-		const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "key"));
-		const char *etag = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "etag"));
-		const cJSON *size = cJSON_GetObjectItemCaseSensitive(it, "size");
-		const cJSON *mtime = cJSON_GetObjectItemCaseSensitive(it, "mtime_ms");
-		const cJSON *subs = cJSON_GetObjectItemCaseSensitive(it, "subscribers"), *sj;
-		ssize_t s = org ? config_direct_index(cfg, org) : -1;
-		int64_t size_v, mtime_v;
-		plan_file *f;
-
-		if (s < 0 || !key || !etag || !number_in_range(size, 0, &size_v) ||
-		    !number_in_range(mtime, INT64_MIN, &mtime_v) || !cJSON_IsArray(subs)) {
-			r = bad_plan("a file entry is incomplete");
-			goto done;
-		}
-		out->files = xgrow(out->files, out->nfiles + 1, &out->alloc, sizeof(*out->files));
-		f = &out->files[out->nfiles++];
-		memset(f, 0, sizeof(*f));
-		f->source = (size_t)s;
-		f->obj.key = xstrdup(key);
-		f->obj.etag = xstrdup(etag);
-		f->obj.size = (uint64_t)size_v;
-		f->obj.mtime_ms = mtime_v;
-		f->changed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "changed"));
-		f->subs = xcalloc((size_t)cJSON_GetArraySize(subs) + 1, sizeof(size_t));
-		cJSON_ArrayForEach(sj, subs) {
-			ssize_t a = cJSON_IsString(sj) ? config_additional_index(cfg, sj->valuestring) : -1;
-
-			if (a < 0) {
-				r = bad_plan("a file names an unknown subscriber");
-				goto done;
-			}
-			f->subs[f->nsubs++] = (size_t)a;
-		}
+	if (v[SOURCES].type && (r = read_sources(v[SOURCES], cfg, out)) != ES_OK)
+		goto done;
+	if (v[FILES].type && v[FILES].type != JSON_ARRAY) {
+		r = bad_plan("files is not an array");
+		goto done;
 	}
+	if (v[FILES].type)
+		r = read_files(v[FILES], cfg, out);
 done:
-	cJSON_Delete(root);
+	free(run_id);
+	free(ctext);
+	free(cdir);
+	free(cpath);
 	buf_release(&err);
 	if (r != ES_OK) {
 		plan_release(out);

@@ -90,26 +90,30 @@ const char *quarantine_used_path(const quarantine *q)
 static void record_begin(quarantine *q, uint64_t lineno, const char *kind,
 			 const char *path, const char *reason)
 {
-	buf *b = &q->pending;
+	jsonw *w = &q->rec;
 
-	q->record_mark = q->written + b->len;
-	buf_addstr(b, "{\"run_id\":");
-	buf_add_json_string(b, q->run_id, strlen(q->run_id));
-	buf_addstr(b, ",\"source\":");
-	buf_add_json_string(b, q->source, strlen(q->source));
-	buf_addstr(b, ",\"url\":");
-	buf_add_json_string(b, q->url, strlen(q->url));
-	buf_printf(b, ",\"line\":%llu,\"kind\":\"%s\",\"path\":", (unsigned long long)lineno, kind);
-	buf_add_json_string(b, path, strlen(path));
-	buf_addstr(b, ",\"reason\":");
-	buf_add_json_string(b, reason, strlen(reason));
+	q->record_mark = q->written + q->pending.len;
+	jsonw_init(w, &q->pending, JSONW_TEXT);
+	jsonw_object_begin(w);
+	jsonw_string_field(w, "run_id", q->run_id);
+	jsonw_string_field(w, "source", q->source);
+	jsonw_string_field(w, "url", q->url);
+	jsonw_uint_field(w, "line", lineno);
+	jsonw_string_field(w, "kind", kind);
+	jsonw_string_field(w, "path", path);
+	jsonw_string_field(w, "reason", reason);
 }
 
-/* The record is complete: count it, and write out a full buffer. */
-static es_result record_end(quarantine *q)
+/* The record is complete ("bytes" is its last member): count it, and
+ * write out a full buffer. */
+static es_result record_end(quarantine *q, uint64_t bytes)
 {
-	uint64_t n = q->written + q->pending.len - q->record_mark;
+	uint64_t n;
 
+	jsonw_uint_field(&q->rec, "bytes", bytes);
+	jsonw_object_end(&q->rec);
+	buf_addch(&q->pending, '\n');
+	n = q->written + q->pending.len - q->record_mark;
 	q->file_bytes += n;
 	q->run_bytes += n;
 	return q->pending.len >= QUARANTINE_FLUSH ? quarantine_flush(q) : ES_OK;
@@ -120,7 +124,8 @@ static void add_truncated(quarantine *q, const unsigned char digest[32])
 	char hex[65];
 
 	hex_encode(digest, 32, hex);
-	buf_printf(&q->pending, ",\"truncated\":true,\"sha256\":\"%s\"", hex);
+	jsonw_bool_field(&q->rec, "truncated", true);
+	jsonw_string_field(&q->rec, "sha256", hex);
 }
 
 es_result quarantine_line(quarantine *q, uint64_t lineno, const char *kind,
@@ -132,12 +137,13 @@ es_result quarantine_line(quarantine *q, uint64_t lineno, const char *kind,
 		(unsigned long long)lineno, path, reason, kind);
 	record_begin(q, lineno, kind, path, reason);
 	if (keep == n && utf8_valid(line, n)) {
-		buf_addstr(&q->pending, ",\"text\":");
-		buf_add_json_string(&q->pending, line, n);
+		jsonw_name(&q->rec, "text");
+		jsonw_string_n(&q->rec, line, n);
 	} else {
-		buf_addstr(&q->pending, ",\"base64\":\"");
-		buf_add_base64(&q->pending, line, keep);
-		buf_addch(&q->pending, '"');
+		jsonw_name(&q->rec, "base64");
+		jsonw_string_begin(&q->rec);
+		buf_add_base64(&q->pending, line, keep);   /* needs no escaping */
+		jsonw_string_end(&q->rec);
 	}
 	if (keep < n) {
 		unsigned char digest[32];
@@ -147,8 +153,7 @@ es_result quarantine_line(quarantine *q, uint64_t lineno, const char *kind,
 			die("SHA-256 failed");
 		add_truncated(q, digest);
 	}
-	buf_printf(&q->pending, ",\"bytes\":%zu}\n", n);
-	return record_end(q);
+	return record_end(q, n);
 }
 
 void quarantine_long_begin(quarantine *q, uint64_t lineno, const char *kind,
@@ -157,7 +162,8 @@ void quarantine_long_begin(quarantine *q, uint64_t lineno, const char *kind,
 	log_msg(LOG_DEBUG, q->url, "'%s' line %llu: %s (%s, quarantined)", q->url,
 		(unsigned long long)lineno, reason, kind);
 	record_begin(q, lineno, kind, path, reason);
-	buf_addstr(&q->pending, ",\"base64\":\"");
+	jsonw_name(&q->rec, "base64");
+	jsonw_string_begin(&q->rec);   /* its pieces need no escaping */
 	if (!q->md && !(q->md = EVP_MD_CTX_new()))
 		die("out of memory");
 	if (!EVP_DigestInit_ex(q->md, EVP_sha256(), NULL))
@@ -207,13 +213,12 @@ es_result quarantine_long_end(quarantine *q)
 	if (q->ncarry)
 		buf_add_base64(&q->pending, q->carry, q->ncarry);
 	q->ncarry = 0;
-	buf_addch(&q->pending, '"');
+	jsonw_string_end(&q->rec);
 	if (!EVP_DigestFinal_ex(q->md, digest, &dlen))
 		die("SHA-256 failed");
 	if (q->long_bytes > q->line_cap)
 		add_truncated(q, digest);
-	buf_printf(&q->pending, ",\"bytes\":%llu}\n", (unsigned long long)q->long_bytes);
-	return record_end(q);
+	return record_end(q, q->long_bytes);
 }
 
 enum quarantine_bound quarantine_over(const quarantine *q)

@@ -1,113 +1,125 @@
 /* report.c - run summaries. */
 #include "report.h"
+#include "jsonw.h"
 
-#include <cJSON.h>
 #include <stdlib.h>
 
 /* name: [{"url": ..., "reason": ...}, ...] */
-static void add_problems(cJSON *o, const char *name, const file_problem *fp, size_t n)
+static void add_problems(jsonw *w, const char *name, const file_problem *fp, size_t n)
 {
-	cJSON *arr = cJSON_AddArrayToObject(o, name);
-
+	jsonw_name(w, name);
+	jsonw_array_begin(w);
 	for (size_t i = 0; i < n; i++) {
-		cJSON *fo = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(fo, "url", fp[i].url);
-		cJSON_AddStringToObject(fo, "reason", fp[i].reason);
-		cJSON_AddItemToArray(arr, fo);
+		jsonw_object_begin(w);
+		jsonw_string_field(w, "url", fp[i].url);
+		jsonw_string_field(w, "reason", fp[i].reason);
+		jsonw_object_end(w);
 	}
+	jsonw_array_end(w);
 }
 
-static cJSON *summary_json(const run_summary *s)
+static void summary_json(jsonw *w, const run_summary *s)
 {
-	cJSON *o = cJSON_CreateObject(), *files, *ev, *bytes, *subs;
-
-	cJSON_AddStringToObject(o, "run_id", s->run_id);
-	cJSON_AddStringToObject(o, "status", s->status);
-	cJSON_AddBoolToObject(o, "replay", s->replay);
-	cJSON_AddBoolToObject(o, "dry_run", s->dry_run);
-	cJSON_AddBoolToObject(o, "committed", s->committed);
-	files = cJSON_AddObjectToObject(o, "files");
-	cJSON_AddNumberToObject(files, "listed", (double)s->files_listed);
-	cJSON_AddNumberToObject(files, "planned", (double)s->files_planned);
-	cJSON_AddNumberToObject(files, "processed", (double)s->files_processed);
-	cJSON_AddNumberToObject(files, "failed", (double)s->files_failed);
-	cJSON_AddNumberToObject(files, "poisoned", (double)s->npoisoned);
-	cJSON_AddNumberToObject(files, "deferred", (double)s->files_deferred);
-	cJSON_AddNumberToObject(files, "late", (double)s->files_late);
-	ev = cJSON_AddObjectToObject(o, "events");
-	cJSON_AddNumberToObject(ev, "read", (double)s->ev_read);
-	cJSON_AddNumberToObject(ev, "malformed", (double)s->ev_malformed);
-	cJSON_AddNumberToObject(ev, "rejected", (double)s->ev_rejected);
-	cJSON_AddNumberToObject(ev, "matched", (double)s->ev_matched);
-	cJSON_AddNumberToObject(ev, "duplicates", (double)s->ev_duplicates);
-	cJSON_AddNumberToObject(ev, "written", (double)s->ev_written);
-	bytes = cJSON_AddObjectToObject(o, "bytes");
-	cJSON_AddNumberToObject(bytes, "read", (double)s->bytes_read);
-	cJSON_AddNumberToObject(bytes, "written", (double)s->bytes_written);
-	subs = cJSON_AddArrayToObject(o, "subscribers");
+	jsonw_object_begin(w);
+	jsonw_string_field(w, "run_id", s->run_id);
+	jsonw_string_field(w, "status", s->status);
+	jsonw_bool_field(w, "replay", s->replay);
+	jsonw_bool_field(w, "dry_run", s->dry_run);
+	jsonw_bool_field(w, "committed", s->committed);
+	jsonw_name(w, "files");
+	jsonw_object_begin(w);
+	jsonw_uint_field(w, "listed", s->files_listed);
+	jsonw_uint_field(w, "planned", s->files_planned);
+	jsonw_uint_field(w, "processed", s->files_processed);
+	jsonw_uint_field(w, "failed", s->files_failed);
+	jsonw_uint_field(w, "poisoned", s->npoisoned);
+	jsonw_uint_field(w, "deferred", s->files_deferred);
+	jsonw_uint_field(w, "late", s->files_late);
+	jsonw_object_end(w);
+	jsonw_name(w, "events");
+	jsonw_object_begin(w);
+	jsonw_uint_field(w, "read", s->ev_read);
+	jsonw_uint_field(w, "malformed", s->ev_malformed);
+	jsonw_uint_field(w, "rejected", s->ev_rejected);
+	jsonw_uint_field(w, "matched", s->ev_matched);
+	jsonw_uint_field(w, "duplicates", s->ev_duplicates);
+	jsonw_uint_field(w, "written", s->ev_written);
+	jsonw_object_end(w);
+	jsonw_name(w, "bytes");
+	jsonw_object_begin(w);
+	jsonw_uint_field(w, "read", s->bytes_read);
+	jsonw_uint_field(w, "written", s->bytes_written);
+	jsonw_object_end(w);
+	jsonw_name(w, "subscribers");
+	jsonw_array_begin(w);
 	for (size_t i = 0; i < s->nsubs; i++) {
 		const sub_summary *ss = &s->subs[i];
-		cJSON *so = cJSON_CreateObject(), *objs;
 
-		cJSON_AddStringToObject(so, "org_id", ss->org_id);
-		cJSON_AddNumberToObject(so, "events", (double)ss->events);
-		cJSON_AddNumberToObject(so, "matched", (double)ss->matched);
-		cJSON_AddNumberToObject(so, "duplicates", (double)ss->duplicates);
-		objs = cJSON_AddArrayToObject(so, "objects");
+		jsonw_object_begin(w);
+		jsonw_string_field(w, "org_id", ss->org_id);
+		jsonw_uint_field(w, "events", ss->events);
+		jsonw_uint_field(w, "matched", ss->matched);
+		jsonw_uint_field(w, "duplicates", ss->duplicates);
+		jsonw_name(w, "objects");
+		jsonw_array_begin(w);
 		for (size_t j = 0; j < ss->nobjects; j++)
-			cJSON_AddItemToArray(objs, cJSON_CreateString(ss->objects[j]));
-		cJSON_AddStringToObject(so, "status", ss->error ? "failed" : "ok");
+			jsonw_string(w, ss->objects[j]);
+		jsonw_array_end(w);
+		jsonw_string_field(w, "status", ss->error ? "failed" : "ok");
 		if (ss->error)
-			cJSON_AddStringToObject(so, "error", ss->error);
-		cJSON_AddItemToArray(subs, so);
+			jsonw_string_field(w, "error", ss->error);
+		jsonw_object_end(w);
 	}
-	add_problems(o, "failed_files", s->failed, s->nfailed);
-	add_problems(o, "failed_sources", s->failed_sources, s->nfailed_sources);
-	add_problems(o, "poisoned_files", s->poisoned, s->npoisoned);
-	add_problems(o, "late_files", s->late, s->nlate);
-	if (s->quarantine)
-		cJSON_AddStringToObject(o, "quarantine", s->quarantine);
-	else
-		cJSON_AddNullToObject(o, "quarantine");
-	cJSON_AddNumberToObject(o, "elapsed_s", (double)(int64_t)(s->elapsed_s * 1000) / 1000.0);
-	if (s->resumed)
-		cJSON_AddItemToObject(o, "resumed_run", summary_json(s->resumed));
+	jsonw_array_end(w);
+	add_problems(w, "failed_files", s->failed, s->nfailed);
+	add_problems(w, "failed_sources", s->failed_sources, s->nfailed_sources);
+	add_problems(w, "poisoned_files", s->poisoned, s->npoisoned);
+	add_problems(w, "late_files", s->late, s->nlate);
+	jsonw_string_field(w, "quarantine", s->quarantine);   /* NULL: null */
+	/* seconds to the millisecond, as a decimal: 1.5, 2, 0.001 */
+	jsonw_name(w, "elapsed_s");
+	jsonw_fixed(w, (int64_t)(s->elapsed_s * 1000), 3);
+	if (s->resumed) {
+		jsonw_name(w, "resumed_run");
+		summary_json(w, s->resumed);
+	}
 	if (s->nparts) {
-		cJSON *parts = cJSON_AddArrayToObject(o, "pending_parts");
-
+		jsonw_name(w, "pending_parts");
+		jsonw_array_begin(w);
 		for (size_t i = 0; i < s->nparts; i++)
-			cJSON_AddItemToArray(parts, summary_json(&s->parts[i]));
+			summary_json(w, &s->parts[i]);
+		jsonw_array_end(w);
 	}
-	{
-		cJSON *stuck = cJSON_AddArrayToObject(o, "stuck_subscribers");
+	jsonw_name(w, "stuck_subscribers");
+	jsonw_array_begin(w);
+	for (size_t i = 0; i < s->nstuck; i++) {
+		char t[32];
 
-		for (size_t i = 0; i < s->nstuck; i++) {
-			cJSON *so = cJSON_CreateObject();
-			char t[32];
-
-			cJSON_AddStringToObject(so, "org_id", s->stuck[i].org_id);
-			cJSON_AddStringToObject(so, "run_id", s->stuck[i].run_id);
-			cJSON_AddNumberToObject(so, "attempts", s->stuck[i].attempts);
-			time_format_rfc3339(s->stuck[i].since_ms, t);
-			cJSON_AddStringToObject(so, "since", t);
-			cJSON_AddStringToObject(so, "reason", s->stuck[i].reason);
-			cJSON_AddItemToArray(stuck, so);
-		}
+		jsonw_object_begin(w);
+		jsonw_string_field(w, "org_id", s->stuck[i].org_id);
+		jsonw_string_field(w, "run_id", s->stuck[i].run_id);
+		jsonw_uint_field(w, "attempts", s->stuck[i].attempts);
+		time_format_rfc3339(s->stuck[i].since_ms, t);
+		jsonw_string_field(w, "since", t);
+		jsonw_string_field(w, "reason", s->stuck[i].reason);
+		jsonw_object_end(w);
 	}
-	return o;
+	jsonw_array_end(w);
+	jsonw_object_end(w);
 }
 
 void report_json(FILE *out, const run_summary *s)
 {
-	cJSON *o = summary_json(s);
-	char *text = cJSON_PrintUnformatted(o);
+	buf b = BUF_INIT;
+	jsonw w;
 
-	if (!text)
-		abort();
-	fprintf(out, "%s\n", text);
-	cJSON_free(text);
-	cJSON_Delete(o);
+	/* names are shown as they are, bytes that are not UTF-8 too, as
+	 * they always were */
+	jsonw_init(&w, &b, JSONW_BYTES);
+	summary_json(&w, s);
+	buf_addch(&b, '\n');
+	fwrite(b.data, 1, b.len, out);
+	buf_release(&b);
 }
 
 static void text_one(FILE *out, const run_summary *s, const char *indent)

@@ -2,9 +2,9 @@
  * and why. */
 #include "state.h"
 #include "json.h"
+#include "jsonw.h"
 #include "log.h"
 
-#include <cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -564,25 +564,12 @@ void state_part_failed(pending_part *pp, const char *why)
 
 /* --- state.json ------------------------------------------------------ */
 
-/* A number that fits in int64 (1e300 does not: converting it would be
- * undefined). */
-static bool json_int64(const cJSON *o, const char *key, int64_t *out)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!cJSON_IsNumber(j) || !(j->valuedouble >= -9223372036854775808.0 &&
-				    j->valuedouble < 9223372036854775808.0))
-		return false;
-	*out = (int64_t)j->valuedouble;
-	return true;
-}
-
-static const char *json_str(const cJSON *o, const char *key)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(j) ? j->valuestring : NULL;
-}
+/*
+ * state.json is read with json.c alone: validated once (json_parse_bytes:
+ * strict JSON, but a key's bytes need not be UTF-8, they are file names),
+ * then read from the same text.  It is written with jsonw (JSONW_BYTES:
+ * those bytes are kept as they are), integers exactly.
+ */
 
 static es_result corrupt(const char *path, const char *what)
 {
@@ -591,121 +578,238 @@ static es_result corrupt(const char *path, const char *what)
 			"backup, or move it away to start over", path, what);
 }
 
+/* What a string holding U+0000 makes of the file: evshare writes C
+ * strings, so it never wrote one, and a C string would lose the rest. */
+#define NUL_IN_STRING "a string holds \\u0000"
+
+/* j (a value, or type 0: absent) as an int64: false if it is not a
+ * number, not an integer, or out of range. */
+static bool json_int64(json_value j, int64_t *out)
+{
+	return j.type == JSON_NUMBER && json_number_get_int64(j, out);
+}
+
+/* j as a new C string in *out, NULL if j is not a string; false if it
+ * holds U+0000. */
+static bool json_str(json_value j, char **out)
+{
+	*out = NULL;
+	if (j.type != JSON_STRING)
+		return true;
+	*out = json_string_dup(j, NULL);
+	return *out != NULL;
+}
+
 /* "pending": [{"run_id", "subscribers", "attempts", "first_failed_ms",
  * "last_error"}] (absent: none) */
-static es_result parse_parts(const char *path, const cJSON *arr, state_data *d)
+static es_result parse_parts(const char *path, json_value arr, state_data *d)
 {
-	const cJSON *it;
+	enum { RUN_ID, LAST_ERROR, SUBS, ATTEMPTS, FIRST, NFIELDS };
+	static const char *const names[NFIELDS] = {
+		"run_id", "last_error", "subscribers", "attempts", "first_failed_ms"
+	};
+	json_value el, v[NFIELDS], sj;
+	json_iter it, sit;
 
-	if (!arr)
+	if (!arr.type)
 		return ES_OK;
-	if (!cJSON_IsArray(arr))
+	if (arr.type != JSON_ARRAY)
 		return corrupt(path, "pending is not an array");
-	cJSON_ArrayForEach(it, arr) {
-		const char *run_id = json_str(it, "run_id"), *le = json_str(it, "last_error");
-		const cJSON *subs = cJSON_GetObjectItemCaseSensitive(it, "subscribers"), *sj;
+	json_iter_init(&it, arr);
+	while (json_iter_element(&it, &el)) {
+		char *run_id, *le;
 		int64_t attempts = 0;
 		pending_part *pp;
 
+		json_object_pick(el, names, NFIELDS, v);
+		if (!json_str(v[RUN_ID], &run_id))
+			return corrupt(path, NUL_IN_STRING);
 		if (!run_id || !*run_id || strchr(run_id, '/') || !strcmp(run_id, ".") ||
-		    !strcmp(run_id, "..") || !cJSON_IsArray(subs) ||
-		    !json_int64(it, "attempts", &attempts) || attempts < 0 ||
-		    attempts > UINT32_MAX)
+		    !strcmp(run_id, "..") || v[SUBS].type != JSON_ARRAY ||
+		    !json_int64(v[ATTEMPTS], &attempts) || attempts < 0 ||
+		    attempts > UINT32_MAX) {
+			free(run_id);
 			return corrupt(path, "a pending part lacks run_id, subscribers or attempts");
+		}
+		if (!json_str(v[LAST_ERROR], &le)) {
+			free(run_id);
+			return corrupt(path, NUL_IN_STRING);
+		}
 		pp = state_part_add(d, run_id);
+		free(run_id);
 		pp->attempts = (unsigned)attempts;
-		json_int64(it, "first_failed_ms", &pp->first_ms);
-		if (le)
-			pp->last_error = xstrdup(le);
-		cJSON_ArrayForEach(sj, subs) {
-			if (!cJSON_IsString(sj))
+		json_int64(v[FIRST], &pp->first_ms);
+		pp->last_error = le;
+		json_iter_init(&sit, v[SUBS]);
+		while (json_iter_element(&sit, &sj)) {
+			char *sub;
+
+			if (sj.type != JSON_STRING)
 				return corrupt(path, "a pending subscriber is not a string");
+			if (!json_str(sj, &sub))
+				return corrupt(path, NUL_IN_STRING);
 			pp->subs = xrealloc(pp->subs, (pp->nsubs + 1) * sizeof(char *));
-			pp->subs[pp->nsubs++] = xstrdup(sj->valuestring);
+			pp->subs[pp->nsubs++] = sub;
 		}
 	}
 	return ES_OK;
 }
 
-static es_result parse_state(const char *path, const cJSON *root, state_data *d)
+/* The below_sketch of a source (v: its below_sketch and below_until_ms). */
+static es_result parse_below(const char *path, json_value sketch_v, json_value until,
+			     source_state *ss)
 {
-	const cJSON *sources, *src;
-	const char *s;
-	int64_t v;
+	unsigned char raw[SKETCH_BYTES];
+	char *s;
+	size_t n;
+
+	if (!json_str(sketch_v, &s))
+		return corrupt(path, NUL_IN_STRING);
+	if (!s)
+		return ES_OK;
+	n = strlen(s);
+	if (n != 2 * SKETCH_BYTES || !json_int64(until, &ss->below_until_ms)) {
+		free(s);
+		return corrupt(path, "a source's below_sketch is malformed");
+	}
+	for (size_t i = 0; i < SKETCH_BYTES; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			free(s);
+			return corrupt(path, "a source's below_sketch is not hex");
+		}
+		raw[i] = (unsigned char)(hi << 4 | lo);
+	}
+	free(s);
+	sketch_load(&ss->below, raw);
+	ss->has_below = true;
+	return ES_OK;
+}
+
+/* One file record of a source. */
+static es_result parse_record(const char *path, json_value f, source_state *ss)
+{
+	enum { KEY, ETAG, SIZE, MTIME, DONE, RUN_ID, FAILURES, POISONED, LAST_ERROR,
+	       NFIELDS };
+	static const char *const names[NFIELDS] = {
+		"key", "etag", "size", "mtime_ms", "done", "run_id", "failures", "poisoned",
+		"last_error"
+	};
+	json_value v[NFIELDS], dn;
+	json_iter it;
+	char *key = NULL, *etag = NULL, *s;
+	file_record *fr;
+	int64_t size = 0, mtime = 0, failures = 0;
+	es_result r = ES_OK;
+
+	json_object_pick(f, names, NFIELDS, v);
+	if (!json_str(v[KEY], &key) || !json_str(v[ETAG], &etag)) {
+		r = corrupt(path, NUL_IN_STRING);
+		goto done;
+	}
+	if (!key || !etag || !json_int64(v[SIZE], &size) || size < 0 ||
+	    !json_int64(v[MTIME], &mtime) || v[DONE].type != JSON_ARRAY) {
+		r = corrupt(path, "a file record lacks key, etag, size, mtime_ms or done, "
+			    "or has one out of range");
+		goto done;
+	}
+	if (state_file(ss, key)) {
+		r = corrupt(path, "a file is recorded twice");
+		goto done;
+	}
+	fr = state_file_add(ss, key);
+	fr->etag = etag;
+	etag = NULL;
+	fr->size = (uint64_t)size;
+	fr->mtime_ms = mtime;
+	json_iter_init(&it, v[DONE]);
+	while (json_iter_element(&it, &dn)) {
+		if (dn.type != JSON_STRING) {
+			r = corrupt(path, "a done entry is not a string");
+			goto done;
+		}
+		if (!json_str(dn, &s)) {
+			r = corrupt(path, NUL_IN_STRING);
+			goto done;
+		}
+		file_record_mark_done(fr, s);
+		free(s);
+	}
+	if (!json_str(v[RUN_ID], &fr->run_id) || !json_str(v[LAST_ERROR], &fr->last_error)) {
+		r = corrupt(path, NUL_IN_STRING);
+		goto done;
+	}
+	if (json_int64(v[FAILURES], &failures))
+		fr->failures = (unsigned)failures;
+	fr->poisoned = v[POISONED].type == JSON_TRUE;
+done:
+	free(key);
+	free(etag);
+	return r;
+}
+
+/* "sources": {ORG: {"horizon_ms", "below_until_ms", "below_sketch",
+ * "files": [record...]}} */
+static es_result parse_sources(const char *path, json_value sources, state_data *d)
+{
+	enum { HORIZON, SKETCH, UNTIL, FILES, NFIELDS };
+	static const char *const names[NFIELDS] = {
+		"horizon_ms", "below_sketch", "below_until_ms", "files"
+	};
+	json_value k, src, v[NFIELDS], f;
+	json_iter it, fit;
 	es_result r;
 
-	if (!cJSON_IsObject(root))
-		return corrupt(path, "not a JSON object");
-	if (!json_int64(root, "version", &v) || v != STATE_VERSION)
-		return corrupt(path, "unknown version");
-	if ((s = json_str(root, "committed_run")))
-		d->committed_run = xstrdup(s);
-	json_int64(root, "committed_ms", &d->committed_ms);
-	if ((r = parse_parts(path, cJSON_GetObjectItemCaseSensitive(root, "pending"), d)) != ES_OK)
-		return r;
-	sources = cJSON_GetObjectItemCaseSensitive(root, "sources");
-	if (!cJSON_IsObject(sources))
-		return corrupt(path, "no sources object");
-	cJSON_ArrayForEach(src, sources) {
+	json_iter_init(&it, sources);
+	while (json_iter_member(&it, &k, &src)) {
 		source_state *ss;
-		const cJSON *files, *f;
+		char *org;
 
-		if (!cJSON_IsObject(src))
+		if (src.type != JSON_OBJECT)
 			return corrupt(path, "a source is not an object");
-		ss = state_source(d, src->string, true);
-		if (!json_int64(src, "horizon_ms", &ss->horizon_ms))
+		if (!(org = json_string_dup(k, NULL)))
+			return corrupt(path, NUL_IN_STRING);
+		ss = state_source(d, org, true);
+		free(org);
+		json_object_pick(src, names, NFIELDS, v);
+		if (!json_int64(v[HORIZON], &ss->horizon_ms))
 			ss->horizon_ms = INT64_MIN;
-		if ((s = json_str(src, "below_sketch"))) {
-			unsigned char raw[SKETCH_BYTES];
-			size_t n = strlen(s);
-
-			if (n != 2 * SKETCH_BYTES || !json_int64(src, "below_until_ms",
-								  &ss->below_until_ms))
-				return corrupt(path, "a source's below_sketch is malformed");
-			for (size_t i = 0; i < SKETCH_BYTES; i++) {
-				int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
-
-				if (hi < 0 || lo < 0)
-					return corrupt(path, "a source's below_sketch is not hex");
-				raw[i] = (unsigned char)(hi << 4 | lo);
-			}
-			sketch_load(&ss->below, raw);
-			ss->has_below = true;
-		}
-		files = cJSON_GetObjectItemCaseSensitive(src, "files");
-		if (!cJSON_IsArray(files))
+		if ((r = parse_below(path, v[SKETCH], v[UNTIL], ss)) != ES_OK)
+			return r;
+		if (v[FILES].type != JSON_ARRAY)
 			return corrupt(path, "a source has no files array");
-		cJSON_ArrayForEach(f, files) {
-			const char *key = json_str(f, "key"), *etag = json_str(f, "etag");
-			const cJSON *done = cJSON_GetObjectItemCaseSensitive(f, "done"), *dn;
-			file_record *fr;
-			int64_t size = 0, mtime = 0, failures = 0;
-
-			if (!key || !etag || !json_int64(f, "size", &size) || size < 0 ||
-			    !json_int64(f, "mtime_ms", &mtime) || !cJSON_IsArray(done))
-				return corrupt(path, "a file record lacks key, etag, size, "
-					       "mtime_ms or done, or has one out of range");
-			if (state_file(ss, key))
-				return corrupt(path, "a file is recorded twice");
-			fr = state_file_add(ss, key);
-			fr->etag = xstrdup(etag);
-			fr->size = (uint64_t)size;
-			fr->mtime_ms = mtime;
-			cJSON_ArrayForEach(dn, done) {
-				if (!cJSON_IsString(dn))
-					return corrupt(path, "a done entry is not a string");
-				file_record_mark_done(fr, dn->valuestring);
-			}
-			if ((s = json_str(f, "run_id")))
-				fr->run_id = xstrdup(s);
-			if (json_int64(f, "failures", &failures))
-				fr->failures = (unsigned)failures;
-			fr->poisoned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "poisoned"));
-			if ((s = json_str(f, "last_error")))
-				fr->last_error = xstrdup(s);
-		}
+		json_iter_init(&fit, v[FILES]);
+		while (json_iter_element(&fit, &f))
+			if ((r = parse_record(path, f, ss)) != ES_OK)
+				return r;
 	}
 	return ES_OK;
+}
+
+static es_result parse_state(const char *path, json_value root, state_data *d)
+{
+	enum { VERSION, COMMITTED_RUN, COMMITTED_MS, PENDING, SOURCES, NFIELDS };
+	static const char *const names[NFIELDS] = {
+		"version", "committed_run", "committed_ms", "pending", "sources"
+	};
+	json_value v[NFIELDS];
+	int64_t version;
+	es_result r;
+
+	if (root.type != JSON_OBJECT)
+		return corrupt(path, "not a JSON object");
+	json_object_pick(root, names, NFIELDS, v);
+	if (!json_int64(v[VERSION], &version) || version != STATE_VERSION)
+		return corrupt(path, "unknown version");
+	if (!json_str(v[COMMITTED_RUN], &d->committed_run))
+		return corrupt(path, NUL_IN_STRING);
+	json_int64(v[COMMITTED_MS], &d->committed_ms);
+	if ((r = parse_parts(path, v[PENDING], d)) != ES_OK)
+		return r;
+	if (v[SOURCES].type != JSON_OBJECT)
+		return corrupt(path, "no sources object");
+	return parse_sources(path, v[SOURCES], d);
 }
 
 es_result state_load(state_store *s, state_data **out)
@@ -713,8 +817,7 @@ es_result state_load(state_store *s, state_data **out)
 	char *path = path_in(s, "state.json");
 	buf text = BUF_INIT;
 	state_data *d = xcalloc(1, sizeof(*d));
-	cJSON *root = NULL;
-	json_value top;
+	json_value root;
 	json_error jerr;
 	bool exists;
 	es_result r;
@@ -728,17 +831,15 @@ es_result state_load(state_store *s, state_data **out)
 		*out = d;
 		goto done;
 	}
-	/* cJSON alone takes more than JSON: data after the value (two files
-	 * run together, NUL blocks of a damaged disk), control characters,
-	 * numbers like 01 */
-	if (!json_parse_bytes(text.data, text.len, JSON_DEFAULT_MAX_DEPTH, &top, &jerr) ||
-	    !(root = cJSON_ParseWithLength(text.data, text.len))) {
+	/* strict: no data after the value (two files run together, NUL
+	 * blocks of a damaged disk), no control characters, no numbers like
+	 * 01 */
+	if (!json_parse_bytes(text.data, text.len, JSON_DEFAULT_MAX_DEPTH, &root, &jerr)) {
 		r = corrupt(path, "not valid JSON");
 		state_data_free(d);
 		goto done;
 	}
 	r = parse_state(path, root, d);
-	cJSON_Delete(root);
 	if (r != ES_OK)
 		state_data_free(d);
 	else
@@ -749,94 +850,91 @@ done:
 	return r;
 }
 
-/* An integer written exactly: cJSON prints a number with 15 digits when
- * that reads back within its tolerance, which loses digits above 2^52. */
-static void add_integer(cJSON *o, const char *name, long long v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%lld", v);
-	cJSON_AddRawToObject(o, name, num);
-}
-
 es_result state_save(state_store *s, const state_data *d)
 {
-	cJSON *root = cJSON_CreateObject(), *sources = cJSON_CreateObject();
-	char *text;
+	buf text = BUF_INIT;
+	jsonw w;
 	es_result r;
 
-	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+	jsonw_init(&w, &text, JSONW_BYTES);
+	jsonw_object_begin(&w);
+	jsonw_int_field(&w, "version", STATE_VERSION);
 	if (d->committed_run)
-		cJSON_AddStringToObject(root, "committed_run", d->committed_run);
-	add_integer(root, "committed_ms", d->committed_ms);
+		jsonw_string_field(&w, "committed_run", d->committed_run);
+	jsonw_int_field(&w, "committed_ms", d->committed_ms);
 	if (d->nparts) {
-		cJSON *parts = cJSON_AddArrayToObject(root, "pending");
-
+		jsonw_name(&w, "pending");
+		jsonw_array_begin(&w);
 		for (size_t i = 0; i < d->nparts; i++) {
 			const pending_part *pp = &d->parts[i];
-			cJSON *po = cJSON_CreateObject(), *subs = cJSON_CreateArray();
 
-			cJSON_AddStringToObject(po, "run_id", pp->run_id);
+			jsonw_object_begin(&w);
+			jsonw_string_field(&w, "run_id", pp->run_id);
+			jsonw_name(&w, "subscribers");
+			jsonw_array_begin(&w);
 			for (size_t k = 0; k < pp->nsubs; k++)
-				cJSON_AddItemToArray(subs, cJSON_CreateString(pp->subs[k]));
-			cJSON_AddItemToObject(po, "subscribers", subs);
-			add_integer(po, "attempts", pp->attempts);
-			add_integer(po, "first_failed_ms", pp->first_ms);
+				jsonw_string(&w, pp->subs[k]);
+			jsonw_array_end(&w);
+			jsonw_uint_field(&w, "attempts", pp->attempts);
+			jsonw_int_field(&w, "first_failed_ms", pp->first_ms);
 			if (pp->last_error)
-				cJSON_AddStringToObject(po, "last_error", pp->last_error);
-			cJSON_AddItemToArray(parts, po);
+				jsonw_string_field(&w, "last_error", pp->last_error);
+			jsonw_object_end(&w);
 		}
+		jsonw_array_end(&w);
 	}
-	cJSON_AddItemToObject(root, "sources", sources);
+	jsonw_name(&w, "sources");
+	jsonw_object_begin(&w);
 	for (size_t i = 0; i < d->nsources; i++) {
 		const source_state *src = &d->sources[i];
-		cJSON *so = cJSON_CreateObject(), *files = cJSON_CreateArray();
 
+		jsonw_name(&w, src->org_id);
+		jsonw_object_begin(&w);
 		if (src->horizon_ms != INT64_MIN)
-			add_integer(so, "horizon_ms", src->horizon_ms);
+			jsonw_int_field(&w, "horizon_ms", src->horizon_ms);
 		if (src->has_below) {
 			unsigned char raw[SKETCH_BYTES];
 			char hex[2 * SKETCH_BYTES + 1];
 
 			sketch_store(&src->below, raw);
 			hex_encode(raw, sizeof(raw), hex);
-			add_integer(so, "below_until_ms", src->below_until_ms);
-			cJSON_AddStringToObject(so, "below_sketch", hex);
+			jsonw_int_field(&w, "below_until_ms", src->below_until_ms);
+			jsonw_string_field(&w, "below_sketch", hex);
 		}
-		cJSON_AddItemToObject(so, "files", files);
+		jsonw_name(&w, "files");
+		jsonw_array_begin(&w);
 		for (size_t j = 0; j < src->nfiles; j++) {
 			const file_record *f = &src->files[j];
-			cJSON *fo, *done;
 
 			if (f->removed)
 				continue;
-			fo = cJSON_CreateObject();
-			cJSON_AddStringToObject(fo, "key", f->key);
-			cJSON_AddStringToObject(fo, "etag", f->etag ? f->etag : "");
-			add_integer(fo, "size", (long long)f->size);
-			add_integer(fo, "mtime_ms", f->mtime_ms);
-			done = cJSON_CreateArray();
+			jsonw_object_begin(&w);
+			jsonw_string_field(&w, "key", f->key);
+			jsonw_string_field(&w, "etag", f->etag ? f->etag : "");
+			jsonw_uint_field(&w, "size", f->size);
+			jsonw_int_field(&w, "mtime_ms", f->mtime_ms);
+			jsonw_name(&w, "done");
+			jsonw_array_begin(&w);
 			for (size_t k = 0; k < f->ndone; k++)
-				cJSON_AddItemToArray(done, cJSON_CreateString(f->done[k]));
-			cJSON_AddItemToObject(fo, "done", done);
+				jsonw_string(&w, f->done[k]);
+			jsonw_array_end(&w);
 			if (f->run_id)
-				cJSON_AddStringToObject(fo, "run_id", f->run_id);
+				jsonw_string_field(&w, "run_id", f->run_id);
 			if (f->failures)
-				cJSON_AddNumberToObject(fo, "failures", f->failures);
+				jsonw_uint_field(&w, "failures", f->failures);
 			if (f->poisoned)
-				cJSON_AddTrueToObject(fo, "poisoned");
+				jsonw_bool_field(&w, "poisoned", true);
 			if (f->last_error)
-				cJSON_AddStringToObject(fo, "last_error", f->last_error);
-			cJSON_AddItemToArray(files, fo);
+				jsonw_string_field(&w, "last_error", f->last_error);
+			jsonw_object_end(&w);
 		}
-		cJSON_AddItemToObject(sources, src->org_id, so);
+		jsonw_array_end(&w);
+		jsonw_object_end(&w);
 	}
-	text = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!text)
-		die("cannot serialise state");
-	r = save_state_file(s, "state.json", text, strlen(text));
-	cJSON_free(text);
+	jsonw_object_end(&w);
+	jsonw_object_end(&w);
+	r = save_state_file(s, "state.json", text.data, text.len);
+	buf_release(&text);
 	return r;
 }
 

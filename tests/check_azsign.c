@@ -7,13 +7,13 @@
  * format, refused arguments, and no secret in any output.
  */
 #include <check.h>
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "azcreds.h"
 #include "azsign.h"
+#include "json.h"
 #include "util.h"
 
 #define VECTOR_CASES 8
@@ -27,34 +27,67 @@ static const char *data_dir(void)
 	return d && *d ? d : "tests/data";
 }
 
-static cJSON *load_vectors(void)
+/* vectors.json, read with json.c: the strings handed out are decoded and
+ * kept until vectors_release() */
+static struct vectors {
+	buf text;
+	char **strs;
+	size_t nstrs, alloc;
+} vecs;
+
+static json_value load_vectors(void)
 {
 	char *path = xasprintf("%s/azure/sign/vectors.json", data_dir());
-	buf b = BUF_INIT;
-	cJSON *j;
+	json_value root;
+	json_error err;
 
-	ck_assert_msg(read_file(path, &b, 1 << 20) == 0, "cannot read %s", path);
-	j = cJSON_Parse(b.data);
-	ck_assert_ptr_nonnull(j);
+	ck_assert_msg(read_file(path, &vecs.text, 1 << 20) == 0, "cannot read %s", path);
+	ck_assert(json_parse(vecs.text.data, vecs.text.len, JSON_DEFAULT_MAX_DEPTH, &root, &err));
 	free(path);
-	buf_release(&b);
-	return j;
+	return root;
 }
 
-static const char *jstr(const cJSON *o, const char *k)
+static void vectors_release(void)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsString(v), "vector field %s", k);
-	return v->valuestring;
+	for (size_t i = 0; i < vecs.nstrs; i++)
+		free(vecs.strs[i]);
+	free(vecs.strs);
+	buf_release(&vecs.text);
+	memset(&vecs, 0, sizeof(vecs));
 }
 
-static double jnum(const cJSON *o, const char *k)
+static json_value jget(json_value o, const char *k)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	json_value v;
 
-	ck_assert_msg(cJSON_IsNumber(v), "vector field %s", k);
-	return v->valuedouble;
+	if (!json_object_get(o, k, strlen(k), &v))
+		v.type = 0;
+	return v;
+}
+
+static const char *jstring(json_value v, const char *what)
+{
+	char *s = v.type == JSON_STRING ? json_string_dup(v, NULL) : NULL;
+
+	ck_assert_msg(s != NULL, "vector field %s", what);
+	vecs.strs = xgrow(vecs.strs, vecs.nstrs + 1, &vecs.alloc, sizeof(char *));
+	vecs.strs[vecs.nstrs++] = s;
+	return s;
+}
+
+static const char *jstr(json_value o, const char *k)
+{
+	return jstring(jget(o, k), k);
+}
+
+static int64_t jint(json_value o, const char *k)
+{
+	json_value v = jget(o, k);
+	int64_t n = 0;
+
+	ck_assert_msg(v.type == JSON_NUMBER && json_number_get_int64(v, &n),
+		      "vector field %s", k);
+	return n;
 }
 
 /* A vector as a request; with_date adds its x-ms-date to the headers. */
@@ -65,24 +98,29 @@ struct vreq {
 	size_t key_len;
 };
 
-static void vreq_load(const cJSON *c, bool with_date, bool reverse, struct vreq *v)
+static void vreq_load(json_value c, bool with_date, bool reverse, struct vreq *v)
 {
-	const cJSON *hs = cJSON_GetObjectItemCaseSensitive(c, "headers"), *h;
+	json_value hs = jget(c, "headers"), h, part;
 	const char *key = jstr(c, "key");
-	size_t n = 0, total = (size_t)cJSON_GetArraySize(hs);
+	size_t n = 0, total = json_count(hs);
+	json_iter it, pit;
 
 	memset(v, 0, sizeof(*v));
-	cJSON_ArrayForEach(h, hs) {
+	json_iter_init(&it, hs);
+	while (json_iter_element(&it, &h)) {
 		size_t at = reverse ? total - 1 - n : n;
 
-		v->h[at].name = cJSON_GetArrayItem(h, 0)->valuestring;
-		v->h[at].value = cJSON_GetArrayItem(h, 1)->valuestring;
+		json_iter_init(&pit, h);
+		ck_assert(json_iter_element(&pit, &part));
+		v->h[at].name = jstring(part, "header name");
+		ck_assert(json_iter_element(&pit, &part));
+		v->h[at].value = jstring(part, "header value");
 		n++;
 	}
 	if (with_date)
 		v->h[n++] = (azsign_header){ "x-ms-date", jstr(c, "x_ms_date") };
 	v->req = (azsign_request){ jstr(c, "method"), jstr(c, "path"), jstr(c, "query"),
-				   v->h, n, (uint64_t)jnum(c, "content_length") };
+				   v->h, n, (uint64_t)jint(c, "content_length") };
 	v->key = az_base64_decode(key, strlen(key), &v->key_len);
 	ck_assert_ptr_nonnull(v->key);
 }
@@ -95,10 +133,12 @@ static void vreq_release(struct vreq *v)
 
 START_TEST(vectors_string_to_sign_and_authorization)
 {
-	cJSON *j = load_vectors(), *c;
+	json_value j = load_vectors(), c;
+	json_iter it;
 	int n = 0;
 
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "cases")) {
+	json_iter_init(&it, jget(j, "cases"));
+	while (json_iter_element(&it, &c)) {
 		const char *name = jstr(c, "name"), *account = jstr(c, "account");
 		struct vreq v;
 		azsign_result r;
@@ -118,7 +158,7 @@ START_TEST(vectors_string_to_sign_and_authorization)
 			/* the signer adds x-ms-date from the time */
 			vreq_load(c, false, reverse, &v);
 			ck_assert_int_eq(azsign_sign(&v.req, account, v.key, v.key_len,
-						     (int64_t)jnum(c, "time"), &r), ES_OK);
+						     jint(c, "time"), &r), ES_OK);
 			ck_assert_str_eq(r.x_ms_date, jstr(c, "x_ms_date"));
 			ck_assert_str_eq(r.string_to_sign, jstr(c, "string_to_sign"));
 			ck_assert_msg(!strcmp(r.authorization, jstr(c, "authorization")),
@@ -136,7 +176,7 @@ START_TEST(vectors_string_to_sign_and_authorization)
 		n++;
 	}
 	ck_assert_int_eq(n, VECTOR_CASES);
-	cJSON_Delete(j);
+	vectors_release();
 }
 END_TEST
 

@@ -1,5 +1,4 @@
 /* check_filter.c - EventBridge event patterns: compilation and matching. */
-#include <cJSON.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -843,14 +842,33 @@ static char *data_path(const char *name)
 	return xasprintf("%s/filter/%s", dir && *dir ? dir : "tests/data", name);
 }
 
-/* Run one case; NULL if it passes, else a description (free it). */
-static char *run_case(const cJSON *c)
+/* The member k of the case c, or a value of type 0. */
+static json_value case_get(json_value c, const char *k)
 {
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
-	const cJSON *ptext = cJSON_GetObjectItemCaseSensitive(c, "pattern_text");
-	const cJSON *etext = cJSON_GetObjectItemCaseSensitive(c, "event_text");
-	bool invalid = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "invalid_pattern"));
-	bool want = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "match"));
+	json_value v;
+
+	if (!json_object_get(c, k, strlen(k), &v))
+		v.type = 0;
+	return v;
+}
+
+/* The pattern or the event of a case: the text of its "..._text" string,
+ * else the text of its value as written in the file. */
+static char *case_text(json_value c, const char *text_key, const char *key)
+{
+	json_value t = case_get(c, text_key), v = case_get(c, key);
+
+	if (t.type == JSON_STRING)
+		return json_string_dup(t, NULL);
+	return v.type ? xstrndup(v.p, v.n) : xstrdup("");
+}
+
+/* Run one case; NULL if it passes, else a description (free it). */
+static char *run_case(json_value c)
+{
+	char *name = json_string_dup(case_get(c, "name"), NULL);
+	bool invalid = case_get(c, "invalid_pattern").type == JSON_TRUE;
+	bool want = case_get(c, "match").type == JSON_TRUE;
 	char *pattern = NULL, *event = NULL, *fail = NULL;
 	filter *f = NULL;
 	buf err = BUF_INIT;
@@ -859,38 +877,36 @@ static char *run_case(const cJSON *c)
 	es_result r;
 	int got;
 
-	pattern = cJSON_IsString(ptext) ? xstrdup(ptext->valuestring)
-		: cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "pattern"));
-	event = cJSON_IsString(etext) ? xstrdup(etext->valuestring)
-		: cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "event"));
+	ck_assert_ptr_nonnull(name);
+	pattern = case_text(c, "pattern_text", "pattern");
+	event = case_text(c, "event_text", "event");
+	ck_assert(pattern && event);
 	r = filter_compile(pattern, strlen(pattern), "$.filter", &f, &err);
 	if (invalid) {
 		if (r == ES_OK)
-			fail = xasprintf("%s: invalid pattern %s was accepted",
-					 name->valuestring, pattern);
+			fail = xasprintf("%s: invalid pattern %s was accepted", name, pattern);
 		goto done;
 	}
 	if (r != ES_OK) {
-		fail = xasprintf("%s: pattern %s rejected: %s", name->valuestring, pattern,
-				 err.data);
+		fail = xasprintf("%s: pattern %s rejected: %s", name, pattern, err.data);
 		goto done;
 	}
 	if (!json_parse(event, strlen(event), JSON_DEFAULT_MAX_DEPTH, &ev, &jerr)) {
-		fail = xasprintf("%s: bad event: %s", name->valuestring, jerr.reason);
+		fail = xasprintf("%s: bad event: %s", name, jerr.reason);
 		goto done;
 	}
 	got = match_both(f, event, strlen(event));
 	if (got == -1)
-		fail = xasprintf("%s: %s on %s: the members path disagrees", name->valuestring,
-				 pattern, event);
+		fail = xasprintf("%s: %s on %s: the members path disagrees", name, pattern, event);
 	else if (got != want)
-		fail = xasprintf("%s: %s %s %s", name->valuestring, pattern,
+		fail = xasprintf("%s: %s %s %s", name, pattern,
 				 want ? "should match" : "should not match", event);
 done:
 	filter_free(f);
 	buf_release(&err);
-	free(pattern);   /* xstrdup and cJSON_Print both use malloc */
+	free(pattern);
 	free(event);
+	free(name);
 	return fail;
 }
 
@@ -898,18 +914,19 @@ START_TEST(shared_cases)
 {
 	char *path = data_path("cases.json");
 	buf text = BUF_INIT;
-	cJSON *cases;
-	const cJSON *c;
+	json_value cases, c;
+	json_error jerr;
+	json_iter it;
 	int total = 0, failed = 0, invalid = 0;
 
 	ck_assert_msg(read_file(path, &text, 4 << 20) == 0, "cannot read %s", path);
-	cases = cJSON_ParseWithLength(text.data, text.len);
-	ck_assert_ptr_nonnull(cases);
-	cJSON_ArrayForEach(c, cases) {
+	ck_assert(json_parse(text.data, text.len, JSON_DEFAULT_MAX_DEPTH, &cases, &jerr));
+	json_iter_init(&it, cases);
+	while (json_iter_element(&it, &c)) {
 		char *fail = run_case(c);
 
 		total++;
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "invalid_pattern")))
+		if (case_get(c, "invalid_pattern").type == JSON_TRUE)
 			invalid++;
 		if (fail) {
 			fprintf(stderr, "filter case failed: %s\n", fail);
@@ -922,7 +939,6 @@ START_TEST(shared_cases)
 			total - failed, total, invalid);
 	ck_assert_int_ge(total, 158);
 	ck_assert_msg(failed == 0, "%d of %d shared cases failed", failed, total);
-	cJSON_Delete(cases);
 	buf_release(&text);
 	free(path);
 }

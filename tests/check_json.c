@@ -995,7 +995,8 @@ END_TEST
 
 START_TEST(keys_control_characters)
 {
-	/* the tenant attack: cJSON reads "org_id\u0000" as "org_id" */
+	/* the tenant attack: a reader of C strings takes "org_id\u0000" for
+	 * "org_id" */
 	KEY_BAD("{\"org_id\\u0000\":\"TN-b\",\"org_id\":\"TN-a\"}", 8, CTRL,
 		"$['org_id\\u0000']");
 	KEY_BAD("{\"a\\u001f\":1}", 3, CTRL, "$['a\\u001f']");
@@ -1412,6 +1413,158 @@ static void keys_teardown(void)
 	json_keycheck_release(&shared_kc);
 }
 
+/* --- reading a file (config, plan, state) ------------------------------ */
+
+START_TEST(number_get_integers_in_any_notation)
+{
+	static const struct {
+		const char *t;
+		bool ok64, oku;
+		int64_t v;
+		uint64_t u;
+	} cases[] = {
+		{ "0", true, true, 0, 0 },
+		{ "-0", true, true, 0, 0 },
+		{ "0.0e-7", true, true, 0, 0 },
+		{ "300", true, true, 300, 300 },
+		{ "3e2", true, true, 300, 300 },
+		{ "3E+2", true, true, 300, 300 },
+		{ "300.0", true, true, 300, 300 },
+		{ "30000e-2", true, true, 300, 300 },
+		{ "0.3e3", true, true, 300, 300 },
+		{ "1.5e1", true, true, 15, 15 },
+		{ "-42", true, false, -42, 0 },
+		{ "-4.2e1", true, false, -42, 0 },
+		{ "1.5", false, false, 0, 0 },
+		{ "0.001e2", false, false, 0, 0 },
+		{ "3.0000000000000000000000001", false, false, 0, 0 },
+		{ "1e-400", false, false, 0, 0 },
+		{ "9007199254740993", true, true, 9007199254740993LL, 9007199254740993ULL },
+		{ "9223372036854775807", true, true, INT64_MAX, (uint64_t)INT64_MAX },
+		{ "-9223372036854775808", true, false, INT64_MIN, 0 },
+		{ "-9.223372036854775808e18", true, false, INT64_MIN, 0 },
+		{ "9223372036854775808", false, true, 0, 9223372036854775808ULL },
+		{ "18446744073709551615", false, true, 0, UINT64_MAX },
+		{ "1.8446744073709551615e19", false, true, 0, UINT64_MAX },
+		{ "18446744073709551616", false, false, 0, 0 },
+		{ "1e19", false, true, 0, 10000000000000000000ULL },
+		{ "1e20", false, false, 0, 0 },
+		{ "1e300", false, false, 0, 0 },
+		{ "1e999999999999999999999", false, false, 0, 0 },
+		{ "-1e300", false, false, 0, 0 },
+		{ "123456789012345678901234567890", false, false, 0, 0 },
+		{ "100000000000000000000e-3", true, true, 100000000000000000LL,
+		  100000000000000000ULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		doc d;
+		json_value v = number_of(&d, cases[i].t);
+		int64_t got = 12345;
+		uint64_t ugot = 12345;
+		bool ok = json_number_get_int64(v, &got), uok = json_number_get_uint64(v, &ugot);
+
+		ck_assert_msg(ok == cases[i].ok64, "%s: int64 ok=%d", cases[i].t, ok);
+		ck_assert_msg(uok == cases[i].oku, "%s: uint64 ok=%d", cases[i].t, uok);
+		if (ok)
+			ck_assert_msg(got == cases[i].v, "%s: got %lld", cases[i].t,
+				      (long long)got);
+		else
+			ck_assert_msg(got == 12345, "%s: written on failure", cases[i].t);
+		if (uok)
+			ck_assert_msg(ugot == cases[i].u, "%s: got %llu", cases[i].t,
+				      (unsigned long long)ugot);
+		doc_free(&d);
+	}
+}
+END_TEST
+
+START_TEST(string_dup_refuses_nul)
+{
+	static const struct { const char *t; const char *want; size_t n; } cases[] = {
+		{ "\"\"", "", 0 },
+		{ "\"abc\"", "abc", 3 },
+		{ "\"a\\nb\\u00e9\"", "a\nb\xc3\xa9", 5 },
+		{ "\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80", 4 },
+		{ "\"a\\u0000b\"", NULL, 0 },
+		{ "\"\\u0000\"", NULL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		doc d = parse_keep_n(cases[i].t, strlen(cases[i].t));
+		size_t n = 999;
+		char *s = json_string_dup(d.v, &n);
+
+		if (!cases[i].want) {
+			ck_assert_msg(s == NULL, "%s: accepted", cases[i].t);
+			ck_assert_uint_eq(n, 999);
+		} else {
+			ck_assert_msg(s != NULL, "%s: refused", cases[i].t);
+			ck_assert_uint_eq(n, cases[i].n);
+			ck_assert(!memcmp(s, cases[i].want, n + 1));
+		}
+		free(s);
+		doc_free(&d);
+	}
+	/* bytes that are not UTF-8 (json_parse_bytes: a state file's key) */
+	{
+		static const char t[] = "\"caf\xe9\"";
+		char *c = dup_exact(t, sizeof(t) - 1);
+		json_value v;
+		json_error e;
+		char *s;
+
+		ck_assert(json_parse_bytes(c, sizeof(t) - 1, 4, &v, &e));
+		s = json_string_dup(v, NULL);
+		ck_assert_str_eq(s, "caf\xe9");
+		free(s);
+		free(c);
+	}
+}
+END_TEST
+
+START_TEST(object_pick_first_of_each_name)
+{
+	static const char *const names[] = { "key", "size", "done", "absent", "a\"b" };
+	static const char t[] =
+		"{\"size\":1,\"k\\u0065y\":\"K\",\"x\":{\"key\":2},\"size\":3,"
+		"\"done\":[],\"a\\\"b\":null,\"key\":\"second\"}";
+	doc d = parse_keep_n(t, sizeof(t) - 1);
+	json_value v[5];
+
+	json_object_pick(d.v, names, 5, v);
+	ck_assert_int_eq(v[0].type, JSON_STRING);
+	ck_assert(json_string_equals(v[0], "K", 1));      /* escaped key, first one */
+	ck_assert_int_eq(v[1].type, JSON_NUMBER);
+	ck_assert_int_eq(v[1].p[0], '1');                  /* the first "size" */
+	ck_assert_int_eq(v[2].type, JSON_ARRAY);
+	ck_assert_int_eq(v[3].type, 0);
+	ck_assert_ptr_null(v[3].p);
+	ck_assert_int_eq(v[4].type, JSON_NULL);
+	doc_free(&d);
+	/* not an object: nothing */
+	d = parse_keep_n("[1,2]", 5);
+	json_object_pick(d.v, names, 2, v);
+	ck_assert_int_eq(v[0].type, 0);
+	ck_assert_int_eq(v[1].type, 0);
+	doc_free(&d);
+}
+END_TEST
+
+START_TEST(count_elements_and_members)
+{
+	static const struct { const char *t; size_t n; } cases[] = {
+		{ "[]", 0 }, { "[1]", 1 }, { "[1,[2,3],{\"a\":[4]},\"]\"]", 4 },
+		{ "{}", 0 }, { "{\"a\":1,\"b\":{\"c\":2}}", 2 }, { "\"ab\"", 0 },
+		{ "7", 0 }, { "null", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		doc d = parse_keep_n(cases[i].t, strlen(cases[i].t));
+
+		ck_assert_msg(json_count(d.v) == cases[i].n, "%s", cases[i].t);
+		doc_free(&d);
+	}
+}
+END_TEST
+
 Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -1460,6 +1613,10 @@ Suite *json_suite(void)
 	tcase_add_test(tc, number_int64);
 	tcase_add_test(tc, number_double_and_compare);
 	tcase_add_test(tc, type_names);
+	tcase_add_test(tc, number_get_integers_in_any_notation);
+	tcase_add_test(tc, string_dup_refuses_nul);
+	tcase_add_test(tc, object_pick_first_of_each_name);
+	tcase_add_test(tc, count_elements_and_members);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -86,8 +86,11 @@ static char *swap(const char *json, const char *from, const char *to)
 	return xasprintf("%.*s%s%s", (int)(at - json), json, to, at + strlen(from));
 }
 
-/* (Found by fuzz_state: cJSON took data after the journal, and numbers
- * out of range were converted to int64 and uint64 regardless.) */
+/* (Found by fuzz_state: the reader used before json.c took data after the
+ * journal, and numbers out of range were converted to int64 and uint64
+ * regardless.)  Also: a string holding U+0000 is no string of evshare's
+ * (it writes C strings), an integer with a fraction is none, and "sources"
+ * and "files" are lists. */
 START_TEST(corrupt_journal_refused)
 {
 	size_t len;
@@ -102,6 +105,14 @@ START_TEST(corrupt_journal_refused)
 		swap(json, "\"objects_listed\":3", "\"objects_listed\":-3"),
 		swap(json, "\"min_pending_ms\":1795740000000", "\"min_pending_ms\":1e300"),
 		swap(json, "\"size\":959", "\"size\":0959"),
+		swap(json, "\"size\":959", "\"size\":959.5"),
+		swap(json, "\"mtime_ms\":9007199254740991", "\"mtime_ms\":9223372036854775808"),
+		swap(json, "\"etag\":\"e1\"", "\"etag\":\"e\\u00001\""),
+		swap(json, "\"key\":\"k\"", "\"key\":\"k\\u0000.gz\""),
+		swap(json, "\"run_id\":\"", "\"run_id\":\"\\u0000"),
+		swap(json, "\"subscribers\":[\"B\"]", "\"subscribers\":[\"B\\u0000\"]"),
+		swap(json, "\"files\":[", "\"files\":{\"f\":"),
+		swap(json, "\"sources\":[", "\"sources\":\"A\",\"x\":["),
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -118,6 +129,28 @@ START_TEST(corrupt_journal_refused)
 }
 END_TEST
 
+/* Integers come back exactly in any notation; a key that is not UTF-8
+ * too (above). */
+START_TEST(integers_in_any_notation)
+{
+	size_t len;
+	char *json = journal_of("k", &len);
+	char *alt = swap(json, "\"size\":959", "\"size\":9.59e2");
+	char *big = swap(alt, "\"mtime_ms\":9007199254740991", "\"mtime_ms\":9223372036854775807");
+	config *cfg = NULL;
+	plan p;
+
+	ck_assert_int_eq(plan_from_json(big, strlen(big), &p, &cfg), ES_OK);
+	ck_assert_uint_eq(p.files[0].obj.size, 959);
+	ck_assert_int_eq(p.files[0].obj.mtime_ms, INT64_MAX);
+	plan_release(&p);
+	config_free(cfg);
+	free(big);
+	free(alt);
+	free(json);
+}
+END_TEST
+
 Suite *plan_suite(void)
 {
 	Suite *s = suite_create("plan");
@@ -125,6 +158,7 @@ Suite *plan_suite(void)
 
 	tcase_add_test(tc, round_trip_with_key_not_utf8);
 	tcase_add_test(tc, corrupt_journal_refused);
+	tcase_add_test(tc, integers_in_any_notation);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,13 +6,13 @@
  * output.
  */
 #include <check.h>
-#include <cJSON.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "json.h"
 #include "sigv4.h"
 #include "util.h"
 
@@ -305,69 +305,86 @@ struct vector {
 	char *name;                 /* "get-vanilla", "s3/get-object" */
 	struct http_msg req;
 	sigv4_header *headers;
-	cJSON *ctx;
+	char *strs[8];              /* strings of context.json, decoded */
+	size_t nstrs;
 	sigv4_credentials cred;
 	sigv4_params params;
 	sigv4_request sreq;
 	char body_hash[65];
 };
 
-static const char *json_str(const cJSON *o, const char *key)
+/* The string member key of obj, decoded and kept by v until its release;
+ * NULL when obj has none. */
+static const char *json_str(struct vector *v, json_value obj, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	json_value s;
+	char *d;
 
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	if (!json_object_get(obj, key, strlen(key), &s) || s.type != JSON_STRING)
+		return NULL;
+	d = json_string_dup(s, NULL);
+	ck_assert_msg(d && v->nstrs < sizeof(v->strs) / sizeof(v->strs[0]),
+		      "%s: context.json: %s", v->name, key);
+	v->strs[v->nstrs++] = d;
+	return d;
 }
 
-static bool json_bool(const cJSON *o, const char *key, bool dflt)
+static bool json_bool(json_value obj, const char *key, bool dflt)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	json_value b;
 
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+	if (!json_object_get(obj, key, strlen(key), &b) ||
+	    (b.type != JSON_TRUE && b.type != JSON_FALSE))
+		return dflt;
+	return b.type == JSON_TRUE;
 }
 
 static void vector_load(struct vector *v, const char *dir)
 {
-	buf b = BUF_INIT;
-	const cJSON *creds, *exp;
+	buf b = BUF_INIT, cb = BUF_INIT;
+	json_value ctx, creds, exp;
+	json_error jerr;
 	const char *ts, *hash;
 	int64_t ms = 0;
 
 	memset(v, 0, sizeof(*v));
 	v->name = xstrdup(strstr(dir, "sigv4/") + strlen("sigv4/"));
 
-	ck_assert_msg(read_case_file(dir, "context.json", &b), "%s: no context.json", v->name);
-	v->ctx = cJSON_Parse(b.data);
-	ck_assert_msg(v->ctx != NULL, "%s: context.json does not parse", v->name);
+	ck_assert_msg(read_case_file(dir, "context.json", &cb), "%s: no context.json", v->name);
+	ck_assert_msg(json_parse(cb.data, cb.len, JSON_DEFAULT_MAX_DEPTH, &ctx, &jerr) &&
+		      ctx.type == JSON_OBJECT, "%s: context.json does not parse", v->name);
 	ck_assert_msg(read_case_file(dir, "request.txt", &b), "%s: no request.txt", v->name);
 	ck_assert_msg(http_parse(b.data, b.len, &v->req), "%s: request.txt does not parse", v->name);
 	buf_release(&b);
 
-	creds = cJSON_GetObjectItemCaseSensitive(v->ctx, "credentials");
-	v->cred.access_key_id = json_str(creds, "access_key_id");
-	v->cred.secret_access_key = json_str(creds, "secret_access_key");
-	v->cred.session_token = json_str(creds, "token");
+	if (!json_object_get(ctx, "credentials", 11, &creds))
+		creds.type = 0;
+	v->cred.access_key_id = json_str(v, creds, "access_key_id");
+	v->cred.secret_access_key = json_str(v, creds, "secret_access_key");
+	v->cred.session_token = json_str(v, creds, "token");
 	ck_assert_msg(v->cred.access_key_id && v->cred.secret_access_key,
 		      "%s: no credentials", v->name);
 
-	ts = json_str(v->ctx, "timestamp");
+	ts = json_str(v, ctx, "timestamp");
 	ck_assert_msg(ts && time_parse_rfc3339(ts, &ms), "%s: bad timestamp", v->name);
-	exp = cJSON_GetObjectItemCaseSensitive(v->ctx, "expiration_in_seconds");
-	v->params.region = json_str(v->ctx, "region");
-	v->params.service = json_str(v->ctx, "service");
+	v->params.region = json_str(v, ctx, "region");
+	v->params.service = json_str(v, ctx, "service");
 	v->params.time_s = ms / 1000;
-	v->params.expires_s = cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0;
-	v->params.normalize_path = json_bool(v->ctx, "normalize", false);
-	v->params.double_encode = json_bool(v->ctx, "double_uri_encode", true);
-	v->params.add_content_sha256 = json_bool(v->ctx, "sign_body", false);
-	v->params.omit_session_token = json_bool(v->ctx, "omit_session_token", false);
+	if (!json_object_get(ctx, "expiration_in_seconds", 21, &exp) || exp.type != JSON_NUMBER ||
+	    !json_number_get_int64(exp, &v->params.expires_s))
+		v->params.expires_s = 0;
+	v->params.normalize_path = json_bool(ctx, "normalize", false);
+	v->params.double_encode = json_bool(ctx, "double_uri_encode", true);
+	v->params.add_content_sha256 = json_bool(ctx, "sign_body", false);
+	v->params.omit_session_token = json_bool(ctx, "omit_session_token", false);
 
 	/* sign_body: hash the body; otherwise the empty hash, unless given. */
-	hash = json_str(v->ctx, "payload_hash");
+	hash = json_str(v, ctx, "payload_hash");
 	if (!hash && v->params.add_content_sha256) {
 		sigv4_sha256_hex(v->req.body, v->req.body_len, v->body_hash);
 		hash = v->body_hash;
 	}
+	buf_release(&cb);   /* what it held is decoded in v->strs */
 
 	v->headers = xcalloc(v->req.nh ? v->req.nh : 1, sizeof(*v->headers));
 	for (size_t i = 0; i < v->req.nh; i++) {
@@ -387,7 +404,8 @@ static void vector_release(struct vector *v)
 	free(v->name);
 	http_msg_release(&v->req);
 	free(v->headers);
-	cJSON_Delete(v->ctx);
+	for (size_t i = 0; i < v->nstrs; i++)
+		free(v->strs[i]);
 	memset(v, 0, sizeof(*v));
 }
 

@@ -469,9 +469,9 @@ START_TEST(corrupt_state_refused_and_untouched)
 }
 END_TEST
 
-/* What cJSON alone would take but is not JSON, and numbers that do not
- * fit their fields, are corrupt too; a key that is not UTF-8 (a file://
- * name) is not.  (Found by fuzz_state.) */
+/* What a lenient reader would take but is not JSON, and numbers that do
+ * not fit their fields, are corrupt too; a key that is not UTF-8 (a
+ * file:// name) is not.  (Found by fuzz_state.) */
 START_TEST(state_json_strict_but_bytes_in_keys)
 {
 	static const char ok[] = "{\"version\":1,\"sources\":{}}";
@@ -489,6 +489,22 @@ START_TEST(state_json_strict_but_bytes_in_keys)
 		"\"size\":-1,\"mtime_ms\":1,\"done\":[]}]}}}",
 		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
 		"\"size\":1,\"mtime_ms\":1e300,\"done\":[]}]}}}",
+		/* an integer with a fraction is none (it was cut to 1) */
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1.5,\"mtime_ms\":1,\"done\":[]}]}}}",
+		"{\"version\":1.5,\"sources\":{}}",
+		/* a string holding U+0000: evshare writes C strings, which end
+		 * there (it was cut short) */
+		"{\"version\":1,\"sources\":{\"A\\u0000B\":{\"files\":[]}}}",
+		"{\"version\":1,\"committed_run\":\"R\\u0000\",\"sources\":{}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\\u0000x\",\"etag\":\"e\","
+		"\"size\":1,\"mtime_ms\":1,\"done\":[]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1,\"mtime_ms\":1,\"done\":[\"B\\u0000\"]}]}}}",
+		"{\"version\":1,\"sources\":{\"A\":{\"files\":[{\"key\":\"k\",\"etag\":\"e\","
+		"\"size\":1,\"mtime_ms\":1,\"done\":[],\"last_error\":\"\\u0000\"}]}}}",
+		"{\"version\":1,\"pending\":[{\"run_id\":\"R1\",\"subscribers\":[\"B\\u0000\"],"
+		"\"attempts\":1}],\"sources\":{}}",
 	};
 	const char *dir = new_dir();
 	state_store *s = open_store(dir);
@@ -531,8 +547,8 @@ START_TEST(state_json_strict_but_bytes_in_keys)
 }
 END_TEST
 
-/* Integers come back exactly, also above 2^52, where cJSON's own number
- * printing keeps 15 digits.  (Found by fuzz_state.) */
+/* Integers come back exactly, also above 2^52, where a writer of doubles
+ * keeps 15 digits.  (Found by fuzz_state.) */
 START_TEST(integers_round_trip_exactly)
 {
 	const char *dir = new_dir();

@@ -13,10 +13,11 @@
  */
 #include "cmd.h"
 #include "config.h"
+#include "json.h"
+#include "jsonw.h"
 #include "log.h"
 #include "state.h"
 
-#include <cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -31,32 +32,215 @@ static void state_usage(void)
 		"--pending ORG\n");
 }
 
-static cJSON *record_json(const config *cfg, const source_state *src, const file_record *f)
+/* A file record as state show --json has it. */
+static void record_json(jsonw *w, const config *cfg, const source_state *src,
+			const file_record *f)
 {
-	cJSON *o = cJSON_CreateObject(), *done = cJSON_CreateArray();
 	ssize_t s = config_direct_index(cfg, src->org_id);
 	char mt[32];
 
+	jsonw_object_begin(w);
 	if (s >= 0) {
 		char *url = location_key_url(&cfg->direct[s].source, f->key);
 
-		cJSON_AddStringToObject(o, "url", url);
+		jsonw_string_field(w, "url", url);
 		free(url);
 	}
-	cJSON_AddStringToObject(o, "key", f->key);
-	cJSON_AddNumberToObject(o, "size", (double)f->size);
+	jsonw_string_field(w, "key", f->key);
+	jsonw_uint_field(w, "size", f->size);
 	time_format_rfc3339(f->mtime_ms, mt);
-	cJSON_AddStringToObject(o, "last_modified", mt);
+	jsonw_string_field(w, "last_modified", mt);
+	jsonw_name(w, "done");
+	jsonw_array_begin(w);
 	for (size_t i = 0; i < f->ndone; i++)
-		cJSON_AddItemToArray(done, cJSON_CreateString(f->done[i]));
-	cJSON_AddItemToObject(o, "done", done);
+		jsonw_string(w, f->done[i]);
+	jsonw_array_end(w);
 	if (f->run_id)
-		cJSON_AddStringToObject(o, "run_id", f->run_id);
-	cJSON_AddNumberToObject(o, "failures", f->failures);
-	cJSON_AddBoolToObject(o, "poisoned", f->poisoned);
+		jsonw_string_field(w, "run_id", f->run_id);
+	jsonw_uint_field(w, "failures", f->failures);
+	jsonw_bool_field(w, "poisoned", f->poisoned);
 	if (f->last_error)
-		cJSON_AddStringToObject(o, "last_error", f->last_error);
-	return o;
+		jsonw_string_field(w, "last_error", f->last_error);
+	jsonw_object_end(w);
+}
+
+/* Is a record shown: all of them with --files, else those with a
+ * problem. */
+static bool record_shown(const file_record *f, bool files)
+{
+	return !f->removed && (files || f->poisoned || f->failures);
+}
+
+/* The records of a source, its failing and poisoned ones. */
+static void source_counts(const source_state *src, size_t *nrec, size_t *nfail,
+			  size_t *npois)
+{
+	*nrec = *nfail = *npois = 0;
+	for (size_t j = 0; j < src->nfiles; j++) {
+		const file_record *f = &src->files[j];
+
+		if (f->removed)
+			continue;
+		(*nrec)++;
+		*npois += f->poisoned;
+		*nfail += f->failures > 0 && !f->poisoned;
+	}
+}
+
+/* The run id and the number of files of an interrupted run's plan, read
+ * as state show always has: "?" and 0 when they cannot be. */
+static void plan_glance(const buf *plan_text, char **run_id, size_t *nfiles)
+{
+	json_value root, v;
+	json_error jerr;
+
+	*run_id = NULL;
+	*nfiles = 0;
+	if (!json_parse_bytes(plan_text->data ? plan_text->data : "", plan_text->len,
+			      JSON_DEFAULT_MAX_DEPTH, &root, &jerr))
+		return;
+	if (json_object_get(root, "run_id", 6, &v) && v.type == JSON_STRING)
+		*run_id = json_string_dup(v, NULL);
+	if (!*run_id)
+		*run_id = xstrdup("?");
+	if (json_object_get(root, "files", 5, &v))
+		*nfiles = json_count(v);
+}
+
+static void state_show_json(const config *cfg, const state_data *st, bool plan_exists,
+			    const buf *plan_text, bool files)
+{
+	buf b = BUF_INIT;
+	jsonw w;
+
+	/* names are shown as they are, bytes that are not UTF-8 too, as
+	 * they always were */
+	jsonw_init(&w, &b, JSONW_BYTES);
+	jsonw_object_begin(&w);
+	jsonw_name(&w, "sources");
+	jsonw_array_begin(&w);
+	for (size_t i = 0; i < st->nsources; i++) {
+		const source_state *src = &st->sources[i];
+		size_t nrec, nfail, npois;
+		char h[32];
+
+		source_counts(src, &nrec, &nfail, &npois);
+		jsonw_object_begin(&w);
+		jsonw_string_field(&w, "org_id", src->org_id);
+		if (src->horizon_ms != INT64_MIN) {
+			time_format_rfc3339(src->horizon_ms, h);
+			jsonw_string_field(&w, "horizon", h);
+		}
+		jsonw_uint_field(&w, "files", nrec);
+		jsonw_uint_field(&w, "failing", nfail);
+		jsonw_uint_field(&w, "poisoned", npois);
+		jsonw_name(&w, files ? "records" : "problems");
+		jsonw_array_begin(&w);
+		for (size_t j = 0; j < src->nfiles; j++)
+			if (record_shown(&src->files[j], files))
+				record_json(&w, cfg, src, &src->files[j]);
+		jsonw_array_end(&w);
+		jsonw_object_end(&w);
+	}
+	jsonw_array_end(&w);
+	jsonw_string_field(&w, "state_dir", cfg->state_dir);
+	jsonw_string_field(&w, "committed_run", st->committed_run);   /* NULL: null */
+	if (st->committed_run) {
+		char t[32];
+
+		time_format_rfc3339(st->committed_ms, t);
+		jsonw_string_field(&w, "committed_at", t);
+	}
+	jsonw_name(&w, "interrupted_run");
+	if (plan_exists) {
+		char *rid;
+		size_t nfiles;
+
+		plan_glance(plan_text, &rid, &nfiles);
+		jsonw_object_begin(&w);
+		if (rid) {
+			jsonw_string_field(&w, "run_id", rid);
+			jsonw_uint_field(&w, "files", nfiles);
+		}
+		jsonw_object_end(&w);
+		free(rid);
+	} else {
+		jsonw_null(&w);
+	}
+	jsonw_name(&w, "pending");
+	jsonw_array_begin(&w);
+	for (size_t i = 0; i < st->nparts; i++) {
+		const pending_part *pp = &st->parts[i];
+		char t[32];
+
+		jsonw_object_begin(&w);
+		jsonw_string_field(&w, "run_id", pp->run_id);
+		jsonw_name(&w, "subscribers");
+		jsonw_array_begin(&w);
+		for (size_t k = 0; k < pp->nsubs; k++)
+			jsonw_string(&w, pp->subs[k]);
+		jsonw_array_end(&w);
+		jsonw_uint_field(&w, "attempts", pp->attempts);
+		jsonw_bool_field(&w, "stuck", pp->attempts >= cfg->max_attempts);
+		time_format_rfc3339(pp->first_ms, t);
+		jsonw_string_field(&w, "since", t);
+		jsonw_string_field(&w, "last_error", pp->last_error ? pp->last_error : "");
+		jsonw_object_end(&w);
+	}
+	jsonw_array_end(&w);
+	jsonw_object_end(&w);
+	buf_addch(&b, '\n');
+	fwrite(b.data, 1, b.len, stdout);
+	buf_release(&b);
+}
+
+static void state_show_text(const config *cfg, const state_data *st, bool plan_exists,
+			    bool files)
+{
+	printf("state directory: %s\n", cfg->state_dir);
+	printf("last committed run: %s\n", st->committed_run ? st->committed_run : "none");
+	if (plan_exists)
+		printf("interrupted run pending: yes (the next run finishes it)\n");
+	for (size_t i = 0; i < st->nparts; i++) {
+		const pending_part *pp = &st->parts[i];
+		buf va = BUF_INIT;
+
+		for (size_t k = 0; k < pp->nsubs; k++)
+			printf("outputs owed to %s: run %s, %u failed attempt(s)%s: %s\n",
+			       pp->subs[k], pp->run_id, pp->attempts,
+			       pp->attempts >= cfg->max_attempts ? " (STUCK)" : "",
+			       visible(&va, pp->last_error));
+		buf_release(&va);
+	}
+	for (size_t i = 0; i < st->nsources; i++) {
+		const source_state *src = &st->sources[i];
+		ssize_t s = config_direct_index(cfg, src->org_id);
+		size_t nrec, nfail, npois;
+		char h[32];
+
+		source_counts(src, &nrec, &nfail, &npois);
+		if (src->horizon_ms != INT64_MIN)
+			time_format_rfc3339(src->horizon_ms, h);
+		printf("source %s: %d file record(s), %d failing, %d poisoned, horizon %s\n",
+		       src->org_id, (int)nrec, (int)nfail, (int)npois,
+		       src->horizon_ms != INT64_MIN ? h : "none");
+		for (size_t j = 0; j < src->nfiles; j++) {
+			const file_record *f = &src->files[j];
+			char *url;
+			buf va = BUF_INIT, vb = BUF_INIT;   /* made visible */
+
+			if (!record_shown(f, files))
+				continue;
+			url = s >= 0 ? location_key_url(&cfg->direct[s].source, f->key)
+				     : xstrdup(f->key);
+			printf("  %s%s%s%s\n", visible(&va, url), f->poisoned ? "  POISONED" : "",
+			       f->last_error ? "  " : "",
+			       f->last_error ? visible(&vb, f->last_error) : "");
+			free(url);
+			buf_release(&va);
+			buf_release(&vb);
+		}
+	}
 }
 
 static es_result state_show(const config *cfg, state_store *ss, state_data *st,
@@ -64,131 +248,13 @@ static es_result state_show(const config *cfg, state_store *ss, state_data *st,
 {
 	buf plan_text = BUF_INIT;
 	bool plan_exists = false;
-	cJSON *root = cJSON_CreateObject(), *sources = cJSON_AddArrayToObject(root, "sources");
-	char *text;
 
 	if (ss)
 		state_plan_load(ss, &plan_text, &plan_exists);
-	cJSON_AddStringToObject(root, "state_dir", cfg->state_dir);
-	if (st->committed_run) {
-		char t[32];
-
-		cJSON_AddStringToObject(root, "committed_run", st->committed_run);
-		time_format_rfc3339(st->committed_ms, t);
-		cJSON_AddStringToObject(root, "committed_at", t);
-	} else {
-		cJSON_AddNullToObject(root, "committed_run");
-	}
-	if (plan_exists) {
-		cJSON *pl = cJSON_ParseWithLength(plan_text.data, plan_text.len);
-		cJSON *po = cJSON_AddObjectToObject(root, "interrupted_run");
-
-		if (pl) {
-			const char *rid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pl, "run_id"));
-
-			cJSON_AddStringToObject(po, "run_id", rid ? rid : "?");
-			cJSON_AddNumberToObject(po, "files", cJSON_GetArraySize(
-				cJSON_GetObjectItemCaseSensitive(pl, "files")));
-			cJSON_Delete(pl);
-		}
-	} else {
-		cJSON_AddNullToObject(root, "interrupted_run");
-	}
-	{
-		cJSON *parts = cJSON_AddArrayToObject(root, "pending");
-
-		for (size_t i = 0; i < st->nparts; i++) {
-			const pending_part *pp = &st->parts[i];
-			cJSON *po = cJSON_CreateObject(), *subs = cJSON_CreateArray();
-			char t[32];
-
-			cJSON_AddStringToObject(po, "run_id", pp->run_id);
-			for (size_t k = 0; k < pp->nsubs; k++)
-				cJSON_AddItemToArray(subs, cJSON_CreateString(pp->subs[k]));
-			cJSON_AddItemToObject(po, "subscribers", subs);
-			cJSON_AddNumberToObject(po, "attempts", pp->attempts);
-			cJSON_AddBoolToObject(po, "stuck", pp->attempts >= cfg->max_attempts);
-			time_format_rfc3339(pp->first_ms, t);
-			cJSON_AddStringToObject(po, "since", t);
-			cJSON_AddStringToObject(po, "last_error", pp->last_error ? pp->last_error : "");
-			cJSON_AddItemToArray(parts, po);
-		}
-	}
-	for (size_t i = 0; i < st->nsources; i++) {
-		const source_state *src = &st->sources[i];
-		cJSON *so = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-		size_t nrec = 0, npois = 0, nfail = 0;
-		char h[32];
-
-		cJSON_AddStringToObject(so, "org_id", src->org_id);
-		if (src->horizon_ms != INT64_MIN) {
-			time_format_rfc3339(src->horizon_ms, h);
-			cJSON_AddStringToObject(so, "horizon", h);
-		}
-		for (size_t j = 0; j < src->nfiles; j++) {
-			const file_record *f = &src->files[j];
-
-			if (f->removed)
-				continue;
-			nrec++;
-			npois += f->poisoned;
-			nfail += f->failures > 0 && !f->poisoned;
-			if (files || f->poisoned || f->failures)
-				cJSON_AddItemToArray(arr, record_json(cfg, src, f));
-		}
-		cJSON_AddNumberToObject(so, "files", (double)nrec);
-		cJSON_AddNumberToObject(so, "failing", (double)nfail);
-		cJSON_AddNumberToObject(so, "poisoned", (double)npois);
-		cJSON_AddItemToObject(so, files ? "records" : "problems", arr);
-		cJSON_AddItemToArray(sources, so);
-	}
-	if (json) {
-		text = cJSON_PrintUnformatted(root);
-		printf("%s\n", text);
-		cJSON_free(text);
-	} else {
-		const cJSON *it, *rec;
-
-		printf("state directory: %s\n", cfg->state_dir);
-		printf("last committed run: %s\n", st->committed_run ? st->committed_run : "none");
-		if (plan_exists)
-			printf("interrupted run pending: yes (the next run finishes it)\n");
-		for (size_t i = 0; i < st->nparts; i++) {
-			const pending_part *pp = &st->parts[i];
-			buf va = BUF_INIT;
-
-			for (size_t k = 0; k < pp->nsubs; k++)
-				printf("outputs owed to %s: run %s, %u failed attempt(s)%s: %s\n",
-				       pp->subs[k], pp->run_id, pp->attempts,
-				       pp->attempts >= cfg->max_attempts ? " (STUCK)" : "",
-				       visible(&va, pp->last_error));
-			buf_release(&va);
-		}
-		cJSON_ArrayForEach(it, sources) {
-			const cJSON *hj = cJSON_GetObjectItemCaseSensitive(it, "horizon");
-
-			printf("source %s: %d file record(s), %d failing, %d poisoned, horizon %s\n",
-			       cJSON_GetObjectItemCaseSensitive(it, "org_id")->valuestring,
-			       (int)cJSON_GetObjectItemCaseSensitive(it, "files")->valuedouble,
-			       (int)cJSON_GetObjectItemCaseSensitive(it, "failing")->valuedouble,
-			       (int)cJSON_GetObjectItemCaseSensitive(it, "poisoned")->valuedouble,
-			       hj ? hj->valuestring : "none");
-			cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(it, files ? "records" : "problems")) {
-				const cJSON *url = cJSON_GetObjectItemCaseSensitive(rec, "url");
-				const cJSON *le = cJSON_GetObjectItemCaseSensitive(rec, "last_error");
-				buf va = BUF_INIT, vb = BUF_INIT;   /* made visible */
-
-				printf("  %s%s%s%s\n",
-				       visible(&va, url ? url->valuestring :
-					       cJSON_GetObjectItemCaseSensitive(rec, "key")->valuestring),
-				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "poisoned")) ? "  POISONED" : "",
-				       le ? "  " : "", le ? visible(&vb, le->valuestring) : "");
-				buf_release(&va);
-				buf_release(&vb);
-			}
-		}
-	}
-	cJSON_Delete(root);
+	if (json)
+		state_show_json(cfg, st, plan_exists, &plan_text, files);
+	else
+		state_show_text(cfg, st, plan_exists, files);
 	buf_release(&plan_text);
 	return ES_OK;
 }

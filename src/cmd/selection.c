@@ -1,6 +1,7 @@
 /* selection.c - the file selection of run and list, and the look at what
  * a run would read. */
 #include "selection.h"
+#include "jsonw.h"
 #include "log.h"
 #include "runner.h"
 
@@ -151,23 +152,21 @@ void selection_print(const config *cfg, const plan *p, bool json)
 		time_format_rfc3339(f->obj.mtime_ms, mt);
 		if (json) {
 			buf b = BUF_INIT;
+			jsonw w;
 
-			buf_addstr(&b, "{\"source\":");
-			buf_add_json_string(&b, d->org_id, strlen(d->org_id));
-			buf_addstr(&b, ",\"url\":");
-			buf_add_json_string(&b, url, strlen(url));
-			buf_addstr(&b, ",\"key\":");
-			buf_add_json_string(&b, f->obj.key, strlen(f->obj.key));
-			buf_printf(&b, ",\"size\":%llu,\"last_modified\":\"%s\",\"subscribers\":[",
-				   (unsigned long long)f->obj.size, mt);
-			for (size_t k = 0; k < f->nsubs; k++) {
-				const char *org = cfg->additional[f->subs[k]].org_id;
-
-				if (k)
-					buf_addch(&b, ',');
-				buf_add_json_string(&b, org, strlen(org));
-			}
-			buf_addstr(&b, "]}");
+			jsonw_init(&w, &b, JSONW_TEXT);
+			jsonw_object_begin(&w);
+			jsonw_string_field(&w, "source", d->org_id);
+			jsonw_string_field(&w, "url", url);
+			jsonw_string_field(&w, "key", f->obj.key);
+			jsonw_uint_field(&w, "size", f->obj.size);
+			jsonw_string_field(&w, "last_modified", mt);
+			jsonw_name(&w, "subscribers");
+			jsonw_array_begin(&w);
+			for (size_t k = 0; k < f->nsubs; k++)
+				jsonw_string(&w, cfg->additional[f->subs[k]].org_id);
+			jsonw_array_end(&w);
+			jsonw_object_end(&w);
 			printf("%s\n", b.data);
 			buf_release(&b);
 		} else {

@@ -8,7 +8,10 @@
  * and a refusal is ES_ERR_STATE (corrupt content), never a silent success
  * on text that is not JSON: whatever is accepted must be one JSON text
  * (RFC 8259, bytes >= 0x80 taken as they are: keys of file:// sources are
- * file names, which need not be UTF-8, and cJSON writes them as they are).
+ * file names, which need not be UTF-8, and jsonw writes them as they are).
+ * Both readers are json.c's scanner and its accessors (json_parse_bytes,
+ * json_object_pick, json_string_dup, json_number_get_int64), so this
+ * target is theirs too.
  *
  * What is accepted must survive a round trip: the state saved with
  * state_save() into a second directory and loaded again, and the plan
