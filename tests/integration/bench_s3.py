@@ -107,9 +107,9 @@ def build_driver(build, tmp):
     exe = os.path.join(tmp, "bench_store")
     with open(src, "w") as f:
         f.write(DRIVER)
-    libs = subprocess.run(["pkg-config", "--libs", "libcurl", "openssl", "zlib", "libcjson", "expat"],
+    libs = subprocess.run(["pkg-config", "--libs", "libcurl", "openssl", "zlib", "expat"],
                           capture_output=True, text=True, check=True).stdout.split()
-    cflags = subprocess.run(["pkg-config", "--cflags", "libcurl", "openssl", "zlib", "libcjson", "expat"],
+    cflags = subprocess.run(["pkg-config", "--cflags", "libcurl", "openssl", "zlib", "expat"],
                             capture_output=True, text=True, check=True).stdout.split()
     subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-I", os.path.join(ROOT, "include")] + cflags +
                    ["-o", exe, src, os.path.join(ROOT, build, "libevshare.a")] + libs + ["-lpthread", "-lm"],
