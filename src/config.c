@@ -41,6 +41,8 @@ struct ctx {
 	char **strings;          /* strings decoded from the text, freed at */
 	size_t nstrings;         /* the end of config_parse */
 	size_t strings_alloc;
+	json_value s3;           /* $.s3, when s3_keys_set */
+	bool s3_keys_set;
 };
 
 static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
@@ -279,9 +281,6 @@ static const char *const location_keys[] = {
 	"multipart_threshold", "retries", "upload_streams", "credentials_file", NULL
 };
 
-#define MIN_PART_SIZE (5ull << 20)
-#define MAX_PART_SIZE (5ull << 30)
-
 struct s3_defaults {
 	const char *endpoint, *region, *profile;
 	int path_style;
@@ -289,38 +288,81 @@ struct s3_defaults {
 };
 
 /* part_size, multipart_threshold, retries, upload_streams of an object (s3
- * or a location) */
+ * or a location): integers here (0 means unset in a location, so it is
+ * refused); their ranges are each protocol's, checked by store_check */
 static void parse_transfer_keys(struct ctx *c, json_value j, const char *path,
 				struct s3_defaults *d)
 {
 	uint64_t v;
 
-	if (get_uint(c, j, "part_size", path, MIN_PART_SIZE, MAX_PART_SIZE, 0, &v) && v)
+	if (get_uint(c, j, "part_size", path, 1, 1ull << 50, 0, &v) && v)
 		d->part_size = v;
-	if (get_uint(c, j, "multipart_threshold", path, MIN_PART_SIZE, 5ull << 40, 0, &v) && v)
+	if (get_uint(c, j, "multipart_threshold", path, 1, 1ull << 50, 0, &v) && v)
 		d->multipart_threshold = v;
-	if (get_uint(c, j, "retries", path, 1, 20, 0, &v) && v)
+	if (get_uint(c, j, "retries", path, 1, 1u << 20, 0, &v) && v)
 		d->retries = v;
-	if (get_uint(c, j, "upload_streams", path, 1, 16, 0, &v) && v)
+	if (get_uint(c, j, "upload_streams", path, 1, 1u << 20, 0, &v) && v)
 		d->upload_streams = v;
 }
 
-/* An endpoint is a base URL: http or https, no query (a portal's "SAS
- * URL" pasted here would carry a signature into every message). */
-static bool check_endpoint(struct ctx *c, const char *path, const char *e)
+/*
+ * What the store of loc would refuse (store_check: each protocol's limits,
+ * names and endpoint form, checked in that one place), each fault told at
+ * its JSON path: the location's own key, its url, or "$.s3.KEY" for a
+ * setting it takes from $.s3, which is told once (by check_s3_defaults).
+ */
+static bool check_store(struct ctx *c, const location *loc, const char *path,
+			bool object, json_value j)
 {
-	const char *q = strchr(e, '?');
+	store_faults f = STORE_FAULTS_INIT;
+	bool ok = store_check(loc, &f) == ES_OK;
 
-	if (q) {
-		cerr(c, path, "'%.*s?...' must not have a query: a SAS token or other "
-		     "credentials go in credentials_file or the environment", (int)(q - e), e);
-		return false;
+	for (size_t i = 0; i < f.count; i++) {
+		const char *key = f.items[i].key;
+		json_value v;
+		char *p;
+
+		if (!strcmp(key, "url"))
+			p = object ? child_path(path, "url") : xstrdup(path);
+		else if (object && get(j, key, &v))
+			p = child_path(path, key);
+		else if (loc->scheme != LOC_AZ && c->s3_keys_set && get(c->s3, key, &v))
+			continue;    /* $.s3's: told once */
+		else
+			p = xstrdup(path);
+		cerr(c, p, "%s", f.items[i].message);
+		free(p);
 	}
-	if (strncmp(e, "http://", 7) && strncmp(e, "https://", 8)) {
-		cerr(c, path, "'%s' must start with http:// or https://", e);
-		return false;
-	}
-	return true;
+	store_faults_release(&f);
+	return ok;
+}
+
+/* $.s3's settings, checked as an s3:// location of theirs would be. */
+static void check_s3_defaults(struct ctx *c, const struct s3_defaults *d)
+{
+	location l;
+	buf err = BUF_INIT;
+	store_faults f = STORE_FAULTS_INIT;
+
+	if (location_parse("s3://bucket-of-the-defaults/", NULL, &l, &err) != ES_OK)
+		die("s3 defaults: %s", err.data);
+	l.endpoint = d->endpoint ? xstrdup(d->endpoint) : NULL;
+	l.region = d->region ? xstrdup(d->region) : NULL;
+	l.path_style = d->path_style;
+	l.part_size = d->part_size;
+	l.multipart_threshold = d->multipart_threshold;
+	l.retries = (unsigned)d->retries;
+	l.upload_streams = (unsigned)d->upload_streams;
+	if (store_check(&l, &f) != ES_OK)
+		for (size_t i = 0; i < f.count; i++) {
+			char *p = child_path("$.s3", f.items[i].key);
+
+			cerr(c, p, "%s", f.items[i].message);
+			free(p);
+		}
+	store_faults_release(&f);
+	location_release(&l);
+	buf_release(&err);
 }
 
 /*
@@ -423,12 +465,6 @@ static bool parse_location(struct ctx *c, json_value j, const char *path,
 		buf_release(&err);
 		return false;
 	}
-	if (endpoint != dflt->endpoint) {
-		char *p = child_path(path, "endpoint");
-
-		ok &= check_endpoint(c, p, endpoint);
-		free(p);
-	}
 	if (endpoint)
 		out->endpoint = xstrdup(endpoint);
 	out->region = region ? xstrdup(region) : NULL;
@@ -440,7 +476,7 @@ static bool parse_location(struct ctx *c, json_value j, const char *path,
 	out->upload_streams = (unsigned)xfer.upload_streams;
 	if (cred_file)
 		out->credentials_file = resolve_dir(c->base_dir, cred_file);
-	return ok;
+	return check_store(c, out, path, j.type == JSON_OBJECT, j) && ok;
 }
 
 static const char *const top_keys[] = {
@@ -857,7 +893,7 @@ static void strings_free(struct ctx *c)
 es_result config_parse(const char *text, size_t n, const char *origin,
 		       const char *base_dir, config **out, buf *err)
 {
-	struct ctx c = { err, 0, base_dir, NULL, 0, 0 };
+	struct ctx c = { err, 0, base_dir, NULL, 0, 0, { NULL, 0, 0 }, false };
 	json_value root, j;
 	json_error jerr;
 	config *cfg = xcalloc(1, sizeof(*cfg));
@@ -901,14 +937,15 @@ es_result config_parse(const char *text, size_t n, const char *origin,
 
 			check_keys(&c, j, "$.s3", s3_keys);
 			get_string(&c, j, "region", "$.s3", false, &dflt.region);
-			if (get_string(&c, j, "endpoint", "$.s3", false, &dflt.endpoint) &&
-			    dflt.endpoint && !check_endpoint(&c, "$.s3.endpoint", dflt.endpoint))
-				dflt.endpoint = NULL;
+			get_string(&c, j, "endpoint", "$.s3", false, &dflt.endpoint);
 			get_string(&c, j, "profile", "$.s3", false, &dflt.profile);
 			if (get(j, "path_style", &ps) &&
 			    get_bool(&c, j, "path_style", "$.s3", false, &b))
 				dflt.path_style = b;
 			parse_transfer_keys(&c, j, "$.s3", &dflt);
+			c.s3 = j;
+			c.s3_keys_set = true;
+			check_s3_defaults(&c, &dflt);
 		}
 	}
 	{

@@ -329,9 +329,9 @@ START_TEST(location_overrides)
 	 * and inherits the others */
 	char *t = cfg_with("\"s3\":{\"region\":\"r1\",\"endpoint\":\"https://e1\",\"profile\":\"p1\","
 			   "\"path_style\":true}",
-			   "{\"org_id\":\"A\",\"source\":\"s3://b1/x/\"},"
-			   "{\"org_id\":\"C\",\"source\":{\"url\":\"s3://b2/\",\"region\":\"r2\"}},"
-			   "{\"org_id\":\"D\",\"source\":{\"url\":\"s3://b3\",\"path_style\":false,"
+			   "{\"org_id\":\"A\",\"source\":\"s3://bkt1/x/\"},"
+			   "{\"org_id\":\"C\",\"source\":{\"url\":\"s3://bkt2/\",\"region\":\"r2\"}},"
+			   "{\"org_id\":\"D\",\"source\":{\"url\":\"s3://bkt3\",\"path_style\":false,"
 			   "\"endpoint\":\"http://e3:9000\"}}",
 			   NULL);
 	config *c = parse_ok(t);
@@ -352,7 +352,7 @@ START_TEST(location_overrides)
 	ck_assert_str_eq(l->region, "r1");
 	ck_assert_str_eq(l->endpoint, "http://e3:9000");
 	ck_assert_int_eq(l->path_style, 0);
-	ck_assert_str_eq(l->url, "s3://b3/");
+	ck_assert_str_eq(l->url, "s3://bkt3/");
 	/* destinations get the defaults too */
 	l = &c->additional[0].destination;
 	ck_assert_str_eq(l->region, "r1");
@@ -804,7 +804,7 @@ START_TEST(nul_in_strings_and_exact_integers)
 	/* an integer in any notation, exactly */
 	c = parse_ok("{\"max_attempts\":3e2,\"max_line_bytes\":65536.0,\"s3\":{\"part_size\":"
 		     "5.24288e6},\"direct_subscribers\":[{\"org_id\":\"A\",\"source\":"
-		     "\"s3://b/\"}],\"additional_subscribers\":[{\"org_id\":\"B\",\"links\":"
+		     "\"s3://bkt/\"}],\"additional_subscribers\":[{\"org_id\":\"B\",\"links\":"
 		     "[\"A\"],\"destination\":\"file:///o/\",\"compression_level\":90e-1}]}");
 	ck_assert_uint_eq(c->max_attempts, 300);
 	ck_assert_uint_eq(c->max_line_bytes, 65536);

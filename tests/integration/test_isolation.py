@@ -147,8 +147,8 @@ def test_destination_inside_a_source_is_refused():
             p = check_config(cfg, sc)
             assert p.returncode == 78 and path in p.stderr.decode(), (path, p.stderr)
         # s3:// and az:// too, without a network
-        for src, dest in (("s3://b/a/", "s3://b/a/out/"), ("s3://b/a/", "s3://b/"),
-                          ("az://acct/c/a/", "az://acct/c/a/x/")):
+        for src, dest in (("s3://bkt/a/", "s3://bkt/a/out/"), ("s3://bkt/a/", "s3://bkt/"),
+                          ("az://acct/cont/a/", "az://acct/cont/a/x/")):
             cfg = {"state_dir": "state",
                    "direct_subscribers": [{"org_id": "TN-a", "source": src}],
                    "additional_subscribers": [{"org_id": "TN-p1", "links": ["TN-a"],
