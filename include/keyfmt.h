@@ -67,5 +67,18 @@ typedef struct keyfmt_space {
 #define KEYFMT_MEET_MAX_STEPS 2000000u
 
 bool keyfmt_spaces_meet(const keyfmt_space *a, const keyfmt_space *b, buf *example);
+/*
+ * Texts one of which every key of the space starts with: the prefix, then
+ * the template's leading text, {subscriber} and {source} (each linked
+ * source's org_id: one text per source, up to KEYFMT_MAX_LITERALS, else
+ * the text before {source} alone), up to its first other placeholder.
+ * Two spaces none of whose texts starts with one of the other's never
+ * meet: a cheap test before keyfmt_spaces_meet for configs of thousands
+ * of subscribers.  Returns how many; *out (allocated, each allocated).
+ */
+#define KEYFMT_MAX_LITERALS 16
+size_t keyfmt_space_literals(const keyfmt_space *sp, char ***out);
+/* Could spaces with these texts meet (one starts with another)? */
+bool keyfmt_literals_meet(char *const *a, size_t na, char *const *b, size_t nb);
 
 #endif

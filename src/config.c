@@ -760,15 +760,50 @@ static void check_output_keys(struct ctx *c, const config *cfg, size_t ai, size_
  * state directory inside a file: location or holding one.  Run once every
  * location parsed.
  */
+/* Does one space start with the other (or are they equal)? */
+static bool nested(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	return !strncmp(a, b, na < nb ? na : nb);
+}
+
 static void check_overlaps(struct ctx *c, const config *cfg)
 {
+	size_t n = cfg->ndirect + cfg->nadditional;
+	const location **locs = xcalloc(n + 1, sizeof(*locs));
+	char **space = xcalloc(n + 1, sizeof(*space)), ***literal;
+	size_t *nliteral;
 	location state;
 	buf err = BUF_INIT;
 	bool have_state;
 
+	/* every location's space once: a config of thousands of subscribers
+	 * compares millions of pairs */
+	for (size_t i = 0; i < n; i++) {
+		locs[i] = i < cfg->ndirect ? &cfg->direct[i].source
+					   : &cfg->additional[i - cfg->ndirect].destination;
+		space[i] = location_space(locs[i]);
+	}
+	/* what every key of each subscriber starts with: most pairs in one
+	 * bucket differ there, and need no closer look */
+	literal = xcalloc(cfg->nadditional + 1, sizeof(*literal));
+	nliteral = xcalloc(cfg->nadditional + 1, sizeof(*nliteral));
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		const additional_subscriber *sub = &cfg->additional[a];
+		const char **srcs = xcalloc(sub->nlinks + 1, sizeof(char *));
+		keyfmt_space ks = { space[cfg->ndirect + a], sub->key_format, sub->org_id,
+				    srcs, sub->nlinks };
+
+		for (size_t i = 0; i < sub->nlinks; i++)
+			srcs[i] = cfg->direct[sub->links[i]].org_id;
+		nliteral[a] = keyfmt_space_literals(&ks, &literal[a]);
+		free(srcs);
+	}
+#define OVERLAP(i, k) (location_same_store(locs[i], locs[k]) && nested(space[i], space[k]))
 	for (size_t j = 0; j < cfg->ndirect; j++)
 		for (size_t i = 0; i < j; i++)
-			if (location_overlap(&cfg->direct[i].source, &cfg->direct[j].source)) {
+			if (OVERLAP(i, j)) {
 				char *p = xasprintf("$.direct_subscribers[%zu].source", j);
 
 				cerr(c, p, "'%s' overlaps the source of '%s' ('%s'): the same "
@@ -779,10 +814,11 @@ static void check_overlaps(struct ctx *c, const config *cfg)
 				free(p);
 			}
 	for (size_t a = 0; a < cfg->nadditional; a++) {
-		const location *dest = &cfg->additional[a].destination;
+		size_t ia = cfg->ndirect + a;
+		const location *dest = locs[ia];
 
 		for (size_t s = 0; s < cfg->ndirect; s++)
-			if (location_overlap(dest, &cfg->direct[s].source)) {
+			if (OVERLAP(ia, s)) {
 				char *p = xasprintf("$.additional_subscribers[%zu].destination", a);
 
 				cerr(c, p, "'%s' overlaps the source of '%s' ('%s'): outputs "
@@ -792,9 +828,11 @@ static void check_overlaps(struct ctx *c, const config *cfg)
 				free(p);
 			}
 		for (size_t b = 0; b < a; b++)
-			if (location_overlap(&cfg->additional[b].destination, dest))
+			if (OVERLAP(cfg->ndirect + b, ia) &&
+			    keyfmt_literals_meet(literal[b], nliteral[b], literal[a], nliteral[a]))
 				check_output_keys(c, cfg, b, a);
 	}
+#undef OVERLAP
 	{
 		char *url = xasprintf("file://%s", cfg->state_dir);
 
@@ -802,20 +840,29 @@ static void check_overlaps(struct ctx *c, const config *cfg)
 		free(url);
 		buf_release(&err);
 	}
-	for (size_t i = 0; have_state && i < cfg->ndirect + cfg->nadditional; i++) {
+	for (size_t i = 0; have_state && i < n; i++) {
 		bool direct = i < cfg->ndirect;
-		const location *l = direct ? &cfg->direct[i].source
-					   : &cfg->additional[i - cfg->ndirect].destination;
 
-		if (!location_overlap(&state, l))
+		if (!location_overlap(&state, locs[i]))
 			continue;
 		cerr(c, "$.state_dir", "'%s' overlaps '%s' ($.%s[%zu].%s): keep the state "
-		     "directory outside every source and destination", cfg->state_dir, l->url,
-		     direct ? "direct_subscribers" : "additional_subscribers",
+		     "directory outside every source and destination", cfg->state_dir,
+		     locs[i]->url, direct ? "direct_subscribers" : "additional_subscribers",
 		     direct ? i : i - cfg->ndirect, direct ? "source" : "destination");
 	}
 	if (have_state)
 		location_release(&state);
+	for (size_t i = 0; i < n; i++)
+		free(space[i]);
+	for (size_t a = 0; a < cfg->nadditional; a++) {
+		for (size_t k = 0; k < nliteral[a]; k++)
+			free(literal[a][k]);
+		free(literal[a]);
+	}
+	free(literal);
+	free(nliteral);
+	free(space);
+	free(locs);
 }
 
 /* A duration of at least min_ms and at most MAX_TIMEOUT_MS. */

@@ -323,7 +323,7 @@ static void ks_rehash(struct ks_search *s)
 	uint64_t *os = s->slots;
 	size_t *oi = s->slot_index;
 
-	s->nslots = old ? old * 2 : 1024;
+	s->nslots = old ? old * 2 : 64;
 	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
 	s->slot_index = xcalloc(s->nslots, sizeof(*s->slot_index));
 	for (size_t k = 0; k < old; k++) {
@@ -431,4 +431,56 @@ bool keyfmt_spaces_meet(const keyfmt_space *a, const keyfmt_space *b, buf *examp
 	ks_free(&na);
 	ks_free(&nb);
 	return meet;
+}
+
+size_t keyfmt_space_literals(const keyfmt_space *sp, char ***out)
+{
+	buf *b = xcalloc(KEYFMT_MAX_LITERALS, sizeof(buf));
+	size_t n = 1;
+
+	buf_addstr(&b[0], sp->prefix);
+	for (size_t i = 0; i < sp->fmt->n; i++) {
+		const struct piece *pc = &sp->fmt->pieces[i];
+
+		if (pc->kind == P_TEXT || pc->kind == P_SUBSCRIBER) {
+			for (size_t k = 0; k < n; k++)
+				buf_addstr(&b[k], pc->kind == P_TEXT ? pc->text : sp->subscriber);
+			continue;
+		}
+		if (pc->kind != P_SOURCE || !sp->nsources || n * sp->nsources > KEYFMT_MAX_LITERALS)
+			break;
+		/* each text so far, once per source */
+		for (size_t k = n; k-- > 0;)
+			for (size_t j = 0; j < sp->nsources; j++) {
+				buf *d = &b[k * sp->nsources + j];
+
+				if (d != &b[k]) {
+					buf_reset(d);
+					buf_add(d, b[k].data ? b[k].data : "", b[k].len);
+				}
+			}
+		for (size_t k = 0; k < n; k++)
+			for (size_t j = 0; j < sp->nsources; j++)
+				buf_addstr(&b[k * sp->nsources + j], sp->sources[j]);
+		n *= sp->nsources;
+	}
+	*out = xcalloc(n, sizeof(char *));
+	for (size_t k = 0; k < n; k++)
+		(*out)[k] = buf_detach(&b[k], NULL);
+	for (size_t k = n; k < KEYFMT_MAX_LITERALS; k++)
+		buf_release(&b[k]);
+	free(b);
+	return n;
+}
+
+bool keyfmt_literals_meet(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++) {
+			size_t la = strlen(a[i]), lb = strlen(b[j]);
+
+			if (!strncmp(a[i], b[j], la < lb ? la : lb))
+				return true;
+		}
+	return false;
 }

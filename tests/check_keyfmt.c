@@ -338,6 +338,51 @@ START_TEST(spaces_meet_table)
 }
 END_TEST
 
+/* The cheap test never rules out a pair that meets, and rules out pairs
+ * whose literal texts differ. */
+START_TEST(space_literals)
+{
+	size_t ruled_out = 0;
+
+	for (size_t i = 0; i < sizeof(meet_cases) / sizeof(meet_cases[0]); i++) {
+		const struct meet_case *mc = &meet_cases[i];
+		keyfmt *ka, *kb;
+		char **va, **vb, **la, **lb;
+		keyfmt_space a = make_space(mc->pa, mc->fa, mc->sa, mc->srca, &ka, &va);
+		keyfmt_space b = make_space(mc->pb, mc->fb, mc->sb, mc->srcb, &kb, &vb);
+		size_t na = keyfmt_space_literals(&a, &la), nb = keyfmt_space_literals(&b, &lb);
+		bool maybe = keyfmt_literals_meet(la, na, lb, nb);
+
+		ck_assert_msg(maybe || !mc->meet, "case %zu ruled out but meets", i);
+		ruled_out += !maybe;
+		for (size_t k = 0; k < na; k++)
+			free(la[k]);
+		for (size_t k = 0; k < nb; k++)
+			free(lb[k]);
+		free(la);
+		free(lb);
+		free_space(ka, va);
+		free_space(kb, vb);
+	}
+	ck_assert_uint_ge(ruled_out, 4);
+	{
+		keyfmt *k;
+		char **v, **l;
+		keyfmt_space sp = make_space("in/", "{source}/{subscriber}/{run_id}-{seq}", "P1",
+					     "TN-a,TN-b", &k, &v);
+		size_t n = keyfmt_space_literals(&sp, &l);
+
+		ck_assert_uint_eq(n, 2);
+		ck_assert_str_eq(l[0], "in/TN-a/P1/");
+		ck_assert_str_eq(l[1], "in/TN-b/P1/");
+		for (size_t i = 0; i < n; i++)
+			free(l[i]);
+		free(l);
+		free_space(k, v);
+	}
+}
+END_TEST
+
 /* The example of a meeting is a key both templates really render. */
 START_TEST(spaces_meet_example_is_rendered)
 {
@@ -396,6 +441,7 @@ Suite *keyfmt_suite(void)
 	tcase_add_test(tc, uses_source);
 	tcase_add_test(tc, spaces_meet_table);
 	tcase_add_test(tc, spaces_meet_example_is_rendered);
+	tcase_add_test(tc, space_literals);
 	tcase_add_test(tc, spaces_meet_many_sources);
 	suite_add_tcase(s, tc);
 	return s;
