@@ -158,32 +158,6 @@ char *temp_name(const char *prefix);
  * (allocated, the caller frees it), or -1 with errno and *name NULL. */
 int create_temp_at(int dirfd, const char *prefix, unsigned mode, char **name);
 
-/*
- * Atomic replacement: the one way evshare writes a whole file.
- *
- * The content goes to a new temporary "NAME.tmp.<16 random hex digits>"
- * in the same directory (create_temp_at), is fsync'ed, renamed over NAME
- * (renameat: a symbolic link at NAME is replaced, never written through)
- * and the directory is fsync'ed.  A reader sees the old file or the new
- * one.  A crash between the create and the rename leaves the temporary
- * behind; remove_atomic_leftovers_at() is how a writer that owns the
- * directory cleans them.  path names the file in messages.  Logs and
- * returns ES_ERR_IO on failure (the temporary is removed).
- */
-es_result write_file_atomic_at(int dirfd, const char *path, const char *name,
-			       const void *data, size_t n, unsigned mode);
-/* The same for a path: its directory is opened (following links there,
- * as any path the operator gives), then write_file_atomic_at. */
-es_result write_file_atomic(const char *path, const void *data, size_t n, unsigned mode);
-/* Remove what write_file_atomic_at of NAME may have left in dirfd
- * ("NAME.tmp.*", also the "NAME.tmp.PID" of earlier versions), without
- * following links.  Only for a directory where no other writer of NAME
- * can be at work (the state directory, under its lock). */
-void remove_atomic_leftovers_at(int dirfd, const char *name);
-/* Remove every entry of dirfd whose name is prefix followed by at least
- * one more byte (leftovers of interrupted writes named after prefix). */
-void remove_prefixed_at(int dirfd, const char *prefix);
-
 /* Read what is left of fd, at most `cap` bytes in all, into b (appended).
  * Returns 0, or -1 with errno (EFBIG when larger than cap). */
 int read_fd(int fd, buf *b, size_t cap);

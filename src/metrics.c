@@ -1,6 +1,7 @@
 /* metrics.c - the Prometheus metrics file of a run.  See metrics.h. */
 #include "metrics.h"
 #include "log.h"
+#include "files.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,6 +4,7 @@
 #include "json.h"
 #include "jsonw.h"
 #include "log.h"
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,5 @@
 /* util.c - allocation, buffers, results, time and file helpers. */
 #include "util.h"
-#include "log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -687,93 +686,6 @@ int create_temp_at(int dirfd, const char *prefix, unsigned mode, char **name)
 	return -1;
 }
 
-es_result write_file_atomic_at(int dirfd, const char *path, const char *name,
-			       const void *data, size_t n, unsigned mode)
-{
-	char *prefix = xasprintf("%s.tmp.", name), *tmp = NULL;
-	int fd = create_temp_at(dirfd, prefix, mode, &tmp);
-	int saved;
-
-	free(prefix);
-	if (fd < 0) {
-		saved = errno;
-		goto fail;
-	}
-	if (write_all(fd, data, n) < 0 || fsync(fd) < 0) {
-		saved = errno;
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
-		saved = errno;
-		goto fail;
-	}
-	free(tmp);
-	tmp = NULL;
-	if (fsync(dirfd) < 0) {
-		saved = errno;
-		goto fail;
-	}
-	return ES_OK;
-fail:
-	error("cannot write '%s': %s", path, strerror(saved));
-	if (tmp)
-		unlinkat(dirfd, tmp, 0);
-	free(tmp);
-	return ES_ERR_IO;
-}
-
-es_result write_file_atomic(const char *path, const void *data, size_t n,
-			    unsigned mode)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
-			  : xstrdup(".");
-	const char *name = slash ? slash + 1 : path;
-	int dirfd = -1;
-	es_result r;
-
-	if (!*name)
-		errno = EISDIR;
-	else
-		dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (dirfd < 0)
-		return es_error(ES_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-	r = write_file_atomic_at(dirfd, path, name, data, n, mode);
-	close(dirfd);
-	return r;
-}
-
-void remove_prefixed_at(int dirfd, const char *prefix)
-{
-	size_t plen = strlen(prefix);
-	/* a description of its own: a dup would share the directory offset */
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, prefix, plen) && de->d_name[plen]) {
-			debug("removing a temporary file left by an interrupted write: '%s'",
-			      de->d_name);
-			unlinkat(dirfd, de->d_name, 0);
-		}
-	closedir(d);
-}
-
-void remove_atomic_leftovers_at(int dirfd, const char *name)
-{
-	char *prefix = xasprintf("%s.tmp.", name);
-
-	remove_prefixed_at(dirfd, prefix);
-	free(prefix);
-}
 
 int read_fd(int fd, buf *b, size_t cap)
 {

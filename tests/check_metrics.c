@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "metrics.h"
 #include "progress.h"
 

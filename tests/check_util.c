@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "files.h"
 
 START_TEST(buf_cap_is_enforced)
 {

@@ -18,6 +18,7 @@
  */
 #include "store.h"
 #include "log.h"
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>
