@@ -84,6 +84,10 @@ char *buf_detach(buf *b, size_t *len);
 /* Append s as a JSON string literal (quotes included, UTF-8 kept as is,
  * control characters and invalid UTF-8 bytes escaped as \u00XX). */
 void buf_add_json_string(buf *b, const char *s, size_t n);
+/* The inside of that literal (no quotes); with keep_bytes, bytes that are
+ * not UTF-8 are kept as they are instead of \u00XX (for the files evshare
+ * reads back, whose keys may be file names: jsonw.h, JSONW_BYTES). */
+void buf_add_json_chars(buf *b, const char *s, size_t n, bool keep_bytes);
 
 /* s[0..n) appended to b with each control character (below 0x20, and
  * 0x7f) written as \n, \r, \t or \xHH: text for a line of a log, a
@@ -99,6 +103,36 @@ void buf_add_base64(buf *b, const void *p, size_t n);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes incl. NUL). */
 void hex_encode(const unsigned char *p, size_t n, char *out);
+
+/* Length of the valid UTF-8 sequence at p (n >= 1 bytes left), or 0:
+ * no overlongs, no surrogates, nothing above U+10FFFF.  An ASCII byte is
+ * 1.  Inline: the event scanner calls it for every byte >= 0x80. */
+static inline size_t utf8_char_len(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	unsigned char c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
+			return 0;       /* overlong, surrogate */
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+			return 0;       /* overlong, above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
 
 /* Is p[0..n) valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF)? */
 bool utf8_valid(const char *p, size_t n);

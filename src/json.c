@@ -72,31 +72,6 @@ static int read_hex4(const unsigned char *p)
 	return v;
 }
 
-/* Length of a valid UTF-8 multibyte sequence at p, or 0. */
-static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	size_t n = (size_t)(end - p);
-	unsigned char c = p[0];
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
 
 /* The key checks' scratch (json_keycheck, owned by the caller). */
 struct json_keyslot {
@@ -293,7 +268,7 @@ attention:
 			continue;
 		}
 		{
-			size_t k = utf8_len(p, end);
+			size_t k = utf8_char_len(p, (size_t)(end - p));
 
 			if (!k && !s->raw_bytes)
 				return fail(s, p, "invalid UTF-8");

@@ -19,76 +19,6 @@ void jsonw_init(jsonw *w, buf *b, unsigned flags)
 	w->flags = flags;
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left, p[0] >= 0x80),
- * or 0 (no overlongs, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/* s[0..n) escaped for the inside of a JSON string (see jsonw.h). */
-static void escape(buf *b, const char *s, size_t n, unsigned flags)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = p[i];
-		size_t j, k;
-
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-			j = i + 1;
-			while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '"' && p[j] != '\\')
-				j++;
-			buf_add(b, p + i, j - i);
-			i = j;
-			continue;
-		}
-		switch (c) {
-		case '"':  buf_add(b, "\\\"", 2); i++; continue;
-		case '\\': buf_add(b, "\\\\", 2); i++; continue;
-		case '\n': buf_add(b, "\\n", 2); i++; continue;
-		case '\r': buf_add(b, "\\r", 2); i++; continue;
-		case '\t': buf_add(b, "\\t", 2); i++; continue;
-		default:
-			break;
-		}
-		k = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
-		if (k) {
-			buf_add(b, p + i, k);
-			i += k;
-		} else if (c >= 0x80 && (flags & JSONW_BYTES)) {
-			buf_add(b, p + i, 1);
-			i++;
-		} else {
-			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-
-			buf_add(b, esc, sizeof(esc));
-			i++;
-		}
-	}
-}
-
 /* Before a value: the separator it needs, or die if none is due here. */
 static void value_due(jsonw *w, const char *what)
 {
@@ -149,7 +79,7 @@ void jsonw_name(jsonw *w, const char *name)
 		buf_addch(w->b, ',');
 	w->items[w->depth] = true;
 	buf_addch(w->b, '"');
-	escape(w->b, name, strlen(name), w->flags);
+	buf_add_json_chars(w->b, name, strlen(name), w->flags & JSONW_BYTES);
 	buf_add(w->b, "\":", 2);
 	w->named = true;
 }
@@ -158,7 +88,7 @@ void jsonw_string_n(jsonw *w, const char *s, size_t n)
 {
 	value_due(w, "a string");
 	buf_addch(w->b, '"');
-	escape(w->b, s, n, w->flags);
+	buf_add_json_chars(w->b, s, n, w->flags & JSONW_BYTES);
 	buf_addch(w->b, '"');
 }
 
@@ -232,7 +162,7 @@ void jsonw_string_begin(jsonw *w)
 
 void jsonw_string_piece(jsonw *w, const char *s, size_t n)
 {
-	escape(w->b, s, n, w->flags);
+	buf_add_json_chars(w->b, s, n, w->flags & JSONW_BYTES);
 }
 
 void jsonw_string_end(jsonw *w)

@@ -239,37 +239,6 @@ char *buf_detach(buf *b, size_t *len)
 	return p;
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && p[1] < 0xa0)
-			return 0;       /* overlong */
-		if (c == 0xed && p[1] > 0x9f)
-			return 0;       /* surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && p[1] < 0x90)
-			return 0;       /* overlong */
-		if (c == 0xf4 && p[1] > 0x8f)
-			return 0;       /* above U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
 bool utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -282,7 +251,7 @@ bool utf8_valid(const char *s, size_t n)
 			i++;
 			continue;
 		}
-		k = utf8_seq_len(p + i, n - i);
+		k = utf8_char_len(p + i, n - i);
 		if (!k)
 			return false;
 		i += k;
@@ -290,13 +259,12 @@ bool utf8_valid(const char *s, size_t n)
 	return true;
 }
 
-void buf_add_json_string(buf *b, const char *s, size_t n)
+void buf_add_json_chars(buf *b, const char *s, size_t n, bool keep_bytes)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
 
-	buf_addch(b, '"');
 	while (i < n) {
 		unsigned char c = p[i];
 		size_t k;
@@ -320,8 +288,9 @@ void buf_add_json_string(buf *b, const char *s, size_t n)
 		default:
 			break;
 		}
-		k = c >= 0x80 ? utf8_seq_len(p + i, n - i) : 0;
-		if (k) {
+		k = c >= 0x80 ? utf8_char_len(p + i, n - i) : 0;
+		if (k || (c >= 0x80 && keep_bytes)) {
+			k = k ? k : 1;
 			buf_add(b, p + i, k);
 			i += k;
 		} else {
@@ -331,6 +300,12 @@ void buf_add_json_string(buf *b, const char *s, size_t n)
 			i++;
 		}
 	}
+}
+
+void buf_add_json_string(buf *b, const char *s, size_t n)
+{
+	buf_addch(b, '"');
+	buf_add_json_chars(b, s, n, false);
 	buf_addch(b, '"');
 }
 
