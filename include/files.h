@@ -34,4 +34,10 @@ void remove_atomic_leftovers_at(int dirfd, const char *name);
  * one more byte (leftovers of interrupted writes named after prefix). */
 void remove_prefixed_at(int dirfd, const char *prefix);
 
+/* Call fn(dirfd, name, ud) for each entry of the directory dirfd ("." and
+ * ".." left out), reading it through a description of its own (a dup
+ * would share and move dirfd's offset).  An unreadable directory has no
+ * entries.  fn may remove the entry it is given. */
+void dir_each_at(int dirfd, void (*fn)(int dirfd, const char *name, void *ud), void *ud);
+
 #endif

@@ -70,10 +70,8 @@ es_result write_file_atomic(const char *path, const void *data, size_t n,
 	return r;
 }
 
-void remove_prefixed_at(int dirfd, const char *prefix)
+void dir_each_at(int dirfd, void (*fn)(int dirfd, const char *name, void *ud), void *ud)
 {
-	size_t plen = strlen(prefix);
-	/* a description of its own: a dup would share the directory offset */
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
@@ -84,12 +82,25 @@ void remove_prefixed_at(int dirfd, const char *prefix)
 		return;
 	}
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, prefix, plen) && de->d_name[plen]) {
-			debug("removing a temporary file left by an interrupted write: '%s'",
-			      de->d_name);
-			unlinkat(dirfd, de->d_name, 0);
-		}
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			fn(dirfd, de->d_name, ud);
 	closedir(d);
+}
+
+static void remove_if_prefixed(int dirfd, const char *name, void *ud)
+{
+	const char *prefix = ud;
+	size_t plen = strlen(prefix);
+
+	if (!strncmp(name, prefix, plen) && name[plen]) {
+		debug("removing a temporary file left by an interrupted write: '%s'", name);
+		unlinkat(dirfd, name, 0);
+	}
+}
+
+void remove_prefixed_at(int dirfd, const char *prefix)
+{
+	dir_each_at(dirfd, remove_if_prefixed, (void *)prefix);
 }
 
 void remove_atomic_leftovers_at(int dirfd, const char *name)

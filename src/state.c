@@ -995,34 +995,25 @@ done:
 	return r;
 }
 
+static void prune_part(int dirfd, const char *name, void *ud)
+{
+	const state_data *d = ud;
+	size_t n = strlen(name);
+
+	if (n < 6 || strcmp(name + n - 5, ".json"))
+		return;
+	for (size_t i = 0; i < d->nparts; i++)
+		if (strlen(d->parts[i].run_id) == n - 5 && !strncmp(d->parts[i].run_id, name, n - 5))
+			return;
+	unlinkat(dirfd, name, 0);
+}
+
 void state_parts_prune(state_store *s, const state_data *d)
 {
-	int dfd, fd;
-	DIR *dh;
-	struct dirent *de;
+	int dfd;
 
-	if (parts_dir(s, NULL, &dfd) != ES_OK)
-		return;
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dh = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dh) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(dh))) {
-		size_t n = strlen(de->d_name);
-		bool named = false;
-
-		if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
-			continue;
-		for (size_t i = 0; i < d->nparts && !named; i++)
-			named = strlen(d->parts[i].run_id) == n - 5 &&
-				!strncmp(d->parts[i].run_id, de->d_name, n - 5);
-		if (!named)
-			unlinkat(dfd, de->d_name, 0);
-	}
-	closedir(dh);
+	if (parts_dir(s, NULL, &dfd) == ES_OK)
+		dir_each_at(dfd, prune_part, (void *)d);
 }
 
 /* --- plan journal ----------------------------------------------------- */
@@ -1217,34 +1208,37 @@ void state_quarantine_remove(state_store *s, const char *run_id)
 	free(name);
 }
 
+struct prune {
+	const state_store *s;
+	int64_t before_ms;
+};
+
+static void prune_quarantine_file(int dirfd, const char *name, void *ud)
+{
+	const struct prune *pr = ud;
+	struct stat st;
+	size_t n = strlen(name);
+
+	if (n < 8 || strcmp(name + n - 7, ".ndjson") ||
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    (int64_t)st.st_mtim.tv_sec * 1000 >= pr->before_ms)
+		return;
+	debug("removing old quarantine file '%s/quarantine/%s'", pr->s->dir, name);
+	unlinkat(dirfd, name, 0);
+}
+
 void state_quarantine_prune(const state_store *s, int64_t t_ms)
 {
-	/* a description of its own: a dup would share (and leave) the offset */
-	int fd = s->writing ? openat(s->qdirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-		 : -1;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
+	struct prune pr = { s, t_ms };
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		struct stat st;
-		size_t n = strlen(de->d_name);
+	if (s->writing)
+		dir_each_at(s->qdirfd, prune_quarantine_file, &pr);
+}
 
-		if (n < 8 || strcmp(de->d_name + n - 7, ".ndjson") ||
-		    fstatat(s->qdirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if ((int64_t)st.st_mtim.tv_sec * 1000 < t_ms) {
-			debug("removing old quarantine file '%s/quarantine/%s'", s->dir,
-			      de->d_name);
-			unlinkat(s->qdirfd, de->d_name, 0);
-		}
-	}
-	closedir(d);
+static void remove_entry(int dirfd, const char *name, void *ud)
+{
+	(void)ud;
+	unlinkat(dirfd, name, 0);
 }
 
 void state_spool_remove(const state_store *s, const char *run_id)
@@ -1252,20 +1246,10 @@ void state_spool_remove(const state_store *s, const char *run_id)
 	int fd = s->writing && run_id_ok(run_id)
 		 ? openat(s->spoolfd, run_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 			  O_CLOEXEC) : -1;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && (!de->d_name[1] ||
-		    (de->d_name[1] == '.' && !de->d_name[2])))
-			continue;
-		unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
+	dir_each_at(fd, remove_entry, NULL);
+	close(fd);
 	unlinkat(s->spoolfd, run_id, AT_REMOVEDIR);
 }
