@@ -5,6 +5,8 @@
 #   make check      install missing packages, build with ASan+UBSan, run every test
 #   make unit       build and run the Check unit suites only (no sanitizers)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make bench      scripts/bench (see PERFORMANCE.md), the filters' cost last
+#   make bench-filter   only the filters' cost per event (tests/bench_filter.c)
 #   make install    PREFIX=/usr/local DESTDIR= : binary, man pages, examples
 #   make uninstall / clean / lint-man
 
@@ -58,7 +60,7 @@ TEST_SRCS = $(wildcard tests/check_*.c)
 TEST_OBJS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all demo check check-build unit fuzz install uninstall \
-        clean lint-man deps bench FORCE
+        clean lint-man deps bench bench-filter FORCE
 all: evshare
 
 # a new file renamed into place: a running ./evshare keeps its own
@@ -127,8 +129,20 @@ $(BUILD)/crashpoint.so: tests/tools/crashpoint.c
 lint-man:
 	@scripts/lint-man man/evshare.1 man/evshare.json.5
 
-bench: evshare
-	scripts/bench
+bench: evshare $(BUILD)/bench_filter
+	scripts/bench --bench-filter $(BUILD)/bench_filter
+
+# what matching a filter costs per event, against parsing it (a program,
+# not a test: it prints nanoseconds per event)
+bench-filter: $(BUILD)/bench_filter
+	$(BUILD)/bench_filter
+
+$(BUILD)/bench/bench_filter.o: tests/bench_filter.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bench_filter: $(BUILD)/bench/bench_filter.o $(BUILD)/libevshare.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_ALL)
 
 install: evshare
 	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(MANDIR)/man5' \
@@ -159,7 +173,7 @@ uninstall:
 clean:
 	rm -rf build evshare
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d $(BUILD)/bench/bench_filter.d
 
 # libFuzzer targets (clang): tests/fuzz/run-fuzz builds the library with the
 # rules above into build/fuzz/, links every tests/fuzz/fuzz_*.c against it,

@@ -4,15 +4,14 @@
  * The signer is a pure function of (request, credentials, parameters with
  * the time).  It reads no clock, no environment and no files, and does no
  * network I/O: the caller (the S3 backend) builds the request, asks for a
- * signature, and sends the headers or query string it gets back.  It follows
- * the four steps of the AWS specification: canonical request, string to
- * sign, signing key, signature.  tests/check_sigv4.c runs it against the AWS
- * test suite and the S3 worked examples in tests/data/sigv4/.
+ * signature, and sends the headers it gets back.  It follows the four steps
+ * of the AWS specification: canonical request, string to sign, signing key,
+ * signature.  tests/check_sigv4.c runs it against the AWS test suite and the
+ * S3 worked examples in tests/data/sigv4/ (their header-form files).
  *
- * Two forms:
- *   sigv4_sign_headers()  the Authorization header form, used by every
- *                         S3 request evshare makes;
- *   sigv4_sign_query()    the presigned URL form (X-Amz-* query parameters).
+ * One form: sigv4_sign_headers(), the Authorization header, which every S3
+ * request evshare makes carries.  evshare hands out no URLs, so there is no
+ * presigned (query string) form.
  *
  * What the caller gives (all strings NUL-terminated, borrowed for the call
  * only; nothing is kept):
@@ -51,8 +50,8 @@
  *            SIGV4_UNSIGNED_PAYLOAD.  It is the last line of the canonical
  *            request.
  *
- * Which headers the signer adds (header form).  The signer owns the
- * authentication headers: it adds and signs, in this order,
+ * Which headers the signer adds.  The signer owns the authentication
+ * headers: it adds and signs, in this order,
  *   X-Amz-Security-Token   when the credentials carry a session token,
  *   X-Amz-Date             always,
  *   x-amz-content-sha256   when params.add_content_sha256 (S3 needs it on
@@ -63,18 +62,17 @@
  * guide do); it is then signed as given and not added again, and its value
  * must equal what the signer would have added (the signing time, the token,
  * payload_hash) or the call is refused.  The recommended use is to pass none
- * of them.  In the query form the date, credential, token and expiry go in
- * the query string instead, and only the caller's headers are signed.
+ * of them.
  *
  * Memory: a sigv4_result owns every string in it; sigv4_result_release()
- * frees them and leaves an empty result.  The sign functions start by
- * emptying *out, and leave it empty on failure, so releasing is always safe.
+ * frees them and leaves an empty result.  sigv4_sign_headers() starts by
+ * emptying *out, and leaves it empty on failure, so releasing is always safe.
  *
  * Secrets: the secret key is copied only into the "AWS4"+secret HMAC key,
  * which is wiped with secure_wipe() after use, as are the derived keys.  No
  * returned string and no log message holds the secret.  The session token
  * is not a secret in this sense: it travels on the wire, so it is in the
- * canonical request, the added headers or the query.
+ * canonical request and the added headers.
  *
  * Errors: invalid arguments are a bug in the caller: the functions log one
  * "sigv4: ..." message naming the field (never a secret) and return
@@ -90,7 +88,8 @@
 
 #include "util.h"
 
-/* The payload hash for a body that is not hashed (presigned URLs). */
+/* The payload hash for a body that is not hashed (S3 takes it; evshare
+ * hashes every body it sends). */
 #define SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 /* The SHA-256 of the empty string: the payload hash of GET, HEAD, DELETE. */
 #define SIGV4_EMPTY_SHA256 \
@@ -98,8 +97,7 @@
 
 #define SIGV4_MAX_INPUT   (64 * 1024)  /* bytes of path + query + headers */
 #define SIGV4_MAX_HEADERS 100          /* headers in a request */
-#define SIGV4_MAX_ADDED   4            /* headers the header form adds */
-#define SIGV4_MAX_EXPIRES 604800       /* 7 days, the presigned URL limit */
+#define SIGV4_MAX_ADDED   4            /* headers the signer adds */
 
 typedef struct sigv4_header {
 	const char *name;
@@ -125,10 +123,9 @@ typedef struct sigv4_params {
 	const char *region;          /* "us-east-1" */
 	const char *service;         /* "s3" */
 	int64_t time_s;              /* signing time, seconds since the epoch, UTC */
-	int64_t expires_s;           /* query form only: X-Amz-Expires, 1..SIGV4_MAX_EXPIRES */
 	bool normalize_path;         /* false for S3 */
 	bool double_encode;          /* false for S3: the path is used as sent */
-	bool add_content_sha256;     /* header form: add x-amz-content-sha256; true for S3 */
+	bool add_content_sha256;     /* add x-amz-content-sha256; true for S3 */
 	bool omit_session_token;     /* send the token but leave it out of the
 	                                signature (some services, e.g. IoT);
 	                                false for S3 */
@@ -136,19 +133,16 @@ typedef struct sigv4_params {
 
 typedef struct sigv4_result {
 	/*
-	 * Header form: the headers to add to the request, in this order, with
+	 * The headers to add to the request, in this order, with
 	 * Authorization last.  Names are string constants; values point into
-	 * the strings below.  Query form: none (nadd is 0).
+	 * the strings below.
 	 */
 	sigv4_header add[SIGV4_MAX_ADDED];
 	size_t nadd;
-	char *authorization;         /* header form: the Authorization value; else NULL */
-	char *query;                 /* query form: "X-Amz-Algorithm=...&X-Amz-Signature=<hex>"
-	                                to append to the request's own query
-	                                (with '&' when that is not empty); else NULL */
+	char *authorization;         /* the Authorization value */
 	char *amz_date;              /* "20150830T123600Z" */
-	char *security_token;        /* header form: X-Amz-Security-Token value when added */
-	char *content_sha256;        /* header form: x-amz-content-sha256 value when added */
+	char *security_token;        /* X-Amz-Security-Token value when added */
+	char *content_sha256;        /* x-amz-content-sha256 value when added */
 	char *canonical_request;     /* for tests and debugging; holds no secret */
 	char *string_to_sign;
 	char signature[65];          /* lowercase hex */
@@ -161,15 +155,6 @@ typedef struct sigv4_result {
  */
 es_result sigv4_sign_headers(const sigv4_request *req, const sigv4_credentials *cred,
 			     const sigv4_params *params, sigv4_result *out);
-
-/*
- * Sign as a presigned URL.  On ES_OK, out->query is the string to append
- * to the request's query: the X-Amz-* parameters, values encoded, ending
- * with X-Amz-Signature.  params->expires_s is required.  On failure
- * (ES_ERR_INTERNAL, logged), out is empty.
- */
-es_result sigv4_sign_query(const sigv4_request *req, const sigv4_credentials *cred,
-			   const sigv4_params *params, sigv4_result *out);
 
 /* Free everything a result owns; it is left empty.  Accepts NULL. */
 void sigv4_result_release(sigv4_result *r);

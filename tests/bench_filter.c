@@ -2,20 +2,19 @@
  * bench_filter.c - how long matching an event pattern takes, against the
  * cost of validating the same event with json_parse().
  *
- * Not a Check test: a standalone program, built and run by hand:
+ * Not a Check test: a program, built with the development flags and run
+ * by `make bench-filter` (and at the end of `make bench`, scripts/bench):
  *
- *   make build/libevshare.a
- *   cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude tests/bench_filter.c \
- *       build/libevshare.a $(pkg-config --libs openssl) -lm -o /tmp/bench_filter
- *   /tmp/bench_filter [events] [rounds]
+ *   build/bench_filter [events] [rounds]
  *
  * It makes `events` distinct synthetic events of about 700 bytes (the
  * fields of evshare's events, then a nested "data" object with a customer,
  * line items and tags), parses each once, then times json_parse and
  * filter_match over all of them `rounds` times and prints nanoseconds per
  * event; then filter_match_members, as `run` calls it, with the top-level
- * members json_parse_members recorded.  Matching works on the already validated text, so the two costs
- * add up in the pipeline: parse once, then match every subscriber.
+ * members json_parse_members recorded.  Matching works on the already
+ * validated text, so the two costs add up in the pipeline: parse once,
+ * then match every subscriber.
  */
 #include <stdio.h>
 #include <stdlib.h>

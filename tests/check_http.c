@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,7 +530,25 @@ END_TEST
 
 /* --- http_perform against a scripted loopback server -------------------- */
 
+/*
+ * After its reply, a step keeps the connection for the next request, or
+ * closes it, or (STALL) sends nothing more, or (DRIP) sends a byte every
+ * DRIP_MS: in both of these, until the client leaves (or the test stops
+ * the server), so the only way the request ends is the client's own
+ * limit, whatever the machine's load.  SERVER_FAILSAFE_S only ends a
+ * connection a broken client would keep for ever.
+ */
 enum after { KEEP, CLOSE, STALL, DRIP };
+
+#define DRIP_MS 50
+#define SERVER_FAILSAFE_S 20
+/* well under SERVER_FAILSAFE_S and the stall windows of 30 s, well over
+ * the 1 s limits under test */
+#define TOOK_AT_MOST_S 15.0
+/* r.seconds counts from curl's start, a little after http_perform's
+ * clock starts; a limit of 1 s cuts at 0.5 s of it only if the thread
+ * waited half a second in between */
+#define TOOK_AT_LEAST_S 0.5
 
 struct step {
 	const char *reply;     /* bytes to send (a whole or partial response) */
@@ -540,6 +559,7 @@ struct step {
 struct server {
 	int lfd;
 	int port;
+	int quit[2];           /* server_stop closes quit[1] */
 	const struct step *steps;
 	size_t nsteps;
 	pthread_t thread;
@@ -581,6 +601,20 @@ static bool read_request(int fd, buf *b)
 	return true;
 }
 
+/* Wait up to ms for the client to leave (EOF or an error on fd) or the
+ * test to stop the server: true when either happened. */
+static bool client_left(const struct server *sv, int fd, int ms)
+{
+	struct pollfd p[2] = { { fd, POLLIN, 0 }, { sv->quit[0], POLLIN, 0 } };
+	char junk[256];
+
+	if (poll(p, 2, ms) <= 0)
+		return false;
+	if (p[1].revents)
+		return true;
+	return read(fd, junk, sizeof(junk)) <= 0;
+}
+
 static void *serve(void *ud)
 {
 	struct server *sv = ud;
@@ -601,12 +635,9 @@ static void *serve(void *ud)
 			(void)write_all(fd, st->reply, n);
 			i++;
 			if (st->after == STALL)
-				sleep(3);
-			/* a byte every 100 ms, 60 in all, until the client leaves */
-			for (int k = 0; st->after == DRIP && k < 60; k++) {
-				struct timespec ts = { 0, 100 * 1000000L };
-
-				nanosleep(&ts, NULL);
+				(void)client_left(sv, fd, SERVER_FAILSAFE_S * 1000);
+			for (int k = 0; st->after == DRIP && k < SERVER_FAILSAFE_S * 1000 / DRIP_MS &&
+			     !client_left(sv, fd, DRIP_MS); k++) {
 				if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
 					break;
 			}
@@ -626,6 +657,7 @@ static void server_start(struct server *sv, const struct step *steps, size_t n)
 	memset(sv, 0, sizeof(*sv));
 	sv->steps = steps;
 	sv->nsteps = n;
+	ck_assert_int_eq(pipe(sv->quit), 0);
 	sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(sv->lfd, 0);
 	memset(&a, 0, sizeof(a));
@@ -641,8 +673,10 @@ static void server_start(struct server *sv, const struct step *steps, size_t n)
 static void server_stop(struct server *sv)
 {
 	shutdown(sv->lfd, SHUT_RDWR);
-	close(sv->lfd);
+	close(sv->quit[1]);
 	pthread_join(sv->thread, NULL);
+	close(sv->lfd);
+	close(sv->quit[0]);
 }
 
 static void server_free(struct server *sv)
@@ -837,7 +871,8 @@ START_TEST(perform_stall_is_detected)
 	do_get(&sv, c, &s, 0, &r);
 	ck_assert_int_eq(r.error, HTTP_E_STALL);
 	ck_assert_str_eq(s.got.data, "0123456789");
-	ck_assert(r.seconds < 2.9);
+	/* cut after its 1 s window, not the default 30 s */
+	ck_assert_msg(r.seconds >= TOOK_AT_LEAST_S && r.seconds < TOOK_AT_MOST_S, "%.2f s", r.seconds);
 	/* silent since its 10 bytes: below the floor too, whichever is seen first */
 	ck_assert_msg(strstr(r.message, "no data moved for 1 s (stalled transfer)") ||
 		      strstr(r.message, "only 10 bytes moved in 1 s"), "%s", r.message);
@@ -849,12 +884,12 @@ START_TEST(perform_stall_is_detected)
 }
 END_TEST
 
-/* A server that drips a byte every 100 ms never stops moving: the speed
+/* A server that drips a byte every 50 ms never stops moving: the speed
  * floor (1 KiB per stall window, here 1 s) cuts it after a window. */
 START_TEST(perform_drip_is_cut_by_the_speed_floor)
 {
 	static const struct step steps[] = {
-		{ "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n", 0, DRIP },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", 0, DRIP },
 	};
 	struct server sv;
 	http_options o = { NULL, 0, 1, NULL };
@@ -865,8 +900,8 @@ START_TEST(perform_drip_is_cut_by_the_speed_floor)
 	server_start(&sv, steps, 1);
 	do_get(&sv, c, &s, 0, &r);
 	ck_assert_int_eq(r.error, HTTP_E_STALL);
-	ck_assert(r.seconds < 3.0);                  /* the drip lasts 6 s */
-	ck_assert_uint_lt(s.got.len, 60);
+	ck_assert_msg(r.seconds >= TOOK_AT_LEAST_S && r.seconds < TOOK_AT_MOST_S, "%.2f s", r.seconds);
+	ck_assert_uint_lt(s.got.len, 1024);
 	ck_assert_ptr_nonnull(strstr(r.message, "bytes moved in 1 s, fewer than 1024 "
 				     "(stalled transfer)"));
 	ck_assert_int_eq(http_classify(r.error, r.status, NULL), HTTP_VERDICT_RETRY);
@@ -882,7 +917,7 @@ END_TEST
 START_TEST(perform_time_budget)
 {
 	static const struct step steps[] = {
-		{ "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n", 0, DRIP },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", 0, DRIP },
 	};
 	struct server sv;
 	http_options o = { NULL, 0, 30, NULL };
@@ -900,7 +935,8 @@ START_TEST(perform_time_budget)
 
 		ck_assert_int_eq(http_perform(c, &req, &r), HTTP_E_DEADLINE);
 	}
-	ck_assert(r.seconds >= 0.9 && r.seconds < 2.5);
+	/* the budget (1 s), not the stall window (30 s) */
+	ck_assert_msg(r.seconds >= TOOK_AT_LEAST_S && r.seconds < TOOK_AT_MOST_S, "%.2f s", r.seconds);
 	ck_assert(!r.run_deadline);
 	ck_assert_str_eq(r.message, "time budget of the request spent");
 	ck_assert_int_eq(http_classify(r.error, r.status, NULL), HTTP_VERDICT_FAIL);
@@ -920,7 +956,7 @@ END_TEST
 START_TEST(perform_run_deadline)
 {
 	static const struct step steps[] = {
-		{ "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n", 0, DRIP },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", 0, DRIP },
 	};
 	struct server sv;
 	http_options o = { NULL, 0, 30, NULL };
@@ -950,8 +986,13 @@ START_TEST(perform_run_deadline)
 		ck_assert(!http_deadline_passed());
 		ck_assert_int_eq(http_perform(c, &req, &r), HTTP_E_DEADLINE);
 		ck_assert(r.run_deadline);
-		ck_assert(r.seconds >= 0.9 && r.seconds < 2.5);
-		ck_assert(http_deadline_passed());
+		/* not cut before the deadline, however late the request began
+		 * (http_perform reads the wall clock for its budget before it
+		 * starts its own clock), nor at its own budget (60 s) or the
+		 * stall window (30 s) */
+		ck_assert_msg(http_deadline_passed(), "cut %lld ms before the deadline",
+			      (long long)(http_deadline() - time_now_ms()));
+		ck_assert_msg(r.seconds < TOOK_AT_MOST_S, "%.2f s", r.seconds);
 		http_response_release(&r);
 	}
 	http_set_deadline(0);

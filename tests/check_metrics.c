@@ -6,6 +6,7 @@
  * (tests/integration/test_ops.py) has promtool parse real runs' files.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -333,10 +335,14 @@ END_TEST
 START_TEST(progress_on_a_terminal_redraws_in_place)
 {
 	int master = posix_openpt(O_RDWR | O_NOCTTY), slave;
-	progress_counts c = { 1, 2, 500, 1000, 3 };
+	/* nothing read yet: the rate is 0.0 MB/s however long it took (the
+	 * text of the line is progress_text's; this is about the terminal) */
+	progress_counts c = { 1, 2, 0, 1000, 3 };
 	progress *p;
 	char out[512];
 	ssize_t n;
+	struct timespec t0, t1;
+	bool due;
 
 	ck_assert_int_ge(master, 0);
 	ck_assert_int_eq(grantpt(master), 0);
@@ -355,27 +361,45 @@ START_TEST(progress_on_a_terminal_redraws_in_place)
 	setenv("TERM", "xterm", 1);
 	p = progress_new(PROGRESS_AUTO, slave);
 	ck_assert_ptr_nonnull(p);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	progress_show(p, &c);
-	ck_assert(!progress_due(p));   /* not again within the interval */
+	/* not again within the interval (250 ms), when this thread is
+	 * known to have taken less than that, a coarse tick included */
+	due = progress_due(p);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_msg(!due || (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 200,
+		      "due again at once after a redraw");
 	progress_end(p, &c);
 	progress_free(p);
+	/* TERM=dumb cannot erase a line: off unless forced */
+	setenv("TERM", "dumb", 1);
+	ck_assert_ptr_null(progress_new(PROGRESS_AUTO, slave));
+	close(slave);
 	{
-		/* the pty hands the bytes over asynchronously: read until all
-		 * are there (or 5 s passed), and show them escaped if they differ */
-		static const char want[] = "\revshare: 1/2 files, 0.5 kB read, 0.0 MB/s, "
+		/* the pty hands the bytes over asynchronously: with the slave
+		 * closed, read them all, up to the end (EIO: every slave end is
+		 * closed); 30 s is a failsafe, not a wait.  Shown escaped if
+		 * they differ. */
+		static const char want[] = "\revshare: 1/2 files, 0.0 kB read, 0.0 MB/s, "
 					   "3 events matched, ETA -:--\033[K\r\033[K";
+		struct timespec now, until;
 		size_t got = 0;
 		buf shown = BUF_INIT, wanted = BUF_INIT;
 
-		for (int waited = 0; got < strlen(want) && waited < 5000; ) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 30;
+		for (;;) {
 			struct pollfd pfd = { master, POLLIN, 0 };
+			long ms;
 
-			if (poll(&pfd, 1, 100) <= 0) {
-				waited += 100;
-				continue;
-			}
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
+			ck_assert_msg(ms > 0 && poll(&pfd, 1, (int)ms) > 0,
+				      "the pty's end did not come in 30 s (%zu bytes)", got);
 			n = read(master, out + got, sizeof(out) - 1 - got);
-			ck_assert_int_gt(n, 0);
+			if (n == 0 || (n < 0 && errno == EIO))
+				break;
+			ck_assert_msg(n > 0, "reading the pty: %s", strerror(errno));
 			got += (size_t)n;
 		}
 		out[got] = '\0';
@@ -386,10 +410,6 @@ START_TEST(progress_on_a_terminal_redraws_in_place)
 		buf_release(&shown);
 		buf_release(&wanted);
 	}
-	/* TERM=dumb cannot erase a line: off unless forced */
-	setenv("TERM", "dumb", 1);
-	ck_assert_ptr_null(progress_new(PROGRESS_AUTO, slave));
-	close(slave);
 	close(master);
 }
 END_TEST

@@ -10,11 +10,13 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -749,33 +751,88 @@ START_TEST(growing_file_is_a_prefix_of_the_finished_one)
 END_TEST
 
 /*
+ * Waiting for a thread: on the condition it signals, never for a time.
+ * FAILSAFE_S only ends a wait for something that should have happened
+ * long before, with a message saying what it was.
+ */
+#define FAILSAFE_S 30
+
+static struct timespec failsafe_deadline(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	ts.tv_sec += FAILSAFE_S;
+	return ts;
+}
+
+/*
  * A destination that takes uploads in steps: the file:// store of the
  * bench with the four upload operations added, which record what the
  * putter does (from its thread, under a lock) and end an upload with the
  * file store's own put.  It checks the store contract the sink relies on:
  * what is sent only grows, nothing is visible before the caller allows
- * it, every upload is freed, one not ended is taken back.
+ * it, every upload is freed, one not ended is taken back.  A test can
+ * close the gate: every send and end then waits inside the store until
+ * it opens, so the test knows how many are under way at once.
  */
 static struct recorder {
 	pthread_mutex_t mu;
+	pthread_cond_t changed;   /* a count moved, or the gate opened */
 	const struct store_ops *file_ops;
 	struct store_ops ops;
 	unsigned news, sends, ends, frees, taken_back;
 	unsigned shrank;          /* sends whose `ready` went down */
 	unsigned busy, most_busy; /* sends and ends under way, and their peak */
-	unsigned delay_us;        /* each send and end takes this long */
+	bool gate_closed;         /* sends and ends wait while it is */
 	bool fail_sends;
 } rec = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+static pthread_once_t rec_once = PTHREAD_ONCE_INIT;
+
+static void rec_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&rec.changed, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* A send or end begins (+1: it waits at a closed gate) or is over (-1). */
 static void rec_busy(int d)
 {
 	pthread_mutex_lock(&rec.mu);
 	rec.busy += (unsigned)d;
 	if (rec.busy > rec.most_busy)
 		rec.most_busy = rec.busy;
+	pthread_cond_broadcast(&rec.changed);
+	while (d > 0 && rec.gate_closed)
+		pthread_cond_wait(&rec.changed, &rec.mu);
 	pthread_mutex_unlock(&rec.mu);
-	if (d > 0 && rec.delay_us)
-		usleep(rec.delay_us);
+}
+
+static void rec_set_gate(bool closed)
+{
+	pthread_mutex_lock(&rec.mu);
+	rec.gate_closed = closed;
+	pthread_cond_broadcast(&rec.changed);
+	pthread_mutex_unlock(&rec.mu);
+}
+
+/* Wait until done() holds of the recorder (called under rec.mu). */
+static void rec_wait(bool (*done)(void), const char *what)
+{
+	struct timespec until = failsafe_deadline(CLOCK_MONOTONIC);
+	int rc = 0;
+	bool ok;
+
+	pthread_mutex_lock(&rec.mu);
+	while (!(ok = done()) && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&rec.changed, &rec.mu, &until);
+	pthread_mutex_unlock(&rec.mu);
+	ck_assert_msg(ok, "waited %d s for %s", FAILSAFE_S, what);
 }
 
 struct store_upload {
@@ -843,6 +900,7 @@ static void rec_free(store *st, store_upload *u)
 
 static void recorder_attach(bench *b)
 {
+	pthread_once(&rec_once, rec_init);
 	pthread_mutex_lock(&rec.mu);
 	rec.file_ops = b->dest->ops;
 	rec.ops = *b->dest->ops;
@@ -851,8 +909,8 @@ static void recorder_attach(bench *b)
 	rec.ops.upload_end = rec_end;
 	rec.ops.upload_free = rec_free;
 	rec.news = rec.sends = rec.ends = rec.frees = rec.taken_back = rec.shrank = 0;
-	rec.busy = rec.most_busy = rec.delay_us = 0;
-	rec.fail_sends = false;
+	rec.busy = rec.most_busy = 0;
+	rec.gate_closed = rec.fail_sends = false;
 	pthread_mutex_unlock(&rec.mu);
 	b->dest->ops = &rec.ops;
 }
@@ -867,12 +925,39 @@ static struct recorder rec_now(void)
 	return r;
 }
 
-/* Wait (up to 10 s) until the putter has sent something. */
-static void wait_for_sends(void)
+/*
+ * The putter's own state (sink.h: under s->mu; it signals s->progress
+ * after each step).  Caught up: it has sent every object it was told of
+ * as far as it was written, and has none left that it may make visible;
+ * it waits for the writer now.  Failed: it stopped at a failure.
+ */
+static bool putter_caught_up(const sink *s)
 {
-	for (int i = 0; i < 1000 && !rec_now().sends; i++)
-		usleep(10000);
-	ck_assert_uint_gt(rec_now().sends, 0);
+	if (s->err != ES_OK)
+		return true;
+	for (size_t i = s->next; i < s->nobjs; i++)
+		if (i < s->allowed || (s->uploads && s->objs[i].ready > s->objs[i].offered))
+			return false;
+	return true;
+}
+
+static bool putter_failed(const sink *s)
+{
+	return s->err != ES_OK;
+}
+
+static void wait_for_putter(sink *s, bool (*done)(const sink *), const char *what)
+{
+	/* s->progress has the default clock */
+	struct timespec until = failsafe_deadline(CLOCK_REALTIME);
+	int rc = 0;
+	bool ok;
+
+	pthread_mutex_lock(&s->mu);
+	while (!(ok = done(s)) && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&s->progress, &s->mu, &until);
+	pthread_mutex_unlock(&s->mu);
+	ck_assert_msg(ok, "waited %d s for the putter to have %s", FAILSAFE_S, what);
 }
 
 /* A fresh bench whose destination records uploads, objects of 16 KiB,
@@ -905,8 +990,10 @@ START_TEST(uploads_grow_and_become_visible_only_when_allowed)
 			write_line(&s, "SRC-a", id, lines[i]);
 			buf_printf(&want, "%s\n", lines[i]);
 		}
-	wait_for_sends();
-	usleep(50000);
+	/* everything the putter may do now is done: it sent what was
+	 * written, and ended nothing */
+	wait_for_putter(&s, putter_caught_up, "caught up with the writer");
+	ck_assert_uint_gt(rec_now().sends, 0);
 	ck_assert_uint_eq(rec_now().ends, 0);
 	list_objects(b.dest_dir, &o);
 	ck_assert_uint_eq(o.n, 0);
@@ -947,19 +1034,27 @@ START_TEST(upload_failure_stops_the_sink_and_takes_back_what_was_sent)
 	rec.fail_sends = true;
 	pthread_mutex_unlock(&rec.mu);
 	make_lines(&lines, &n, 0xfa11);
-	/* the failure shows in a later write (or at the end at the latest) */
-	for (int round = 0; round < 50 && r == ES_OK; round++)
+	/* enough for the putter to send (and fail) before the last write;
+	 * a write may tell the failure already */
+	for (int round = 0; round < 5 && r == ES_OK; round++)
 		for (size_t i = 0; i < n && r == ES_OK; i++) {
 			char id[48];
 
 			snprintf(id, sizeof(id), "id-%d-%zu", round, i);
 			r = sink_write(&s, "SRC-a", fp_of(id), lines[i], strlen(lines[i]));
-			if (r == ES_OK && i == n / 2)
-				usleep(2000);
 		}
-	if (r == ES_OK)
-		r = finish(&s);
+	/* else the next write that hands a block on tells it */
+	if (r == ES_OK) {
+		wait_for_putter(&s, putter_failed, "failed");
+		for (size_t i = 0; i < n && r == ES_OK; i++) {
+			char id[48];
+
+			snprintf(id, sizeof(id), "id-after-%zu", i);
+			r = sink_write(&s, "SRC-a", fp_of(id), lines[i], strlen(lines[i]));
+		}
+	}
 	ck_assert_int_eq(r, ES_ERR_TEMP);
+	ck_assert_int_eq(sink_finish(&s), ES_ERR_TEMP);
 	ck_assert_int_eq(sink_wait(&s), ES_ERR_TEMP);
 	sink_stop(&s);
 	ck_assert_uint_eq(rec_now().ends, 0);
@@ -977,7 +1072,14 @@ START_TEST(upload_failure_stops_the_sink_and_takes_back_what_was_sent)
 }
 END_TEST
 
-/* However many subscribers, at most 8 putters send at once. */
+static bool eight_busy(void)
+{
+	return rec.busy >= 8;
+}
+
+/* However many subscribers, at most 8 putters send at once: with the
+ * gate closed, 12 putters with objects to end fill the 8 places and wait
+ * there; once it opens, all finish and no ninth was ever let in. */
 START_TEST(at_most_eight_putters_at_once)
 {
 	enum { NSINKS = 12 };
@@ -995,9 +1097,7 @@ START_TEST(at_most_eight_putters_at_once)
 		recorder_attach(&b[k]);
 		sink_start(&s[k], &b[k]);
 	}
-	pthread_mutex_lock(&rec.mu);
-	rec.delay_us = 20000;
-	pthread_mutex_unlock(&rec.mu);
+	rec_set_gate(true);
 	make_lines(&lines, &n, 0x8);
 	for (int round = 0; round < 3; round++)
 		for (size_t i = 0; i < n; i++)
@@ -1011,11 +1111,14 @@ START_TEST(at_most_eight_putters_at_once)
 		ck_assert_int_eq(sink_put_ready(&s[k]), ES_OK);
 		ck_assert_int_eq(sink_finish(&s[k]), ES_OK);
 	}
+	rec_wait(eight_busy, "8 sends or ends under way at once");
+	ck_assert_uint_eq(rec_now().busy, 8);
+	rec_set_gate(false);
 	for (int k = 0; k < NSINKS; k++)
 		ck_assert_int_eq(sink_wait(&s[k]), ES_OK);
-	ck_assert_uint_le(rec_now().most_busy, 8);
-	ck_assert_uint_ge(rec_now().most_busy, 2);
+	ck_assert_uint_eq(rec_now().most_busy, 8);
 	ck_assert_uint_eq(rec_now().busy, 0);
+	ck_assert_uint_eq(rec_now().ends, rec_now().news);
 	for (int k = 0; k < NSINKS; k++) {
 		sink_release(&s[k]);
 		bench_release(&b[k]);

@@ -480,7 +480,9 @@ static int64_t time_budget(const http_request *req, bool *is_run)
 		int64_t left = run - time_now_ms();
 
 		if (budget < 0 || left <= budget) {
-			budget = left > 0 ? left : 0;
+			/* a millisecond more: the clocks' rounding (and curl's
+			 * timer's) may not end it before the deadline */
+			budget = left > 0 ? left + 1 : 0;
 			*is_run = true;
 		}
 	}
@@ -500,10 +502,12 @@ http_error http_perform(http_client *c, const http_request *req, http_response *
 	struct xfer x;
 	struct curl_slist *hdrs;
 	CURLcode rc;
-	double t0 = mono_now(), secs = 0;
 	long status = 0;
 	bool is_run;
+	/* the budget first, then its clock: a deadline on the wall clock is
+	 * never cut early by the time between the two reads */
 	int64_t budget = time_budget(req, &is_run);
+	double t0 = mono_now(), secs = 0;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->run_deadline = is_run;

@@ -564,12 +564,14 @@ def test_state_is_pruned_to_the_lookback_window():
     try:
         sc.direct(A)
         sc.extra["lookback"] = "60s"
-        sc.add_file(A, "old.ndjson", lines(event("old", A)), age_s=57)
+        # inside the lookback for 6 s: the first run must begin by then
+        old = sc.add_file(A, "old.ndjson", lines(event("old", A)), age_s=54)
         sc.additional(X, [A])
         sc.run_json(check=0)
         st = json.load(open(sc.path("state", "state.json")))
         eq([f["key"] for f in st["sources"][A]["files"]], ["old.ndjson"], "recorded")
-        _t.sleep(4)
+        # the horizon moves with the clock: until the file is 61 s old
+        _t.sleep(max(0.0, os.stat(old).st_mtime + 61 - _t.time()))
         sc.add_file(A, "new.ndjson", lines(event("new", A)), age_s=1)
         s = sc.run_json(check=0)
         eq(s["files"]["processed"], 1, "only the new file is read")
@@ -617,12 +619,13 @@ def test_below_horizon_forgotten_and_unselected_files_are_not_lost():
         eq(len(s["poisoned_files"]), 1, "poisoned in the run that poisons it")
         b.direct(A)
         b.extra["lookback"] = "60s"
-        b.add_file(A, "g.ndjson", lines(event("g", A)), age_s=50)
+        gpath = b.add_file(A, "g.ndjson", lines(event("g", A)), age_s=50)
         b.additional(X, [A])
         b.additional(Y, [A])
         b.run_json("--subscriber", X, check=0)
         eq(b.objects(Y), [], "Y not served yet")
-        _t.sleep(11)
+        # the horizon moves with the clock: until both files are 61 s old
+        _t.sleep(max(0.0, max(os.stat(path).st_mtime, os.stat(gpath).st_mtime) + 61 - _t.time()))
         # (a): below the horizon now; still reported, then fixed in place and forgotten
         s = a.run_json(check=0)
         eq(len(s["poisoned_files"]), 1, "still reported below the horizon")

@@ -69,10 +69,12 @@ def small_scenario(name, nfiles=3):
 
 def run_pty(args, env=None, cols=200, timeout=300):
     """Run BIN with stderr on a pseudo-terminal (stdout a pipe).  Returns
-    (exit status, stdout bytes, terminal bytes, seconds)."""
+    (exit status, stdout bytes, terminal bytes, seconds).  The terminal is
+    read to its end: EIO once evshare, the only holder of the slave, has
+    exited and every byte it wrote was read; timeout is only a failsafe."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
-    t0 = time.time()
+    t0 = time.monotonic()
     p = subprocess.Popen([BIN] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=slave, env=env or env_with(TERM="xterm"))
     os.close(slave)
@@ -83,10 +85,13 @@ def run_pty(args, env=None, cols=200, timeout=300):
         out.extend(p.stdout.read())
     th = threading.Thread(target=drain_stdout)
     th.start()
-    deadline = time.time() + timeout
-    while True:
-        r, _, _ = select.select([master], [], [], 1.0)
-        if r:
+    deadline = t0 + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([master], [], [], left)[0]:
+                p.kill()
+                raise AssertionError("evshare's terminal did not end in %d s" % timeout)
             try:
                 chunk = os.read(master, 65536)
             except OSError:          # EIO: every slave end is closed
@@ -94,24 +99,11 @@ def run_pty(args, env=None, cols=200, timeout=300):
             if not chunk:
                 break
             term.extend(chunk)
-        elif p.poll() is not None:
-            # drain what is left, then stop
-            try:
-                while select.select([master], [], [], 0.2)[0]:
-                    chunk = os.read(master, 65536)
-                    if not chunk:
-                        break
-                    term.extend(chunk)
-            except OSError:
-                pass
-            break
-        if time.time() > deadline:
-            p.kill()
-            raise AssertionError("evshare did not finish in %d s" % timeout)
-    rc = p.wait()
-    th.join()
-    os.close(master)
-    return rc, bytes(out), bytes(term), time.time() - t0
+        rc = p.wait()
+    finally:
+        th.join()
+        os.close(master)
+    return rc, bytes(out), bytes(term), time.monotonic() - t0
 
 
 def progress_draws(term):

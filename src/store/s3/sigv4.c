@@ -21,8 +21,6 @@
 #define SCOPE_TERMINATOR "aws4_request"
 #define MAX_TIME_S INT64_C(253402300799)  /* 9999-12-31T23:59:59Z */
 
-enum sign_form { FORM_HEADERS, FORM_QUERY };
-
 /* A canonical header: lowercase name, trimmed value, and its position in
  * the request so that repeated names keep their order after sorting. */
 struct canon_header {
@@ -153,7 +151,6 @@ void sigv4_result_release(sigv4_result *r)
 	if (!r)
 		return;
 	free(r->authorization);
-	free(r->query);
 	free(r->amz_date);
 	free(r->security_token);
 	free(r->content_sha256);
@@ -165,7 +162,7 @@ void sigv4_result_release(sigv4_result *r)
 /* ---- checking the inputs --------------------------------------------- */
 
 static es_result check_input(const sigv4_request *req, const sigv4_credentials *cred,
-			     const sigv4_params *params, enum sign_form form)
+			     const sigv4_params *params)
 {
 	size_t total;
 
@@ -194,9 +191,6 @@ static es_result check_input(const sigv4_request *req, const sigv4_credentials *
 		return es_error(ES_ERR_INTERNAL, "sigv4: bad service");
 	if (params->time_s < 0 || params->time_s > MAX_TIME_S)
 		return es_error(ES_ERR_INTERNAL, "sigv4: time out of range");
-	if (form == FORM_QUERY &&
-	    (params->expires_s < 1 || params->expires_s > SIGV4_MAX_EXPIRES))
-		return es_error(ES_ERR_INTERNAL, "sigv4: expiry out of range");
 
 	total = strlen(req->path) + (req->query ? strlen(req->query) : 0);
 	for (size_t i = 0; i < req->nheaders; i++) {
@@ -302,16 +296,6 @@ static void params_add(struct query_params *qp, char *name, char *value)
 	qp->v[qp->n].name = name;
 	qp->v[qp->n].value = value;
 	qp->n++;
-}
-
-/* Add a parameter given in plain (unencoded) form. */
-static void params_add_plain(struct query_params *qp, const char *name, const char *value)
-{
-	buf n = BUF_INIT, v = BUF_INIT;
-
-	sigv4_uri_encode(&n, name, strlen(name), false);
-	sigv4_uri_encode(&v, value, strlen(value), false);
-	params_add(qp, buf_detach(&n, NULL), buf_detach(&v, NULL));
 }
 
 static void params_release(struct query_params *qp)
@@ -542,7 +526,6 @@ done:
 struct signing {
 	const sigv4_request *req;
 	const sigv4_params *params;
-	enum sign_form form;
 	const char *token;          /* NULL when there is none */
 	bool sign_token;            /* token present and not omitted */
 	char amz_date[20];          /* 20150830T123600Z */
@@ -553,7 +536,6 @@ struct signing {
 	buf header_lines;           /* "name:value\n" for each signed name */
 	buf signed_names;           /* "host;x-amz-date" */
 	struct query_params qp;     /* the canonical query */
-	struct query_params amz;    /* query form: the X-Amz-* parameters to send */
 };
 
 static void signing_release(struct signing *sg)
@@ -564,7 +546,6 @@ static void signing_release(struct signing *sg)
 	buf_release(&sg->header_lines);
 	buf_release(&sg->signed_names);
 	params_release(&sg->qp);
-	params_release(&sg->amz);
 }
 
 static void result_add(sigv4_result *out, const char *name, const char *value)
@@ -575,8 +556,8 @@ static void result_add(sigv4_result *out, const char *name, const char *value)
 }
 
 /*
- * The signed headers: the caller's, then in the header form those the
- * signer adds (listed in out->add as well), unless the caller passed them.
+ * The signed headers: the caller's, then those the signer adds (listed in
+ * out->add as well), unless the caller passed them.
  */
 static es_result signing_headers(struct signing *sg, sigv4_result *out)
 {
@@ -589,58 +570,26 @@ static es_result signing_headers(struct signing *sg, sigv4_result *out)
 	if (!headers_find(hs, "host"))
 		return es_error(ES_ERR_INTERNAL, "sigv4: no host header to sign");
 	if ((ret = check_preset(hs, "x-amz-date", sg->amz_date)) ||
-	    (ret = check_preset(hs, "x-amz-content-sha256", req->payload_hash)))
+	    (ret = check_preset(hs, "x-amz-content-sha256", req->payload_hash)) ||
+	    (ret = check_preset(hs, "x-amz-security-token",
+				sg->sign_token ? sg->token : NULL)))
 		return ret;
-	if (sg->form == FORM_HEADERS) {
-		ret = check_preset(hs, "x-amz-security-token",
-				   sg->sign_token ? sg->token : NULL);
-		if (ret)
-			return ret;
-		if (sg->token && !headers_find(hs, "x-amz-security-token")) {
-			out->security_token = xstrdup(sg->token);
-			result_add(out, "X-Amz-Security-Token", out->security_token);
-			if (sg->sign_token)
-				headers_add(hs, "x-amz-security-token", sg->token);
-		}
-		if (!headers_find(hs, "x-amz-date")) {
-			headers_add(hs, "x-amz-date", sg->amz_date);
-			result_add(out, "X-Amz-Date", out->amz_date);
-		}
-		if (sg->params->add_content_sha256 &&
-		    !headers_find(hs, "x-amz-content-sha256")) {
-			out->content_sha256 = xstrdup(req->payload_hash);
-			headers_add(hs, "x-amz-content-sha256", out->content_sha256);
-			result_add(out, "x-amz-content-sha256", out->content_sha256);
-		}
+	if (sg->token && !headers_find(hs, "x-amz-security-token")) {
+		out->security_token = xstrdup(sg->token);
+		result_add(out, "X-Amz-Security-Token", out->security_token);
+		if (sg->sign_token)
+			headers_add(hs, "x-amz-security-token", sg->token);
+	}
+	if (!headers_find(hs, "x-amz-date")) {
+		headers_add(hs, "x-amz-date", sg->amz_date);
+		result_add(out, "X-Amz-Date", out->amz_date);
+	}
+	if (sg->params->add_content_sha256 && !headers_find(hs, "x-amz-content-sha256")) {
+		out->content_sha256 = xstrdup(req->payload_hash);
+		headers_add(hs, "x-amz-content-sha256", out->content_sha256);
+		result_add(out, "x-amz-content-sha256", out->content_sha256);
 	}
 	headers_write(&sg->header_lines, &sg->signed_names, hs);
-	return ES_OK;
-}
-
-/* The query: the caller's parameters, and in the query form the X-Amz-* ones. */
-static es_result signing_query(struct signing *sg)
-{
-	struct query_params *amz = &sg->amz;
-	char expires[24];
-	es_result ret;
-
-	if ((ret = params_parse(&sg->qp, sg->req->query)))
-		return ret;
-	if (sg->form != FORM_QUERY)
-		return ES_OK;
-	snprintf(expires, sizeof(expires), "%lld", (long long)sg->params->expires_s);
-	/* In sorted order; an unsigned token is sent after them. */
-	params_add_plain(amz, "X-Amz-Algorithm", ALGORITHM);
-	params_add_plain(amz, "X-Amz-Credential", sg->credential);
-	params_add_plain(amz, "X-Amz-Date", sg->amz_date);
-	params_add_plain(amz, "X-Amz-Expires", expires);
-	if (sg->sign_token)
-		params_add_plain(amz, "X-Amz-Security-Token", sg->token);
-	params_add_plain(amz, "X-Amz-SignedHeaders", sg->signed_names.data);
-	for (size_t i = 0; i < amz->n; i++)
-		params_add(&sg->qp, xstrdup(amz->v[i].name), xstrdup(amz->v[i].value));
-	if (sg->token && !sg->sign_token)
-		params_add_plain(amz, "X-Amz-Security-Token", sg->token);
 	return ES_OK;
 }
 
@@ -667,40 +616,28 @@ static char *string_to_sign(const struct signing *sg, const char *creq)
 	return xasprintf(ALGORITHM "\n%s\n%s\n%s", sg->amz_date, sg->scope, hash);
 }
 
-/* What the caller sends: the Authorization header or the query to append. */
+/* What the caller sends: the Authorization header, added last. */
 static void signing_finish(const struct signing *sg, sigv4_result *out)
 {
-	buf q = BUF_INIT;
-
-	if (sg->form == FORM_HEADERS) {
-		out->authorization = xasprintf(ALGORITHM " Credential=%s, SignedHeaders=%s, Signature=%s",
-					       sg->credential, sg->signed_names.data,
-					       out->signature);
-		result_add(out, "Authorization", out->authorization);
-		return;
-	}
-	for (size_t i = 0; i < sg->amz.n; i++)
-		buf_printf(&q, "%s=%s&", sg->amz.v[i].name, sg->amz.v[i].value);
-	buf_printf(&q, "X-Amz-Signature=%s", out->signature);
-	out->query = buf_detach(&q, NULL);
+	out->authorization = xasprintf(ALGORITHM " Credential=%s, SignedHeaders=%s, Signature=%s",
+				       sg->credential, sg->signed_names.data, out->signature);
+	result_add(out, "Authorization", out->authorization);
 }
 
-static es_result sign(const sigv4_request *req, const sigv4_credentials *cred,
-		      const sigv4_params *params, enum sign_form form,
-		      sigv4_result *out)
+es_result sigv4_sign_headers(const sigv4_request *req, const sigv4_credentials *cred,
+			     const sigv4_params *params, sigv4_result *out)
 {
 	struct signing sg;
 	es_result ret;
 
 	memset(out, 0, sizeof(*out));
 	memset(&sg, 0, sizeof(sg));
-	ret = check_input(req, cred, params, form);
+	ret = check_input(req, cred, params);
 	if (ret)
 		return ret;
 
 	sg.req = req;
 	sg.params = params;
-	sg.form = form;
 	sg.token = cred->session_token && *cred->session_token ? cred->session_token : NULL;
 	sg.sign_token = sg.token && !params->omit_session_token;
 	time_format_compact(params->time_s * 1000, sg.amz_date);
@@ -710,7 +647,7 @@ static es_result sign(const sigv4_request *req, const sigv4_credentials *cred,
 	sg.credential = xasprintf("%s/%s", cred->access_key_id, sg.scope);
 	out->amz_date = xstrdup(sg.amz_date);
 
-	if ((ret = signing_headers(&sg, out)) || (ret = signing_query(&sg)))
+	if ((ret = signing_headers(&sg, out)) || (ret = params_parse(&sg.qp, req->query)))
 		goto done;
 	out->canonical_request = canonical_request(&sg);
 	out->string_to_sign = string_to_sign(&sg, out->canonical_request);
@@ -725,16 +662,4 @@ done:
 	if (ret)
 		sigv4_result_release(out);
 	return ret;
-}
-
-es_result sigv4_sign_headers(const sigv4_request *req, const sigv4_credentials *cred,
-			     const sigv4_params *params, sigv4_result *out)
-{
-	return sign(req, cred, params, FORM_HEADERS, out);
-}
-
-es_result sigv4_sign_query(const sigv4_request *req, const sigv4_credentials *cred,
-			   const sigv4_params *params, sigv4_result *out)
-{
-	return sign(req, cred, params, FORM_QUERY, out);
 }

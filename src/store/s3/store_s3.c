@@ -306,8 +306,11 @@ static es_result s3_send(void *ud, http_client *http, const objhttp_call *c,
 				   s->aws.session_token };
 	sigv4_header sh[OBJHTTP_MAX_EXTRA_HEADERS + 2];
 	http_header hh[OBJHTTP_MAX_EXTRA_HEADERS + 2 + SIGV4_MAX_ADDED];
-	sigv4_params params = { s->set.region, "s3", time_now_ms() / 1000, 0,
-				false, false, true, false };
+	sigv4_params params = {
+		.region = s->set.region, .service = "s3", .time_s = time_now_ms() / 1000,
+		.normalize_path = false, .double_encode = false, .add_content_sha256 = true,
+		.omit_session_token = false,
+	};
 	sigv4_request sreq;
 	sigv4_result sig;
 	size_t ns = 0, nh = 0;
