@@ -111,7 +111,7 @@ typedef struct run_exec_options {
 	unsigned jobs;          /* compression threads (0: in this thread) */
 	progress *prog;         /* the progress line, or NULL */
 	int64_t deadline_ms;    /* run_timeout: no file is begun after it */
-	store_set *sources;     /* where the sources' stores are opened, once */
+	store_set *stores;      /* where every store of the run is opened, once */
 } run_exec_options;
 
 /* outcomes: one byte per plan file; on entry the journaled outcomes of an

@@ -8,8 +8,12 @@
  * credentials are resolved and files read once per location and run.
  * Two locations with the same URL and settings share a store.
  *
- * For the thread that runs the pipeline only: a store is not shared
- * between threads (each subscriber's sink opens its own destination).
+ * A store is used by one thread at a time: the sources' by the thread
+ * that runs the pipeline, each destination's by its subscriber's sink,
+ * which is why a destination is asked for with its subscriber as owner:
+ * two subscribers writing to the same place get a store each, and one
+ * subscriber gets the same store in every execution of the run (the
+ * interrupted run, owed outputs, the new plan, a restart).
  * Ownership: the set owns its stores; store_set_free() frees them all.
  */
 #ifndef EVSHARE_STORE_SET_H
@@ -22,9 +26,10 @@ typedef struct store_set store_set;
 store_set *store_set_new(void);
 void store_set_free(store_set *s);
 
-/* The open store of loc (opened now if it is new to the set).  A failure
+/* The open store of loc for owner (NULL: the pipeline's sources; else
+ * the subscriber's org_id), opened now if it is new to the set.  A failure
  * to open is logged by the store and returned; it is not remembered (a
  * later call tries again). */
-es_result store_set_get(store_set *s, const location *loc, store **out);
+es_result store_set_get(store_set *s, const location *loc, const char *owner, store **out);
 
 #endif

@@ -349,7 +349,7 @@ es_result plan_build(const config *cfg, const state_data *st,
 		sc.horizon = sc.ss && sc.ss->horizon_ms != INT64_MIN ? sc.ss->horizon_ms
 								     : now_ms - cfg->lookback_ms;
 		attempted++;
-		r = store_set_get(stores, &d->source, &st_store);
+		r = store_set_get(stores, &d->source, NULL, &st_store);
 		if (r == ES_OK)
 			r = store_list_objects(st_store, &list);
 		if (r != ES_OK) {

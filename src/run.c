@@ -55,7 +55,7 @@ struct run_exec {
 	char **sub_error;            /* per subscriber: its destination failed */
 	es_result *sub_status;
 	bool part;                   /* finishing a pending part (run_execute) */
-	store_set *sources;          /* the sources' stores, opened once */
+	store_set *stores;           /* every store of the run, opened once */
 };
 
 /* Everything one attempt needs while it reads files. */
@@ -70,7 +70,7 @@ struct run_ctx {
 	bool *sink_used;
 	bool *matches;               /* per subscriber of the current file */
 	store **dests;
-	store **sources;             /* per config.direct: from x->sources */
+	store **sources;             /* per config.direct: from x->stores */
 	sink_keys *keys;             /* the objects' URLs, claimed by the sinks */
 	zpool *pool;
 	quarantine q;                /* the run's bad lines */
@@ -827,7 +827,8 @@ static void open_sinks(struct run_ctx *c)
 
 		if (!c->sink_used[a] || c->x->sub_error[a])
 			continue;
-		if ((r = store_open(&cfg->additional[a].destination, &c->dests[a])) != ES_OK) {
+		if ((r = store_set_get(c->x->stores, &cfg->additional[a].destination,
+				       cfg->additional[a].org_id, &c->dests[a])) != ES_OK) {
 			/* (logged) its settings cannot work: its failure alone */
 			sub_fail(c, a, r, NULL);
 			continue;
@@ -855,7 +856,7 @@ static es_result read_files(struct run_ctx *c)
 		c->pf = pf;
 		c->source_org = d->org_id;
 		c->source_org_len = strlen(d->org_id);
-		if (!*src && (r = store_set_get(c->x->sources, &d->source, src)) != ES_OK)
+		if (!*src && (r = store_set_get(c->x->stores, &d->source, NULL, src)) != ES_OK)
 			break;
 		url = store_url(*src, pf->obj.key);
 		c->url = url;
@@ -931,8 +932,6 @@ static void gather_subscribers(struct run_ctx *c)
 
 static void ctx_release(struct run_ctx *c)
 {
-	for (size_t a = 0; a < c->cfg->nadditional; a++)
-		store_free(c->dests[a]);
 	sink_keys_free(c->keys);
 	zpool_free(c->pool);
 	gz_decoder_free(c->gz);
@@ -943,7 +942,7 @@ static void ctx_release(struct run_ctx *c)
 	free(c->sinks);
 	free(c->sink_used);
 	free(c->matches);
-	free(c->dests);
+	free(c->dests);       /* (the set's stores) */
 	free(c->spool_dir);
 }
 
@@ -999,7 +998,7 @@ es_result run_execute(const config *cfg, state_store *ss, const plan *p,
 	struct run_exec x = {
 		.cfg = cfg, .ss = ss, .p = p, .jobs = opt->jobs, .prog = opt->prog, .sum = sum,
 		.outcomes = outcomes, .defer_from = SIZE_MAX, .last_journaled = SIZE_MAX,
-		.deadline_ms = opt->deadline_ms, .part = opt->part, .sources = opt->sources,
+		.deadline_ms = opt->deadline_ms, .part = opt->part, .stores = opt->stores,
 	};
 	bool restart = false, verify_first = false;
 	es_result r;

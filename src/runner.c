@@ -286,7 +286,7 @@ es_result runner_run(const config *cfg, state_store *ss, state_data *st,
 	held = runner_held(cfg, st);
 	popt.sub_held = held;
 	if (r == ES_OK)
-		r = plan_build(cfg, st, &popt, time_now_ms(), opt->exec.sources, &p);
+		r = plan_build(cfg, st, &popt, time_now_ms(), opt->exec.stores, &p);
 	if (r != ES_OK) {
 		run_summary_init(sum, cfg, &p);
 		sum->status = "failed";

@@ -29,15 +29,25 @@ START_TEST(one_store_per_location)
 	location b = parse("file:///tmp/evshare-set-b/");
 	store *sa, *sa2, *sb, *sa3;
 
-	ck_assert_int_eq(store_set_get(set, &a, &sa), ES_OK);
-	ck_assert_int_eq(store_set_get(set, &a2, &sa2), ES_OK);
+	ck_assert_int_eq(store_set_get(set, &a, NULL, &sa), ES_OK);
+	ck_assert_int_eq(store_set_get(set, &a2, NULL, &sa2), ES_OK);
 	ck_assert_ptr_eq(sa, sa2);
-	ck_assert_int_eq(store_set_get(set, &b, &sb), ES_OK);
+	ck_assert_int_eq(store_set_get(set, &b, NULL, &sb), ES_OK);
 	ck_assert_ptr_ne(sa, sb);
 	/* another setting is another store */
 	a2.max_list_keys = 1234;
-	ck_assert_int_eq(store_set_get(set, &a2, &sa3), ES_OK);
+	ck_assert_int_eq(store_set_get(set, &a2, NULL, &sa3), ES_OK);
 	ck_assert_ptr_ne(sa, sa3);
+	/* another owner (a subscriber's sink) is another store; the same
+	 * owner gets the same one again */
+	{
+		store *p1, *p2, *p1again;
+
+		ck_assert_int_eq(store_set_get(set, &b, "P1", &p1), ES_OK);
+		ck_assert_int_eq(store_set_get(set, &b, "P2", &p2), ES_OK);
+		ck_assert_int_eq(store_set_get(set, &b, "P1", &p1again), ES_OK);
+		ck_assert(p1 != sb && p1 != p2 && p1 == p1again);
+	}
 	location_release(&a);
 	location_release(&a2);
 	location_release(&b);

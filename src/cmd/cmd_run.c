@@ -223,7 +223,7 @@ static es_result real_run(const config *cfg, struct run_opts *o, metrics_run *mr
 	r = finish(&sum, o->json, mr, r);
 	run_summary_release(&sum);
 done:
-	store_set_free(ro.exec.sources);
+	store_set_free(ro.exec.stores);
 	state_data_free(st);
 	state_close(ss);
 	return r;

@@ -4,8 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct set_entry {
+	store *st;
+	char *owner;              /* NULL: the sources' */
+};
+
 struct store_set {
-	store **stores;
+	struct set_entry *e;
 	size_t n, alloc;
 };
 
@@ -18,9 +23,11 @@ void store_set_free(store_set *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++)
-		store_free(s->stores[i]);
-	free(s->stores);
+	for (size_t i = 0; i < s->n; i++) {
+		store_free(s->e[i].st);
+		free(s->e[i].owner);
+	}
+	free(s->e);
 	free(s);
 }
 
@@ -44,18 +51,20 @@ static bool same_location(const location *a, const location *b)
 	       a->object_timeout_ms == b->object_timeout_ms;
 }
 
-es_result store_set_get(store_set *s, const location *loc, store **out)
+es_result store_set_get(store_set *s, const location *loc, const char *owner, store **out)
 {
 	es_result r;
 
 	for (size_t i = 0; i < s->n; i++)
-		if (same_location(&s->stores[i]->loc, loc)) {
-			*out = s->stores[i];
+		if (same_str(s->e[i].owner, owner) && same_location(&s->e[i].st->loc, loc)) {
+			*out = s->e[i].st;
 			return ES_OK;
 		}
 	if ((r = store_open(loc, out)) != ES_OK)
 		return r;
-	s->stores = xgrow(s->stores, s->n + 1, &s->alloc, sizeof(*s->stores));
-	s->stores[s->n++] = *out;
+	s->e = xgrow(s->e, s->n + 1, &s->alloc, sizeof(*s->e));
+	s->e[s->n].st = *out;
+	s->e[s->n].owner = owner ? xstrdup(owner) : NULL;
+	s->n++;
 	return ES_OK;
 }
