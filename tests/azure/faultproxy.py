@@ -79,6 +79,8 @@ class FaultProxy:
     def __init__(self, upstream, port=0):
         self.upstream = upstream
         self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)   # in_flight went down
+        self.in_flight = 0
         self.rules = []
         self.records = []
         self.conns = 0
@@ -117,7 +119,21 @@ class FaultProxy:
     def stats(self):
         with self.lock:
             return {"connections": self.conns, "requests": len(self.records),
+                    "in_flight": self.in_flight,
                     "faults_fired": sum(r["hits"] for r in self.rules)}
+
+    def wait_idle(self, timeout=30):
+        """Wait until no request is being read, held or forwarded: a killed
+        client's delayed request still reaches the server (as a real
+        network's would), and must land before the store is inspected."""
+        deadline = time.time() + timeout
+        with self.idle:
+            while self.in_flight:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError("the proxy still has %d request(s) in flight"
+                                         % self.in_flight)
+                self.idle.wait(left)
 
     def stop(self):
         self.stopping = True
@@ -192,11 +208,23 @@ class FaultProxy:
         except OSError:
             pass
 
+    def _request_done(self):
+        with self.idle:
+            self.in_flight -= 1
+            self.idle.notify_all()
+
     def _conn(self, c, n):
         pending = b""
+        request_open = False
         try:
             while True:
+                if request_open:
+                    self._request_done()
+                    request_open = False
                 head, pending = self._read_head(c, pending)
+                with self.lock:
+                    self.in_flight += 1
+                    request_open = True
                 lines = head.split(b"\r\n")
                 method, target, _ = lines[0].decode("latin-1").split(" ", 2)
                 h = self._headers(lines[1:])
@@ -256,6 +284,8 @@ class FaultProxy:
         except (_Closed, OSError, ValueError, IndexError):
             pass
         finally:
+            if request_open:
+                self._request_done()
             try:
                 c.close()
             except OSError:

@@ -103,6 +103,28 @@ def open_uploads(p, bucket):
     return p.list_multipart_uploads(bucket)
 
 
+def wait_until(cond, what, timeout=60):
+    """Poll cond() until it holds; fail naming what was awaited."""
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, "timed out waiting for " + what
+        time.sleep(0.01)
+
+
+def quiesce(p, timeout=60):
+    """Wait until the peer has answered every request it has begun: a
+    killed run's delayed requests still reach moto (as a real server's do),
+    and must land before the bucket is inspected or a rerun starts."""
+    wait_until(lambda: not p.in_flight(), "the peer's requests in flight to end", timeout)
+
+
+def wait_in_flight(p, method, target_part, timeout=60):
+    """Wait until a request whose target contains target_part is being
+    handled by the peer (typically held there by a delay fault)."""
+    wait_until(lambda: any(r["method"] == method and target_part in r["target"] for r in p.in_flight()),
+               "a %s %s to be in flight" % (method, target_part), timeout)
+
+
 class S3Scenario(Scenario):
     """The same fixtures as a file:// Scenario, with every location on S3."""
 

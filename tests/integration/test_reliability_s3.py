@@ -43,7 +43,7 @@ del harness.TESTS[_n:]
 from harness import Scenario, gz, lines, eq, BIN  # noqa: E402
 import reference  # noqa: E402
 from remote import big_events  # noqa: E402
-from s3harness import (S3Scenario, peer, new_bucket, open_uploads, read_state, test, main)  # noqa: E402
+from s3harness import (S3Scenario, peer, new_bucket, open_uploads, read_state, quiesce, test, main)  # noqa: E402
 
 for _v in list(os.environ):
     if _v.startswith("AWS_"):
@@ -610,16 +610,6 @@ def check_keys(sc, templates, what):
     rid, ymd = run_id_and_date(rids[0])
     eq(keys, sorted(t.replace("{run_id}", rid).replace("{date}", ymd) for t in templates),
        "%s: the objects in the destination bucket" % what)
-
-
-def quiesce(p, timeout=10):
-    """Wait until every request the peer has begun since the last
-    reset_stats() is done: a killed run's delayed requests still reach moto
-    (as a real server's do), and must land before the bucket is inspected."""
-    deadline = time.time() + timeout
-    while p.stats()["requests"] > len(p.requests()):
-        assert time.time() < deadline, "the peer still has requests in flight"
-        time.sleep(0.01)
 
 
 @test

@@ -40,7 +40,7 @@ from remote import (owed, check_lines, big_events, without_run_id, fault_scenari
                     retried_fixed_then_idle)
 from s3harness import (S3Scenario, peer, new_bucket, upload_many, open_uploads,  # noqa: E402
                        state_committed, read_state, test, main, KEY, TOKEN_KEY, OTHER_KEY,
-                       SECRETS)
+                       SECRETS, wait_until, wait_in_flight, quiesce)
 
 # evshare must see only what a test gives it
 for _v in list(os.environ):
@@ -745,20 +745,17 @@ def test_killed_during_multipart_upload_rerun_cleans_up():
     try:
         sc.upload()
         sc.write_config()
-        p.set_faults([{"method": "PUT", "path": "partNumber=2", "times": 1, "action": "delay_ms:5000"}])
+        p.set_faults([{"method": "PUT", "path": "partNumber=2", "times": 1, "action": "delay_ms:3000"}])
         p.reset_stats()          # only this run's requests below
         e = dict(os.environ, **sc.env)
         proc = subprocess.Popen([BIN, "-q", "-c", sc.path("evshare.json"), "run"], env=e,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if any(r["method"] == "PUT" and "partNumber=1" in r["target"] and r["status"] == 200
-                   for r in p.requests()):
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
+        wait_until(lambda: any(r["method"] == "PUT" and "partNumber=1" in r["target"] and r["status"] == 200
+                               for r in p.requests()), "part 1 to be stored")
+        wait_in_flight(p, "PUT", "partNumber=2")      # held by the delay: the kill lands mid-part
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        quiesce(p)          # the delayed part still reaches moto; let it land before the rerun
         p.clear_faults()
         eq(len(open_uploads(p, sc.dst_bucket)), 1, "the interrupted run left an open upload")
         p.reset_stats()

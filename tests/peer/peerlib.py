@@ -126,6 +126,11 @@ class Peer:
         content_md5 (whether the request had the header; a wrong one is rejected), fault."""
         return self._control("GET", "/_peer/requests")
 
+    def in_flight(self):
+        """The S3 requests begun and not yet answered, oldest first: method, target, t
+        (a fault's delay holds a request here; the stats' reset does not clear it)."""
+        return self._control("GET", "/_peer/in-flight")
+
     def set_faults(self, rules):
         self._control("POST", "/_peer/faults", rules)
 

@@ -421,6 +421,7 @@ class Peer:
         self.rules, self.rules_mtime = [], None
         self.moto_proc, self.moto_port = None, None
         self.logf = open(args.log, "a", buffering=1) if args.log else None
+        self.in_flight = {}  # S3 requests begun and not yet answered (not reset with the stats)
         self.reset_stats()
 
     def reset_stats(self):
@@ -653,6 +654,8 @@ class Peer:
             self.stats["methods"][req.method] = self.stats["methods"].get(req.method, 0) + 1
         fault = self.match_fault(req)
         req.status, req.code, t0 = None, None, time.time()
+        with self.lock:
+            self.in_flight[id(req)] = {"method": req.method, "target": req.target, "t": t0}
         try:
             return self.handle_s3(conn, req, fault, close)
         finally:
@@ -662,6 +665,7 @@ class Peer:
             if fault:
                 rec["fault"] = fault["action"]
             with self.lock:
+                self.in_flight.pop(id(req), None)
                 if len(self.requests) < 100000:
                     self.requests.append(rec)
 
@@ -872,6 +876,9 @@ class Peer:
         if p == "/_peer/requests" and req.method == "GET":
             with self.lock:
                 return 200, list(self.requests)
+        if p == "/_peer/in-flight" and req.method == "GET":
+            with self.lock:
+                return 200, sorted(self.in_flight.values(), key=lambda r: r["t"])
         if p == "/_peer/reset-stats" and req.method == "POST":
             self.reset_stats()
             return 200, {"ok": True}

@@ -611,6 +611,24 @@ def fault_delay_and_request_timeout():
     check(not PEER.exists(BUCKET, "f/rt"))
 
 
+@test
+def in_flight_lists_a_held_request_until_it_is_answered():
+    """/_peer/in-flight: what tests wait on instead of sleeping."""
+    import threading
+    PEER.put(BUCKET, "f/held", b"held")
+    faults([{"method": "GET", "path": "f/held", "times": 1, "action": {"delay_ms": 1500}}])
+    got = []
+    t = threading.Thread(target=lambda: got.append(curl_signed("GET", "f/held", "-w", "\n%{http_code}")))
+    t.start()
+    deadline = time.time() + 30
+    while not any(r["method"] == "GET" and "f/held" in r["target"] for r in PEER.in_flight()):
+        check(time.time() < deadline, "the held GET never showed in flight")
+        time.sleep(0.01)
+    t.join()
+    check(got and got[0][1].endswith(b"\n200"), got)
+    check(PEER.in_flight() == [], PEER.in_flight())
+
+
 def _big_object():
     if not PEER.exists(BUCKET, "f/big"):
         PEER.put(BUCKET, "f/big", os.urandom(1 << 20))
