@@ -58,13 +58,38 @@ struct run_exec {
 	store_set *stores;           /* every store of the run, opened once */
 };
 
+/* The file being read (reset by start_read and read_files). */
+struct file_read {
+	const plan_file *pf;
+	const char *url;
+	const char *source_org;
+	size_t source_org_len;
+	int copy_fd;                 /* spool copy of a remote object, or -1 */
+	bool verifying;              /* first read: check only */
+	bool plain_local;            /* verification found a local plain file */
+	bool delivered;              /* a line reached a sink */
+	uint64_t read, malformed, rejected;
+	uint64_t plain;              /* decompressed bytes */
+	es_result error;             /* ES_OK, or why the read failed */
+	bool local_error;            /* ... because of this machine, not the file */
+	char outcome;                /* when it failed: 'f' failed, 'p' poisoned at
+					once (a bound passed), 'd' waits for the
+					next run */
+	char reason[256];
+};
+
 /* Everything one attempt needs while it reads files. */
 struct run_ctx {
+	/* the run's, borrowed */
 	const config *cfg;
 	const plan *p;
 	state_store *ss;
 	run_summary *sum;
 	struct run_exec *x;
+	progress *progress;          /* NULL: none */
+	uint64_t bytes_total;        /* of the plan's files */
+	bool verify_first;           /* check each gzip file before delivering it */
+	/* the attempt's own */
 	char *spool_dir;
 	sink *sinks;                 /* per config.additional (only used ones set up) */
 	bool *sink_used;
@@ -77,27 +102,8 @@ struct run_ctx {
 	gz_decoder *gz;
 	line_splitter lines;
 	event_parser ep;
-	/* the file being read */
-	const plan_file *pf;
-	const char *url;
-	const char *source_org;
-	size_t source_org_len;
-	bool verify_first;           /* check each gzip file before delivering it */
 	bool restart;                /* a bad file was partly delivered: run again */
-	int copy_fd;                 /* spool copy of a remote object, or -1 */
-	bool verifying;              /* first read: check only */
-	bool plain_local;            /* verification found a local plain file */
-	bool delivered;              /* a line reached a sink */
-	uint64_t f_read, f_malformed, f_rejected;
-	uint64_t f_plain;            /* decompressed bytes */
-	es_result f_error;           /* ES_OK, or why the read failed */
-	bool f_local_error;          /* ... because of this machine, not the file */
-	char f_outcome;              /* when it failed: 'f' failed, 'p' poisoned at
-					once (a bound passed), 'd' waits for the
-					next run */
-	char f_reason[256];
-	progress *progress;          /* NULL: none */
-	uint64_t bytes_total;        /* of the plan's files */
+	struct file_read f;          /* the file being read */
 };
 
 static double now_s(void)
@@ -229,10 +235,10 @@ static int fail_file_as(struct run_ctx *c, char outcome, es_result r, const char
 {
 	va_list ap;
 
-	c->f_error = r;
-	c->f_outcome = outcome;
+	c->f.error = r;
+	c->f.outcome = outcome;
 	va_start(ap, fmt);
-	vsnprintf(c->f_reason, sizeof(c->f_reason), fmt, ap);
+	vsnprintf(c->f.reason, sizeof(c->f.reason), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -262,9 +268,9 @@ static int quarantine_bound(struct run_ctx *c, uint64_t lineno)
 /* A failure of this machine (disk, spool), not of the file. */
 static int fail_local(struct run_ctx *c, es_result r)
 {
-	c->f_local_error = true;
-	c->f_error = r;
-	snprintf(c->f_reason, sizeof(c->f_reason), "%s", es_result_name(r));
+	c->f.local_error = true;
+	c->f.error = r;
+	snprintf(c->f.reason, sizeof(c->f.reason), "%s", es_result_name(r));
 	return -1;
 }
 
@@ -308,26 +314,26 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 	bool have_fp = false;
 	es_result r;
 
-	c->f_read++;
+	c->f.read++;
 	if (!event_parse(&c->ep, line, n, &ev, &err)) {
-		c->f_malformed++;
+		c->f.malformed++;
 		r = quarantine_line(&c->q, lineno, "malformed", err.path, err.reason, line, n);
 		return r == ES_OK ? quarantine_bound(c, lineno) : fail_local(c, r);
 	}
-	if (ev.org_id_len != c->source_org_len ||
-	    memcmp(ev.org_id, c->source_org, c->source_org_len)) {
+	if (ev.org_id_len != c->f.source_org_len ||
+	    memcmp(ev.org_id, c->f.source_org, c->f.source_org_len)) {
 		char reason[200];
 
 		snprintf(reason, sizeof(reason), "org_id is not the source's ('%s'): "
-			 "tenant guard", c->source_org);
-		c->f_rejected++;
+			 "tenant guard", c->f.source_org);
+		c->f.rejected++;
 		r = quarantine_line(&c->q, lineno, "rejected", "$.org_id", reason, line, n);
 		return r == ES_OK ? quarantine_bound(c, lineno) : fail_local(c, r);
 	}
 	/* decide for every subscriber first, starting the dedup lookups, then
 	 * deliver: the lookups' cache misses overlap the filters' work */
-	for (size_t k = 0; k < c->pf->nsubs; k++) {
-		size_t a = c->pf->subs[k];
+	for (size_t k = 0; k < c->f.pf->nsubs; k++) {
+		size_t a = c->f.pf->subs[k];
 		const additional_subscriber *sub = &cfg->additional[a];
 
 		if (c->x->sub_error[a]) {
@@ -345,13 +351,13 @@ static int on_line(void *ud, const char *line, size_t n, uint64_t lineno)
 		if (c->sinks[a].dedup)
 			dedup_prefetch(c->sinks[a].dedup, fp);
 	}
-	for (size_t k = 0; k < c->pf->nsubs; k++) {
-		size_t a = c->pf->subs[k];
+	for (size_t k = 0; k < c->f.pf->nsubs; k++) {
+		size_t a = c->f.pf->subs[k];
 
 		if (!c->matches[k])
 			continue;
-		c->delivered = true;
-		r = sink_call(c, a, sink_write(&c->sinks[a], c->source_org, fp, line, n));
+		c->f.delivered = true;
+		r = sink_call(c, a, sink_write(&c->sinks[a], c->f.source_org, fp, line, n));
 		if (r != ES_OK)
 			return fail_local(c, r);
 	}
@@ -369,8 +375,8 @@ static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
 
 		snprintf(reason, sizeof(reason), "line longer than max_line_bytes (%llu)",
 			 (unsigned long long)c->cfg->max_line_bytes);
-		c->f_read++;
-		c->f_malformed++;
+		c->f.read++;
+		c->f.malformed++;
 		quarantine_long_begin(&c->q, lineno, "malformed", "$", reason);
 	}
 	if ((r = quarantine_long_part(&c->q, p, n)) != ES_OK)
@@ -386,45 +392,45 @@ static int on_overlong(void *ud, const char *p, size_t n, uint64_t lineno,
 static int on_plain(void *ud, const char *p, size_t n)
 {
 	struct run_ctx *c = ud;
-	uint64_t size = c->pf->obj.size ? c->pf->obj.size : 1;
+	uint64_t size = c->f.pf->obj.size ? c->f.pf->obj.size : 1;
 
-	c->f_plain += n;
-	if (c->f_plain > c->cfg->max_file_bytes)
+	c->f.plain += n;
+	if (c->f.plain > c->cfg->max_file_bytes)
 		return fail_file_as(c, 'p', ES_ERR_DATA, "it decompresses to more than "
 				    "max_file_bytes (%llu bytes)",
 				    (unsigned long long)c->cfg->max_file_bytes);
-	if (c->f_plain > INFLATE_RATIO_FLOOR && c->f_plain / size >= c->cfg->max_inflate_ratio)
+	if (c->f.plain > INFLATE_RATIO_FLOOR && c->f.plain / size >= c->cfg->max_inflate_ratio)
 		return fail_file_as(c, 'p', ES_ERR_DATA, "it decompresses to "
 				    "max_inflate_ratio (%llu) times its %llu bytes or more",
 				    (unsigned long long)c->cfg->max_inflate_ratio,
-				    (unsigned long long)c->pf->obj.size);
-	if (c->verifying)
+				    (unsigned long long)c->f.pf->obj.size);
+	if (c->f.verifying)
 		return 0;
 	return lines_feed(&c->lines, p, n);
 }
 
 /* Bytes of the object, as they arrive: 0 to go on, -1 to stop (a failure
- * is in f_error; plain_local says a local plain file needs no check). */
+ * is in f.error; plain_local says a local plain file needs no check). */
 static int on_object(void *ud, const char *p, size_t n)
 {
 	struct run_ctx *c = ud;
 	int rc;
 
-	if (c->verifying && c->copy_fd >= 0 && write_all(c->copy_fd, p, n) < 0) {
-		log_msg(LOG_ERROR, c->url, "cannot write a spool copy of '%s' in '%s': %s",
-			c->url, c->spool_dir, strerror(errno));
+	if (c->f.verifying && c->f.copy_fd >= 0 && write_all(c->f.copy_fd, p, n) < 0) {
+		log_msg(LOG_ERROR, c->f.url, "cannot write a spool copy of '%s' in '%s': %s",
+			c->f.url, c->spool_dir, strerror(errno));
 		return fail_local(c, ES_ERR_IO);
 	}
-	if (!c->verifying)
+	if (!c->f.verifying)
 		c->sum->bytes_read += n;
 	rc = gz_decoder_feed(c->gz, p, n, on_plain, c);
 	tick_progress(c);
-	if (rc == -1 && c->f_error == ES_OK)
+	if (rc == -1 && c->f.error == ES_OK)
 		return fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
-	if (rc == 0 && c->verifying && c->copy_fd < 0 && !gz_decoder_is_gzip(c->gz) &&
+	if (rc == 0 && c->f.verifying && c->f.copy_fd < 0 && !gz_decoder_is_gzip(c->gz) &&
 	    gz_decoder_bytes_in(c->gz) >= 2) {
 		/* a local plain file: nothing to verify */
-		c->plain_local = true;
+		c->f.plain_local = true;
 		return -1;
 	}
 	return rc ? -1 : 0;
@@ -438,24 +444,24 @@ static void add_failure(run_summary *sum, size_t index, const char *url, const c
 
 static void start_read(struct run_ctx *c, bool verifying)
 {
-	c->verifying = verifying;
-	c->f_error = ES_OK;
-	c->f_local_error = false;
-	c->f_outcome = 0;
-	c->f_plain = 0;
-	c->f_reason[0] = '\0';
+	c->f.verifying = verifying;
+	c->f.error = ES_OK;
+	c->f.local_error = false;
+	c->f.outcome = 0;
+	c->f.plain = 0;
+	c->f.reason[0] = '\0';
 	gz_decoder_reset(c->gz);
 	if (!verifying) {
 		lines_reset(&c->lines);
-		c->f_read = c->f_malformed = c->f_rejected = 0;
-		c->delivered = false;
+		c->f.read = c->f.malformed = c->f.rejected = 0;
+		c->f.delivered = false;
 	}
 }
 
 /* The store's error as this file's failure, unless one is already set. */
 static void store_failed(struct run_ctx *c, store *src, es_result r)
 {
-	if (c->f_error == ES_OK)
+	if (c->f.error == ES_OK)
 		fail_file(c, r, "%s", *store_last_error(src) ? store_last_error(src)
 							   : es_result_name(r));
 }
@@ -466,31 +472,31 @@ static es_result verify_file(struct run_ctx *c, store *src)
 {
 	es_result r;
 
-	c->plain_local = false;
-	c->copy_fd = -1;
+	c->f.plain_local = false;
+	c->f.copy_fd = -1;
 	if (!store_is_local(src)) {
 		char *path = xasprintf("%s/.object-XXXXXX", c->spool_dir);
 
-		c->copy_fd = mkstemp(path);
-		if (c->copy_fd >= 0)
+		c->f.copy_fd = mkstemp(path);
+		if (c->f.copy_fd >= 0)
 			unlink(path);
 		free(path);
-		if (c->copy_fd < 0) {
-			log_msg(LOG_ERROR, c->url, "cannot create a spool copy of '%s' in "
-				"'%s': %s", c->url, c->spool_dir, strerror(errno));
+		if (c->f.copy_fd < 0) {
+			log_msg(LOG_ERROR, c->f.url, "cannot create a spool copy of '%s' in "
+				"'%s': %s", c->f.url, c->spool_dir, strerror(errno));
 			fail_local(c, ES_ERR_IO);
-			return c->f_error;
+			return c->f.error;
 		}
 	}
 	start_read(c, true);
-	r = store_get(src, &c->pf->obj, on_object, c);
-	if (c->plain_local)
+	r = store_get(src, &c->f.pf->obj, on_object, c);
+	if (c->f.plain_local)
 		return ES_OK;
 	if (r != ES_OK)
 		store_failed(c, src, r);
-	else if (gz_decoder_finish(c->gz, on_plain, c) == -1 && c->f_error == ES_OK)
+	else if (gz_decoder_finish(c->gz, on_plain, c) == -1 && c->f.error == ES_OK)
 		fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
-	return c->f_error;
+	return c->f.error;
 }
 
 /* Second read: deliver.  From the spool copy of a remote object, else
@@ -500,18 +506,18 @@ static es_result deliver_from(struct run_ctx *c, store *src)
 	es_result r = ES_OK;
 
 	start_read(c, false);
-	if (c->copy_fd >= 0) {
+	if (c->f.copy_fd >= 0) {
 		char *chunk = xmalloc(READ_CHUNK);
 		off_t off = 0;
 
 		for (;;) {
-			ssize_t n = pread(c->copy_fd, chunk, READ_CHUNK, off);
+			ssize_t n = pread(c->f.copy_fd, chunk, READ_CHUNK, off);
 
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				log_msg(LOG_ERROR, c->url, "cannot read the spool copy of '%s' "
-					"in '%s': %s", c->url, c->spool_dir, strerror(errno));
+				log_msg(LOG_ERROR, c->f.url, "cannot read the spool copy of '%s' "
+					"in '%s': %s", c->f.url, c->spool_dir, strerror(errno));
 				fail_local(c, ES_ERR_IO);
 				break;
 			}
@@ -521,22 +527,22 @@ static es_result deliver_from(struct run_ctx *c, store *src)
 		}
 		free(chunk);
 	} else {
-		r = store_get(src, &c->pf->obj, on_object, c);
+		r = store_get(src, &c->f.pf->obj, on_object, c);
 		if (r != ES_OK)
 			store_failed(c, src, r);
 	}
-	if (c->f_error == ES_OK && gz_decoder_finish(c->gz, on_plain, c) == -1 &&
-	    c->f_error == ES_OK)
+	if (c->f.error == ES_OK && gz_decoder_finish(c->gz, on_plain, c) == -1 &&
+	    c->f.error == ES_OK)
 		fail_file(c, ES_ERR_DATA, "%s", gz_decoder_error(c->gz));
-	if (c->f_error == ES_OK)
+	if (c->f.error == ES_OK)
 		lines_finish(&c->lines);   /* its callbacks record any failure */
-	if (c->f_error == ES_OK && (r = quarantine_flush(&c->q)) != ES_OK)
+	if (c->f.error == ES_OK && (r = quarantine_flush(&c->q)) != ES_OK)
 		fail_local(c, r);
-	if (c->copy_fd >= 0) {
-		close(c->copy_fd);
-		c->copy_fd = -1;
+	if (c->f.copy_fd >= 0) {
+		close(c->f.copy_fd);
+		c->f.copy_fd = -1;
 	}
-	return c->f_error;
+	return c->f.error;
 }
 
 /* The interrupted run journaled this file as read, and it cannot be read
@@ -550,15 +556,15 @@ static es_result cannot_resume(struct run_ctx *c, es_result fr)
 	 * the next run tries again once the cause is fixed.
 	 */
 	if (fr == ES_ERR_TEMP || fr == ES_ERR_AUTH || fr == ES_ERR_CONFIG ||
-	    fr == ES_ERR_IO || c->f_local_error)
-		return es_error_url(fr, c->url,
+	    fr == ES_ERR_IO || c->f.local_error)
+		return es_error_url(fr, c->f.url,
 				    "cannot finish run %s: '%s' was read for it before but "
 				    "not now (%s); will try again next run",
-				    c->p->run_id, c->url, c->f_reason);
-	return es_error_url(ES_ERR_STATE, c->url, "cannot finish run %s: '%s' was read for "
+				    c->p->run_id, c->f.url, c->f.reason);
+	return es_error_url(ES_ERR_STATE, c->f.url, "cannot finish run %s: '%s' was read for "
 			    "it before and is now gone or different (%s); outputs of that "
 			    "run may be partly delivered.  %s abandons them (their files "
-			    "are then read again)", c->p->run_id, c->url, c->f_reason,
+			    "are then read again)", c->p->run_id, c->f.url, c->f.reason,
 			    c->x->part ? "'evshare state forget --pending ORG'"
 				       : "'evshare state forget --plan'");
 }
@@ -569,15 +575,15 @@ static es_result file_done(struct run_ctx *c)
 	es_result r;
 
 	c->sum->files_processed++;
-	c->sum->ev_read += c->f_read;
-	c->sum->ev_malformed += c->f_malformed;
-	c->sum->ev_rejected += c->f_rejected;
+	c->sum->ev_read += c->f.read;
+	c->sum->ev_malformed += c->f.malformed;
+	c->sum->ev_rejected += c->f.rejected;
 	/* (a part's lines were quarantined, and told, when its run was first
 	 * executed) */
-	if ((c->f_malformed || c->f_rejected) && !c->x->part)
-		log_msg(LOG_WARNING, c->url, "'%s': %llu malformed and %llu rejected line(s) "
-			"quarantined in '%s'", c->url, (unsigned long long)c->f_malformed,
-			(unsigned long long)c->f_rejected, c->q.path);
+	if ((c->f.malformed || c->f.rejected) && !c->x->part)
+		log_msg(LOG_WARNING, c->f.url, "'%s': %llu malformed and %llu rejected line(s) "
+			"quarantined in '%s'", c->f.url, (unsigned long long)c->f.malformed,
+			(unsigned long long)c->f.rejected, c->q.path);
 	for (size_t a = 0; a < c->cfg->nadditional; a++)
 		if (c->sink_used[a] && !c->x->sub_error[a] &&
 		    (r = sink_call(c, a, sink_put_ready(&c->sinks[a]))) != ES_OK)
@@ -587,25 +593,25 @@ static es_result file_done(struct run_ctx *c)
 
 static es_result file_failed(struct run_ctx *c, size_t i, char *outcomes)
 {
-	char outcome = c->f_outcome ? c->f_outcome : 'f';
+	char outcome = c->f.outcome ? c->f.outcome : 'f';
 	es_result r;
 
 	if (outcome == 'f' && http_deadline_passed()) {
 		/* cut by the run's deadline, not the file's fault */
 		outcome = 'd';
-		snprintf(c->f_reason, sizeof(c->f_reason), "run_timeout passed while it was "
+		snprintf(c->f.reason, sizeof(c->f.reason), "run_timeout passed while it was "
 			 "read");
 	}
 
 	if (outcome == 'd')
-		log_msg(LOG_WARNING, c->url, "'%s' waits for the next run: %s", c->url,
-			c->f_reason);
+		log_msg(LOG_WARNING, c->f.url, "'%s' waits for the next run: %s", c->f.url,
+			c->f.reason);
 	else if (outcome == 'p')
-		log_msg(LOG_WARNING, c->url, "'%s' is poisoned: %s; it is skipped until "
-			"'evshare state forget %s'", c->url, c->f_reason, c->url);
+		log_msg(LOG_WARNING, c->f.url, "'%s' is poisoned: %s; it is skipped until "
+			"'evshare state forget %s'", c->f.url, c->f.reason, c->f.url);
 	else
-		log_msg(LOG_WARNING, c->url, "'%s' failed: %s; it stays pending and is "
-			"retried next run", c->url, c->f_reason);
+		log_msg(LOG_WARNING, c->f.url, "'%s' failed: %s; it stays pending and is "
+			"retried next run", c->f.url, c->f.reason);
 	/* what it left in the quarantine goes with it */
 	if ((r = quarantine_file_rollback(&c->q)) != ES_OK)
 		return r;
@@ -613,14 +619,14 @@ static es_result file_failed(struct run_ctx *c, size_t i, char *outcomes)
 		return r;
 	outcomes[i] = outcome;
 	free(c->x->reasons[i]);
-	c->x->reasons[i] = xstrdup(c->f_reason);
+	c->x->reasons[i] = xstrdup(c->f.reason);
 	if (outcome == 'd') {
 		/* the run's quarantine is spent: the files after it wait too */
 		if (i < c->x->defer_from)
 			c->x->defer_from = i;
 		c->sum->files_deferred++;
 	} else {
-		add_failure(c->sum, i, c->url, c->f_reason);
+		add_failure(c->sum, i, c->f.url, c->f.reason);
 	}
 	return ES_OK;
 }
@@ -633,11 +639,11 @@ static es_result run_file_checked(struct run_ctx *c, size_t i, store *src, char 
 
 	fr = verify_file(c, src);
 	if (fr != ES_OK) {
-		if (c->copy_fd >= 0) {
-			close(c->copy_fd);
-			c->copy_fd = -1;
+		if (c->f.copy_fd >= 0) {
+			close(c->f.copy_fd);
+			c->f.copy_fd = -1;
 		}
-		if (c->f_local_error)
+		if (c->f.local_error)
 			return fr;
 		if (was_ok)
 			return cannot_resume(c, fr);
@@ -651,25 +657,25 @@ static es_result run_file_checked(struct run_ctx *c, size_t i, store *src, char 
 	if (fr != ES_OK) {
 		/* a local failure (spool, quarantine, an output's upload) was
 		 * told where it happened: it is not the file's */
-		if (c->f_local_error)
+		if (c->f.local_error)
 			return fr;
-		if (!was_ok && (c->f_outcome == 'p' || c->f_outcome == 'd')) {
+		if (!was_ok && (c->f.outcome == 'p' || c->f.outcome == 'd')) {
 			/* a bound passed while its lines were read: nothing of
 			 * it is visible yet; the outcome replaces 'ok' in the
 			 * journal, and the run starts over without it */
-			if ((r = file_failed(c, i, outcomes)) != ES_OK || !c->delivered)
+			if ((r = file_failed(c, i, outcomes)) != ES_OK || !c->f.delivered)
 				return r;
 			c->restart = true;
 			return ES_OK;
 		}
-		if (!c->delivered && !was_ok)
+		if (!c->f.delivered && !was_ok)
 			return file_failed(c, i, outcomes);
 		if (was_ok)
 			return cannot_resume(c, fr);
-		return es_error_url(ES_ERR_TEMP, c->url,
+		return es_error_url(ES_ERR_TEMP, c->f.url,
 				    "'%s' could not be read to the end after it was checked "
 				    "(%s); nothing is committed and the next run finishes this "
-				    "one", c->url, c->f_reason);
+				    "one", c->f.url, c->f.reason);
 	}
 	return file_done(c);
 }
@@ -686,20 +692,20 @@ static es_result run_file(struct run_ctx *c, size_t i, store *src, char *outcome
 {
 	es_result fr, r;
 
-	quarantine_file_begin(&c->q, c->source_org, c->url);
+	quarantine_file_begin(&c->q, c->f.source_org, c->f.url);
 	if (c->verify_first)
 		return run_file_checked(c, i, src, outcomes);
-	c->copy_fd = -1;
+	c->f.copy_fd = -1;
 	fr = deliver_from(c, src);
 	if (fr != ES_OK) {
-		if (c->f_local_error)
+		if (c->f.local_error)
 			return fr;
 		if (outcomes[i] == 'o')
 			return cannot_resume(c, fr);
-		if ((r = file_failed(c, i, outcomes)) != ES_OK || !c->delivered)
+		if ((r = file_failed(c, i, outcomes)) != ES_OK || !c->f.delivered)
 			return r;
-		log_msg(LOG_INFO, c->url, "part of '%s' was read before it failed; "
-			"the run starts over without it, checking each file first", c->url);
+		log_msg(LOG_INFO, c->f.url, "part of '%s' was read before it failed; "
+			"the run starts over without it, checking each file first", c->f.url);
 		c->restart = true;
 		return ES_OK;
 	}
@@ -737,7 +743,7 @@ static es_result defer_file(struct run_ctx *c, size_t i, const char *why)
 	free(c->x->reasons[i]);
 	c->x->reasons[i] = xstrdup(why);
 	c->sum->files_deferred++;
-	log_msg(LOG_DEBUG, c->url, "'%s' waits for the next run: %s", c->url, why);
+	log_msg(LOG_DEBUG, c->f.url, "'%s' waits for the next run: %s", c->f.url, why);
 	return ES_OK;
 }
 
@@ -752,15 +758,15 @@ static es_result plan_file_step(struct run_ctx *c, size_t i, store *src)
 	switch (x->outcomes[i]) {
 	case 'f':
 	case 'p':
-		add_failure(c->sum, i, c->url, x->reasons[i] ? x->reasons[i]
+		add_failure(c->sum, i, c->f.url, x->reasons[i] ? x->reasons[i]
 			    : "failed before the run was interrupted");
 		return ES_OK;
 	case 'd':
 		c->sum->files_deferred++;
 		return ES_OK;
 	default:
-		log_msg(LOG_DEBUG, c->url, "reading '%s' (%llu bytes) for %zu subscriber(s)",
-			c->url, (unsigned long long)c->pf->obj.size, c->pf->nsubs);
+		log_msg(LOG_DEBUG, c->f.url, "reading '%s' (%llu bytes) for %zu subscriber(s)",
+			c->f.url, (unsigned long long)c->f.pf->obj.size, c->f.pf->nsubs);
 		return run_file(c, i, src, x->outcomes);
 	}
 }
@@ -792,7 +798,7 @@ static void ctx_init(struct run_ctx *c, struct run_exec *x, bool verify_first)
 	c->ss = x->ss;
 	c->sum = x->sum;
 	c->x = x;
-	c->copy_fd = -1;
+	c->f.copy_fd = -1;
 	c->verify_first = verify_first;
 	c->progress = x->prog;
 	for (size_t i = 0; i < p->nfiles; i++)
@@ -853,15 +859,15 @@ static es_result read_files(struct run_ctx *c)
 		store **src = &c->sources[pf->source];
 		char *url;
 
-		c->pf = pf;
-		c->source_org = d->org_id;
-		c->source_org_len = strlen(d->org_id);
+		c->f.pf = pf;
+		c->f.source_org = d->org_id;
+		c->f.source_org_len = strlen(d->org_id);
 		if (!*src && (r = store_set_get(c->x->stores, &d->source, NULL, src)) != ES_OK)
 			break;
 		url = store_url(*src, pf->obj.key);
-		c->url = url;
+		c->f.url = url;
 		r = plan_file_step(c, i, *src);
-		c->url = NULL;
+		c->f.url = NULL;
 		free(url);
 		tick_progress(c);
 	}
