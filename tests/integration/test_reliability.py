@@ -355,9 +355,12 @@ def plant_predicted_temps(dirpath, target, *names):
             last = int(f.read())
         with open("/proc/sys/kernel/pid_max") as f:
             pid_max = int(f.read())
+        # past pid_max Linux starts again at 300 (RESERVED_PIDS)
+        pids = sorted({p if p < pid_max else 300 + (p - pid_max) % (pid_max - 300)
+                       for p in range(last + 1, last + 4000)})
         for name in names:
-            for pid in range(last + 1, last + 4000):
-                os.symlink(target, os.path.join(dirpath, "%s.tmp.%d" % (name, pid % pid_max or 1)))
+            for pid in pids:
+                os.symlink(target, os.path.join(dirpath, "%s.tmp.%d" % (name, pid)))
     as_nobody(plant)
 
 

@@ -122,7 +122,7 @@ class Peer:
         self._control("POST", "/_peer/reset-stats")
 
     def requests(self):
-        """One record per S3 request since the last reset: conn, method, target, status, code, bytes_in, ms,
+        """One record per S3 request begun since the last reset and answered: conn, method, target, status, code, bytes_in, ms,
         content_md5 (whether the request had the header; a wrong one is rejected), fault."""
         return self._control("GET", "/_peer/requests")
 

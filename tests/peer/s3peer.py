@@ -656,6 +656,8 @@ class Peer:
         req.status, req.code, t0 = None, None, time.time()
         with self.lock:
             self.in_flight[id(req)] = {"method": req.method, "target": req.target, "t": t0}
+            gen = self.gen      # recorded only if no reset came meanwhile: the
+                                # client may see the answer (and reset) first
         try:
             return self.handle_s3(conn, req, fault, close)
         finally:
@@ -666,7 +668,7 @@ class Peer:
                 rec["fault"] = fault["action"]
             with self.lock:
                 self.in_flight.pop(id(req), None)
-                if len(self.requests) < 100000:
+                if gen == self.gen and len(self.requests) < 100000:
                     self.requests.append(rec)
 
     def handle_s3(self, conn, req, fault, close):
