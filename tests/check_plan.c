@@ -129,6 +129,50 @@ START_TEST(corrupt_journal_refused)
 }
 END_TEST
 
+/* A pending part's plan as the cJSON-era writer left it (tests/data/state/)
+ * reads, with its configuration, and writes back to a plan that reads the
+ * same: owed outputs survive an upgrade. */
+static void assert_cjson_era_part(const plan *p, const config *cfg)
+{
+	ck_assert_str_eq(p->run_id, "20261205T200126Z-6ab5b7c6");
+	ck_assert_uint_eq(p->nfiles, 7);
+	ck_assert_str_eq(p->files[3].obj.key, "2026/11/26/broken.ndjson.gz");
+	ck_assert_uint_eq(p->files[3].obj.size, 15);
+	ck_assert_uint_eq(p->files[3].source, 1);
+	for (size_t i = 0; i < p->nfiles; i++) {
+		ck_assert_uint_eq(p->files[i].nsubs, 1);
+		ck_assert_str_eq(cfg->additional[p->files[i].subs[0]].org_id, "TN-partner-0002");
+	}
+	ck_assert_uint_eq(cfg->nadditional, 2);
+	ck_assert_str_eq(cfg->direct[1].org_id, "TN-1234e4e-531f-jhft-5896-asades55655");
+}
+
+START_TEST(part_written_by_cjson_reads)
+{
+	const char *env = getenv("EVSHARE_TEST_DATA");
+	char *path = xasprintf("%s/state/cjson-era/part.json", env && *env ? env : "tests/data");
+	buf text = BUF_INIT;
+	config *cfg = NULL, *cfg2 = NULL;
+	plan p, q;
+	char *again;
+	size_t len;
+
+	ck_assert_msg(read_file(path, &text, 1 << 20) == 0, "cannot read %s", path);
+	ck_assert_int_eq(plan_from_json(text.data, text.len, &p, &cfg), ES_OK);
+	assert_cjson_era_part(&p, cfg);
+	again = plan_to_json(&p, cfg, &len);
+	ck_assert_int_eq(plan_from_json(again, len, &q, &cfg2), ES_OK);
+	assert_cjson_era_part(&q, cfg2);
+	plan_release(&p);
+	plan_release(&q);
+	config_free(cfg);
+	config_free(cfg2);
+	free(again);
+	buf_release(&text);
+	free(path);
+}
+END_TEST
+
 /* Integers come back exactly in any notation; a key that is not UTF-8
  * too (above). */
 START_TEST(integers_in_any_notation)
@@ -159,6 +203,7 @@ Suite *plan_suite(void)
 	tcase_add_test(tc, round_trip_with_key_not_utf8);
 	tcase_add_test(tc, corrupt_journal_refused);
 	tcase_add_test(tc, integers_in_any_notation);
+	tcase_add_test(tc, part_written_by_cjson_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -549,6 +549,66 @@ END_TEST
 
 /* Integers come back exactly, also above 2^52, where a writer of doubles
  * keeps 15 digits.  (Found by fuzz_state.) */
+/* An upgrade keeps a cron job's state: state.json as the cJSON-era
+ * writer left it (tests/data/state/: DEL raw, a backspace as \b, a
+ * failing file, a pending part) reads, and reads the same once saved. */
+static void assert_cjson_era(const state_data *d)
+{
+	const source_state *a, *b;
+	const file_record *f;
+
+	ck_assert_str_eq(d->committed_run, "20261205T200126Z-3873dea8");
+	ck_assert_uint_eq(d->nsources, 2);
+	a = state_source((state_data *)d, "TN-a1db4e4e-315f-4a67-9036-ecacd370b561", false);
+	b = state_source((state_data *)d, "TN-1234e4e-531f-jhft-5896-asades55655", false);
+	ck_assert(a && b);
+	ck_assert_int_eq(a->horizon_ms, 1795896086186LL);
+	ck_assert(a->has_below);
+	ck_assert_uint_eq(a->nfiles, 4);
+	ck_assert_uint_eq(b->nfiles, 4);
+	f = state_file((source_state *)a, "2026/11/26/odd-\x7f-\b-\tname-\xc3\xa9.ndjson.gz");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->failures, 2);
+	ck_assert_uint_eq(f->ndone, 0);
+	ck_assert_ptr_nonnull(strstr(f->last_error, "refusing unsafe key"));
+	f = state_file((source_state *)b, "2026/11/26/broken.ndjson.gz");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(f->size, 15);
+	ck_assert_int_eq(f->mtime_ms, 1796500886075LL);
+	ck_assert(file_record_done_for(f, "TN-partner-0001"));
+	ck_assert(!file_record_done_for(f, "TN-partner-0002"));
+	ck_assert_uint_eq(d->nparts, 1);
+	ck_assert_str_eq(d->parts[0].run_id, "20261205T200126Z-6ab5b7c6");
+	ck_assert_uint_eq(d->parts[0].nsubs, 1);
+	ck_assert_str_eq(d->parts[0].subs[0], "TN-partner-0002");
+	ck_assert_uint_eq(d->parts[0].attempts, 2);
+	ck_assert_int_eq(d->parts[0].first_ms, 1796500886131LL);
+}
+
+START_TEST(state_written_by_cjson_reads)
+{
+	const char *env = getenv("EVSHARE_TEST_DATA");
+	char *src = xasprintf("%s/state/cjson-era/state.json", env && *env ? env : "tests/data");
+	const char *dir = new_dir();
+	state_store *s = open_store(dir);
+	char *path = in_dir(dir, "state.json"), *text = slurp(src);
+	state_data *d = NULL, *e = NULL;
+
+	write_text(path, text);
+	ck_assert_int_eq(state_load(s, &d), ES_OK);
+	assert_cjson_era(d);
+	ck_assert_int_eq(state_save(s, d), ES_OK);
+	ck_assert_int_eq(state_load(s, &e), ES_OK);
+	assert_cjson_era(e);
+	state_data_free(d);
+	state_data_free(e);
+	state_close(s);
+	free(text);
+	free(path);
+	free(src);
+}
+END_TEST
+
 START_TEST(integers_round_trip_exactly)
 {
 	const char *dir = new_dir();
@@ -1282,6 +1342,7 @@ Suite *state_suite(void)
 	tcase_add_test(tc, corrupt_state_refused_and_untouched);
 	tcase_add_test(tc, state_json_strict_but_bytes_in_keys);
 	tcase_add_test(tc, integers_round_trip_exactly);
+	tcase_add_test(tc, state_written_by_cjson_reads);
 	tcase_add_test(tc, lock_is_exclusive);
 	tcase_add_test(tc, plan_journal);
 	tcase_add_test(tc, plan_outcomes_after_torn_line_and_resume);
