@@ -43,6 +43,7 @@ struct ctx {
 	size_t strings_alloc;
 	json_value s3;           /* $.s3, when s3_keys_set */
 	bool s3_keys_set;
+	char s3_told[256];       /* "|key|..." of the faults told at $.s3 */
 };
 
 static void cerr(struct ctx *c, const char *path, const char *fmt, ...)
@@ -305,6 +306,22 @@ static void parse_transfer_keys(struct ctx *c, json_value j, const char *path,
 		d->upload_streams = v;
 }
 
+/* Whether check_s3_defaults told a fault of $.s3's key. */
+static bool s3_told(const struct ctx *c, const char *key)
+{
+	const char *at = c->s3_told;
+	size_t n = strlen(key);
+
+	if (!n)
+		return false;
+	while ((at = strstr(at, key)))
+		if (at[-1] == '|' && at[n] == '|')
+			return true;
+		else
+			at += n;
+	return false;
+}
+
 /*
  * What the store of loc would refuse (store_check: each protocol's limits,
  * names and endpoint form, checked in that one place), each fault told at
@@ -319,21 +336,31 @@ static bool check_store(struct ctx *c, const location *loc, const char *path,
 
 	for (size_t i = 0; i < f.count; i++) {
 		const char *key = f.items[i].key;
+		bool from_s3 = false;
 		json_value v;
 		char *p;
 
-		if (!strcmp(key, "url"))
+		if (!strcmp(key, "url")) {
 			p = object ? child_path(path, "url") : xstrdup(path);
-		else if (object && get(j, key, &v))
+		} else if (object && get(j, key, &v)) {
 			p = child_path(path, key);
-		else if (loc->scheme != LOC_AZ && c->s3_keys_set && get(c->s3, key, &v))
-			continue;    /* $.s3's: told once */
-		else
+		} else if (loc->scheme != LOC_AZ && c->s3_keys_set && get(c->s3, key, &v)) {
+			if (s3_told(c, key))
+				continue;    /* $.s3's own fault: told once, at $.s3 */
+			p = xstrdup(path);   /* $.s3's value, wrong for this location */
+			from_s3 = true;
+		} else {
 			p = xstrdup(path);
-		cerr(c, p, "%s", f.items[i].message);
+		}
+		if (from_s3)
+			cerr(c, p, "%s (its %s is $.s3's)", f.items[i].message, key);
+		else
+			cerr(c, p, "%s", f.items[i].message);
 		free(p);
 	}
 	store_faults_release(&f);
+	if (!ok && !c->nerrors)      /* never refuse without saying where */
+		cerr(c, path, "refused by its store");
 	return ok;
 }
 
@@ -356,9 +383,12 @@ static void check_s3_defaults(struct ctx *c, const struct s3_defaults *d)
 	if (store_check(&l, &f) != ES_OK)
 		for (size_t i = 0; i < f.count; i++) {
 			char *p = child_path("$.s3", f.items[i].key);
+			size_t len = strlen(c->s3_told);
 
 			cerr(c, p, "%s", f.items[i].message);
 			free(p);
+			snprintf(c->s3_told + len, sizeof(c->s3_told) - len, "%s%s|",
+				 len ? "" : "|", f.items[i].key);
 		}
 	store_faults_release(&f);
 	location_release(&l);
@@ -940,7 +970,7 @@ static void strings_free(struct ctx *c)
 es_result config_parse(const char *text, size_t n, const char *origin,
 		       const char *base_dir, config **out, buf *err)
 {
-	struct ctx c = { err, 0, base_dir, NULL, 0, 0, { NULL, 0, 0 }, false };
+	struct ctx c = { .err = err, .base_dir = base_dir };
 	json_value root, j;
 	json_error jerr;
 	config *cfg = xcalloc(1, sizeof(*cfg));

@@ -52,6 +52,11 @@ CASES = [
     ("path style off for a bucket that is no host name",
      config(destination={"url": "s3://my_bucket/x/", "path_style": False}),
      DST + ".path_style", "path-style only"),
+    # $.s3's path_style is good for $.s3 yet wrong for this bucket: told at
+    # the location (it once slipped through untold, and loading crashed)
+    ("path style off in $.s3 for a bucket that is no host name",
+     config(source="s3://my_bucket/in/", s3={"path_style": False}),
+     SRC, "(its path_style is $.s3's)"),
     ("endpoint without a scheme", config(source={"url": "s3://good-source/a/",
                                                  "endpoint": "s3.example.net"}),
      SRC + ".endpoint", "must start with http:// or https://"),
