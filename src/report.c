@@ -126,7 +126,7 @@ static void text_one(FILE *out, const run_summary *s, const char *indent)
 {
 	buf a = BUF_INIT, b = BUF_INIT;   /* names and reasons, made visible */
 
-	fprintf(out, "%srun %s%s%s: %s%s\n", indent, s->run_id,
+	fprintf(out, "%srun%s%s%s%s: %s%s\n", indent, *s->run_id ? " " : "", s->run_id,
 		s->replay ? " (replay)" : "", s->dry_run ? " (dry run)" : "", s->status,
 		!s->committed && !s->dry_run ? " (nothing committed)" : "");
 	fprintf(out, "%s  files:  %llu listed, %llu planned, %llu processed, %llu failed, "

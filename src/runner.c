@@ -279,6 +279,8 @@ es_result runner_run(const config *cfg, state_store *ss, state_data *st,
 		if (resumed) {
 			*sum = *resumed;
 			free(resumed);
+		} else {     /* the journal could not even be read: no run */
+			sum->status = "failed";
 		}
 		return r;
 	}

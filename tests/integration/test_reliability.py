@@ -156,6 +156,9 @@ def test_corrupt_state_is_never_reset():
         os.remove(sc.path("state", "state.json"))
         p = sc.run("run", check=65)
         assert b"plan journal" in p.stderr, p.stderr
+        p = sc.run("run", "--json", check=65)       # a summary that says so
+        s = json.loads(p.stdout)
+        eq((s["status"], s["committed"], s["subscribers"]), ("failed", False, []), "--json")
     finally:
         sc.cleanup()
 
