@@ -19,7 +19,7 @@ es_result cmd_check(const struct global_opts *g, int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		fprintf(stderr, "usage: evshare [-c FILE] check\n");
+		fprintf(c == 'h' ? stdout : stderr, "usage: evshare [-c FILE] check\n");
 		return c == 'h' ? ES_OK : ES_ERR_USAGE;
 	}
 	if (optind < argc) {

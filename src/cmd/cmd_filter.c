@@ -97,7 +97,8 @@ es_result cmd_filter(const struct global_opts *g, int argc, char **argv)
 			arg = optarg;
 			continue;
 		}
-		fprintf(stderr, "usage: evshare filter --filter JSON|@FILE < events.ndjson\n");
+		fprintf(opt == 'h' ? stdout : stderr,
+			"usage: evshare filter --filter JSON|@FILE < events.ndjson\n");
 		return opt == 'h' ? ES_OK : ES_ERR_USAGE;
 	}
 	if (!arg || optind < argc) {

@@ -96,9 +96,11 @@ static es_result parse_run_opts(int argc, char **argv, struct run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->jobs = ncpu > 0 ? (unsigned)ncpu : 1;
 	optind = 1;
-	while (r == ES_OK && (c = getopt_long(argc, argv, "h", run_long, NULL)) != -1)
+	while (r == ES_OK && !o->help && (c = getopt_long(argc, argv, "h", run_long, NULL)) != -1)
 		r = c >= SEL_OPT_SINCE && c < SEL_OPT_END ? selection_option(&o->sel, c, optarg)
 		    : run_option(o, c, optarg);
+	if (o->help)            /* help stops the parsing, as everywhere */
+		return r;
 	if (r == ES_OK && optind < argc) {
 		error("unexpected argument '%s'", argv[optind]);
 		run_usage(stderr);
@@ -242,11 +244,13 @@ es_result cmd_run(const struct global_opts *g, int argc, char **argv)
 		run_usage(stdout);
 		goto out;
 	}
+	if (r != ES_OK)         /* a usage error: no run, no metrics */
+		goto out;
 	mr.replay = o.sel.popt.replay;
 	if (r == ES_OK && (r = config_load(g->config_path, &cfg)) == ES_OK &&
 	    (r = selection_resolve(&o.sel, cfg)) == ES_OK)
 		r = o.dry_run ? dry_run(cfg, &o, &mr) : real_run(cfg, &o, &mr);
-	if (o.metrics_path && !o.dry_run && !o.help) {
+	if (o.metrics_path && !o.dry_run) {
 		mr.end_ms = time_now_ms();
 		mr.exit_status = es_exit_status(r);
 		mr.http_retries = http_retries_total();

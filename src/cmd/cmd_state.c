@@ -25,9 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static void state_usage(void)
+static void state_usage(FILE *out)
 {
-	fprintf(stderr, "usage: evshare [-c FILE] state show [--json] [--files]\n"
+	fprintf(out, "usage: evshare [-c FILE] state show [--json] [--files]\n"
 		"       evshare [-c FILE] state forget URL... | --poisoned | --plan | "
 		"--pending ORG\n");
 }
@@ -311,12 +311,12 @@ static es_result state_forget(const config *cfg, state_store *ss, state_data *st
 		else if (!strcmp(argv[first], "--"))
 			{ first++; break; }
 		else {
-			state_usage();
+			state_usage(stderr);
 			return ES_ERR_USAGE;
 		}
 	}
 	if (!poisoned && !plan && !pending && first >= argc) {
-		state_usage();
+		state_usage(stderr);
 		return ES_ERR_USAGE;
 	}
 	if (plan) {
@@ -400,9 +400,14 @@ es_result cmd_state(const struct global_opts *g, int argc, char **argv)
 	es_result r;
 
 	if (argc < 2) {
-		state_usage();
+		state_usage(stderr);
 		return ES_ERR_USAGE;
 	}
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			state_usage(stdout);
+			return ES_OK;
+		}
 	if ((r = config_load(g->config_path, &cfg)) != ES_OK)
 		return r;
 	if (!strcmp(argv[1], "show")) {
@@ -414,7 +419,7 @@ es_result cmd_state(const struct global_opts *g, int argc, char **argv)
 			else if (!strcmp(argv[i], "--files"))
 				files = true;
 			else {
-				state_usage();
+				state_usage(stderr);
 				r = ES_ERR_USAGE;
 				goto done;
 			}
@@ -433,7 +438,7 @@ es_result cmd_state(const struct global_opts *g, int argc, char **argv)
 			goto done;
 		r = state_forget(cfg, ss, st, argc - 1, argv + 1);
 	} else {
-		state_usage();
+		state_usage(stderr);
 		r = ES_ERR_USAGE;
 	}
 done:

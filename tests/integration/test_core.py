@@ -894,6 +894,15 @@ def test_cli_basics():
         eq(p.returncode, code, "evshare %s" % args)
     p = subprocess.run([BIN, "--version"], capture_output=True)
     assert p.stdout.startswith(b"evshare "), p.stdout
+    # every command's help: on stdout, status 0, and it ends the parsing
+    for cmd in (["run"], ["list"], ["check"], ["filter"], ["state"], ["state", "show"],
+                ["state", "forget"]):
+        for extra in ([], ["extra"]):
+            p = subprocess.run([BIN, "-c", "/nonexistent/evshare.json"] + cmd + ["--help"] + extra,
+                               capture_output=True)
+            eq(p.returncode, 0, "evshare %s --help %s (stderr %r)" % (cmd, extra, p.stderr))
+            assert p.stdout.startswith(b"usage: evshare"), (cmd, p.stdout)
+            eq(p.stderr, b"", "evshare %s --help: nothing on stderr" % cmd)
 
 
 if __name__ == "__main__":

@@ -444,6 +444,12 @@ def test_metrics_keep_the_last_success_across_failures():
         sc.write_config()
         sc.run("run", "--dry-run", "--metrics-file", mpath, check=0)
         eq(open(mpath, "rb").read(), before, "dry run leaves the metrics file")
+        # a usage error is no run: no metrics, whatever the options' order
+        for args in (["--metrics-file", mpath, "--since", "bogus"],
+                     ["--since", "bogus", "--metrics-file", mpath],
+                     ["--metrics-file", mpath, "--help"]):
+            sc.run("run", *args, check=64 if "--help" not in args else 0)
+            eq(open(mpath, "rb").read(), before, "%s leaves the metrics file" % args)
         # an unwritable path: an error in the log, the run's own status stands
         p = sc.run("run", "--metrics-file", sc.path("no", "such", "dir.prom"), check=0)
         assert b"cannot write" in p.stderr and b"dir.prom" in p.stderr, p.stderr
