@@ -1119,15 +1119,16 @@ static void commit_file(const config *cfg, state_data *st, const plan *p, size_t
 		free(orgs);
 	} else if (outcome == 'f' || outcome == 'p') {
 		const char *why = failure_reason(sum, i);
+		const file_record *rec = state_file_failed(src, &pf->obj, p->run_id, why,
+							   outcome == 'p', cfg->max_attempts);
 
-		if (state_file_failed(src, &pf->obj, p->run_id, why, outcome == 'p',
-				      cfg->max_attempts)) {
+		if (rec->poisoned) {
 			char *url = location_key_url(&cfg->direct[pf->source].source, pf->obj.key);
 
 			if (outcome == 'f')
 				log_msg(LOG_WARNING, url, "'%s' failed %u runs in a row and is "
 					"now poisoned: it is skipped until 'evshare state forget "
-					"%s'", url, cfg->max_attempts, url);
+					"%s'", url, rec->failures, url);
 			add_problem(&sum->poisoned, &sum->npoisoned, i, url, why ? why : "");
 			free(url);
 		} else {

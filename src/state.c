@@ -517,8 +517,9 @@ void state_file_read(source_state *src, const store_object *obj, const char *run
 	rec->last_error = NULL;
 }
 
-bool state_file_failed(source_state *src, const store_object *obj, const char *run_id,
-		       const char *reason, bool poison_now, unsigned max_attempts)
+const file_record *state_file_failed(source_state *src, const store_object *obj,
+				     const char *run_id, const char *reason, bool poison_now,
+				     unsigned max_attempts)
 {
 	file_record *rec = state_file_add(src, obj->key);
 
@@ -531,7 +532,7 @@ bool state_file_failed(source_state *src, const store_object *obj, const char *r
 	rec->last_error = reason ? xstrdup(reason) : NULL;
 	if (poison_now || rec->failures >= max_attempts)
 		rec->poisoned = true;
-	return rec->poisoned;
+	return rec;
 }
 
 void state_source_advance(source_state *src, int64_t h, const sketch *below,

@@ -1267,7 +1267,7 @@ END_TEST
 START_TEST(commit_policy)
 {
 	state_data *d = xcalloc(1, sizeof(*d));
-	source_state *src = state_source(d, "TN-a", true);
+	source_state *src = state_source(d, "TN-a", true), *other;
 	store_object v1 = { (char *)"k", 10, 1000, (char *)"e1" };
 	store_object v2 = { (char *)"k", 11, 2000, (char *)"e2" };
 	const char *orgs[] = { "P1", "P2" };
@@ -1276,8 +1276,8 @@ START_TEST(commit_policy)
 	sketch sk;
 
 	/* failures count, poisoned at max_attempts, or at once */
-	ck_assert(!state_file_failed(src, &v1, "R1", "bad crc", false, 3));
-	ck_assert(!state_file_failed(src, &v1, "R2", "bad crc", false, 3));
+	ck_assert(!state_file_failed(src, &v1, "R1", "bad crc", false, 3)->poisoned);
+	ck_assert(!state_file_failed(src, &v1, "R2", "bad crc", false, 3)->poisoned);
 	f = state_file(src, "k");
 	ck_assert_uint_eq(f->failures, 2);
 	ck_assert_str_eq(f->last_error, "bad crc");
@@ -1289,13 +1289,22 @@ START_TEST(commit_policy)
 	ck_assert_ptr_null(f->last_error);
 	ck_assert(file_record_done_for(f, "P1") && !file_record_done_for(f, "P2"));
 	/* a new version starts over */
-	ck_assert(state_file_failed(src, &v2, "R4", "a bomb", true, 3));
+	ck_assert(state_file_failed(src, &v2, "R4", "a bomb", true, 3)->poisoned);
 	f = state_file(src, "k");
 	ck_assert(f->poisoned && f->failures == 1 && !file_record_done_for(f, "P1"));
 	ck_assert_str_eq(f->etag, "e2");
 	state_file_read(src, &v1, "R5", orgs, 2);
 	f = state_file(src, "k");
 	ck_assert(!f->poisoned && file_record_done_for(f, "P2"));
+	/* poisoned after the failures it had, whatever max_attempts is now
+	 * (another source: may move the array, so src is looked up again) */
+	other = state_source(d, "TN-b", true);
+	src = state_source(d, "TN-a", false);
+	for (unsigned k = 0; k < 4; k++)
+		ck_assert(!state_file_failed(other, &v1, "R6", "bad crc", false, 9)->poisoned);
+	f = (file_record *)state_file_failed(other, &v1, "R7", "bad crc", false, 3);
+	ck_assert(f->poisoned);
+	ck_assert_uint_eq(f->failures, 5);
 	/* the horizon moves forward only, old records go, the sketch is kept */
 	sketch_init(&sk);
 	sketch_add(&sk, 42);
