@@ -160,7 +160,9 @@ struct store {
  * then cut to the size of last_error); returns r. */
 es_result store_fail(store *s, es_result r, const char *url, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* The last message store_fail() kept ("" if none). */
+/* The last message store_fail() kept ("" if none); a listing or a read
+ * begins with none, so a store that lasts the whole run never shows a
+ * file's failure with an earlier file's words. */
 const char *store_last_error(const store *s);
 
 /*
@@ -225,12 +227,14 @@ static inline bool store_is_local(const store *s)
 
 static inline es_result store_list_objects(store *s, store_list *out)
 {
+	s->last_error[0] = '\0';
 	return s->ops->list(s, out);
 }
 
 static inline es_result store_get(store *s, const store_object *obj,
 				  store_write_fn fn, void *ud)
 {
+	s->last_error[0] = '\0';
 	return s->ops->get(s, obj, fn, ud);
 }
 

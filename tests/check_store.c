@@ -945,6 +945,14 @@ START_TEST(get_fails_on_change_or_absence)
 	/* an unsafe key is refused */
 	ck_assert_int_ne(get_key(s, "../root/f1", 100, "", &out), ES_OK);
 	ck_assert_uint_eq(out.len, 0);
+	ck_assert(store_last_error(s)[0] != '\0');
+	/* the next read that works leaves no earlier words behind */
+	store_list_release(&l);
+	ck_assert_int_eq(store_list_objects(s, &l), ES_OK);
+	ck_assert_str_eq(store_last_error(s), "");
+	ck_assert_int_ne(get_key(s, "absent", 100, "", &out), ES_OK);
+	ck_assert_int_eq(store_get(s, find_obj(&l, "f1"), collect, &out), ES_OK);
+	ck_assert_str_eq(store_last_error(s), "");
 	store_list_release(&l);
 	store_free(s);
 	cleanup_tmpdir();
