@@ -953,6 +953,7 @@ START_TEST(get_fails_on_change_or_absence)
 	ck_assert_int_ne(get_key(s, "absent", 100, "", &out), ES_OK);
 	ck_assert_int_eq(store_get(s, find_obj(&l, "f1"), collect, &out), ES_OK);
 	ck_assert_str_eq(store_last_error(s), "");
+	buf_release(&out);
 	store_list_release(&l);
 	store_free(s);
 	cleanup_tmpdir();
