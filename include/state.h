@@ -158,8 +158,9 @@ void state_file_read(source_state *src, const store_object *obj, const char *run
 /* obj failed in run_id for `reason`: one failure more; it is poisoned at
  * max_attempts, or at once with poison_now.  Returns its record (owned by
  * src): poisoned, and the failures that made it so. */
-const file_record *state_file_failed(source_state *src, const store_object *obj, const char *run_id,
-		       const char *reason, bool poison_now, unsigned max_attempts);
+const file_record *state_file_failed(source_state *src, const store_object *obj,
+				     const char *run_id, const char *reason, bool poison_now,
+				     unsigned max_attempts);
 /* After a run that listed the source: the horizon moves to h (never
  * back), old records go, and the sketch of what was listed below
  * below_until_ms is kept (NULL: unchanged). */
